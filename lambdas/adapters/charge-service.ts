@@ -1,0 +1,53 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import type Stripe from 'stripe';
+import { ENV } from '../contract/environment';
+import { SECRET_CACHE_SECONDS } from '../contract/settings';
+import { createChargeOrder } from '../core/charge-order';
+import { createDynamoDbLedger } from './dynamodb-ledger';
+import { createIdempotentCharge, type IdempotentCharge } from './idempotent-charge';
+import { createStripeClient, createStripePayments } from './stripe-payments';
+
+export interface ChargeServiceOptions {
+  dynamoDb: DynamoDBClient;
+  idempotencyTableName: string;
+  ledgerTableName: string;
+  stripe: () => Promise<Stripe>;
+}
+
+/** The idempotent charge wired to DynamoDB and Stripe: used as-is by Lambda and the local runtime. */
+export function createChargeService({ dynamoDb, idempotencyTableName, ledgerTableName, stripe }: ChargeServiceOptions): IdempotentCharge {
+  const chargeOrder = createChargeOrder({
+    ledger: createDynamoDbLedger(dynamoDb, ledgerTableName),
+    payments: createStripePayments(stripe),
+  });
+  return createIdempotentCharge({ chargeOrder, dynamoDb, tableName: idempotencyTableName });
+}
+
+/** The charge service as deployed: table names from the environment, the Stripe key from Secrets Manager. */
+export function chargeServiceFromEnvironment(env: NodeJS.ProcessEnv = process.env): IdempotentCharge {
+  return createChargeService({
+    // Fail fast rather than spend the Lambda's time budget on a DynamoDB outage: 503 is retryable.
+    dynamoDb: new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
+    idempotencyTableName: requiredEnv(env, ENV.idempotencyTableName),
+    ledgerTableName: requiredEnv(env, ENV.ledgerTableName),
+    stripe: stripeFromSecret(requiredEnv(env, ENV.stripeSecretId)),
+  });
+}
+
+/** Reads the Stripe key through Powertools Parameters (cached), and keeps one client per key value. */
+function stripeFromSecret(secretId: string): () => Promise<Stripe> {
+  let client: { apiKey: string; stripe: Stripe } | undefined;
+  return async () => {
+    const apiKey = await getSecret<string>(secretId, { maxAge: SECRET_CACHE_SECONDS });
+    if (typeof apiKey !== 'string' || apiKey === '') throw new Error(`secret ${secretId} holds no Stripe API key`);
+    if (client?.apiKey !== apiKey) client = { apiKey, stripe: createStripeClient(apiKey) };
+    return client.stripe;
+  };
+}
+
+function requiredEnv(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (value === undefined || value === '') throw new Error(`environment variable ${name} is not set`);
+  return value;
+}

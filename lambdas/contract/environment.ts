@@ -1,0 +1,11 @@
+/** Environment variable names shared by the CDK stack (which sets them) and the runtime (which reads them). */
+export const ENV = {
+  idempotencyTableName: 'IDEMPOTENCY_TABLE_NAME',
+  ledgerTableName: 'LEDGER_TABLE_NAME',
+  /** Name or ARN of the Secrets Manager secret holding the Stripe API key (never the key itself). */
+  stripeSecretId: 'STRIPE_SECRET_ID',
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+  logLevel: 'POWERTOOLS_LOG_LEVEL',
+} as const;
+
+export const SERVICE_NAME = 'payments';

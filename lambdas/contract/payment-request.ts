@@ -1,0 +1,43 @@
+/**
+ * The request contract of POST /payments, defined once: API Gateway validates bodies with this
+ * schema as its request model, and the Lambda validates with the very same object.
+ * It keeps to JSON Schema draft 4, the dialect API Gateway models speak.
+ */
+export const ORDER_ID_PATTERN = '^[A-Za-z0-9._:-]{1,255}$';
+export const MAX_AMOUNT_MINOR_UNITS = 99_999_999;
+/** Bodies above this size get 413; a real payment request is a few hundred bytes. */
+export const MAX_REQUEST_BODY_BYTES = 16 * 1024;
+
+export const chargeRequestSchema = {
+  $schema: 'http://json-schema.org/draft-04/schema#',
+  title: 'ChargeRequest',
+  type: 'object',
+  additionalProperties: false,
+  required: ['orderId', 'amount', 'currency'],
+  properties: {
+    orderId: { type: 'string', minLength: 1, maxLength: 255, pattern: ORDER_ID_PATTERN },
+    amount: { type: 'integer', minimum: 1, maximum: MAX_AMOUNT_MINOR_UNITS },
+    currency: { type: 'string', pattern: '^[A-Za-z]{3}$' },
+    paymentMethod: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9_]+$' },
+    customerId: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9_]+$' },
+    description: { type: 'string', maxLength: 1000 },
+  },
+} as const;
+
+export type ChargeRequestSchema = typeof chargeRequestSchema;
+
+/** A request that passed validation. `currency` is normalised to lower case, as Stripe stores it. */
+export interface ChargeRequest {
+  orderId: string;
+  amount: number;
+  currency: string;
+  paymentMethod?: string;
+  customerId?: string;
+  description?: string;
+}
+
+/**
+ * The fields whose change under the same orderId means "another payment", not a retry.
+ * Powertools hashes exactly these (payload validation), and the ledger compares them too.
+ */
+export const PAYMENT_IDENTITY_FIELDS = ['amount', 'currency', 'paymentMethod', 'customerId'] as const;

@@ -1,0 +1,46 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { chargeServiceFromEnvironment } from '../adapters/charge-service';
+import type { IdempotentCharge } from '../adapters/idempotent-charge';
+import { SERVICE_NAME } from '../contract/environment';
+import { MAX_REQUEST_BODY_BYTES } from '../contract/payment-request';
+import { parseChargeRequest } from '../core/validate-charge-request';
+import { chargeResponse, errorResponse, failureResponse, invalidRequest } from './http-responses';
+
+export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/** POST /payments: parse, charge idempotently, map the outcome to the HTTP contract. */
+export function createChargePaymentHandler(charge: IdempotentCharge, logger = new Logger({ serviceName: SERVICE_NAME })): ApiHandler {
+  return async (event, context) => {
+    logger.addContext(context);
+    const rawBody = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+    if (rawBody && Buffer.byteLength(rawBody, 'utf8') > MAX_REQUEST_BODY_BYTES) {
+      return errorResponse(413, 'payload_too_large', `the body must be at most ${MAX_REQUEST_BODY_BYTES} bytes`);
+    }
+    const request = parseChargeRequest(rawBody);
+    if (!request.ok) return invalidRequest(request.errors);
+
+    const { orderId } = request.value;
+    logger.appendKeys({ orderId });
+    try {
+      const result = await charge(request.value, context);
+      logger.info('charge finished', { status: result.status, replayed: result.replayed, paymentId: result.paymentId });
+      return chargeResponse(result);
+    } catch (error) {
+      const response = failureResponse(error);
+      const log = response.statusCode >= 500 ? logger.error.bind(logger) : logger.warn.bind(logger);
+      log('charge failed', { statusCode: response.statusCode, error });
+      return response;
+    } finally {
+      logger.removeKeys(['orderId']);
+    }
+  };
+}
+
+let deployedHandler: ApiHandler | undefined;
+
+/** The Lambda entry point; dependencies are built on the first call so importing this module has no effects. */
+export const handler: ApiHandler = (event, context) => {
+  deployedHandler ??= createChargePaymentHandler(chargeServiceFromEnvironment());
+  return deployedHandler(event, context);
+};

@@ -1,0 +1,78 @@
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { RETRY_AFTER_SECONDS } from '../contract/settings';
+import type { ChargeResult } from '../core/charge-order';
+import type { FieldError } from '../core/validate-charge-request';
+
+/** Error codes of the HTTP contract (DESIGN.md). */
+export type ErrorCode =
+  | 'invalid_request'
+  | 'payload_too_large'
+  | 'card_declined'
+  | 'idempotency_key_in_use'
+  | 'idempotency_key_reused'
+  | 'payment_provider_unavailable'
+  | 'store_unavailable'
+  | 'internal_error';
+
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+export function errorResponse(
+  statusCode: number,
+  code: ErrorCode,
+  message: string,
+  details?: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyResult {
+  const error = details === undefined ? { code, message } : { code, message, details };
+  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify({ error }) };
+}
+
+export function invalidRequest(errors: FieldError[]): APIGatewayProxyResult {
+  const summary = errors.map(({ field, message }) => `${field} ${message}`).join('; ');
+  return errorResponse(400, 'invalid_request', summary, errors);
+}
+
+/** 201 for the call that charged, 200 + Idempotent-Replayed for every later one, 402 for a decline. */
+export function chargeResponse(result: ChargeResult): APIGatewayProxyResult {
+  const payment = {
+    orderId: result.orderId,
+    paymentId: result.paymentId,
+    amount: result.amount,
+    currency: result.currency,
+    paymentStatus: result.paymentStatus,
+  };
+  const replayHeaders: Record<string, string> = result.replayed ? { 'Idempotent-Replayed': 'true' } : {};
+  if (result.status === 'declined') {
+    return errorResponse(402, 'card_declined', 'the card was declined', { ...payment, declineCode: result.declineCode }, replayHeaders);
+  }
+  const status = result.replayed ? 'already_processed' : result.status;
+  return {
+    statusCode: result.replayed ? 200 : 201,
+    headers: { ...JSON_HEADERS, ...replayHeaders },
+    body: JSON.stringify({ ...payment, status }),
+  };
+}
+
+/**
+ * Maps a failure to the contract. Errors are recognised by name, so this module depends on neither
+ * Powertools nor the adapters; anything unknown becomes a bare 500 with no internals.
+ */
+export function failureResponse(error: unknown): APIGatewayProxyResult {
+  const name = error instanceof Error ? error.name : '';
+  switch (name) {
+    case 'IdempotencyAlreadyInProgressError':
+      return errorResponse(409, 'idempotency_key_in_use', 'this order is being processed; retry later', undefined, {
+        'Retry-After': String(RETRY_AFTER_SECONDS),
+      });
+    case 'IdempotencyValidationError':
+    case 'OrderConflictError':
+      return errorResponse(422, 'idempotency_key_reused', 'this orderId was already used with different payment details');
+    case 'PaymentProviderError':
+      return errorResponse(502, 'payment_provider_unavailable', 'the payment provider could not complete the request; retrying with the same orderId is safe');
+    case 'IdempotencyPersistenceLayerError':
+    case 'StoreUnavailableError':
+      return errorResponse(503, 'store_unavailable', 'the payment store is unavailable; retry is safe');
+    default:
+      return errorResponse(500, 'internal_error', 'internal error');
+  }
+}

@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { routes, type FunctionName, type LambdaRoute } from '../lambdas/contract/routes';
+
+type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+export interface LocalApiOptions {
+  port: number;
+  /** One handler per function the routes name, built exactly as the Lambda builds it. */
+  handlers: Record<FunctionName, ApiHandler>;
+  /** The deployed function's timeout, so `getRemainingTimeInMillis` tells the truth. */
+  timeoutSeconds: number;
+}
+
+export interface LocalApi {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** API Gateway refuses payloads over 10 MB before any Lambda runs. */
+const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Serves the routes of `lambdas/contract/routes.ts` by building the API Gateway REST proxy event
+ * and Lambda context the deployed function receives, and writing its result back as HTTP.
+ */
+export async function startLocalApi({ port, handlers, timeoutSeconds }: LocalApiOptions): Promise<LocalApi> {
+  const compiled = routes.map((route) => ({ route, pattern: pathPattern(route.path) }));
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://local');
+    const body = await readBody(request);
+    if (body === undefined) return write(response, { statusCode: 413, body: '{"message":"Request Too Long"}' });
+
+    for (const { route, pattern } of compiled) {
+      const match = pattern.exec(url.pathname);
+      if (match === null || route.method !== request.method) continue;
+      const event = proxyEvent(request, url, route, match.groups ?? {}, body);
+      const result = await invokeWithTimeout(handlers[route.function], event, route.function, timeoutSeconds);
+      return write(response, result);
+    }
+    write(response, { statusCode: 403, body: '{"message":"Missing Authentication Token"}' });
+  }
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      console.error('local API: handler crashed', error);
+      write(response, { statusCode: 502, body: '{"message":"Internal server error"}' });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function pathPattern(path: string): RegExp {
+  const source = path.replace(/\{(\w+)\}/g, (_, name: string) => `(?<${name}>[^/]+)`);
+  return new RegExp(`^${source}/?$`);
+}
+
+function proxyEvent(
+  request: IncomingMessage,
+  url: URL,
+  route: LambdaRoute,
+  pathParameters: Record<string, string>,
+  body: string,
+): APIGatewayProxyEvent {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < request.rawHeaders.length; i += 2) {
+    const [name, value] = [request.rawHeaders[i], request.rawHeaders[i + 1]];
+    headers[name] = value;
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  const query = [...url.searchParams.keys()];
+  const now = Date.now();
+  return {
+    resource: route.path,
+    path: url.pathname,
+    httpMethod: route.method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: query.length ? Object.fromEntries(url.searchParams) : null,
+    multiValueQueryStringParameters: query.length ? Object.fromEntries(query.map((k) => [k, url.searchParams.getAll(k)])) : null,
+    pathParameters: Object.keys(pathParameters).length ? pathParameters : null,
+    stageVariables: null,
+    body: body === '' ? null : body,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: null,
+      protocol: `HTTP/${request.httpVersion}`,
+      httpMethod: route.method,
+      path: `/local${url.pathname}`,
+      stage: 'local',
+      requestId: randomUUID(),
+      requestTimeEpoch: now,
+      resourceId: 'local',
+      resourcePath: route.path,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: headers['x-api-key'] ?? null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        user: null,
+        userAgent: headers['user-agent'] ?? null,
+        userArn: null,
+      },
+    },
+  };
+}
+
+async function invokeWithTimeout(
+  handler: ApiHandler,
+  event: APIGatewayProxyEvent,
+  functionName: string,
+  timeoutSeconds: number,
+): Promise<APIGatewayProxyResult> {
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  const context: Context = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<APIGatewayProxyResult>((resolve) => {
+    timer = setTimeout(() => resolve({ statusCode: 504, body: '{"message":"Endpoint request timed out"}' }), timeoutSeconds * 1000);
+  });
+  try {
+    return await Promise.race([handler(event, context), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function write(response: ServerResponse, result: APIGatewayProxyResult): void {
+  if (response.headersSent) return;
+  const headers = { 'Content-Type': 'application/json', ...(result.headers as Record<string, string> | undefined) };
+  response.writeHead(result.statusCode, headers);
+  response.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+}
+
+/** The body as text, or undefined when it is larger than API Gateway accepts. */
+function readBody(request: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= API_GATEWAY_MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    request.on('end', () => resolve(size > API_GATEWAY_MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}

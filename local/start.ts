@@ -1,0 +1,35 @@
+import { settingsFromEnvironment, startLocalRuntime } from './runtime';
+
+/** `npm start`: the local API with its embedded parts; Ctrl-C (or a crash) stops all of them. */
+async function main(): Promise<void> {
+  const runtime = await startLocalRuntime(settingsFromEnvironment());
+  let stopping = false;
+  const shutdown = async (exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    await runtime.stop();
+    process.exit(exitCode);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  process.on('uncaughtException', (error) => {
+    console.error('local runtime crashed:', error);
+    void shutdown(1);
+  });
+
+  const stripe = runtime.stripeEmulator ? `Stripe emulator at ${runtime.stripeEmulator.url}` : 'Stripe at the configured key';
+  console.log(`Local payments API ready at ${runtime.url}
+  DynamoDB: ${runtime.dynamoDbEndpoint}
+  Stripe:   ${stripe}
+
+Try it:
+  curl -i -X POST ${runtime.url}/payments -H 'Content-Type: application/json' \\
+    -d '{"orderId":"order-1","amount":1999,"currency":"eur","paymentMethod":"pm_card_visa"}'
+
+Press Ctrl-C to stop.`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

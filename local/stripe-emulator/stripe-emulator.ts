@@ -1,0 +1,283 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parse as parseForm } from 'qs';
+import { applyPaymentMethod, isKnownPaymentMethod } from './test-payment-methods';
+
+/**
+ * A small Stripe-compatible HTTP server for local runs and tests. The real `stripe` SDK talks to it
+ * over HTTP. It keeps Stripe's idempotency semantics, which stripe-mock (the official mock) does
+ * not: the same key replays the first response, the same key with other parameters is a 400
+ * `idempotency_error`, and a key whose first request is still running is a 409.
+ * Written by hand because no published package emulates those semantics.
+ */
+export interface StripeEmulatorOptions {
+  /** The secret key clients must send; defaults to a fresh `sk_test_…` value. */
+  apiKey?: string;
+  /** 0 (the default) picks a free port. */
+  port?: number;
+}
+
+export interface PaymentIntent {
+  id: string;
+  object: 'payment_intent';
+  amount: number;
+  currency: string;
+  status: string;
+  customer: string | null;
+  description: string | null;
+  payment_method: string | null;
+  metadata: Record<string, string>;
+  created: number;
+  livemode: false;
+  last_payment_error: StripeErrorBody | null;
+}
+
+interface StripeErrorBody {
+  type: string;
+  message: string;
+  code?: string;
+  param?: string;
+  decline_code?: string;
+  payment_intent?: PaymentIntent;
+}
+
+interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+interface IdempotencyEntry {
+  fingerprint: string;
+  /** Undefined while the first request with this key is still running. */
+  response?: StoredResponse;
+}
+
+export interface StripeEmulatorStats {
+  /** Every PaymentIntent created, declined ones included. */
+  paymentIntentsCreated: number;
+  /** Every API request received, faulted and replayed ones included. */
+  requests: number;
+  /** Requests received per Idempotency-Key header value. */
+  requestsByIdempotencyKey: Record<string, number>;
+  /** Requests answered from the idempotency store. */
+  replays: number;
+}
+
+/** Switches a test flips to make Stripe misbehave. Each counter is consumed one request at a time. */
+export interface StripeFaults {
+  /** Answer the next N requests with this status (a Stripe `api_error`), before doing anything. */
+  failNext(count: number, status?: number): void;
+  /** Close the connection of the next N requests without processing them. */
+  dropNextRequests(count: number): void;
+  /** Process the next N requests, then close the connection instead of answering (the answer is lost). */
+  dropNextResponses(count: number): void;
+  /** Delay every request while it holds its idempotency key. */
+  setLatency(ms: number): void;
+  /** Clear every fault. */
+  clear(): void;
+}
+
+export interface StripeEmulator {
+  url: string;
+  port: number;
+  apiKey: string;
+  faults: StripeFaults;
+  stats(): StripeEmulatorStats;
+  paymentIntentsForOrder(orderId: string): PaymentIntent[];
+  stop(): Promise<void>;
+}
+
+export async function startStripeEmulator(options: StripeEmulatorOptions = {}): Promise<StripeEmulator> {
+  const apiKey = options.apiKey ?? `sk_test_emulator_${randomBytes(12).toString('hex')}`;
+  const paymentIntents = new Map<string, PaymentIntent>();
+  const idempotency = new Map<string, IdempotencyEntry>();
+  const stats: StripeEmulatorStats = { paymentIntentsCreated: 0, requests: 0, requestsByIdempotencyKey: {}, replays: 0 };
+  const pending = { failures: 0, failureStatus: 500, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 };
+
+  const faults: StripeFaults = {
+    failNext: (count, status = 500) => Object.assign(pending, { failures: count, failureStatus: status }),
+    dropNextRequests: (count) => void (pending.droppedRequests = count),
+    dropNextResponses: (count) => void (pending.droppedResponses = count),
+    setLatency: (ms) => void (pending.latencyMs = ms),
+    clear: () => Object.assign(pending, { failures: 0, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 }),
+  };
+
+  function createPaymentIntent(params: Record<string, unknown>): StoredResponse {
+    const amount = Number(params.amount);
+    if (params.amount === undefined) return invalidRequest('Missing required param: amount.', 'amount', 'parameter_missing');
+    if (!Number.isInteger(amount) || amount < 1) return invalidRequest('Invalid integer: amount.', 'amount');
+    if (typeof params.currency !== 'string' || !/^[a-z]{3}$/i.test(params.currency)) {
+      return invalidRequest('Invalid currency.', 'currency');
+    }
+    const paymentMethod = typeof params.payment_method === 'string' ? params.payment_method : null;
+    if (paymentMethod !== null && !isKnownPaymentMethod(paymentMethod)) {
+      return invalidRequest(`No such PaymentMethod: '${paymentMethod}'`, 'payment_method', 'resource_missing');
+    }
+    const confirm = params.confirm === 'true';
+    if (confirm && paymentMethod === null) {
+      return invalidRequest("You cannot confirm this PaymentIntent because it's missing a payment method.", 'payment_method');
+    }
+    const intent: PaymentIntent = {
+      id: `pi_${randomBytes(12).toString('hex')}`,
+      object: 'payment_intent',
+      amount,
+      currency: params.currency.toLowerCase(),
+      status: paymentMethod === null ? 'requires_payment_method' : 'requires_confirmation',
+      customer: typeof params.customer === 'string' ? params.customer : null,
+      description: typeof params.description === 'string' ? params.description : null,
+      payment_method: paymentMethod,
+      metadata: (params.metadata as Record<string, string> | undefined) ?? {},
+      created: Math.floor(Date.now() / 1000),
+      livemode: false,
+      last_payment_error: null,
+    };
+    paymentIntents.set(intent.id, intent);
+    stats.paymentIntentsCreated += 1;
+    if (!confirm || paymentMethod === null) return { status: 200, body: intent };
+
+    const outcome = applyPaymentMethod(paymentMethod);
+    if (outcome.kind === 'declined') {
+      const error: StripeErrorBody = {
+        type: 'card_error',
+        code: 'card_declined',
+        decline_code: outcome.declineCode,
+        message: outcome.message,
+        param: 'payment_method',
+      };
+      intent.status = 'requires_payment_method';
+      intent.last_payment_error = error;
+      return { status: 402, body: { error: { ...error, payment_intent: intent } } };
+    }
+    intent.status = outcome.status;
+    return { status: 200, body: intent };
+  }
+
+  function route(method: string, path: string, params: Record<string, unknown>): StoredResponse {
+    if (method === 'POST' && path === '/v1/payment_intents') return createPaymentIntent(params);
+    const retrieve = /^\/v1\/payment_intents\/([^/]+)$/.exec(path);
+    if (method === 'GET' && retrieve) {
+      const intent = paymentIntents.get(decodeURIComponent(retrieve[1]));
+      return intent ? { status: 200, body: intent } : invalidRequest(`No such payment_intent: '${retrieve[1]}'`, 'id', 'resource_missing', 404);
+    }
+    return invalidRequest(`Unrecognized request URL (${method}: ${path}).`, undefined, undefined, 404);
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://emulator');
+    const rawBody = await readBody(request);
+    const method = request.method ?? 'GET';
+    const key = header(request, 'idempotency-key');
+    stats.requests += 1;
+    if (key !== undefined) stats.requestsByIdempotencyKey[key] = (stats.requestsByIdempotencyKey[key] ?? 0) + 1;
+
+    if (pending.droppedRequests > 0) {
+      pending.droppedRequests -= 1;
+      request.socket.destroy();
+      return;
+    }
+    if (pending.failures > 0) {
+      pending.failures -= 1;
+      return send(response, { status: pending.failureStatus, body: { error: { type: 'api_error', message: 'Injected failure.' } } });
+    }
+    if (header(request, 'authorization') !== `Bearer ${apiKey}`) {
+      return send(response, { status: 401, body: { error: { type: 'invalid_request_error', message: 'Invalid API Key provided.' } } });
+    }
+
+    const params = parseForm(method === 'GET' ? url.searchParams.toString() : rawBody) as Record<string, unknown>;
+    // Stripe scopes keys to the account and compares the endpoint and parameters of every reuse.
+    const idempotencyKey = method === 'POST' ? key : undefined;
+    const fingerprint = createHash('sha256').update(`${method} ${url.pathname} ${canonicalJson(params)}`).digest('hex');
+    if (idempotencyKey !== undefined) {
+      const entry = idempotency.get(idempotencyKey);
+      if (entry !== undefined && entry.fingerprint !== fingerprint) {
+        const message = `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${idempotencyKey}' if you meant to execute a different request.`;
+        return send(response, { status: 400, body: { error: { type: 'idempotency_error', message } } });
+      }
+      if (entry?.response === undefined && entry !== undefined) {
+        const message = 'There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through). Please try again later.';
+        return send(response, { status: 409, body: { error: { type: 'invalid_request_error', code: 'idempotency_key_in_use', message } } });
+      }
+      if (entry?.response !== undefined) {
+        stats.replays += 1;
+        return send(response, entry.response, { 'Idempotent-Replayed': 'true', 'Idempotency-Key': idempotencyKey });
+      }
+      idempotency.set(idempotencyKey, { fingerprint });
+    }
+
+    if (pending.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, pending.latencyMs));
+    const result = route(method, url.pathname, params);
+    if (idempotencyKey !== undefined) {
+      // Like Stripe, requests that failed validation are not saved: the key can be used again.
+      if (result.status === 400 || result.status === 404) idempotency.delete(idempotencyKey);
+      else idempotency.set(idempotencyKey, { fingerprint, response: result });
+    }
+    if (pending.droppedResponses > 0) {
+      pending.droppedResponses -= 1;
+      request.socket.destroy();
+      return;
+    }
+    send(response, result, idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey });
+  }
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      send(response, { status: 500, body: { error: { type: 'api_error', message: `Emulator error: ${String(error)}` } } });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    apiKey,
+    faults,
+    stats: () => ({ ...stats, requestsByIdempotencyKey: { ...stats.requestsByIdempotencyKey } }),
+    paymentIntentsForOrder: (orderId) => [...paymentIntents.values()].filter((intent) => intent.metadata.orderId === orderId),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function invalidRequest(message: string, param?: string, code?: string, status = 400): StoredResponse {
+  return { status, body: { error: { type: 'invalid_request_error', message, ...(param && { param }), ...(code && { code }) } } };
+}
+
+function send(response: ServerResponse, { status, body }: StoredResponse, headers: Record<string, string> = {}): void {
+  if (response.headersSent || response.destroyed) return;
+  response.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Request-Id': `req_${randomBytes(8).toString('hex')}`,
+    ...headers,
+  });
+  response.end(JSON.stringify(body));
+}
+
+function header(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    request.on('error', reject);
+  });
+}
+
+/** JSON with sorted keys, so parameter order does not change a request's fingerprint. */
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
