@@ -1,0 +1,19 @@
+/** Three suites: pure logic (unit), the CDK template (infra), and real local parts (integration). */
+const transform = { '^.+\\.ts$': 'ts-jest' }; // tsconfig's isolatedModules makes it transpile only; tsc type-checks
+const project = (name, extra = {}) => ({
+  displayName: name,
+  testEnvironment: 'node',
+  transform,
+  testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
+  ...extra,
+});
+
+module.exports = {
+  projects: [
+    project('unit'),
+    project('infra'),
+    // Each integration file starts its own DynamoDB Local and Stripe emulator, so files may run in parallel.
+    project('integration', { slowTestThreshold: 30 }),
+  ],
+  testTimeout: 60_000,
+};

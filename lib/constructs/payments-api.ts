@@ -1,0 +1,123 @@
+import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  EndpointType,
+  JsonSchemaVersion,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  ResponseType,
+  RestApi,
+  type JsonSchema,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { chargeRequestSchema } from '../../lambdas/contract/payment-request';
+import { routes, type FunctionName } from '../../lambdas/contract/routes';
+import { API_INTEGRATION_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
+
+export interface PaymentsApiProps {
+  functions: Record<FunctionName, IFunction>;
+  removalPolicy: RemovalPolicy;
+  /** Steady-state requests per second per API key, and the burst above it. */
+  throttle: { rateLimit: number; burstLimit: number };
+}
+
+/** The shared request schema in the form CDK's model expects: `$schema` becomes `schema`. */
+export function toModelSchema({ $schema: _dialect, ...schema }: typeof chargeRequestSchema): JsonSchema {
+  return { ...(schema as unknown as JsonSchema), schema: JsonSchemaVersion.DRAFT4 };
+}
+
+/**
+ * The REST API built from the shared routes: request bodies checked against the shared schema,
+ * API-key access through a throttled usage plan, access and execution logs, X-Ray tracing.
+ */
+export class PaymentsApi extends Construct {
+  readonly api: RestApi;
+
+  constructor(scope: Construct, id: string, props: PaymentsApiProps) {
+    super(scope, id);
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.THREE_MONTHS, removalPolicy: props.removalPolicy });
+    this.api = new RestApi(this, 'Api', {
+      description: 'Exactly-once payments API',
+      endpointTypes: [EndpointType.REGIONAL],
+      // Execution logs need the account-level API Gateway role; CDK creates it with the stack.
+      cloudWatchRole: true,
+      cloudWatchRoleRemovalPolicy: props.removalPolicy,
+      deployOptions: {
+        stageName: 'v1',
+        accessLogDestination: new LogGroupLogDestination(accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        loggingLevel: MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false, // request bodies would put payment details into the logs
+        tracingEnabled: true,
+        metricsEnabled: true,
+      },
+    });
+
+    const chargeRequestModel = this.api.addModel('ChargeRequest', {
+      contentType: 'application/json',
+      modelName: 'ChargeRequest',
+      schema: toModelSchema(chargeRequestSchema),
+    });
+    const validator = this.api.addRequestValidator('Validator', { validateRequestBody: true, validateRequestParameters: true });
+
+    for (const route of routes) {
+      const integration = new LambdaIntegration(props.functions[route.function], {
+        timeout: Duration.seconds(API_INTEGRATION_TIMEOUT_SECONDS),
+      });
+      this.api.root.resourceForPath(route.path).addMethod(route.method, integration, {
+        apiKeyRequired: route.apiKeyRequired,
+        ...(route.validatesChargeRequest && {
+          requestValidator: validator,
+          requestModels: { 'application/json': chargeRequestModel },
+        }),
+      });
+    }
+
+    // Errors API Gateway raises itself keep the contract's shape ({ error: { code, message } }).
+    this.api.addGatewayResponse('InvalidBody', {
+      type: ResponseType.BAD_REQUEST_BODY,
+      statusCode: '400',
+      templates: { 'application/json': '{"error":{"code":"invalid_request","message":"$context.error.validationErrorString"}}' },
+    });
+    this.api.addGatewayResponse('TooLarge', {
+      type: ResponseType.REQUEST_TOO_LARGE,
+      statusCode: '413',
+      templates: { 'application/json': '{"error":{"code":"payload_too_large","message":"$context.error.messageString"}}' },
+    });
+
+    const apiKey = this.api.addApiKey('ApiKey', { description: 'Key for calling the payments API' });
+    const usagePlan = this.api.addUsagePlan('UsagePlan', {
+      throttle: props.throttle,
+      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+    });
+    usagePlan.addApiKey(apiKey);
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the payments API' });
+    new CfnOutput(this, 'ApiKeyId', { value: apiKey.keyId, description: 'Id of the API key' });
+    new CfnOutput(this, 'GetApiKeyCommand', {
+      value: `aws apigateway get-api-key --api-key ${apiKey.keyId} --include-value --query value --output text`,
+      description: 'Prints the API key value to send as the x-api-key header',
+    });
+
+    const cloudWatchRole = this.api.node.findChild('CloudWatchRole');
+    Validations.of(cloudWatchRole).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason: 'The account-level role API Gateway writes execution logs with; AWS documents this managed policy for it and it is scoped to API Gateway.',
+    });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason: 'Callers are backend services authenticated by API key and a throttled usage plan; add an IAM or Cognito authorizer when end users call the API directly.',
+    });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason: 'No Cognito user pool: callers are backend services with API keys (see AwsSolutions-APIG4).',
+    });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason: 'A sandbox template: a WAF web ACL costs money per month; associate your organisation\'s web ACL with the stage in production.',
+    });
+  }
+}

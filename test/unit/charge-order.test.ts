@@ -1,0 +1,138 @@
+import type { ChargeRequest } from '../../lambdas/contract/payment-request';
+import {
+  createChargeOrder,
+  type LedgerRecord,
+  type PaymentAttempt,
+  type PaymentProvider,
+  type PaymentsLedger,
+} from '../../lambdas/core/charge-order';
+import { OrderConflictError, PaymentProviderError } from '../../lambdas/core/errors';
+
+/** An in-memory ledger with the same conditional semantics as the DynamoDB one. */
+class FakeLedger implements PaymentsLedger {
+  readonly records = new Map<string, LedgerRecord>();
+
+  async createPendingOrGet(order: ChargeRequest, now: string) {
+    const existing = this.records.get(order.orderId);
+    if (existing) return { ...existing };
+    const { orderId, amount, currency, paymentMethod, customerId } = order;
+    this.records.set(orderId, { orderId, amount, currency, paymentMethod, customerId, status: 'pending', createdAt: now, updatedAt: now });
+    return undefined;
+  }
+
+  async finalize(orderId: string, attempt: PaymentAttempt, now: string) {
+    const record = this.records.get(orderId);
+    if (!record) throw new Error('no record');
+    if (record.status === 'pending') Object.assign(record, attempt, { updatedAt: now });
+    return { ...record };
+  }
+}
+
+class FakeStripe implements PaymentProvider {
+  calls: ChargeRequest[] = [];
+  constructor(private readonly answer: () => PaymentAttempt = () => ({ status: 'charged', paymentId: 'pi_1', paymentStatus: 'succeeded' })) {}
+  async createPayment(order: ChargeRequest) {
+    this.calls.push(order);
+    return this.answer();
+  }
+}
+
+const order: ChargeRequest = { orderId: 'order-1', amount: 1999, currency: 'eur', paymentMethod: 'pm_card_visa' };
+const clock = () => new Date('2026-11-27T12:00:00Z');
+
+describe('chargeOrder', () => {
+  it('creates a pending record, charges once and finalizes the ledger', async () => {
+    const ledger = new FakeLedger();
+    const stripe = new FakeStripe();
+    const result = await createChargeOrder({ ledger, payments: stripe, now: clock })(order);
+    expect(result).toEqual({
+      orderId: 'order-1',
+      status: 'charged',
+      amount: 1999,
+      currency: 'eur',
+      paymentId: 'pi_1',
+      paymentStatus: 'succeeded',
+      declineCode: null,
+      replayed: false,
+    });
+    expect(stripe.calls).toEqual([order]);
+    expect(ledger.records.get('order-1')).toMatchObject({ status: 'charged', paymentId: 'pi_1' });
+  });
+
+  it('returns an order the ledger already holds as final without calling Stripe', async () => {
+    const ledger = new FakeLedger();
+    const stripe = new FakeStripe();
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, now: clock });
+    await chargeOrder(order);
+    const again = await chargeOrder(order);
+    expect(again).toMatchObject({ status: 'charged', paymentId: 'pi_1', replayed: true });
+    expect(stripe.calls).toHaveLength(1);
+  });
+
+  it('finishes a pending order left by a crash (Stripe answers with the same PaymentIntent)', async () => {
+    const ledger = new FakeLedger();
+    await ledger.createPendingOrGet(order, clock().toISOString());
+    const stripe = new FakeStripe();
+    const result = await createChargeOrder({ ledger, payments: stripe, now: clock })(order);
+    expect(result).toMatchObject({ status: 'charged', replayed: false });
+    expect(stripe.calls).toHaveLength(1);
+  });
+
+  it.each([
+    ['amount', { amount: 2000 }],
+    ['currency', { currency: 'usd' }],
+    ['paymentMethod', { paymentMethod: 'pm_card_mastercard' }],
+    ['customerId', { customerId: 'cus_9' }],
+  ])('refuses the same orderId with another %s and calls nobody', async (field, change) => {
+    const ledger = new FakeLedger();
+    const stripe = new FakeStripe();
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, now: clock });
+    await chargeOrder(order);
+    const attempt = chargeOrder({ ...order, ...change });
+    await expect(attempt).rejects.toBeInstanceOf(OrderConflictError);
+    await expect(attempt).rejects.toMatchObject({ conflictingFields: [field] });
+    expect(stripe.calls).toHaveLength(1);
+    expect(ledger.records.get('order-1')).toMatchObject({ amount: 1999, currency: 'eur', status: 'charged' });
+  });
+
+  it('treats a changed description as the same payment', async () => {
+    const ledger = new FakeLedger();
+    const chargeOrder = createChargeOrder({ ledger, payments: new FakeStripe(), now: clock });
+    await chargeOrder(order);
+    await expect(chargeOrder({ ...order, description: 'gift' })).resolves.toMatchObject({ replayed: true });
+  });
+
+  it('records a decline as a final result and replays it without calling Stripe again', async () => {
+    const ledger = new FakeLedger();
+    const stripe = new FakeStripe(() => ({ status: 'declined', paymentId: 'pi_2', paymentStatus: 'requires_payment_method', declineCode: 'generic_decline' }));
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, now: clock });
+    await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'declined', declineCode: 'generic_decline', replayed: false });
+    await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'declined', declineCode: 'generic_decline', replayed: true });
+    expect(stripe.calls).toHaveLength(1);
+  });
+
+  it('leaves the order pending when Stripe is unavailable, so a retry charges it', async () => {
+    const ledger = new FakeLedger();
+    let available = false;
+    const stripe = new FakeStripe(() => {
+      if (!available) throw new PaymentProviderError('down', true);
+      return { status: 'charged', paymentId: 'pi_3', paymentStatus: 'succeeded' };
+    });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, now: clock });
+    await expect(chargeOrder(order)).rejects.toBeInstanceOf(PaymentProviderError);
+    expect(ledger.records.get('order-1')?.status).toBe('pending');
+    available = true;
+    await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'charged', paymentId: 'pi_3' });
+  });
+
+  it('returns what the ledger holds when a concurrent call finalized first', async () => {
+    const ledger = new FakeLedger();
+    const stripe = new FakeStripe(() => {
+      // another execution finishes the order while this one waits on Stripe
+      Object.assign(ledger.records.get('order-1') as LedgerRecord, { status: 'charged', paymentId: 'pi_first' });
+      return { status: 'charged', paymentId: 'pi_first', paymentStatus: 'succeeded' };
+    });
+    const result = await createChargeOrder({ ledger, payments: stripe, now: clock })(order);
+    expect(result.paymentId).toBe('pi_first');
+  });
+});

@@ -1,0 +1,118 @@
+import Ajv from 'ajv';
+import fc from 'fast-check';
+import { chargeRequestSchema, MAX_AMOUNT_MINOR_UNITS } from '../../lambdas/contract/payment-request';
+import { parseChargeRequest, validateChargeRequest } from '../../lambdas/core/validate-charge-request';
+
+const valid = { orderId: 'order-1', amount: 1999, currency: 'EUR', paymentMethod: 'pm_card_visa', customerId: 'cus_123', description: 'two socks' };
+
+function fieldsInError(input: unknown): string[] {
+  const result = validateChargeRequest(input);
+  return result.ok ? [] : result.errors.map((error) => error.field);
+}
+
+describe('validateChargeRequest', () => {
+  it('accepts a complete request and lower-cases the currency without touching the input', () => {
+    const input = { ...valid };
+    const result = validateChargeRequest(input);
+    expect(result).toEqual({ ok: true, value: { ...valid, currency: 'eur' } });
+    expect(input.currency).toBe('EUR');
+  });
+
+  it('accepts the minimal request (orderId, amount, currency)', () => {
+    expect(validateChargeRequest({ orderId: 'a', amount: 1, currency: 'usd' }).ok).toBe(true);
+  });
+
+  it.each(['orderId', 'amount', 'currency'])('requires %s', (field) => {
+    const input: Record<string, unknown> = { ...valid };
+    delete input[field];
+    expect(validateChargeRequest(input)).toEqual({ ok: false, errors: [{ field, message: 'is required' }] });
+  });
+
+  it.each([
+    ['orderId', 'empty', ''],
+    ['orderId', '256 characters', 'x'.repeat(256)],
+    ['orderId', 'a space', 'order 1'],
+    ['orderId', 'a slash', 'order/1'],
+    ['orderId', 'a number', 42],
+    ['amount', 'zero', 0],
+    ['amount', 'negative', -5],
+    ['amount', 'a fraction', 19.99],
+    ['amount', 'above the maximum', MAX_AMOUNT_MINOR_UNITS + 1],
+    ['amount', 'a string', '1999'],
+    ['currency', 'two letters', 'eu'],
+    ['currency', 'four letters', 'euro'],
+    ['currency', 'a digit', 'e1r'],
+    ['currency', 'a numeric code', 978],
+    ['paymentMethod', 'empty', ''],
+    ['paymentMethod', 'a space', 'pm card'],
+    ['customerId', 'empty', ''],
+    ['customerId', 'null', null],
+    ['description', '1001 characters', 'x'.repeat(1001)],
+  ])('rejects %s given %s, naming the field', (field, _case, value) => {
+    expect(fieldsInError({ ...valid, [field]: value })).toEqual([field]);
+  });
+
+  it.each([
+    ['orderId', '255 characters', 'x'.repeat(255)],
+    ['orderId', 'every allowed punctuation', 'A-Z_a.z:0-9'],
+    ['amount', 'the maximum', MAX_AMOUNT_MINOR_UNITS],
+    ['description', 'empty', ''],
+  ])('accepts %s at the edge: %s', (field, _case, value) => {
+    expect(fieldsInError({ ...valid, [field]: value })).toEqual([]);
+  });
+
+  it('rejects unknown fields by name', () => {
+    expect(fieldsInError({ ...valid, amount_cents: 5 })).toEqual(['amount_cents']);
+  });
+
+  it('reports every bad field at once', () => {
+    expect(fieldsInError({ orderId: '', amount: 0 })).toEqual(['currency', 'orderId', 'amount']);
+  });
+
+  it.each([null, [], 'order', 12])('rejects a body that is not an object (%j)', (input) => {
+    expect(fieldsInError(input)).toEqual(['body']);
+  });
+});
+
+describe('parseChargeRequest', () => {
+  it.each([
+    [undefined, 'is required'],
+    ['', 'is required'],
+    ['{"orderId":', 'is not valid JSON'],
+  ])('rejects the raw body %j on the body field', (raw, message) => {
+    expect(parseChargeRequest(raw)).toEqual({ ok: false, errors: [{ field: 'body', message }] });
+  });
+
+  it('parses and validates JSON text', () => {
+    expect(parseChargeRequest(JSON.stringify(valid)).ok).toBe(true);
+  });
+});
+
+describe('agreement with a reference JSON-schema validator', () => {
+  // API Gateway validates with the schema, the Lambda with this code: they must never disagree.
+  const { $schema: _dialect, ...schema } = chargeRequestSchema;
+  const reference = new Ajv({ allErrors: true }).compile(schema);
+
+  const fieldValue = fc.oneof(
+    fc.string({ maxLength: 300 }),
+    fc.stringMatching(/^[A-Za-z0-9._:-]{1,20}$/),
+    fc.stringMatching(/^[A-Za-z]{3}$/),
+    fc.integer({ min: -10, max: MAX_AMOUNT_MINOR_UNITS + 10 }),
+    fc.double(),
+    fc.constant(null),
+    fc.boolean(),
+  );
+  const body = fc.dictionary(
+    fc.constantFrom('orderId', 'amount', 'currency', 'paymentMethod', 'customerId', 'description', 'extra'),
+    fieldValue,
+  );
+
+  it('accepts exactly what Ajv accepts', () => {
+    fc.assert(
+      fc.property(body, (input) => {
+        expect(validateChargeRequest(input).ok).toBe(reference(input));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
