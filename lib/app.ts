@@ -1,0 +1,20 @@
+import { Validations, type App } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { PaymentsStack } from './payments-stack';
+
+/**
+ * Adds the payments stack to an app, configured from context (`-c name=value`):
+ * `sandbox=true` (destroy data with the stack), `stripeSecretName`, `logLevel`, `stackName`.
+ * Every AWS Solutions finding fails synth unless acknowledged, with its reason, where it arises.
+ */
+export function buildApp(app: App): PaymentsStack {
+  const context = (name: string): string | undefined => app.node.tryGetContext(name)?.toString();
+  const stack = new PaymentsStack(app, context('stackName') ?? 'ExactlyOncePayments', {
+    sandbox: context('sandbox') === 'true',
+    stripeSecretName: context('stripeSecretName'),
+    logLevel: context('logLevel'),
+    env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  });
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return stack;
+}

@@ -1,0 +1,184 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { chargeRequestSchema } from '../../lambdas/contract/payment-request';
+import { API_INTEGRATION_TIMEOUT_SECONDS, CHARGE_FUNCTION_TIMEOUT_SECONDS, STRIPE_WORST_CASE_MS } from '../../lambdas/contract/settings';
+import { idempotencyTable, ledgerTable } from '../../lambdas/contract/tables';
+import { synthesize } from '../support/synth';
+
+const { template } = synthesize({ sandbox: 'true' });
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+
+function logicalId(type: string, properties: Record<string, unknown>): string {
+  const ids = Object.keys(template.findResources(type, { Properties: Match.objectLike(properties) }));
+  expect(ids).toHaveLength(1);
+  return ids[0];
+}
+
+const keyTableId = logicalId('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: idempotencyTable.partitionKey, KeyType: 'HASH' }] });
+const ledgerId = logicalId('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: ledgerTable.partitionKey, KeyType: 'HASH' }] });
+const functionId = logicalId('AWS::Lambda::Function', { Handler: 'index.handler' });
+
+describe('tables', () => {
+  it('has a key table keyed on id with TTL on expiration, on demand, PITR and encryption', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  it('has a permanent ledger keyed on orderId: no TTL, PITR, encryption', () => {
+    const ledger = template.toJSON().Resources[ledgerId].Properties;
+    expect(ledger).toMatchObject({
+      KeySchema: [{ AttributeName: 'orderId', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+    expect(ledger.TimeToLiveSpecification).toBeUndefined();
+  });
+
+  it('destroys data with a sandbox stack and keeps it (deletion-protected) otherwise', () => {
+    const sandbox = template.toJSON().Resources[ledgerId];
+    expect(sandbox.DeletionPolicy).toBe('Delete');
+    const kept = synthesize().template.findResources('AWS::DynamoDB::Table');
+    for (const table of Object.values(kept)) {
+      expect(table.DeletionPolicy).toBe('Retain');
+      expect(table.Properties.DeletionProtectionEnabled).toBe(true);
+    }
+  });
+});
+
+describe('charge function', () => {
+  const fn = template.toJSON().Resources[functionId].Properties;
+
+  it('runs Node.js 22 on arm64 with active tracing and its own log group', () => {
+    expect(fn).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
+    expect(fn.LoggingConfig.LogGroup).toEqual({ Ref: expect.any(String) });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  it('has a timeout that covers Stripe timeouts and retries and ends before API Gateway gives up', () => {
+    expect(fn.Timeout).toBe(CHARGE_FUNCTION_TIMEOUT_SECONDS);
+    expect(fn.Timeout * 1000).toBeGreaterThan(STRIPE_WORST_CASE_MS);
+    expect(fn.Timeout).toBeLessThan(API_INTEGRATION_TIMEOUT_SECONDS);
+  });
+
+  it('gets table names, the secret name and Powertools settings from the environment, never the key', () => {
+    const variables = fn.Environment.Variables;
+    expect(variables).toMatchObject({
+      IDEMPOTENCY_TABLE_NAME: { Ref: keyTableId },
+      LEDGER_TABLE_NAME: { Ref: ledgerId },
+      POWERTOOLS_SERVICE_NAME: 'payments',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      STRIPE_SECRET_ID: expect.anything(),
+    });
+    expect(JSON.stringify(variables)).not.toMatch(/sk_(test|live)_/);
+  });
+
+  it('may only touch its two tables (item actions it needs), its one secret, its log group and X-Ray', () => {
+    const roleId = fn.Role['Fn::GetAtt'][0];
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) =>
+      policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId),
+    );
+    const statements: Statement[] = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    const actions = (statement: Statement) => [statement.Action].flat();
+    const byService = (prefix: string) => statements.filter((statement) => actions(statement).some((a) => a.startsWith(prefix)));
+
+    expect(statements.every((statement) => statement.Effect === 'Allow')).toBe(true);
+    expect(byService('dynamodb:').map((s) => [actions(s).sort(), s.Resource])).toEqual([
+      [['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], { 'Fn::GetAtt': [keyTableId, 'Arn'] }],
+      [['dynamodb:PutItem', 'dynamodb:UpdateItem'], { 'Fn::GetAtt': [ledgerId, 'Arn'] }],
+    ]);
+    const secretId = logicalId('AWS::SecretsManager::Secret', {});
+    expect(byService('secretsmanager:').map((s) => [actions(s).sort(), s.Resource])).toEqual([
+      [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], { Ref: secretId }],
+    ]);
+    expect(byService('logs:').map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [fn.LoggingConfig.LogGroup.Ref, 'Arn'] }]);
+    expect(byService('xray:').map((s) => actions(s).sort())).toEqual([['xray:PutTelemetryRecords', 'xray:PutTraceSegments']]);
+    const known = ['dynamodb:', 'secretsmanager:', 'logs:', 'xray:'];
+    expect(statements.flatMap(actions).filter((a) => !known.some((prefix) => a.startsWith(prefix)))).toEqual([]);
+    expect(template.toJSON().Resources[roleId].Properties.ManagedPolicyArns).toBeUndefined();
+  });
+});
+
+describe('API', () => {
+  it('routes POST /payments to the charge function behind an API key and the shared body model', () => {
+    const modelId = logicalId('AWS::ApiGateway::Model', { Name: 'ChargeRequest' });
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST',
+      ApiKeyRequired: true,
+      AuthorizationType: 'NONE',
+      RequestValidatorId: { Ref: logicalId('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true }) },
+      RequestModels: { 'application/json': { Ref: modelId } },
+      Integration: {
+        Type: 'AWS_PROXY',
+        TimeoutInMillis: API_INTEGRATION_TIMEOUT_SECONDS * 1000,
+        Uri: { 'Fn::Join': ['', Match.arrayWith([{ 'Fn::GetAtt': [functionId, 'Arn'] }])] },
+      },
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'payments' });
+  });
+
+  it('validates bodies with the very schema the Lambda validates with', () => {
+    const model = template.findResources('AWS::ApiGateway::Model');
+    const [schema] = Object.values(model).map((m) => m.Properties.Schema);
+    expect(schema).toEqual(chargeRequestSchema);
+  });
+
+  it('answers API Gateway validation errors in the contract shape', () => {
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'BAD_REQUEST_BODY',
+      StatusCode: '400',
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"code":"invalid_request"') },
+    });
+  });
+
+  it('throttles through a usage plan bound to the API key', () => {
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 } });
+    template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
+  });
+
+  it('writes access logs and traces the stage', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+      TracingEnabled: true,
+      MethodSettings: [Match.objectLike({ LoggingLevel: 'ERROR', DataTraceEnabled: false })],
+    });
+  });
+
+  it('outputs the API URL and the command that prints the API key', () => {
+    const outputs = template.toJSON().Outputs;
+    const names = Object.keys(outputs);
+    expect(names.some((name) => name.includes('ApiUrl'))).toBe(true);
+    const command = Object.entries(outputs).find(([name]) => name.includes('GetApiKeyCommand'))?.[1] as { Value: unknown };
+    expect(JSON.stringify(command.Value)).toContain('aws apigateway get-api-key --api-key');
+  });
+});
+
+describe('Stripe secret', () => {
+  it('is created by the stack when no name is given', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+  });
+
+  it('is taken by name from context, and only that secret is readable', () => {
+    const imported = synthesize({ stripeSecretName: 'payments/stripe' }).template;
+    imported.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    imported.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ STRIPE_SECRET_ID: 'payments/stripe' }) },
+    });
+    imported.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+            Resource: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':secret:payments/stripe-\\?\\?\\?\\?\\?\\?')])] },
+          }),
+        ]),
+      },
+    });
+  });
+});
