@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DeleteItemCommand, GetItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type Stripe from 'stripe';
+import { createChargeService } from '../../lambdas/adapters/charge-service';
+import { createStripeClient } from '../../lambdas/adapters/stripe-payments';
+import { IDEMPOTENCY_KEY_PREFIX } from '../../lambdas/contract/settings';
+import type { LedgerRecord } from '../../lambdas/core/charge-order';
+import { createChargePaymentHandler, type ApiHandler } from '../../lambdas/handlers/charge-payment';
+import { localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
+import { startStripeEmulator, type StripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
+import { createTables, localTableNames, type TableNames } from '../../local/tables';
+import { lambdaContext } from './lambda-context';
+
+export const silentLogger = new Logger({ logLevel: 'SILENT' });
+
+/** Real DynamoDB Local and the Stripe emulator for one test file, with fresh tables. */
+export interface LocalParts {
+  dynamoDbLocal: DynamoDbLocal;
+  dynamoDb: DynamoDBClient;
+  tables: TableNames;
+  stripeEmulator: StripeEmulator;
+  stripe: Stripe;
+  stop(): Promise<void>;
+}
+
+export async function startLocalParts(): Promise<LocalParts> {
+  const [dynamoDbLocal, stripeEmulator] = await Promise.all([startDynamoDbLocal(), startStripeEmulator()]);
+  const dynamoDb = localDynamoDbClient(dynamoDbLocal.endpoint);
+  const tables = localTableNames(`t${randomUUID().slice(0, 8)}-`);
+  await createTables(dynamoDb, tables);
+  return {
+    dynamoDbLocal,
+    dynamoDb,
+    tables,
+    stripeEmulator,
+    stripe: createStripeClient(stripeEmulator.apiKey, stripeEmulator.url),
+    async stop() {
+      dynamoDb.destroy();
+      await Promise.all([dynamoDbLocal.stop(), stripeEmulator.stop()]);
+    },
+  };
+}
+
+/** The charge handler wired exactly as in Lambda, against the local parts. */
+export function chargeHandler(parts: LocalParts, dynamoDb: DynamoDBClient = parts.dynamoDb): ApiHandler {
+  const charge = createChargeService({ dynamoDb, ...parts.tables, stripe: async () => parts.stripe });
+  return createChargePaymentHandler(charge, silentLogger);
+}
+
+export function postEvent(body: unknown): APIGatewayProxyEvent {
+  return {
+    resource: '/payments',
+    path: '/payments',
+    httpMethod: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    isBase64Encoded: false,
+  } as unknown as APIGatewayProxyEvent;
+}
+
+export function post(handler: ApiHandler, body: unknown): Promise<APIGatewayProxyResult> {
+  return handler(postEvent(body), lambdaContext());
+}
+
+export async function ledgerRecord(parts: LocalParts, orderId: string): Promise<LedgerRecord | undefined> {
+  const { Item } = await parts.dynamoDb.send(
+    new GetItemCommand({ TableName: parts.tables.ledgerTableName, Key: { orderId: { S: orderId } }, ConsistentRead: true }),
+  );
+  return Item && (unmarshall(Item) as LedgerRecord);
+}
+
+export async function ledgerRecordsFor(parts: LocalParts, orderId: string): Promise<number> {
+  const { Items = [] } = await parts.dynamoDb.send(new ScanCommand({ TableName: parts.tables.ledgerTableName, ConsistentRead: true }));
+  return Items.filter((item) => item.orderId?.S === orderId).length;
+}
+
+/** Deletes every key-table record of this run, as the TTL would after 24 hours. */
+export async function forgetIdempotencyKeys(parts: LocalParts): Promise<number> {
+  const { Items = [] } = await parts.dynamoDb.send(new ScanCommand({ TableName: parts.tables.idempotencyTableName }));
+  const ours = Items.filter((item) => item.id?.S?.startsWith(`${IDEMPOTENCY_KEY_PREFIX}#`));
+  for (const item of ours) {
+    await parts.dynamoDb.send(new DeleteItemCommand({ TableName: parts.tables.idempotencyTableName, Key: { id: item.id } }));
+  }
+  return ours.length;
+}
+
+export function stripeRequestsFor(parts: LocalParts, orderId: string): number {
+  return parts.stripeEmulator.stats().requestsByIdempotencyKey[orderId] ?? 0;
+}
+
+let counter = 0;
+/** A fresh orderId per test, so tests sharing the tables never see each other's orders. */
+export const newOrderId = (label: string) => `${label}-${Date.now()}-${(counter += 1)}`;
