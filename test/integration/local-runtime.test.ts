@@ -1,0 +1,92 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { resolve } from 'node:path';
+import { freePort } from '../../local/free-port';
+
+/** `npm start` as a newcomer runs it: one Node process with tsx, the embedded parts inside it. */
+interface RunningStart {
+  child: ChildProcess;
+  apiUrl: string;
+  dynamoDbPort: number;
+  output: () => string;
+}
+
+async function npmStart(): Promise<RunningStart> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+    cwd: resolve(__dirname, '../..'),
+    env: { ...process.env, PORT: String(port), DYNAMODB_ENDPOINT: '', STRIPE_SECRET_KEY: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 45_000;
+  while (!/Press Ctrl-C to stop/.test(output)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not get ready:\n${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const dynamoDbPort = Number(/DynamoDB: http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+  return { child, apiUrl: `http://127.0.0.1:${port}`, dynamoDbPort, output: () => output };
+}
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolvePort(true)));
+    socket.once('error', () => resolvePort(false));
+  });
+}
+
+function dynamoDbLocalProcesses(port: number): string[] {
+  const found = spawnSync('pgrep', ['-af', `DynamoDBLocal.jar.*-port ${port}`], { encoding: 'utf8' }).stdout;
+  return found.split('\n').filter((line) => line.trim() !== '');
+}
+
+async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+const charge = (apiUrl: string, orderId: string) =>
+  fetch(`${apiUrl}/payments`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ orderId, amount: 1999, currency: 'eur', paymentMethod: 'pm_card_visa' }),
+  });
+
+describe('npm start', () => {
+  let running: RunningStart | undefined;
+  afterEach(() => running?.child.kill('SIGKILL'));
+
+  it('serves POST /payments end to end and stops every part on Ctrl-C', async () => {
+    running = await npmStart();
+    expect(running.output()).toContain(`curl -i -X POST ${running.apiUrl}/payments`);
+
+    const first = await charge(running.apiUrl, 'smoke-1');
+    expect(first.status).toBe(201);
+    expect(await first.json()).toMatchObject({ orderId: 'smoke-1', status: 'charged', paymentStatus: 'succeeded' });
+    const replay = await charge(running.apiUrl, 'smoke-1');
+    expect(replay.status).toBe(200);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(await portAnswers(running.dynamoDbPort)).toBe(true);
+
+    const exited = new Promise<number | null>((r) => running?.child.once('exit', (code) => r(code)));
+    running.child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(await portAnswers(running.dynamoDbPort)).toBe(false);
+    expect(dynamoDbLocalProcesses(running.dynamoDbPort)).toEqual([]);
+  });
+
+  it('leaves no DynamoDB Local behind when it is killed outright', async () => {
+    running = await npmStart();
+    expect(dynamoDbLocalProcesses(running.dynamoDbPort)).toHaveLength(1);
+    running.child.kill('SIGKILL');
+    const port = running.dynamoDbPort;
+    expect(await waitFor(() => dynamoDbLocalProcesses(port).length === 0, 5_000)).toBe(true);
+  });
+});
