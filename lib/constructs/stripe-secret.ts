@@ -1,4 +1,4 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
@@ -17,10 +17,14 @@ export class StripeSecret extends Construct {
 
   constructor(scope: Construct, id: string, { existingSecretName, removalPolicy }: StripeSecretProps) {
     super(scope, id);
-    if (existingSecretName !== undefined) {
-      this.secret = Secret.fromSecretNameV2(this, 'Existing', existingSecretName);
-      return;
-    }
+    this.secret = existingSecretName === undefined ? this.createSecret(removalPolicy) : Secret.fromSecretNameV2(this, 'Existing', existingSecretName);
+    new CfnOutput(this, 'StripeSecretName', {
+      value: this.secret.secretName,
+      description: 'Secrets Manager secret to put the Stripe secret key into',
+    });
+  }
+
+  private createSecret(removalPolicy: RemovalPolicy): ISecret {
     const secret = new Secret(this, 'Secret', {
       description: 'Stripe secret API key (sk_test_... or sk_live_...) used by the payments functions',
       generateSecretString: { passwordLength: 32, excludePunctuation: true },
@@ -30,6 +34,6 @@ export class StripeSecret extends Construct {
       id: 'AwsSolutions-SMG4',
       reason: 'Stripe API keys are rolled in the Stripe dashboard, which Secrets Manager rotation cannot drive; the new key is put into this secret and picked up within the cache time.',
     });
-    this.secret = secret;
+    return secret;
   }
 }
