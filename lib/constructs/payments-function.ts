@@ -7,6 +7,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ENV, SERVICE_NAME } from '../../lambdas/contract/environment';
+import { FUNCTION_BUNDLING } from './bundling';
 
 /** A table the function may use, and exactly the item actions it needs on it. */
 export interface TableAccess {
@@ -59,12 +60,10 @@ export class PaymentsFunction extends Construct {
         ...Object.fromEntries(props.tables.map(({ table, environmentVariable }) => [environmentVariable, table.tableName])),
       },
       bundling: {
-        minify: true,
-        target: 'node22',
-        format: OutputFormat.CJS,
-        // Stripe's ESM build is 50 KB smaller once bundled; the Lambda runtime provides the AWS SDK.
-        mainFields: ['module', 'main'],
-        externalModules: ['@aws-sdk/*'],
+        ...FUNCTION_BUNDLING,
+        mainFields: [...FUNCTION_BUNDLING.mainFields],
+        externalModules: [...FUNCTION_BUNDLING.externalModules],
+        format: OutputFormat.CJS, // loads fastest on Node 22 (TOOLCHAIN.md)
       },
     });
 

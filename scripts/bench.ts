@@ -1,0 +1,188 @@
+/**
+ * `npm run bench`: the DESIGN.md budgets, measured side by side in one run against real local parts
+ * (DynamoDB Local, the Stripe emulator over HTTP). Prints a Markdown report and writes it to
+ * docs/benchmark.md. Numbers here are for reading and comparing, never asserted by a test.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { build } from 'esbuild';
+import { createDynamoDbLedger } from '../lambdas/adapters/dynamodb-ledger';
+import { createIdempotentCharge } from '../lambdas/adapters/idempotent-charge';
+import { createStripePayments } from '../lambdas/adapters/stripe-payments';
+import type { ChargeRequest } from '../lambdas/contract/payment-request';
+import { createChargeOrder } from '../lambdas/core/charge-order';
+import { BUNDLE_BUDGET_BYTES, FUNCTION_BUNDLING } from '../lib/constructs/bundling';
+import { localDynamoDbClient } from '../local/dynamodb-local';
+import { lambdaContext } from '../test/support/lambda-context';
+import { forgetIdempotencyKeys, startLocalParts, type LocalParts } from '../test/support/local-parts';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
+const handlerEntries = { chargePayment: 'lambdas/handlers/charge-payment.ts' };
+
+async function bundleSizes(): Promise<string[]> {
+  const rows: string[] = [];
+  for (const [name, entry] of Object.entries(handlerEntries)) {
+    const result = await build({
+      entryPoints: [resolve(__dirname, '..', entry)],
+      bundle: true,
+      write: false,
+      platform: 'node',
+      format: 'cjs',
+      minify: FUNCTION_BUNDLING.minify,
+      target: FUNCTION_BUNDLING.target,
+      mainFields: [...FUNCTION_BUNDLING.mainFields],
+      external: [...FUNCTION_BUNDLING.externalModules],
+      metafile: true,
+    });
+    const bytes = result.outputFiles[0].contents.length;
+    const inputs = Object.values(result.metafile.outputs)[0].inputs;
+    const stripeBytes = Object.entries(inputs)
+      .filter(([path]) => path.includes('node_modules/stripe/'))
+      .reduce((sum, [, input]) => sum + input.bytesInOutput, 0);
+    const verdict = bytes <= BUNDLE_BUDGET_BYTES ? 'within budget' : `**over budget by ${kib(bytes - BUNDLE_BUDGET_BYTES)}**`;
+    rows.push(`| ${name} | ${kib(bytes)} | ${kib(stripeBytes)} | ${kib(BUNDLE_BUDGET_BYTES)} | ${verdict} |`);
+  }
+  return rows;
+}
+
+/** A DynamoDB client that counts the HTTP requests it sends (retries included). */
+function countingClient(endpoint: string): { client: DynamoDBClient; requests: () => number; reset: () => void } {
+  const client = localDynamoDbClient(endpoint);
+  let count = 0;
+  client.middlewareStack.add((next) => (args) => ((count += 1), next(args)), { step: 'finalizeRequest', name: 'countRequests' });
+  return { client, requests: () => count, reset: () => void (count = 0) };
+}
+
+function chargeFor(parts: LocalParts, dynamoDb: DynamoDBClient) {
+  const chargeOrder = createChargeOrder({
+    ledger: createDynamoDbLedger(dynamoDb, parts.tables.ledgerTableName),
+    payments: createStripePayments(async () => parts.stripe),
+  });
+  return { chargeOrder, idempotent: createIdempotentCharge({ chargeOrder, dynamoDb, tableName: parts.tables.idempotencyTableName }) };
+}
+
+let orderCounter = 0;
+const newOrder = (label: string): ChargeRequest => ({
+  orderId: `bench-${label}-${(orderCounter += 1)}`,
+  amount: 1999,
+  currency: 'eur',
+  paymentMethod: 'pm_card_visa',
+});
+
+async function timed(rounds: number, run: (round: number) => Promise<unknown>): Promise<{ median: number; p95: number }> {
+  const samples: number[] = [];
+  for (let round = 0; round < rounds; round += 1) {
+    const start = process.hrtime.bigint();
+    await run(round);
+    samples.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  samples.sort((a, b) => a - b);
+  return { median: samples[Math.floor(samples.length / 2)], p95: samples[Math.floor(samples.length * 0.95)] };
+}
+
+async function main(): Promise<void> {
+  const parts = await startLocalParts();
+  try {
+    const report: string[] = [];
+    report.push(`# Benchmark results`, '', `Run by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ${cpus().length} cores, ${ROUNDS} rounds per latency row. DynamoDB Local and the Stripe emulator run on this machine, so latencies compare the code paths with each other; they are not AWS latencies.`, '');
+
+    report.push('## Bundle size per function (`@aws-sdk/*` external, minified)', '', '| function | size | of which Stripe SDK | budget | verdict |', '|---|---|---|---|---|', ...(await bundleSizes()), '');
+
+    const counting = countingClient(parts.dynamoDbLocal.endpoint);
+    const counted = chargeFor(parts, counting.client);
+    const order = newOrder('count');
+    const measure = async (run: () => Promise<unknown>) => {
+      counting.reset();
+      const stripeBefore = parts.stripeEmulator.stats().requests;
+      await run();
+      return { dynamoDb: counting.requests(), stripe: parts.stripeEmulator.stats().requests - stripeBefore };
+    };
+    const first = await measure(() => counted.idempotent(order, lambdaContext()));
+    const replay = await measure(() => counted.idempotent(order, lambdaContext()));
+    await forgetIdempotencyKeys(parts);
+    const afterExpiry = await measure(() => counted.idempotent(order, lambdaContext()));
+    report.push(
+      '## Requests per call',
+      '',
+      '| path | DynamoDB requests | budget | Stripe requests | budget |',
+      '|---|---|---|---|---|',
+      `| first charge | ${first.dynamoDb} | ≤ 4 | ${first.stripe} | 1 |`,
+      `| replay (key table hit) | ${replay.dynamoDb} | 1 | ${replay.stripe} | 0 |`,
+      `| replay after the key expired (ledger hit) | ${afterExpiry.dynamoDb} | — | ${afterExpiry.stripe} | 0 |`,
+      '',
+    );
+
+    const { chargeOrder, idempotent } = chargeFor(parts, parts.dynamoDb);
+    const plain = await timed(ROUNDS, () => chargeOrder(newOrder('plain')));
+    const charged: ChargeRequest[] = [];
+    const firstCharge = await timed(ROUNDS, () => {
+      const next = newOrder('first');
+      charged.push(next);
+      return idempotent(next, lambdaContext());
+    });
+    const replays = await timed(ROUNDS, (round) => idempotent(charged[round], lambdaContext()));
+    await forgetIdempotencyKeys(parts);
+    const ledgerHits = await timed(ROUNDS, (round) => idempotent(charged[round], lambdaContext()));
+    const row = (name: string, t: { median: number; p95: number }) => `| ${name} | ${t.median.toFixed(2)} | ${t.p95.toFixed(2)} |`;
+    report.push(
+      '## Latency per call, side by side (ms)',
+      '',
+      '| path | median | p95 |',
+      '|---|---|---|',
+      row('charge without idempotency (ledger + Stripe only)', plain),
+      row('first charge through makeIdempotent', firstCharge),
+      row('replay (key table hit)', replays),
+      row('replay after the key expired (ledger hit)', ledgerHits),
+      '',
+    );
+
+    const stormOrders = Array.from({ length: 20 }, () => newOrder('storm'));
+    const createdBefore = parts.stripeEmulator.stats().paymentIntentsCreated;
+    const outcomes = await Promise.allSettled(stormOrders.flatMap((o) => Array.from({ length: 20 }, () => idempotent(o, lambdaContext()))));
+    const created = parts.stripeEmulator.stats().paymentIntentsCreated - createdBefore;
+    const inProgress = outcomes.filter((o) => o.status === 'rejected' && (o.reason as Error).name === 'IdempotencyAlreadyInProgressError').length;
+    const otherFailures = outcomes.filter((o) => o.status === 'rejected').length - inProgress;
+    report.push(
+      '## Duplicate storm',
+      '',
+      '| orders | concurrent calls per order | PaymentIntents created | answered "in progress" | other failures |',
+      '|---|---|---|---|---|',
+      `| ${stormOrders.length} | 20 | ${created} | ${inProgress} | ${otherFailures} |`,
+      '',
+    );
+
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
+    for (let round = 0; round < 5 * ROUNDS; round += 1) await idempotent(charged[round % charged.length], lambdaContext());
+    gc?.();
+    const heapAfter = process.memoryUsage().heapUsed;
+    report.push(
+      '## Memory',
+      '',
+      '| measure | value |',
+      '|---|---|',
+      `| heap growth over ${5 * ROUNDS} replays${gc ? ' (after GC)' : ' (no --expose-gc: includes garbage)'} | ${kib(heapAfter - heapBefore)} |`,
+      `| process RSS at the end (bench, SDKs, emulator) | ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} MiB |`,
+      '',
+    );
+
+    const text = report.join('\n');
+    console.log(text);
+    writeFileSync(resolve(__dirname, '../docs/benchmark.md'), `${text}\n`);
+    counting.client.destroy();
+  } finally {
+    await parts.stop();
+  }
+}
+
+function kib(bytes: number): string {
+  return `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
