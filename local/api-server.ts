@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { lambdaContext } from './lambda-context';
 import { routes, type FunctionName, type LambdaRoute } from '../lambdas/contract/routes';
 
 type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -137,21 +138,7 @@ async function invokeWithTimeout(
   functionName: string,
   timeoutSeconds: number,
 ): Promise<APIGatewayProxyResult> {
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  const context: Context = {
-    callbackWaitsForEmptyEventLoop: true,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  const context = lambdaContext(timeoutSeconds * 1000, functionName);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<APIGatewayProxyResult>((resolve) => {
     timer = setTimeout(() => resolve({ statusCode: 504, body: '{"message":"Endpoint request timed out"}' }), timeoutSeconds * 1000);

@@ -15,7 +15,7 @@ import type { ChargeRequest } from '../lambdas/contract/payment-request';
 import { createChargeOrder } from '../lambdas/core/charge-order';
 import { BUNDLE_BUDGET_BYTES, FUNCTION_BUNDLING } from '../lib/constructs/bundling';
 import { localDynamoDbClient } from '../local/dynamodb-local';
-import { lambdaContext } from '../test/support/lambda-context';
+import { lambdaContext } from '../local/lambda-context';
 import { forgetIdempotencyKeys, startLocalParts, type LocalParts } from '../test/support/local-parts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);

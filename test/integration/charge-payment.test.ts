@@ -6,7 +6,7 @@ import { createChargeOrder, type PaymentsLedger } from '../../lambdas/core/charg
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { localDynamoDbClient, startDynamoDbLocal } from '../../local/dynamodb-local';
 import { createTables } from '../../local/tables';
-import { lambdaContext } from '../support/lambda-context';
+import { lambdaContext } from '../../local/lambda-context';
 import {
   chargeHandler,
   forgetIdempotencyKeys,

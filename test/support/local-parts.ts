@@ -12,7 +12,7 @@ import { createChargePaymentHandler, type ApiHandler } from '../../lambdas/handl
 import { localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
 import { startStripeEmulator, type StripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
 import { createTables, localTableNames, type TableNames } from '../../local/tables';
-import { lambdaContext } from './lambda-context';
+import { lambdaContext } from '../../local/lambda-context';
 
 export const silentLogger = new Logger({ logLevel: 'SILENT' });
 

@@ -4,7 +4,7 @@ import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-charge'
 import { MAX_REQUEST_BODY_BYTES } from '../../lambdas/contract/payment-request';
 import { PaymentProviderError } from '../../lambdas/core/errors';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
-import { lambdaContext } from '../support/lambda-context';
+import { lambdaContext } from '../../local/lambda-context';
 
 const silent = new Logger({ logLevel: 'SILENT' });
 
