@@ -1,10 +1,13 @@
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/contract/environment';
+import { chargeQueue } from '../lambdas/contract/queues';
 import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
+import { ChargeQueue } from './constructs/charge-queue';
 import { PaymentTables } from './constructs/payment-tables';
 import { PaymentsApi } from './constructs/payments-api';
-import { PaymentsFunction } from './constructs/payments-function';
+import { PaymentsFunction, type TableAccess } from './constructs/payments-function';
 import { StripeSecret } from './constructs/stripe-secret';
 
 export interface PaymentsStackProps extends StackProps {
@@ -17,39 +20,72 @@ export interface PaymentsStackProps extends StackProps {
 
 export class PaymentsStack extends Stack {
   readonly tables: PaymentTables;
+  readonly queue: ChargeQueue;
   readonly chargePayment: PaymentsFunction;
+  readonly chargeWorker: PaymentsFunction;
+  readonly getPayment: PaymentsFunction;
   readonly api: PaymentsApi;
 
   constructor(scope: Construct, id: string, props: PaymentsStackProps) {
     super(scope, id, props);
     const removalPolicy = props.sandbox ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const logLevel = props.logLevel ?? 'INFO';
 
     this.tables = new PaymentTables(this, 'Tables', { removalPolicy });
+    this.queue = new ChargeQueue(this, 'ChargeQueue', { removalPolicy });
     const { secret } = new StripeSecret(this, 'StripeSecret', { existingSecretName: props.stripeSecretName, removalPolicy });
 
+    // What charging needs, for the API function and the queue worker alike.
+    const chargeTables: TableAccess[] = [
+      // Powertools idempotency: claim (Put), read (Get), complete (Update), release on error (Delete).
+      { table: this.tables.idempotency, environmentVariable: ENV.idempotencyTableName, actions: ['PutItem', 'GetItem', 'UpdateItem', 'DeleteItem'] },
+      // The ledger is only ever created (conditional Put) and moved forward (conditional Update).
+      { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['PutItem', 'UpdateItem'] },
+    ];
+    const chargeFunction = { timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS), tables: chargeTables, stripeSecret: secret, logLevel, removalPolicy };
+
     this.chargePayment = new PaymentsFunction(this, 'ChargePayment', {
+      ...chargeFunction,
       entry: require.resolve('../lambdas/handlers/charge-payment.ts'),
       description: 'POST /payments: charges an order exactly once',
-      timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS),
-      stripeSecret: secret,
-      logLevel: props.logLevel ?? 'INFO',
+    });
+
+    this.chargeWorker = new PaymentsFunction(this, 'ChargeWorker', {
+      ...chargeFunction,
+      entry: require.resolve('../lambdas/handlers/charge-worker.ts'),
+      description: 'Charges queued orders exactly once (the same use case as POST /payments)',
+      environment: { [ENV.deadLetterQueueUrl]: this.queue.deadLetterQueue.queueUrl },
+    });
+    this.chargeWorker.function.addEventSource(
+      new SqsEventSource(this.queue.queue, {
+        batchSize: chargeQueue.batchSize,
+        maxBatchingWindow: Duration.seconds(chargeQueue.maxBatchingWindowSeconds),
+        reportBatchItemFailures: true,
+      }),
+    );
+    // Messages that can never succeed are moved to the dead-letter queue at once, with their reason.
+    this.queue.deadLetterQueue.grantSendMessages(this.chargeWorker.role);
+
+    this.getPayment = new PaymentsFunction(this, 'GetPayment', {
+      entry: require.resolve('../lambdas/handlers/get-payment.ts'),
+      description: 'GET /payments/{orderId}: the ledger record',
+      timeout: Duration.seconds(10),
+      tables: [{ table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem'] }],
+      logLevel,
       removalPolicy,
-      tables: [
-        // Powertools idempotency: claim (Put), read (Get), complete (Update), release on error (Delete).
-        {
-          table: this.tables.idempotency,
-          environmentVariable: ENV.idempotencyTableName,
-          actions: ['PutItem', 'GetItem', 'UpdateItem', 'DeleteItem'],
-        },
-        // The ledger is only ever created (conditional Put) and moved forward (conditional Update).
-        { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['PutItem', 'UpdateItem'] },
-      ],
     });
 
     this.api = new PaymentsApi(this, 'Api', {
-      functions: { chargePayment: this.chargePayment.function },
+      functions: { chargePayment: this.chargePayment.function, getPayment: this.getPayment.function },
+      chargeQueue: this.queue.queue,
       removalPolicy,
       throttle: { rateLimit: 50, burstLimit: 100 },
     });
+
+    // The operator commands (npm run dlq:inspect / dlq:redrive) find the queues by these outputs.
+    new CfnOutput(this, 'ChargeQueueUrl', { value: this.queue.queue.queueUrl });
+    new CfnOutput(this, 'ChargeQueueArn', { value: this.queue.queue.queueArn });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queue.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueArn', { value: this.queue.deadLetterQueue.queueArn });
   }
 }

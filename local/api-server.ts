@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { QUEUED_STATUS, routes, type FunctionName, type Route } from '../lambdas/contract/routes';
+import { parseChargeRequest } from '../lambdas/core/validate-charge-request';
+import { invalidRequest, type ApiHandler } from '../lambdas/handlers/http-responses';
 import { lambdaContext } from './lambda-context';
-import { routes, type FunctionName, type LambdaRoute } from '../lambdas/contract/routes';
-
-type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
 export interface LocalApiOptions {
   port: number;
   /** One handler per function the routes name, built exactly as the Lambda builds it. */
   handlers: Record<FunctionName, ApiHandler>;
+  /** Sends a validated body to the charge queue (the API Gateway → SQS integration). */
+  enqueue: (body: string) => Promise<void>;
   /** The deployed function's timeout, so `getRemainingTimeInMillis` tells the truth. */
   timeoutSeconds: number;
 }
@@ -27,7 +29,7 @@ const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
  * Serves the routes of `lambdas/contract/routes.ts` by building the API Gateway REST proxy event
  * and Lambda context the deployed function receives, and writing its result back as HTTP.
  */
-export async function startLocalApi({ port, handlers, timeoutSeconds }: LocalApiOptions): Promise<LocalApi> {
+export async function startLocalApi({ port, handlers, enqueue, timeoutSeconds }: LocalApiOptions): Promise<LocalApi> {
   const compiled = routes.map((route) => ({ route, pattern: pathPattern(route.path) }));
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -38,6 +40,7 @@ export async function startLocalApi({ port, handlers, timeoutSeconds }: LocalApi
     for (const { route, pattern } of compiled) {
       const match = pattern.exec(url.pathname);
       if (match === null || route.method !== request.method) continue;
+      if (route.kind === 'queue') return write(response, await sendToQueue(body, enqueue));
       const event = proxyEvent(request, url, route, match.groups ?? {}, body);
       const result = await invokeWithTimeout(handlers[route.function], event, route.function, timeoutSeconds);
       return write(response, result);
@@ -66,6 +69,14 @@ export async function startLocalApi({ port, handlers, timeoutSeconds }: LocalApi
   };
 }
 
+/** What API Gateway does for POST /payments/async: check the body against the model, send it, answer 202. */
+async function sendToQueue(body: string, enqueue: (body: string) => Promise<void>): Promise<APIGatewayProxyResult> {
+  const request = parseChargeRequest(body);
+  if (!request.ok) return invalidRequest(request.errors);
+  await enqueue(body);
+  return { statusCode: 202, body: JSON.stringify({ orderId: request.value.orderId, status: QUEUED_STATUS }) };
+}
+
 function pathPattern(path: string): RegExp {
   const source = path.replace(/\{(\w+)\}/g, (_, name: string) => `(?<${name}>[^/]+)`);
   return new RegExp(`^${source}/?$`);
@@ -74,7 +85,7 @@ function pathPattern(path: string): RegExp {
 function proxyEvent(
   request: IncomingMessage,
   url: URL,
-  route: LambdaRoute,
+  route: Route,
   pathParameters: Record<string, string>,
   body: string,
 ): APIGatewayProxyEvent {

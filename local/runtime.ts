@@ -1,23 +1,38 @@
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createChargeService } from '../lambdas/adapters/charge-service';
+import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
+import { createLedgerReader } from '../lambdas/adapters/dynamodb-ledger';
 import { createStripeClient } from '../lambdas/adapters/stripe-payments';
 import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
 import { createChargePaymentHandler } from '../lambdas/handlers/charge-payment';
+import { createChargeWorkerHandler } from '../lambdas/handlers/charge-worker';
+import { createGetPaymentHandler } from '../lambdas/handlers/get-payment';
 import { startLocalApi } from './api-server';
 import { localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local';
+import { startQueuePoller } from './queue-poller';
+import { createQueues, localSqsClient, startSqsEmulator, type LocalQueues } from './queues';
 import { startStripeEmulator, type StripeEmulator } from './stripe-emulator/stripe-emulator';
-import { createTables, localTableNames } from './tables';
+import { createTables, localTableNames, type TableNames } from './tables';
 
-/** The variables of DESIGN.md's local runtime contract. */
+/** The variables of DESIGN.md's local runtime contract, and what tests may change. */
 export interface LocalRuntimeSettings {
   port: number;
   dynamoDbEndpoint?: string;
+  sqsEndpoint?: string;
   stripeSecretKey?: string;
   stripeApiBase?: string;
+  /** Prefix for table and queue names, so several runtimes can share one DynamoDB Local or SQS. */
+  namePrefix?: string;
+  /** Tests shorten it to see SQS retries in seconds; defaults to the stack's value. */
+  queueVisibilityTimeoutSeconds?: number;
 }
 
 export interface LocalRuntime {
   url: string;
   dynamoDbEndpoint: string;
+  sqsEndpoint: string;
+  tables: TableNames;
+  queues: LocalQueues;
   /** Present when the embedded Stripe emulator is used. */
   stripeEmulator?: StripeEmulator;
   stop(): Promise<void>;
@@ -27,15 +42,18 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): L
   return {
     port: env.PORT === undefined ? 3000 : Number(env.PORT),
     dynamoDbEndpoint: env.DYNAMODB_ENDPOINT || undefined,
+    sqsEndpoint: env.SQS_ENDPOINT || undefined,
     stripeSecretKey: env.STRIPE_SECRET_KEY || undefined,
     stripeApiBase: env.STRIPE_API_BASE || undefined,
   };
 }
 
 /**
- * Starts everything `npm start` runs: DynamoDB Local (unless an endpoint is given) with the stack's
- * tables, the Stripe emulator (unless a key is given), and the local API around the same handler the
- * Lambda runs. Whatever started is stopped again if a later step fails, and by `stop()`.
+ * Starts everything `npm start` runs: DynamoDB Local and the SQS emulator (unless endpoints are
+ * given) with the stack's tables and queues, the Stripe emulator (unless a key is given), the local
+ * API around the same handlers the Lambdas run, and a poller that feeds the queue to the worker
+ * handler like the Lambda event source mapping. Whatever started is stopped again if a later step
+ * fails, and by `stop()`.
  */
 export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise<LocalRuntime> {
   const stops: Array<() => Promise<void>> = [];
@@ -43,38 +61,50 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     for (const stopPart of stops.splice(0).reverse()) await stopPart().catch(() => undefined);
   };
   try {
-    let dynamoDbEndpoint = settings.dynamoDbEndpoint;
-    if (dynamoDbEndpoint === undefined) {
-      const dynamoDb = await startDynamoDbLocal();
-      stops.push(dynamoDb.stop);
-      dynamoDbEndpoint = dynamoDb.endpoint;
-    }
-    const dynamoDbClient = localDynamoDbClient(dynamoDbEndpoint);
-    stops.push(async () => dynamoDbClient.destroy());
-    const tableNames = localTableNames();
-    await createTables(dynamoDbClient, tableNames);
+    // Started side by side; allSettled so that every part that did start is registered for stopping.
+    const [dynamoDbStarted, sqsStarted, stripeStarted] = await Promise.allSettled([
+      settings.dynamoDbEndpoint ?? startDynamoDbLocal().then(({ endpoint, stop: stopDb }) => (stops.push(stopDb), endpoint)),
+      settings.sqsEndpoint ?? startSqsEmulator().then(({ endpoint, stop: stopSqs }) => (stops.push(stopSqs), endpoint)),
+      settings.stripeSecretKey === undefined
+        ? startStripeEmulator().then((emulator) => (stops.push(emulator.stop), emulator))
+        : undefined,
+    ]);
+    const dynamoDbEndpoint = startedValue(dynamoDbStarted);
+    const sqsEndpoint = startedValue(sqsStarted);
+    const stripeEmulator = startedValue(stripeStarted);
 
-    let stripeEmulator: StripeEmulator | undefined;
-    let stripeKey = settings.stripeSecretKey;
-    let stripeApiBase = settings.stripeApiBase;
-    if (stripeKey === undefined) {
-      stripeEmulator = await startStripeEmulator();
-      stops.push(stripeEmulator.stop);
-      stripeKey = stripeEmulator.apiKey;
-      stripeApiBase = stripeEmulator.url;
-    }
-    const stripe = createStripeClient(stripeKey, stripeApiBase);
+    const dynamoDb = localDynamoDbClient(dynamoDbEndpoint);
+    const sqs = localSqsClient(sqsEndpoint);
+    stops.push(async () => (dynamoDb.destroy(), sqs.destroy()));
+    const tables = localTableNames(settings.namePrefix);
+    await createTables(dynamoDb, tables);
+    const queues = await createQueues(sqs, settings.namePrefix, { visibilityTimeoutSeconds: settings.queueVisibilityTimeoutSeconds });
 
-    const charge = createChargeService({ dynamoDb: dynamoDbClient, ...tableNames, stripe: async () => stripe });
+    const stripe = stripeEmulator
+      ? createStripeClient(stripeEmulator.apiKey, stripeEmulator.url)
+      : createStripeClient(settings.stripeSecretKey as string, settings.stripeApiBase);
+    const charge = createChargeService({ dynamoDb, ...tables, stripe: async () => stripe });
+
+    const poller = startQueuePoller(sqs, queues.queueUrl, createChargeWorkerHandler(charge, createDeadLetter(sqs, queues.deadLetterQueueUrl)));
+    stops.push(poller.stop);
     const api = await startLocalApi({
       port: settings.port,
-      handlers: { chargePayment: createChargePaymentHandler(charge) },
+      handlers: {
+        chargePayment: createChargePaymentHandler(charge),
+        getPayment: createGetPaymentHandler(createLedgerReader(dynamoDb, tables.ledgerTableName)),
+      },
+      enqueue: async (body) => void (await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: body }))),
       timeoutSeconds: CHARGE_FUNCTION_TIMEOUT_SECONDS,
     });
     stops.push(api.stop);
-    return { url: api.url, dynamoDbEndpoint, stripeEmulator, stop };
+    return { url: api.url, dynamoDbEndpoint, sqsEndpoint, tables, queues, stripeEmulator, stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+function startedValue<T>(result: PromiseSettledResult<T>): T {
+  if (result.status === 'rejected') throw result.reason;
+  return result.value;
 }

@@ -20,11 +20,15 @@ async function main(): Promise<void> {
   const stripe = runtime.stripeEmulator ? `Stripe emulator at ${runtime.stripeEmulator.url}` : 'Stripe at the configured key';
   console.log(`Local payments API ready at ${runtime.url}
   DynamoDB: ${runtime.dynamoDbEndpoint}
+  SQS:      ${runtime.sqsEndpoint} (charge queue and dead-letter queue, polled by the worker)
   Stripe:   ${stripe}
 
 Try it:
   curl -i -X POST ${runtime.url}/payments -H 'Content-Type: application/json' \\
     -d '{"orderId":"order-1","amount":1999,"currency":"eur","paymentMethod":"pm_card_visa"}'
+  curl -i -X POST ${runtime.url}/payments/async -H 'Content-Type: application/json' \\
+    -d '{"orderId":"order-2","amount":1999,"currency":"eur","paymentMethod":"pm_card_visa"}'
+  curl -i ${runtime.url}/payments/order-2
 
 Press Ctrl-C to stop.`);
 }

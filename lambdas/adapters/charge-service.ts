@@ -1,10 +1,11 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import type Stripe from 'stripe';
 import { ENV } from '../contract/environment';
 import { SECRET_CACHE_SECONDS } from '../contract/settings';
 import { createChargeOrder } from '../core/charge-order';
 import { createDynamoDbLedger } from './dynamodb-ledger';
+import { lambdaDynamoDbClient, requiredEnv } from './environment';
 import { createIdempotentCharge, type IdempotentCharge } from './idempotent-charge';
 import { createStripeClient, createStripePayments } from './stripe-payments';
 
@@ -25,13 +26,12 @@ export function createChargeService({ dynamoDb, idempotencyTableName, ledgerTabl
 }
 
 /** The charge service as deployed: table names from the environment, the Stripe key from Secrets Manager. */
-export function chargeServiceFromEnvironment(env: NodeJS.ProcessEnv = process.env): IdempotentCharge {
+export function chargeServiceFromEnvironment(): IdempotentCharge {
   return createChargeService({
-    // Fail fast rather than spend the Lambda's time budget on a DynamoDB outage: 503 is retryable.
-    dynamoDb: new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } }),
-    idempotencyTableName: requiredEnv(env, ENV.idempotencyTableName),
-    ledgerTableName: requiredEnv(env, ENV.ledgerTableName),
-    stripe: stripeFromSecret(requiredEnv(env, ENV.stripeSecretId)),
+    dynamoDb: lambdaDynamoDbClient(),
+    idempotencyTableName: requiredEnv(ENV.idempotencyTableName),
+    ledgerTableName: requiredEnv(ENV.ledgerTableName),
+    stripe: stripeFromSecret(requiredEnv(ENV.stripeSecretId)),
   });
 }
 
@@ -44,10 +44,4 @@ function stripeFromSecret(secretId: string): () => Promise<Stripe> {
     if (client?.apiKey !== apiKey) client = { apiKey, stripe: createStripeClient(apiKey) };
     return client.stripe;
   };
-}
-
-function requiredEnv(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name];
-  if (value === undefined || value === '') throw new Error(`environment variable ${name} is not set`);
-  return value;
 }

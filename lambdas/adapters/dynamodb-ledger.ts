@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ChargeRequest } from '../contract/payment-request';
 import { ledgerTable } from '../contract/tables';
@@ -72,6 +72,23 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
     },
   };
 }
+
+/** Reads one order's ledger record (strongly consistent: a client polling after a 202 sees the latest). */
+export function createLedgerReader(client: DynamoDBClient, tableName: string) {
+  const documents = DynamoDBDocumentClient.from(client);
+  return async (orderId: string): Promise<LedgerRecord | undefined> => {
+    try {
+      const { Item } = await documents.send(
+        new GetCommand({ TableName: tableName, Key: { [ledgerTable.partitionKey]: orderId }, ConsistentRead: true }),
+      );
+      return Item as LedgerRecord | undefined;
+    } catch (error) {
+      throw storeError('read the ledger record', error);
+    }
+  };
+}
+
+export type LedgerReader = ReturnType<typeof createLedgerReader>;
 
 function storeError(action: string, cause: unknown): StoreUnavailableError {
   return new StoreUnavailableError(`could not ${action}`, { cause });

@@ -2,19 +2,36 @@
  * The HTTP routes, defined once: the CDK stack builds API Gateway resources from them and the
  * local runtime routes requests with them.
  */
-export type FunctionName = 'chargePayment';
+export type FunctionName = 'chargePayment' | 'getPayment';
 
-export interface LambdaRoute {
+interface RouteBase {
   method: 'GET' | 'POST';
   /** API Gateway resource path; `{name}` segments are path parameters. */
   path: string;
-  function: FunctionName;
   /** Requires the `x-api-key` header (API Gateway usage plan). */
   apiKeyRequired: boolean;
-  /** The body is checked against the charge request model before the Lambda runs. */
+  /** The body is checked against the charge request model before anything runs. */
   validatesChargeRequest: boolean;
 }
 
-export const routes: readonly LambdaRoute[] = [
-  { method: 'POST', path: '/payments', function: 'chargePayment', apiKeyRequired: true, validatesChargeRequest: true },
+/** A Lambda proxy integration. */
+export interface LambdaRoute extends RouteBase {
+  kind: 'lambda';
+  function: FunctionName;
+}
+
+/** An API Gateway → SQS service integration: the validated body becomes the message, answered 202. */
+export interface QueueRoute extends RouteBase {
+  kind: 'queue';
+}
+
+export type Route = LambdaRoute | QueueRoute;
+
+export const routes: readonly Route[] = [
+  { kind: 'lambda', method: 'POST', path: '/payments', function: 'chargePayment', apiKeyRequired: true, validatesChargeRequest: true },
+  { kind: 'queue', method: 'POST', path: '/payments/async', apiKeyRequired: true, validatesChargeRequest: true },
+  { kind: 'lambda', method: 'GET', path: '/payments/{orderId}', function: 'getPayment', apiKeyRequired: true, validatesChargeRequest: false },
 ];
+
+/** What `POST /payments/async` answers once the message is on the queue. */
+export const QUEUED_STATUS = 'queued';

@@ -1,13 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { chargeServiceFromEnvironment } from '../adapters/charge-service';
 import type { IdempotentCharge } from '../adapters/idempotent-charge';
 import { SERVICE_NAME } from '../contract/environment';
 import { MAX_REQUEST_BODY_BYTES } from '../contract/payment-request';
 import { parseChargeRequest } from '../core/validate-charge-request';
-import { chargeResponse, errorResponse, failureResponse, invalidRequest } from './http-responses';
-
-export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+import { chargeResponse, errorResponse, failureResponse, invalidRequest, type ApiHandler } from './http-responses';
 
 /** POST /payments: parse, charge idempotently, map the outcome to the HTTP contract. */
 export function createChargePaymentHandler(charge: IdempotentCharge, logger = new Logger({ serviceName: SERVICE_NAME })): ApiHandler {

@@ -1,11 +1,15 @@
-import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { RETRY_AFTER_SECONDS } from '../contract/settings';
 import type { ChargeResult } from '../core/charge-order';
 import type { FieldError } from '../core/validate-charge-request';
 
+/** Every API Gateway proxy handler of this project. */
+export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
 /** Error codes of the HTTP contract (DESIGN.md). */
 export type ErrorCode =
   | 'invalid_request'
+  | 'not_found'
   | 'payload_too_large'
   | 'card_declined'
   | 'idempotency_key_in_use'

@@ -1,24 +1,30 @@
-import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
+  AwsIntegration,
   EndpointType,
   JsonSchemaVersion,
   LambdaIntegration,
   LogGroupLogDestination,
   MethodLoggingLevel,
+  PassthroughBehavior,
   ResponseType,
   RestApi,
   type JsonSchema,
 } from 'aws-cdk-lib/aws-apigateway';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { chargeRequestSchema } from '../../lambdas/contract/payment-request';
-import { routes, type FunctionName } from '../../lambdas/contract/routes';
+import { QUEUED_STATUS, routes, type FunctionName } from '../../lambdas/contract/routes';
 import { API_INTEGRATION_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
 
 export interface PaymentsApiProps {
   functions: Record<FunctionName, IFunction>;
+  /** Where POST /payments/async sends the validated body. */
+  chargeQueue: IQueue;
   removalPolicy: RemovalPolicy;
   /** Steady-state requests per second per API key, and the burst above it. */
   throttle: { rateLimit: number; burstLimit: number };
@@ -63,16 +69,19 @@ export class PaymentsApi extends Construct {
     });
     const validator = this.api.addRequestValidator('Validator', { validateRequestBody: true, validateRequestParameters: true });
 
+    const queueIntegration = this.queueIntegration(props.chargeQueue);
     for (const route of routes) {
-      const integration = new LambdaIntegration(props.functions[route.function], {
-        timeout: Duration.seconds(API_INTEGRATION_TIMEOUT_SECONDS),
-      });
+      const integration =
+        route.kind === 'queue'
+          ? queueIntegration
+          : new LambdaIntegration(props.functions[route.function], { timeout: Duration.seconds(API_INTEGRATION_TIMEOUT_SECONDS) });
       this.api.root.resourceForPath(route.path).addMethod(route.method, integration, {
         apiKeyRequired: route.apiKeyRequired,
         ...(route.validatesChargeRequest && {
           requestValidator: validator,
           requestModels: { 'application/json': chargeRequestModel },
         }),
+        ...(route.kind === 'queue' && { methodResponses: [{ statusCode: '202' }, { statusCode: '503' }] }),
       });
     }
 
@@ -118,6 +127,47 @@ export class PaymentsApi extends Construct {
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG3',
       reason: 'A sandbox template: a WAF web ACL costs money per month; associate your organisation\'s web ACL with the stage in production.',
+    });
+  }
+
+  /**
+   * API Gateway → SQS without a Lambda: the body (already checked against the model) becomes the
+   * message. The role may send to this one queue and do nothing else.
+   */
+  private queueIntegration(queue: IQueue): AwsIntegration {
+    const role = new Role(this, 'QueueIntegrationRole', { assumedBy: new ServicePrincipal('apigateway.amazonaws.com') });
+    role.addToPrincipalPolicy(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
+    return new AwsIntegration({
+      service: 'sqs',
+      path: `${Stack.of(this).account}/${queue.queueName}`,
+      integrationHttpMethod: 'POST',
+      options: {
+        credentialsRole: role,
+        passthroughBehavior: PassthroughBehavior.NEVER,
+        requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'" },
+        // The orderId is kept in a request override so the answer can name it (the response template only sees SQS's answer).
+        requestTemplates: {
+          'application/json': [
+            "#set($context.requestOverride.header.orderId = $input.path('$.orderId'))",
+            'Action=SendMessage&MessageBody=$util.urlEncode($input.body)',
+          ].join('\n'),
+        },
+        integrationResponses: [
+          {
+            statusCode: '202',
+            responseTemplates: {
+              'application/json': `{"orderId":"$util.escapeJavaScript($context.requestOverride.header.orderId)","status":"${QUEUED_STATUS}"}`,
+            },
+          },
+          {
+            statusCode: '503',
+            selectionPattern: '[45]\\d{2}',
+            responseTemplates: {
+              'application/json': '{"error":{"code":"queue_unavailable","message":"the order could not be queued; retrying is safe"}}',
+            },
+          },
+        ],
+      },
     });
   }
 }

@@ -22,7 +22,10 @@ export interface PaymentsFunctionProps {
   description: string;
   timeout: Duration;
   tables: TableAccess[];
-  stripeSecret: ISecret;
+  /** The Stripe key's secret, for functions that call Stripe. */
+  stripeSecret?: ISecret;
+  /** Further variables, named in lambdas/contract/environment.ts. */
+  environment?: Record<string, string>;
   logLevel: string;
   removalPolicy: RemovalPolicy;
 }
@@ -56,8 +59,9 @@ export class PaymentsFunction extends Construct {
       environment: {
         [ENV.serviceName]: SERVICE_NAME,
         [ENV.logLevel]: props.logLevel,
-        [ENV.stripeSecretId]: props.stripeSecret.secretName,
+        ...(props.stripeSecret && { [ENV.stripeSecretId]: props.stripeSecret.secretName }),
         ...Object.fromEntries(props.tables.map(({ table, environmentVariable }) => [environmentVariable, table.tableName])),
+        ...props.environment,
       },
       bundling: {
         ...FUNCTION_BUNDLING,
@@ -70,7 +74,7 @@ export class PaymentsFunction extends Construct {
     for (const { table, actions } of props.tables) {
       this.role.addToPrincipalPolicy(new PolicyStatement({ actions: actions.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }));
     }
-    props.stripeSecret.grantRead(this.role);
+    props.stripeSecret?.grantRead(this.role);
 
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

@@ -16,7 +16,21 @@ function logicalId(type: string, properties: Record<string, unknown>): string {
 
 const keyTableId = logicalId('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: idempotencyTable.partitionKey, KeyType: 'HASH' }] });
 const ledgerId = logicalId('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: ledgerTable.partitionKey, KeyType: 'HASH' }] });
-const functionId = logicalId('AWS::Lambda::Function', { Handler: 'index.handler' });
+const functionId = logicalId('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^POST /payments:') });
+const workerId = logicalId('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Charges queued orders') });
+
+/** Every statement of the policies attached to a function's role, with its actions as a sorted list. */
+function statementsOf(lambdaId: string): Array<{ actions: string[]; resource: unknown; effect: string }> {
+  const roleId = template.toJSON().Resources[lambdaId].Properties.Role['Fn::GetAtt'][0];
+  expect(template.toJSON().Resources[roleId].Properties.ManagedPolicyArns).toBeUndefined();
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((policy) => policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[])
+    .map((statement) => ({ actions: [statement.Action].flat().sort(), resource: statement.Resource, effect: statement.Effect }));
+}
+
+const byService = (statements: ReturnType<typeof statementsOf>, prefix: string) =>
+  statements.filter((statement) => statement.actions.some((action) => action.startsWith(prefix))).map(({ actions, resource }) => [actions, resource]);
 
 describe('tables', () => {
   it('has a key table keyed on id with TTL on expiration, on demand, PITR and encryption', () => {
@@ -80,28 +94,26 @@ describe('charge function', () => {
   });
 
   it('may only touch its two tables (item actions it needs), its one secret, its log group and X-Ray', () => {
-    const roleId = fn.Role['Fn::GetAtt'][0];
-    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) =>
-      policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId),
-    );
-    const statements: Statement[] = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement);
-    const actions = (statement: Statement) => [statement.Action].flat();
-    const byService = (prefix: string) => statements.filter((statement) => actions(statement).some((a) => a.startsWith(prefix)));
-
-    expect(statements.every((statement) => statement.Effect === 'Allow')).toBe(true);
-    expect(byService('dynamodb:').map((s) => [actions(s).sort(), s.Resource])).toEqual([
+    const statements = statementsOf(functionId);
+    expect(statements.every((statement) => statement.effect === 'Allow')).toBe(true);
+    expect(byService(statements, 'dynamodb:')).toEqual([
       [['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], { 'Fn::GetAtt': [keyTableId, 'Arn'] }],
       [['dynamodb:PutItem', 'dynamodb:UpdateItem'], { 'Fn::GetAtt': [ledgerId, 'Arn'] }],
     ]);
     const secretId = logicalId('AWS::SecretsManager::Secret', {});
-    expect(byService('secretsmanager:').map((s) => [actions(s).sort(), s.Resource])).toEqual([
-      [['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], { Ref: secretId }],
-    ]);
-    expect(byService('logs:').map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': [fn.LoggingConfig.LogGroup.Ref, 'Arn'] }]);
-    expect(byService('xray:').map((s) => actions(s).sort())).toEqual([['xray:PutTelemetryRecords', 'xray:PutTraceSegments']]);
+    expect(byService(statements, 'secretsmanager:')).toEqual([[['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], { Ref: secretId }]]);
+    expect(byService(statements, 'logs:').map(([, resource]) => resource)).toEqual([{ 'Fn::GetAtt': [fn.LoggingConfig.LogGroup.Ref, 'Arn'] }]);
+    expect(byService(statements, 'xray:').map(([actions]) => actions)).toEqual([['xray:PutTelemetryRecords', 'xray:PutTraceSegments']]);
     const known = ['dynamodb:', 'secretsmanager:', 'logs:', 'xray:'];
-    expect(statements.flatMap(actions).filter((a) => !known.some((prefix) => a.startsWith(prefix)))).toEqual([]);
-    expect(template.toJSON().Resources[roleId].Properties.ManagedPolicyArns).toBeUndefined();
+    expect(statements.flatMap((s) => s.actions).filter((a) => !known.some((prefix) => a.startsWith(prefix)))).toEqual([]);
+  });
+});
+
+describe('queue worker', () => {
+  it('has the same table and secret permissions as the API function: it runs the same charge', () => {
+    for (const service of ['dynamodb:', 'secretsmanager:']) {
+      expect(byService(statementsOf(workerId), service)).toEqual(byService(statementsOf(functionId), service));
+    }
   });
 });
 

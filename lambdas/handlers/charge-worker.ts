@@ -1,0 +1,75 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { chargeServiceFromEnvironment } from '../adapters/charge-service';
+import { createDeadLetter, type DeadLetter, type PermanentFailure } from '../adapters/dead-letter-queue';
+import { requiredEnv } from '../adapters/environment';
+import type { IdempotentCharge } from '../adapters/idempotent-charge';
+import { ENV, SERVICE_NAME } from '../contract/environment';
+import { parseChargeRequest } from '../core/validate-charge-request';
+
+export type QueueHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+/**
+ * Failures that no retry can fix. Everything else (Stripe unavailable, DynamoDB throttled, the
+ * order in progress elsewhere) is reported as a batch item failure and retried by SQS.
+ */
+function permanentFailure(error: unknown): PermanentFailure | undefined {
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'IdempotencyValidationError' || name === 'OrderConflictError') {
+    return { code: 'idempotency_key_reused', reason: 'this orderId was already used with different payment details' };
+  }
+  return undefined;
+}
+
+/**
+ * The SQS worker: each record is charged through the same idempotent use case as POST /payments,
+ * keyed on the orderId in the body (never the messageId: a redriven message gets a new one).
+ * A decline is a final ledger state, not a failure; a message that can never succeed goes to the
+ * dead-letter queue at once with its reason instead of burning its receives.
+ */
+export function createChargeWorkerHandler(
+  charge: IdempotentCharge,
+  deadLetter: DeadLetter,
+  logger = new Logger({ serviceName: SERVICE_NAME }),
+): QueueHandler {
+  const processor = new BatchProcessor(EventType.SQS);
+
+  return async (event, context) => {
+    logger.addContext(context);
+    const chargeRecord = async (record: SQSRecord): Promise<void> => {
+      const log = logger.createChild({ persistentKeys: { messageId: record.messageId } });
+      const request = parseChargeRequest(record.body);
+      if (!request.ok) {
+        const reason = request.errors.map(({ field, message }) => `${field} ${message}`).join('; ');
+        log.error('dead-lettering an invalid message', { reason });
+        return deadLetter(record.body, record.messageId, { code: 'invalid_request', reason });
+      }
+      const { orderId } = request.value;
+      try {
+        const result = await charge(request.value, context);
+        log.info('charge finished', { orderId, status: result.status, replayed: result.replayed, paymentId: result.paymentId });
+      } catch (error) {
+        const failure = permanentFailure(error);
+        if (failure === undefined) {
+          log.warn('charge failed, SQS will retry', { orderId, receiveCount: record.attributes.ApproximateReceiveCount, error });
+          throw error;
+        }
+        log.error('dead-lettering a message that cannot succeed', { orderId, ...failure });
+        await deadLetter(record.body, record.messageId, failure);
+      }
+    };
+    return processPartialResponse(event, chargeRecord, processor, { context, throwOnFullBatchFailure: false });
+  };
+}
+
+let deployedHandler: QueueHandler | undefined;
+
+export const handler: QueueHandler = (event, context) => {
+  deployedHandler ??= createChargeWorkerHandler(
+    chargeServiceFromEnvironment(),
+    createDeadLetter(new SQSClient({}), requiredEnv(ENV.deadLetterQueueUrl)),
+  );
+  return deployedHandler(event, context);
+};

@@ -1,0 +1,35 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { createLedgerReader, type LedgerReader } from '../adapters/dynamodb-ledger';
+import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
+import { ENV, SERVICE_NAME } from '../contract/environment';
+import { ORDER_ID_PATTERN } from '../contract/payment-request';
+import { errorResponse, failureResponse, type ApiHandler } from './http-responses';
+const orderIdPattern = new RegExp(ORDER_ID_PATTERN);
+
+/** GET /payments/{orderId}: the order's ledger record, or 404 while no charge has started. */
+export function createGetPaymentHandler(readLedger: LedgerReader, logger = new Logger({ serviceName: SERVICE_NAME })): ApiHandler {
+  return async (event, context) => {
+    logger.addContext(context);
+    const orderId = event.pathParameters?.orderId ?? '';
+    if (!orderIdPattern.test(orderId)) {
+      return errorResponse(400, 'invalid_request', `orderId must match ${ORDER_ID_PATTERN}`, [{ field: 'orderId', message: `must match ${ORDER_ID_PATTERN}` }]);
+    }
+    try {
+      const record = await readLedger(orderId);
+      if (record === undefined) return errorResponse(404, 'not_found', `no payment for order ${orderId}`);
+      const { orderId: id, status, paymentId, amount, currency, paymentStatus, declineCode, createdAt, updatedAt } = record;
+      const payment = { orderId: id, status, paymentId, amount, currency, paymentStatus, declineCode, createdAt, updatedAt };
+      return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(payment) };
+    } catch (error) {
+      logger.error('reading the ledger failed', { orderId, error });
+      return failureResponse(error);
+    }
+  };
+}
+
+let deployedHandler: ApiHandler | undefined;
+
+export const handler: ApiHandler = (event, context) => {
+  deployedHandler ??= createGetPaymentHandler(createLedgerReader(lambdaDynamoDbClient(), requiredEnv(ENV.ledgerTableName)));
+  return deployedHandler(event, context);
+};

@@ -1,0 +1,81 @@
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { QueueHandler } from '../lambdas/handlers/charge-worker';
+import { chargeQueue } from '../lambdas/contract/queues';
+import { lambdaContext } from './lambda-context';
+
+export interface QueuePoller {
+  stop(): Promise<void>;
+}
+
+/**
+ * Does locally what the Lambda event source mapping does in AWS: receive a batch, invoke the worker
+ * handler, delete the records it did not report as failed, and leave the failed ones to come back
+ * after the visibility timeout (and to the dead-letter queue after maxReceiveCount receives).
+ */
+export function startQueuePoller(sqs: SQSClient, queueUrl: string, handler: QueueHandler): QueuePoller {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: chargeQueue.batchSize,
+            WaitTimeSeconds: chargeQueue.maxBatchingWindowSeconds,
+            MessageSystemAttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
+          }),
+        );
+        if (Messages.length === 0) continue;
+        const event: SQSEvent = { Records: Messages.map((message) => toRecord(message, queueUrl)) };
+        const { batchItemFailures } = await handler(event, lambdaContext(chargeQueue.workerTimeoutSeconds * 1000, 'chargeWorker'));
+        const failed = new Set(batchItemFailures.map((failure) => failure.itemIdentifier));
+        const done = Messages.filter((message) => !failed.has(message.MessageId as string));
+        if (done.length > 0) {
+          await sqs.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: queueUrl,
+              Entries: done.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle })),
+            }),
+          );
+        }
+      } catch (error) {
+        if (!running) break;
+        console.error('local queue poller: batch failed, its messages will be received again', error);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+function toRecord(message: Message, queueUrl: string): SQSRecord {
+  const attributes = message.Attributes ?? {};
+  return {
+    messageId: message.MessageId as string,
+    receiptHandle: message.ReceiptHandle as string,
+    body: message.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: attributes.ApproximateReceiveCount ?? '1',
+      SentTimestamp: attributes.SentTimestamp ?? String(Date.now()),
+      SenderId: attributes.SenderId ?? 'local',
+      ApproximateFirstReceiveTimestamp: attributes.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+    },
+    messageAttributes: Object.fromEntries(
+      Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [
+        name,
+        { dataType: value.DataType ?? 'String', stringValue: value.StringValue, stringListValues: [], binaryListValues: [] },
+      ]),
+    ),
+    md5OfBody: message.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${queueUrl.split('/').pop()}`,
+    awsRegion: 'us-east-1',
+  };
+}

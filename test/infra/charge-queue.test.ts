@@ -1,0 +1,141 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { chargeQueue } from '../../lambdas/contract/queues';
+import { synthesize } from '../support/synth';
+
+const { template } = synthesize({ sandbox: 'true' });
+const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
+
+function only(type: string, properties: Record<string, unknown> = {}): string {
+  const ids = Object.keys(template.findResources(type, { Properties: Match.objectLike(properties) }));
+  expect(ids).toHaveLength(1);
+  return ids[0];
+}
+
+const queues = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::SQS::Queue');
+const [queueId] = queues.find(([, r]) => r.Properties.RedrivePolicy) ?? [];
+const [deadLetterId] = queues.find(([, r]) => !r.Properties.RedrivePolicy) ?? [];
+const workerId = only('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Charges queued orders') });
+const getPaymentId = only('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^GET /payments') });
+
+function roleStatements(roleId: string) {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((policy) => policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>)
+    .map((statement) => ({ actions: [statement.Action].flat().sort(), resource: statement.Resource }));
+}
+const functionRole = (lambdaId: string) => resources[lambdaId].Properties.Role['Fn::GetAtt'][0] as string;
+
+describe('charge queue and dead-letter queue', () => {
+  it('are two encrypted queues, the first redriving to the second after maxReceiveCount (5) receives', () => {
+    expect(queues).toHaveLength(2);
+    expect(resources[queueId as string].Properties).toMatchObject({
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterId, 'Arn'] }, maxReceiveCount: 5 },
+    });
+    expect(chargeQueue.maxReceiveCount).toBe(5);
+    expect(resources[deadLetterId as string].Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+  });
+
+  it('has a visibility timeout at least six times the worker timeout', () => {
+    const visibility = resources[queueId as string].Properties.VisibilityTimeout;
+    expect(visibility).toBeGreaterThanOrEqual(6 * resources[workerId].Properties.Timeout);
+  });
+
+  it('refuses requests without TLS on both queues', () => {
+    for (const id of [queueId, deadLetterId]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('alarms as soon as one message is visible in the dead-letter queue', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Namespace: 'AWS/SQS',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [deadLetterId, 'QueueName'] } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+    });
+  });
+
+  it('outputs the queue URLs and ARNs the operator commands read', () => {
+    const outputs = Object.keys(template.toJSON().Outputs);
+    for (const name of ['ChargeQueueUrl', 'ChargeQueueArn', 'DeadLetterQueueUrl', 'DeadLetterQueueArn']) expect(outputs).toContain(name);
+  });
+});
+
+describe('queue worker', () => {
+  it('consumes the charge queue in batches with a batching window and partial batch responses', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: workerId },
+      EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      BatchSize: chargeQueue.batchSize,
+      MaximumBatchingWindowInSeconds: chargeQueue.maxBatchingWindowSeconds,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('may consume its queue and send only to the dead-letter queue, beside what charging needs', () => {
+    const statements = roleStatements(functionRole(workerId));
+    const sqs = statements.filter((s) => s.actions.some((a) => a.startsWith('sqs:')));
+    expect(sqs).toEqual([
+      {
+        actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'],
+        resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      },
+      { actions: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], resource: { 'Fn::GetAtt': [deadLetterId, 'Arn'] } },
+    ]);
+    expect(resources[workerId].Properties.Environment.Variables.DEAD_LETTER_QUEUE_URL).toEqual({ Ref: deadLetterId });
+  });
+});
+
+describe('POST /payments/async', () => {
+  const method = () => {
+    const id = only('AWS::ApiGateway::Method', { Integration: Match.objectLike({ Type: 'AWS' }) });
+    return resources[id].Properties;
+  };
+
+  it('is an API Gateway → SQS integration behind the API key and the shared body model', () => {
+    expect(method()).toMatchObject({
+      HttpMethod: 'POST',
+      ApiKeyRequired: true,
+      RequestModels: { 'application/json': { Ref: only('AWS::ApiGateway::Model', { Name: 'ChargeRequest' }) } },
+      Integration: {
+        IntegrationHttpMethod: 'POST',
+        PassthroughBehavior: 'NEVER',
+      },
+    });
+    const uriParts = method().Integration.Uri['Fn::Join'][1];
+    expect(uriParts).toContain(':sqs:path/');
+    expect(uriParts).toContainEqual({ 'Fn::GetAtt': [queueId, 'QueueName'] });
+    expect(method().Integration.RequestTemplates['application/json']).toContain('Action=SendMessage&MessageBody=$util.urlEncode($input.body)');
+    expect(method().Integration.IntegrationResponses.map((r: { StatusCode: string }) => r.StatusCode)).toEqual(['202', '503']);
+  });
+
+  it('sends with a role that may only send messages to the charge queue', () => {
+    const roleId = method().Integration.Credentials['Fn::GetAtt'][0];
+    expect(resources[roleId].Properties.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({ Service: 'apigateway.amazonaws.com' });
+    expect(roleStatements(roleId)).toEqual([{ actions: ['sqs:SendMessage'], resource: { 'Fn::GetAtt': [queueId, 'Arn'] } }]);
+  });
+});
+
+describe('GET /payments/{orderId}', () => {
+  it('is served by a function that may only read the ledger', () => {
+    const ledgerId = only('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'orderId', KeyType: 'HASH' }] });
+    const dynamodb = roleStatements(functionRole(getPaymentId)).filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')));
+    expect(dynamodb).toEqual([{ actions: ['dynamodb:GetItem'], resource: { 'Fn::GetAtt': [ledgerId, 'Arn'] } }]);
+    expect(resources[getPaymentId].Properties.Environment.Variables.STRIPE_SECRET_ID).toBeUndefined();
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'GET',
+      ApiKeyRequired: true,
+      Integration: { Type: 'AWS_PROXY', Uri: { 'Fn::Join': ['', Match.arrayWith([{ 'Fn::GetAtt': [getPaymentId, 'Arn'] }])] } },
+    });
+  });
+});
