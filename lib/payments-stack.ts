@@ -39,8 +39,9 @@ export class PaymentsStack extends Stack {
     const chargeTables: TableAccess[] = [
       // Powertools idempotency: claim (Put), read (Get), complete (Update), release on error (Delete).
       { table: this.tables.idempotency, environmentVariable: ENV.idempotencyTableName, actions: ['PutItem', 'GetItem', 'UpdateItem', 'DeleteItem'] },
-      // The ledger is only ever created (conditional Put) and moved forward (conditional Update).
-      { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['PutItem', 'UpdateItem'] },
+      // The ledger is created (conditional Put), moved forward (conditional Update), and a pending
+      // record is removed (conditional Delete) only when Stripe refused the payment and charged nothing.
+      { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['PutItem', 'UpdateItem', 'DeleteItem'] },
     ];
     const chargeFunction = { timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS), tables: chargeTables, stripeSecret: secret, logLevel, removalPolicy };
 

@@ -1,11 +1,12 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type Stripe from 'stripe';
 import { ENV } from '../contract/environment';
 import { SECRET_CACHE_SECONDS } from '../contract/settings';
 import { createChargeOrder } from '../core/charge-order';
 import { createDynamoDbLedger } from './dynamodb-ledger';
-import { lambdaDynamoDbClient, requiredEnv } from './environment';
+import { awsClientSettings, lambdaDynamoDbClient, requiredEnv } from './environment';
 import { createIdempotentCharge, type IdempotentCharge } from './idempotent-charge';
 import { createStripeClient, createStripePayments } from './stripe-payments';
 
@@ -37,9 +38,10 @@ export function chargeServiceFromEnvironment(): IdempotentCharge {
 
 /** Reads the Stripe key through Powertools Parameters (cached), and keeps one client per key value. */
 function stripeFromSecret(secretId: string): () => Promise<Stripe> {
+  const secrets = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(awsClientSettings) });
   let client: { apiKey: string; stripe: Stripe } | undefined;
   return async () => {
-    const apiKey = await getSecret<string>(secretId, { maxAge: SECRET_CACHE_SECONDS });
+    const apiKey = await secrets.get(secretId, { maxAge: SECRET_CACHE_SECONDS });
     if (typeof apiKey !== 'string' || apiKey === '') throw new Error(`secret ${secretId} holds no Stripe API key`);
     if (client?.apiKey !== apiKey) client = { apiKey, stripe: createStripeClient(apiKey) };
     return client.stripe;

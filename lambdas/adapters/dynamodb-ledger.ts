@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ChargeRequest } from '../contract/payment-request';
 import { ledgerTable } from '../contract/tables';
@@ -20,6 +20,7 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
         currency: order.currency,
         paymentMethod: order.paymentMethod,
         customerId: order.customerId,
+        description: order.description,
         createdAt: now,
         updatedAt: now,
       };
@@ -68,6 +69,24 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException && error.Item) return unmarshall(error.Item) as LedgerRecord;
         throw storeError('finalize the ledger record', error);
+      }
+    },
+
+    async releasePending(orderId: string) {
+      try {
+        await documents.send(
+          new DeleteCommand({
+            TableName: tableName,
+            Key: { [key]: orderId },
+            ConditionExpression: '#status = :pending',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':pending': 'pending' },
+          }),
+        );
+      } catch (error) {
+        // Already final or gone: there is nothing pending to release.
+        if (error instanceof ConditionalCheckFailedException) return;
+        throw storeError('release the ledger record', error);
       }
     },
   };

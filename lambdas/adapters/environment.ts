@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { AWS_MAX_ATTEMPTS, AWS_REQUEST_TIMEOUT_MS } from '../contract/settings';
 
 /** A variable the stack always sets; its absence is a deployment bug, reported as such. */
 export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -7,7 +8,12 @@ export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env):
   return value;
 }
 
-/** Fail fast rather than spend the Lambda's time budget on a DynamoDB outage: 503 is retryable. */
+/** Timeouts of every AWS client in a function: they add up to the function's timeout (settings.ts). */
+export const awsClientSettings = {
+  maxAttempts: AWS_MAX_ATTEMPTS,
+  requestHandler: { connectionTimeout: AWS_REQUEST_TIMEOUT_MS, requestTimeout: AWS_REQUEST_TIMEOUT_MS },
+};
+
 export function lambdaDynamoDbClient(): DynamoDBClient {
-  return new DynamoDBClient({ maxAttempts: 3, requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 } });
+  return new DynamoDBClient(awsClientSettings);
 }

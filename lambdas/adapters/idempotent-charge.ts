@@ -16,6 +16,11 @@ export interface IdempotentChargeOptions {
 /** Charges an order through the key table; pass the Lambda context so a crashed call's lock expires with it. */
 export type IdempotentCharge = (order: ChargeRequest, context?: Context) => Promise<ChargeResult>;
 
+/** Where one call's result is kept, so it survives a failure of the key table after the charge. */
+interface Outcome {
+  result?: ChargeResult;
+}
+
 /**
  * Wraps the charge use case in Powertools idempotency, keyed on orderId. A concurrent duplicate
  * gets IdempotencyAlreadyInProgressError, a finished one the stored result, and the same orderId
@@ -36,9 +41,21 @@ export function createIdempotentCharge({ chargeOrder, dynamoDb, tableName }: Ide
     keyAttr: idempotencyTable.partitionKey,
     expiryAttr: idempotencyTable.timeToLiveAttribute,
   });
-  const charge = makeIdempotent(chargeOrder, { persistenceStore, config, keyPrefix: IDEMPOTENCY_KEY_PREFIX });
-  return (order, context) => {
+  // Only the order (argument 0) is hashed; the outcome holder rides along.
+  const charge = makeIdempotent(
+    async (order: ChargeRequest, outcome: Outcome) => (outcome.result = await chargeOrder(order)),
+    { persistenceStore, config, keyPrefix: IDEMPOTENCY_KEY_PREFIX, dataIndexArgument: 0 },
+  );
+  return async (order, context) => {
     if (context !== undefined) config.registerLambdaContext(context);
-    return charge(order);
+    const outcome: Outcome = {};
+    try {
+      return await charge(order, outcome);
+    } catch (error) {
+      // The order was charged and the ledger holds it; only completing the key failed. The answer
+      // is the charge, and a retry is served from the ledger once the key's lock expires.
+      if (outcome.result !== undefined) return outcome.result;
+      throw error;
+    }
   };
 }

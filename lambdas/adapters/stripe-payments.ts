@@ -2,10 +2,19 @@ import Stripe from 'stripe';
 import type { ChargeRequest } from '../contract/payment-request';
 import { STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_MS } from '../contract/settings';
 import type { PaymentAttempt, PaymentProvider } from '../core/charge-order';
-import { OrderConflictError, PaymentProviderError } from '../core/errors';
+import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError } from '../core/errors';
 
 /** PaymentIntent states in which the money is (or will be) collected without the customer's help. */
 const PAID_STATUSES = new Set(['succeeded', 'processing', 'requires_capture']);
+
+/** Stripe's parameter names, as the fields of our request that carry them. */
+const REQUEST_FIELDS: Record<string, string> = {
+  amount: 'amount',
+  currency: 'currency',
+  payment_method: 'paymentMethod',
+  customer: 'customerId',
+  description: 'description',
+};
 
 /**
  * A Stripe client for the real API, or for a Stripe-compatible server when `apiBase` is given
@@ -32,8 +41,8 @@ function serverOptions(url: URL) {
 export function createStripePayments(getClient: () => Promise<Stripe>): PaymentProvider {
   return {
     async createPayment(order: ChargeRequest): Promise<PaymentAttempt> {
-      const stripe = await getClient();
       try {
+        const stripe = await getClient();
         const intent = await stripe.paymentIntents.create(
           {
             amount: order.amount,
@@ -50,20 +59,42 @@ export function createStripePayments(getClient: () => Promise<Stripe>): PaymentP
           // The orderId is the key: a retry after a crash gets the first PaymentIntent back.
           { idempotencyKey: order.orderId },
         );
-        return {
-          status: PAID_STATUSES.has(intent.status) ? 'charged' : 'requires_action',
-          paymentId: intent.id,
-          paymentStatus: intent.status,
-        };
+        return attemptOf(intent);
       } catch (error) {
         return declineOrThrow(order, error);
+      }
+    },
+
+    async findPayment(orderId: string): Promise<PaymentAttempt | undefined> {
+      try {
+        const stripe = await getClient();
+        // orderId is limited to [A-Za-z0-9._:-], so it cannot break out of the quoted query value.
+        const { data } = await stripe.paymentIntents.search({ query: `metadata['orderId']:'${orderId}'`, limit: 10 }, { maxNetworkRetries: 0 });
+        const intent = data.find((candidate) => PAID_STATUSES.has(candidate.status)) ?? data[0];
+        return intent && attemptOf(intent);
+      } catch (error) {
+        throw new PaymentProviderError('payment provider unavailable', true, { cause: error });
       }
     },
   };
 }
 
+function attemptOf(intent: Stripe.PaymentIntent): PaymentAttempt {
+  if (PAID_STATUSES.has(intent.status)) return { status: 'charged', paymentId: intent.id, paymentStatus: intent.status };
+  if (intent.last_payment_error?.type === 'card_error') {
+    return {
+      status: 'declined',
+      paymentId: intent.id,
+      paymentStatus: intent.status,
+      declineCode: intent.last_payment_error.decline_code ?? intent.last_payment_error.code ?? 'card_declined',
+    };
+  }
+  return { status: 'requires_action', paymentId: intent.id, paymentStatus: intent.status, clientSecret: intent.client_secret ?? undefined };
+}
+
 function declineOrThrow(order: ChargeRequest, error: unknown): PaymentAttempt {
-  if (!(error instanceof Stripe.errors.StripeError)) throw error;
+  // Not an answer from Stripe (e.g. the key could not be read from Secrets Manager): try again later.
+  if (!(error instanceof Stripe.errors.StripeError)) throw new PaymentProviderError('payment provider unavailable', true, { cause: error });
   if (error instanceof Stripe.errors.StripeCardError) {
     // A decline is a result, not a failure: it is stored and replayed without asking Stripe again.
     return {
@@ -74,14 +105,14 @@ function declineOrThrow(order: ChargeRequest, error: unknown): PaymentAttempt {
     };
   }
   // 409: another request with this key is still running at Stripe (stripe-node already retried).
-  if (error.statusCode === 409) throw new PaymentProviderError('payment provider is busy with this order', true, { cause: error });
+  if (error.statusCode === 409) throw new PaymentInProgressError({ cause: error });
   if (error instanceof Stripe.errors.StripeIdempotencyError) throw new OrderConflictError(order.orderId, ['payment details']);
-  const retryable =
-    error instanceof Stripe.errors.StripeConnectionError ||
-    error instanceof Stripe.errors.StripeAPIError ||
-    error instanceof Stripe.errors.StripeRateLimitError ||
-    (error.statusCode ?? 500) >= 500;
-  throw new PaymentProviderError(retryable ? 'payment provider unavailable' : 'payment provider refused the request', retryable, {
+  if (error instanceof Stripe.errors.StripeInvalidRequestError) {
+    throw new PaymentRejectedError(REQUEST_FIELDS[error.param ?? ''] ?? 'body', error.code ?? 'invalid_request', { cause: error });
+  }
+  // Authentication and permission errors are our configuration (e.g. the secret still holds its placeholder).
+  const retryable = !(error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError);
+  throw new PaymentProviderError(retryable ? 'payment provider unavailable' : 'payment provider refused our credentials', retryable, {
     cause: error,
   });
 }

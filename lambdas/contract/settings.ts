@@ -1,22 +1,35 @@
 /**
  * Timing and retention settings that both the stack and the runtime depend on.
- * The Lambda timeout is derived from the Stripe client's own budget so a slow Stripe
- * answer can never outlive the function (which would leave the charge's fate unknown).
+ * The Lambda timeout is the sum of the worst case of every remote call a charge makes, so a slow
+ * dependency can never outlive the function (which would leave the client without an answer).
  */
-export const STRIPE_TIMEOUT_MS = 6_000;
+export const STRIPE_TIMEOUT_MS = 4_000;
 export const STRIPE_MAX_NETWORK_RETRIES = 2;
 /** stripe-node sleeps at most 0.5 s × 2^(n-1) before its n-th retry (capped at 5 s). */
 const STRIPE_BACKOFF_MS = Array.from({ length: STRIPE_MAX_NETWORK_RETRIES }, (_, n) => Math.min(500 * 2 ** n, 5_000));
+/** One create, with the SDK's retries, plus one lookup without retries (only for an order pending for a day). */
 export const STRIPE_WORST_CASE_MS =
-  STRIPE_TIMEOUT_MS * (STRIPE_MAX_NETWORK_RETRIES + 1) + STRIPE_BACKOFF_MS.reduce((sum, ms) => sum + ms, 0);
-/** Headroom for the DynamoDB calls around the Stripe call. */
-const STORE_HEADROOM_MS = 5_000;
+  STRIPE_TIMEOUT_MS * (STRIPE_MAX_NETWORK_RETRIES + 1) + STRIPE_BACKOFF_MS.reduce((sum, ms) => sum + ms, 0) + STRIPE_TIMEOUT_MS;
+
+/** AWS calls fail fast: a DynamoDB request answers in milliseconds, so 800 ms means it is in trouble. */
+export const AWS_REQUEST_TIMEOUT_MS = 800;
+export const AWS_MAX_ATTEMPTS = 2;
+const AWS_CALL_WORST_CASE_MS = AWS_MAX_ATTEMPTS * AWS_REQUEST_TIMEOUT_MS + 200; // plus the SDK's backoff
+/** Claim key, ledger create, ledger finalize, complete key, and the Stripe key from Secrets Manager. */
+const AWS_CALLS_PER_CHARGE = 5;
+export const CHARGE_WORST_CASE_MS = STRIPE_WORST_CASE_MS + AWS_CALLS_PER_CHARGE * AWS_CALL_WORST_CASE_MS;
+
 /** API Gateway REST integrations time out at 29 s; the Lambda must answer before that. */
 export const API_INTEGRATION_TIMEOUT_SECONDS = 29;
-export const CHARGE_FUNCTION_TIMEOUT_SECONDS = Math.ceil((STRIPE_WORST_CASE_MS + STORE_HEADROOM_MS) / 1000);
+export const CHARGE_FUNCTION_TIMEOUT_SECONDS = Math.ceil(CHARGE_WORST_CASE_MS / 1000) + 1;
 
 /** Stripe keeps an idempotency key for at least 24 h; our key records live exactly as long. */
 export const IDEMPOTENCY_EXPIRY_SECONDS = 24 * 60 * 60;
+/**
+ * How long a pending order may rely on Stripe's idempotency key alone. Past this (an hour before
+ * Stripe may forget the key), the PaymentIntent is first looked up by the orderId in its metadata.
+ */
+export const STRIPE_KEY_TRUSTED_FOR_MS = 23 * 60 * 60 * 1000;
 /** Stable across renames and identical locally and in AWS (the default is the function name). */
 export const IDEMPOTENCY_KEY_PREFIX = 'chargeOrder';
 /** Seconds a client is told to wait when the same order is still being charged. */

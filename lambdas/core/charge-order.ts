@@ -1,9 +1,10 @@
 import { PAYMENT_IDENTITY_FIELDS, type ChargeRequest } from '../contract/payment-request';
-import { OrderConflictError } from './errors';
+import { STRIPE_KEY_TRUSTED_FOR_MS } from '../contract/settings';
+import { OrderConflictError, PaymentRejectedError } from './errors';
 
 /**
  * Ledger states. `pending` is written before Stripe is called, so a crash between the charge and
- * the ledger update leaves a visible trace; the retry finishes it with the same Stripe key.
+ * the ledger update leaves a visible trace; the retry finishes it without a second charge.
  */
 export type LedgerStatus = 'pending' | 'charged' | 'requires_action' | 'declined';
 export type FinalStatus = Exclude<LedgerStatus, 'pending'>;
@@ -15,6 +16,7 @@ export interface LedgerRecord {
   currency: string;
   paymentMethod?: string;
   customerId?: string;
+  description?: string;
   paymentId?: string;
   /** Stripe's PaymentIntent status, e.g. `succeeded`. */
   paymentStatus?: string;
@@ -29,6 +31,8 @@ export interface PaymentAttempt {
   paymentId?: string;
   paymentStatus?: string;
   declineCode?: string;
+  /** For `requires_action`: what the customer's browser needs to finish the payment with Stripe.js. Never stored in the ledger. */
+  clientSecret?: string;
 }
 
 export interface PaymentsLedger {
@@ -39,11 +43,15 @@ export interface PaymentsLedger {
   createPendingOrGet(order: ChargeRequest, now: string): Promise<LedgerRecord | undefined>;
   /** Moves a pending record to its final status; returns the stored record (someone else's if they won). */
   finalize(orderId: string, attempt: PaymentAttempt, now: string): Promise<LedgerRecord>;
+  /** Removes a pending record after Stripe refused the payment and charged nothing. */
+  releasePending(orderId: string): Promise<void>;
 }
 
 export interface PaymentProvider {
   /** Creates (and, with a payment method, confirms) the order's PaymentIntent, keyed on orderId. */
   createPayment(order: ChargeRequest): Promise<PaymentAttempt>;
+  /** Finds the order's PaymentIntent by its metadata, once Stripe may have forgotten the key. */
+  findPayment(orderId: string): Promise<PaymentAttempt | undefined>;
 }
 
 /** Plain JSON (no undefined, no Date): Powertools stores it as the idempotent response. */
@@ -55,6 +63,7 @@ export interface ChargeResult {
   paymentId: string | null;
   paymentStatus: string | null;
   declineCode: string | null;
+  clientSecret: string | null;
   /** True when this call found the order already finished and charged nothing. */
   replayed: boolean;
 }
@@ -67,19 +76,34 @@ export interface ChargeOrderDependencies {
 
 /**
  * Charges an order at most once. Safe to call any number of times, concurrently or after a crash:
- * the ledger check stops a second charge once the order is final, and Stripe's idempotency key
- * (the orderId) returns the same PaymentIntent for a retry that lands before it is.
+ * the ledger stops a second charge once the order is final; while it is pending, Stripe's
+ * idempotency key (the orderId) returns the first PaymentIntent, and once Stripe may have
+ * forgotten that key the PaymentIntent is looked up by the orderId in its metadata instead.
  */
 export function createChargeOrder({ ledger, payments, now = () => new Date() }: ChargeOrderDependencies) {
   return async function chargeOrder(order: ChargeRequest): Promise<ChargeResult> {
     const existing = await ledger.createPendingOrGet(order, now().toISOString());
+    let request = order;
     if (existing !== undefined) {
       assertSamePayment(existing, order);
       if (existing.status !== 'pending') return toChargeResult(existing, true);
+      // Resume with exactly what was first sent to Stripe: a changed description must not break the key.
+      request = requestOf(existing);
+      if (now().getTime() - Date.parse(existing.createdAt) > STRIPE_KEY_TRUSTED_FOR_MS) {
+        const found = await payments.findPayment(order.orderId);
+        if (found !== undefined) return toChargeResult(await ledger.finalize(order.orderId, found, now().toISOString()), false);
+      }
     }
-    const attempt = await payments.createPayment(order);
+    let attempt: PaymentAttempt;
+    try {
+      attempt = await payments.createPayment(request);
+    } catch (error) {
+      // Stripe charged nothing and stored nothing: free the orderId for a corrected request.
+      if (error instanceof PaymentRejectedError) await ledger.releasePending(order.orderId);
+      throw error;
+    }
     const record = await ledger.finalize(order.orderId, attempt, now().toISOString());
-    return toChargeResult(record, false);
+    return toChargeResult(record, false, attempt.clientSecret);
   };
 }
 
@@ -90,7 +114,11 @@ function assertSamePayment(record: LedgerRecord, order: ChargeRequest): void {
   if (conflicting.length > 0) throw new OrderConflictError(order.orderId, conflicting);
 }
 
-function toChargeResult(record: LedgerRecord, replayed: boolean): ChargeResult {
+function requestOf({ orderId, amount, currency, paymentMethod, customerId, description }: LedgerRecord): ChargeRequest {
+  return { orderId, amount, currency, paymentMethod, customerId, description };
+}
+
+function toChargeResult(record: LedgerRecord, replayed: boolean, clientSecret?: string): ChargeResult {
   return {
     orderId: record.orderId,
     status: record.status as FinalStatus,
@@ -99,6 +127,7 @@ function toChargeResult(record: LedgerRecord, replayed: boolean): ChargeResult {
     paymentId: record.paymentId ?? null,
     paymentStatus: record.paymentStatus ?? null,
     declineCode: record.declineCode ?? null,
+    clientSecret: record.status === 'requires_action' ? (clientSecret ?? null) : null,
     replayed,
   };
 }

@@ -40,7 +40,8 @@ export function validateChargeRequest(input: unknown): ValidationResult {
     if (!(field in body)) errors.push({ field, message: 'is required' });
   }
   for (const [field, value] of Object.entries(body)) {
-    const schema = propertySchemas[field];
+    // Own properties only: `constructor` or `__proto__` must not pass as a known field.
+    const schema = Object.hasOwn(propertySchemas, field) ? propertySchemas[field] : undefined;
     if (schema === undefined) {
       errors.push({ field, message: 'is not an allowed field' });
       continue;

@@ -20,6 +20,7 @@ function permanentFailure(error: unknown): PermanentFailure | undefined {
   if (name === 'IdempotencyValidationError' || name === 'OrderConflictError') {
     return { code: 'idempotency_key_reused', reason: 'this orderId was already used with different payment details' };
   }
+  if (name === 'PaymentRejectedError') return { code: 'payment_rejected', reason: (error as Error).message };
   return undefined;
 }
 

@@ -50,10 +50,12 @@ export function chargeResponse(result: ChargeResult): APIGatewayProxyResult {
     return errorResponse(402, 'card_declined', 'the card was declined', { ...payment, declineCode: result.declineCode }, replayHeaders);
   }
   const status = result.replayed ? 'already_processed' : result.status;
+  // The customer's browser needs the client secret to finish a payment that requires action.
+  const clientSecret = result.clientSecret === null ? {} : { clientSecret: result.clientSecret };
   return {
     statusCode: result.replayed ? 200 : 201,
     headers: { ...JSON_HEADERS, ...replayHeaders },
-    body: JSON.stringify({ ...payment, status }),
+    body: JSON.stringify({ ...payment, status, ...clientSecret }),
   };
 }
 
@@ -65,12 +67,17 @@ export function failureResponse(error: unknown): APIGatewayProxyResult {
   const name = error instanceof Error ? error.name : '';
   switch (name) {
     case 'IdempotencyAlreadyInProgressError':
+    case 'PaymentInProgressError':
       return errorResponse(409, 'idempotency_key_in_use', 'this order is being processed; retry later', undefined, {
         'Retry-After': String(RETRY_AFTER_SECONDS),
       });
     case 'IdempotencyValidationError':
     case 'OrderConflictError':
       return errorResponse(422, 'idempotency_key_reused', 'this orderId was already used with different payment details');
+    case 'PaymentRejectedError': {
+      const { field = 'body', code = 'invalid_request' } = error as { field?: string; code?: string };
+      return invalidRequest([{ field, message: `was refused by the payment provider (${code})` }]);
+    }
     case 'PaymentProviderError':
       return errorResponse(502, 'payment_provider_unavailable', 'the payment provider could not complete the request; retrying with the same orderId is safe');
     case 'IdempotencyPersistenceLayerError':

@@ -86,16 +86,21 @@ export class PaymentsApi extends Construct {
     }
 
     // Errors API Gateway raises itself keep the contract's shape ({ error: { code, message } }).
-    this.api.addGatewayResponse('InvalidBody', {
-      type: ResponseType.BAD_REQUEST_BODY,
-      statusCode: '400',
-      templates: { 'application/json': '{"error":{"code":"invalid_request","message":"$context.error.validationErrorString"}}' },
-    });
-    this.api.addGatewayResponse('TooLarge', {
-      type: ResponseType.REQUEST_TOO_LARGE,
-      statusCode: '413',
-      templates: { 'application/json': '{"error":{"code":"payload_too_large","message":"$context.error.messageString"}}' },
-    });
+    // Gateway responses only substitute variables (no escaping), so only the pre-quoted
+    // $context.error.messageString may go in; the schema's detailed complaint cannot be embedded.
+    const gatewayErrors: Array<[string, ResponseType, string | undefined, string]> = [
+      ['InvalidBody', ResponseType.BAD_REQUEST_BODY, '400', 'invalid_request'],
+      ['TooLarge', ResponseType.REQUEST_TOO_LARGE, '413', 'payload_too_large'],
+      ['Other4xx', ResponseType.DEFAULT_4XX, undefined, 'request_refused'],
+      ['Other5xx', ResponseType.DEFAULT_5XX, undefined, 'gateway_error'],
+    ];
+    for (const [id, type, statusCode, code] of gatewayErrors) {
+      this.api.addGatewayResponse(id, {
+        type,
+        statusCode,
+        templates: { 'application/json': `{"error":{"code":"${code}","message":$context.error.messageString}}` },
+      });
+    }
 
     const apiKey = this.api.addApiKey('ApiKey', { description: 'Key for calling the payments API' });
     const usagePlan = this.api.addUsagePlan('UsagePlan', {

@@ -28,6 +28,7 @@ export interface PaymentIntent {
   description: string | null;
   payment_method: string | null;
   metadata: Record<string, string>;
+  client_secret: string;
   created: number;
   livemode: false;
   last_payment_error: StripeErrorBody | null;
@@ -74,6 +75,8 @@ export interface StripeFaults {
   dropNextResponses(count: number): void;
   /** Delay every request while it holds its idempotency key. */
   setLatency(ms: number): void;
+  /** Forget every idempotency key, as Stripe may once a key is 24 hours old. */
+  expireIdempotencyKeys(): void;
   /** Clear every fault. */
   clear(): void;
 }
@@ -100,6 +103,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     dropNextRequests: (count) => void (pending.droppedRequests = count),
     dropNextResponses: (count) => void (pending.droppedResponses = count),
     setLatency: (ms) => void (pending.latencyMs = ms),
+    expireIdempotencyKeys: () => idempotency.clear(),
     clear: () => Object.assign(pending, { failures: 0, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 }),
   };
 
@@ -107,6 +111,8 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     const amount = Number(params.amount);
     if (params.amount === undefined) return invalidRequest('Missing required param: amount.', 'amount', 'parameter_missing');
     if (!Number.isInteger(amount) || amount < 1) return invalidRequest('Invalid integer: amount.', 'amount');
+    // Stripe's smallest charge is about half a dollar in most currencies.
+    if (amount < MINIMUM_AMOUNT) return invalidRequest(`Amount must be at least ${MINIMUM_AMOUNT}.`, 'amount', 'amount_too_small');
     if (typeof params.currency !== 'string' || !/^[a-z]{3}$/i.test(params.currency)) {
       return invalidRequest('Invalid currency.', 'currency');
     }
@@ -118,8 +124,9 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     if (confirm && paymentMethod === null) {
       return invalidRequest("You cannot confirm this PaymentIntent because it's missing a payment method.", 'payment_method');
     }
+    const id = `pi_${randomBytes(12).toString('hex')}`;
     const intent: PaymentIntent = {
-      id: `pi_${randomBytes(12).toString('hex')}`,
+      id,
       object: 'payment_intent',
       amount,
       currency: params.currency.toLowerCase(),
@@ -128,6 +135,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       description: typeof params.description === 'string' ? params.description : null,
       payment_method: paymentMethod,
       metadata: (params.metadata as Record<string, string> | undefined) ?? {},
+      client_secret: `${id}_secret_${randomBytes(8).toString('hex')}`,
       created: Math.floor(Date.now() / 1000),
       livemode: false,
       last_payment_error: null,
@@ -153,8 +161,18 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     return { status: 200, body: intent };
   }
 
+  /** Stripe's search language, as far as this project uses it: `metadata['key']:'value'`. */
+  function searchPaymentIntents(params: Record<string, unknown>): StoredResponse {
+    const match = /^metadata\['([^']+)'\]:'([^']*)'$/.exec(String(params.query ?? ''));
+    if (match === null) return invalidRequest('The emulator only understands metadata[\'key\']:\'value\' queries.', 'query');
+    const [, key, value] = match;
+    const data = [...paymentIntents.values()].filter((intent) => intent.metadata[key] === value);
+    return { status: 200, body: { object: 'search_result', data, has_more: false, next_page: null, url: '/v1/payment_intents/search' } };
+  }
+
   function route(method: string, path: string, params: Record<string, unknown>): StoredResponse {
     if (method === 'POST' && path === '/v1/payment_intents') return createPaymentIntent(params);
+    if (method === 'GET' && path === '/v1/payment_intents/search') return searchPaymentIntents(params);
     const retrieve = /^\/v1\/payment_intents\/([^/]+)$/.exec(path);
     if (method === 'GET' && retrieve) {
       const intent = paymentIntents.get(decodeURIComponent(retrieve[1]));
@@ -200,7 +218,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       }
       if (entry?.response !== undefined) {
         stats.replays += 1;
-        return send(response, entry.response, { 'Idempotent-Replayed': 'true', 'Idempotency-Key': idempotencyKey });
+        return answer(request, response, entry.response, { 'Idempotent-Replayed': 'true', 'Idempotency-Key': idempotencyKey });
       }
       idempotency.set(idempotencyKey, { fingerprint });
     }
@@ -212,12 +230,17 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       if (result.status === 400 || result.status === 404) idempotency.delete(idempotencyKey);
       else idempotency.set(idempotencyKey, { fingerprint, response: result });
     }
+    answer(request, response, result, idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey });
+  }
+
+  /** Sends a processed answer, unless a test asked for this answer to be lost on the way. */
+  function answer(request: IncomingMessage, response: ServerResponse, result: StoredResponse, headers: Record<string, string>): void {
     if (pending.droppedResponses > 0) {
       pending.droppedResponses -= 1;
       request.socket.destroy();
       return;
     }
-    send(response, result, idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey });
+    send(response, result, headers);
   }
 
   const server: Server = createServer((request, response) => {
@@ -245,6 +268,8 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       }),
   };
 }
+
+const MINIMUM_AMOUNT = 50;
 
 function invalidRequest(message: string, param?: string, code?: string, status = 400): StoredResponse {
   return { status, body: { error: { type: 'invalid_request_error', message, ...(param && { param }), ...(code && { code }) } } };

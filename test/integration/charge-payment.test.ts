@@ -1,17 +1,17 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createIdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
 import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { createChargeOrder, type PaymentsLedger } from '../../lambdas/core/charge-order';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
-import { localDynamoDbClient, startDynamoDbLocal } from '../../local/dynamodb-local';
-import { createTables } from '../../local/tables';
+import { localDynamoDbClient } from '../../local/dynamodb-local';
+import { freePort } from '../../local/free-port';
 import { lambdaContext } from '../../local/lambda-context';
 import {
   chargeHandler,
   forgetIdempotencyKeys,
   ledgerRecord,
-  ledgerRecordsFor,
+  ledgerSize,
   newOrderId,
   post,
   postEvent,
@@ -36,6 +36,18 @@ const order = (orderId: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 const body = (response: { body: string }) => JSON.parse(response.body);
+
+/** Moves a ledger record's creation back in time, as if the order had been pending for `hours`. */
+async function ageLedgerRecord(orderId: string, hours: number): Promise<void> {
+  await parts.dynamoDb.send(
+    new UpdateItemCommand({
+      TableName: parts.tables.ledgerTableName,
+      Key: { orderId: { S: orderId } },
+      UpdateExpression: 'SET createdAt = :then',
+      ExpressionAttributeValues: { ':then': { S: new Date(Date.now() - hours * 3_600_000).toISOString() } },
+    }),
+  );
+}
 
 describe('POST /payments against DynamoDB Local and the Stripe emulator', () => {
   it('charges once, then replays the stored result with Idempotent-Replayed', async () => {
@@ -64,8 +76,10 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     expect(statuses.filter((status) => status === 201)).toHaveLength(1);
     expect(statuses.every((status) => [200, 201, 409].includes(status))).toBe(true);
     expect(responses.filter((r) => r.statusCode === 409).every((r) => r.headers?.['Retry-After'] === '2')).toBe(true);
+    const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
     expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
-    expect(await ledgerRecordsFor(parts, orderId)).toBe(1);
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', paymentId: intent.id });
+    expect(responses.filter((r) => r.statusCode < 300).every((r) => body(r).paymentId === intent.id)).toBe(true);
   });
 
   it('refuses the same orderId with another amount (422) and changes nothing', async () => {
@@ -152,7 +166,7 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     const crashed = new Promise<void>((resolve) => (reachedFinalize = resolve));
     // The process "dies" between Stripe's answer and the ledger update: finalize never returns.
     const dyingLedger: PaymentsLedger = {
-      createPendingOrGet: (o, now) => ledger.createPendingOrGet(o, now),
+      ...ledger,
       finalize: () => {
         reachedFinalize();
         return new Promise(() => undefined);
@@ -163,7 +177,7 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
       dynamoDb: parts.dynamoDb,
       tableName: parts.tables.idempotencyTableName,
     });
-    const remainingMs = 1_000; // the in-progress lock lasts as long as the Lambda had left
+    const remainingMs = 3_000; // the in-progress lock lasts as long as the Lambda had left
     void createChargePaymentHandler(dyingCharge, silentLogger)(postEvent(order(orderId)), lambdaContext(remainingMs));
     await crashed;
     expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
@@ -176,7 +190,6 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     expect(retried.statusCode).toBe(201);
     expect(stripeRequestsFor(parts, orderId)).toBe(2);
     expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
-    expect(await ledgerRecordsFor(parts, orderId)).toBe(1);
     expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', paymentId: body(retried).paymentId });
   });
 
@@ -185,27 +198,88 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     const response = await post(chargeHandler(parts), { orderId, amount: 500, currency: 'usd' });
     expect(response.statusCode).toBe(201);
     expect(body(response)).toMatchObject({ status: 'requires_action', paymentStatus: 'requires_payment_method' });
+    expect(body(response).clientSecret).toMatch(/^pi_\w+_secret_/);
+    expect(JSON.stringify(await ledgerRecord(parts, orderId))).not.toContain('secret');
+  });
+
+  it('does not charge twice when the answer was lost and Stripe has since forgotten the key', async () => {
+    const handler = chargeHandler(parts);
+    const orderId = newOrderId('forgotten-key');
+    parts.stripeEmulator.faults.dropNextResponses(3); // the SDK's try and both retries lose the answer
+    expect((await post(handler, order(orderId))).statusCode).toBe(502);
+    expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1); // charged all the same
+
+    // A day later: the key table and Stripe have both forgotten the key; the ledger still says pending.
+    await forgetIdempotencyKeys(parts);
+    parts.stripeEmulator.faults.expireIdempotencyKeys();
+    await ageLedgerRecord(orderId, 25);
+
+    const retried = await post(handler, order(orderId));
+    expect(retried.statusCode).toBe(201);
+    expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
+    expect(body(retried).paymentId).toBe(parts.stripeEmulator.paymentIntentsForOrder(orderId)[0].id);
+  });
+
+  it('resumes a pending order with its first description, so the retry matches Stripe\'s key', async () => {
+    const handler = chargeHandler(parts);
+    const orderId = newOrderId('description');
+    parts.stripeEmulator.faults.dropNextResponses(3);
+    expect((await post(handler, order(orderId, { description: 'first' }))).statusCode).toBe(502);
+
+    const retried = await post(handler, order(orderId, { description: 'second' }));
+    expect(retried.statusCode).toBe(201);
+    expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
+  });
+
+  it('answers 400 naming the field Stripe refused, and lets the corrected order through', async () => {
+    const handler = chargeHandler(parts);
+    const orderId = newOrderId('refused');
+    const refused = await post(handler, order(orderId, { paymentMethod: 'pm_card_doesNotExist' }));
+    expect(refused.statusCode).toBe(400);
+    expect(body(refused).error.details).toEqual([{ field: 'paymentMethod', message: 'was refused by the payment provider (resource_missing)' }]);
+    expect(await ledgerRecord(parts, orderId)).toBeUndefined();
+
+    expect((await post(handler, order(orderId))).statusCode).toBe(201);
+  });
+
+  it('answers the charge (201) when only completing the idempotency key fails afterwards', async () => {
+    const orderId = newOrderId('key-completion');
+    const flaky = localDynamoDbClient(parts.dynamoDbLocal.endpoint);
+    // Fault injection on a real client: the key table refuses the completing UpdateItem.
+    flaky.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { TableName?: string };
+        if (context.commandName === 'UpdateItemCommand' && input.TableName === parts.tables.idempotencyTableName) {
+          throw Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ProvisionedThroughputExceededException' });
+        }
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const response = await post(chargeHandler(parts, flaky), order(orderId));
+    flaky.destroy();
+    expect(response.statusCode).toBe(201);
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', paymentId: body(response).paymentId });
+    // The key stays locked until the Lambda's time is up; then the ledger answers.
+    expect((await post(chargeHandler(parts), order(orderId))).statusCode).toBe(409);
   });
 
   it.each([
     ['malformed JSON', '{"orderId":'],
     ['a schema violation', { orderId: 'bad id', amount: 1, currency: 'eur' }],
   ])('rejects %s with 400 and writes and charges nothing', async (_case, payload) => {
-    const before = parts.stripeEmulator.stats().requests;
+    const [stripeBefore, ledgerBefore] = [parts.stripeEmulator.stats().requests, await ledgerSize(parts)];
     const response = await post(chargeHandler(parts), payload);
     expect(response.statusCode).toBe(400);
-    expect(parts.stripeEmulator.stats().requests).toBe(before);
-    expect(await ledgerRecord(parts, 'bad id')).toBeUndefined();
+    expect(parts.stripeEmulator.stats().requests).toBe(stripeBefore);
+    expect(await ledgerSize(parts)).toBe(ledgerBefore);
   });
 });
 
 describe('POST /payments when DynamoDB is down', () => {
   it('answers 503 and makes no PaymentIntent', async () => {
-    const doomed = await startDynamoDbLocal();
-    const client: DynamoDBClient = localDynamoDbClient(doomed.endpoint);
-    await createTables(client, parts.tables);
-    await doomed.stop();
-
+    // Nothing listens on a free port: DynamoDB is down for this client.
+    const client = localDynamoDbClient(`http://127.0.0.1:${await freePort()}`);
     const orderId = newOrderId('ddb-down');
     const response = await post(chargeHandler(parts, client), order(orderId));
     client.destroy();

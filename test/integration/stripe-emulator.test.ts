@@ -44,9 +44,10 @@ describe('Stripe emulator, driven by the real stripe SDK', () => {
   });
 
   it('answers 409 idempotency_key_in_use while the first request with the key is running', async () => {
-    emulator.faults.setLatency(300);
+    emulator.faults.setLatency(500);
     const patient = stripe.paymentIntents.create(params(), { idempotencyKey: 'emu-concurrent' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Wait until the first request holds the key, whatever the machine's load.
+    while ((emulator.stats().requestsByIdempotencyKey['emu-concurrent'] ?? 0) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     const impatient = stripe.paymentIntents.create(params(), { idempotencyKey: 'emu-concurrent', maxNetworkRetries: 0 });
     await expect(impatient).rejects.toMatchObject({ statusCode: 409, code: 'idempotency_key_in_use' });
     await expect(patient).resolves.toMatchObject({ status: 'succeeded' });
@@ -85,5 +86,30 @@ describe('Stripe emulator, driven by the real stripe SDK', () => {
     const missingMethod = stripe.paymentIntents.create(params({ payment_method: undefined }), { idempotencyKey: 'emu-invalid' });
     await expect(missingMethod).rejects.toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     await expect(stripe.paymentIntents.create(params(), { idempotencyKey: 'emu-invalid' })).resolves.toMatchObject({ status: 'succeeded' });
+  });
+
+  it('finds PaymentIntents by metadata with the search API', async () => {
+    const intent = await stripe.paymentIntents.create(params({ metadata: { orderId: 'emu-search' } }), { idempotencyKey: 'emu-search' });
+    const found = await stripe.paymentIntents.search({ query: "metadata['orderId']:'emu-search'" });
+    expect(found.data.map((pi) => pi.id)).toEqual([intent.id]);
+  });
+
+  it('forgets idempotency keys on request, as Stripe may after 24 hours', async () => {
+    const first = await stripe.paymentIntents.create(params(), { idempotencyKey: 'emu-expire' });
+    emulator.faults.expireIdempotencyKeys();
+    const second = await stripe.paymentIntents.create(params(), { idempotencyKey: 'emu-expire' });
+    expect(second.id).not.toBe(first.id);
+  });
+
+  it('can lose replayed answers too, so a lost answer can be lost again', async () => {
+    emulator.faults.dropNextResponses(3);
+    const lost = stripe.paymentIntents.create(params({ metadata: { orderId: 'emu-lost' } }), { idempotencyKey: 'emu-lost' });
+    await expect(lost).rejects.toBeInstanceOf(Stripe.errors.StripeConnectionError);
+    expect(emulator.paymentIntentsForOrder('emu-lost')).toHaveLength(1);
+    expect(emulator.stats().replays).toBeGreaterThanOrEqual(2);
+  });
+
+  it('refuses amounts below Stripe\'s minimum', async () => {
+    await expect(stripe.paymentIntents.create(params({ amount: 49 }))).rejects.toMatchObject({ code: 'amount_too_small', param: 'amount' });
   });
 });

@@ -6,7 +6,7 @@ import {
   type PaymentProvider,
   type PaymentsLedger,
 } from '../../lambdas/core/charge-order';
-import { OrderConflictError, PaymentProviderError } from '../../lambdas/core/errors';
+import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from '../../lambdas/core/errors';
 
 /** An in-memory ledger with the same conditional semantics as the DynamoDB one. */
 class FakeLedger implements PaymentsLedger {
@@ -15,25 +15,38 @@ class FakeLedger implements PaymentsLedger {
   async createPendingOrGet(order: ChargeRequest, now: string) {
     const existing = this.records.get(order.orderId);
     if (existing) return { ...existing };
-    const { orderId, amount, currency, paymentMethod, customerId } = order;
-    this.records.set(orderId, { orderId, amount, currency, paymentMethod, customerId, status: 'pending', createdAt: now, updatedAt: now });
+    const { orderId, amount, currency, paymentMethod, customerId, description } = order;
+    this.records.set(orderId, { orderId, amount, currency, paymentMethod, customerId, description, status: 'pending', createdAt: now, updatedAt: now });
     return undefined;
+  }
+
+  async releasePending(orderId: string) {
+    if (this.records.get(orderId)?.status === 'pending') this.records.delete(orderId);
   }
 
   async finalize(orderId: string, attempt: PaymentAttempt, now: string) {
     const record = this.records.get(orderId);
     if (!record) throw new Error('no record');
-    if (record.status === 'pending') Object.assign(record, attempt, { updatedAt: now });
+    const { status, paymentId, paymentStatus, declineCode } = attempt;
+    if (record.status === 'pending') Object.assign(record, { status, paymentId, paymentStatus, declineCode, updatedAt: now });
     return { ...record };
   }
 }
 
 class FakeStripe implements PaymentProvider {
   calls: ChargeRequest[] = [];
-  constructor(private readonly answer: () => PaymentAttempt = () => ({ status: 'charged', paymentId: 'pi_1', paymentStatus: 'succeeded' })) {}
+  lookups: string[] = [];
+  constructor(
+    private readonly answer: () => PaymentAttempt = () => ({ status: 'charged', paymentId: 'pi_1', paymentStatus: 'succeeded' }),
+    private readonly existing?: PaymentAttempt,
+  ) {}
   async createPayment(order: ChargeRequest) {
     this.calls.push(order);
     return this.answer();
+  }
+  async findPayment(orderId: string) {
+    this.lookups.push(orderId);
+    return this.existing;
   }
 }
 
@@ -53,6 +66,7 @@ describe('chargeOrder', () => {
       paymentId: 'pi_1',
       paymentStatus: 'succeeded',
       declineCode: null,
+      clientSecret: null,
       replayed: false,
     });
     expect(stripe.calls).toEqual([order]);
@@ -134,5 +148,62 @@ describe('chargeOrder', () => {
     });
     const result = await createChargeOrder({ ledger, payments: stripe, now: clock })(order);
     expect(result.paymentId).toBe('pi_first');
+  });
+
+  it('resumes a pending order with the parameters first sent to Stripe, whatever the retry says', async () => {
+    const ledger = new FakeLedger();
+    await ledger.createPendingOrGet({ ...order, description: 'first' }, clock().toISOString());
+    const stripe = new FakeStripe();
+    await createChargeOrder({ ledger, payments: stripe, now: clock })({ ...order, description: 'second' });
+    expect(stripe.calls).toEqual([{ ...order, customerId: undefined, description: 'first' }]);
+  });
+
+  it('trusts Stripe\'s key for a day, then looks the PaymentIntent up instead of creating another', async () => {
+    const ledger = new FakeLedger();
+    await ledger.createPendingOrGet(order, '2026-11-26T12:00:00Z'); // 24 h before the clock
+    const stripe = new FakeStripe(undefined, { status: 'charged', paymentId: 'pi_found', paymentStatus: 'succeeded' });
+    const result = await createChargeOrder({ ledger, payments: stripe, now: clock })(order);
+    expect(result).toMatchObject({ status: 'charged', paymentId: 'pi_found' });
+    expect(stripe.lookups).toEqual(['order-1']);
+    expect(stripe.calls).toHaveLength(0);
+  });
+
+  it('creates the PaymentIntent after a day when Stripe has none for the order', async () => {
+    const ledger = new FakeLedger();
+    await ledger.createPendingOrGet(order, '2026-11-26T12:00:00Z');
+    const stripe = new FakeStripe();
+    await createChargeOrder({ ledger, payments: stripe, now: clock })(order);
+    expect(stripe.lookups).toEqual(['order-1']);
+    expect(stripe.calls).toHaveLength(1);
+  });
+
+  it('does not look up a pending order younger than a day: the idempotency key still covers it', async () => {
+    const ledger = new FakeLedger();
+    await ledger.createPendingOrGet(order, '2026-11-27T11:00:00Z');
+    const stripe = new FakeStripe();
+    await createChargeOrder({ ledger, payments: stripe, now: clock })(order);
+    expect(stripe.lookups).toEqual([]);
+  });
+
+  it('frees the orderId when Stripe refuses the payment as made, so a corrected request can charge it', async () => {
+    const ledger = new FakeLedger();
+    let refuse = true;
+    const stripe = new FakeStripe(() => {
+      if (refuse) throw new PaymentRejectedError('paymentMethod', 'resource_missing');
+      return { status: 'charged', paymentId: 'pi_4', paymentStatus: 'succeeded' };
+    });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, now: clock });
+    await expect(chargeOrder({ ...order, paymentMethod: 'pm_unknown' })).rejects.toBeInstanceOf(PaymentRejectedError);
+    expect(ledger.records.has('order-1')).toBe(false);
+    refuse = false;
+    await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'charged', paymentId: 'pi_4' });
+  });
+
+  it('hands out the client secret of a payment that needs the customer', async () => {
+    const ledger = new FakeLedger();
+    const stripe = new FakeStripe(() => ({ status: 'requires_action', paymentId: 'pi_5', paymentStatus: 'requires_payment_method', clientSecret: 'pi_5_secret' }));
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, now: clock });
+    await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'requires_action', clientSecret: 'pi_5_secret' });
+    await expect(chargeOrder(order)).resolves.toMatchObject({ replayed: true, clientSecret: null });
   });
 });

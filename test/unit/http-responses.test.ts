@@ -1,5 +1,11 @@
 import type { ChargeResult } from '../../lambdas/core/charge-order';
-import { OrderConflictError, PaymentProviderError, StoreUnavailableError } from '../../lambdas/core/errors';
+import {
+  OrderConflictError,
+  PaymentInProgressError,
+  PaymentProviderError,
+  PaymentRejectedError,
+  StoreUnavailableError,
+} from '../../lambdas/core/errors';
 import { chargeResponse, failureResponse, invalidRequest } from '../../lambdas/handlers/http-responses';
 
 const charged: ChargeResult = {
@@ -10,6 +16,7 @@ const charged: ChargeResult = {
   paymentId: 'pi_1',
   paymentStatus: 'succeeded',
   declineCode: null,
+  clientSecret: null,
   replayed: false,
 };
 
@@ -32,6 +39,12 @@ describe('chargeResponse', () => {
       paymentStatus: 'succeeded',
       status: 'charged',
     });
+  });
+
+  it('adds the client secret only when the customer must act', () => {
+    expect(JSON.parse(chargeResponse(charged).body)).not.toHaveProperty('clientSecret');
+    const pending = chargeResponse({ ...charged, status: 'requires_action', paymentStatus: 'requires_payment_method', clientSecret: 'pi_1_secret_x' });
+    expect(JSON.parse(pending.body)).toMatchObject({ status: 'requires_action', clientSecret: 'pi_1_secret_x' });
   });
 
   it('answers a replay with 200, Idempotent-Replayed and status "already_processed"', () => {
@@ -60,6 +73,8 @@ describe('chargeResponse', () => {
 describe('failureResponse', () => {
   it.each([
     ['IdempotencyAlreadyInProgressError', named('IdempotencyAlreadyInProgressError'), 409, 'idempotency_key_in_use'],
+    ['PaymentInProgressError', new PaymentInProgressError(), 409, 'idempotency_key_in_use'],
+    ['PaymentRejectedError', new PaymentRejectedError('paymentMethod', 'resource_missing'), 400, 'invalid_request'],
     ['IdempotencyValidationError', named('IdempotencyValidationError'), 422, 'idempotency_key_reused'],
     ['OrderConflictError', new OrderConflictError('order-1', ['amount']), 422, 'idempotency_key_reused'],
     ['PaymentProviderError', new PaymentProviderError('stripe down', true), 502, 'payment_provider_unavailable'],
@@ -74,8 +89,14 @@ describe('failureResponse', () => {
     expect(response.body).not.toMatch(/internal detail|stripe down|ledger down|arn:aws|at .*\.ts/);
   });
 
-  it('tells a client when to retry an order that is in progress', () => {
+  it('tells a client when to retry an order that is in progress, here or at Stripe', () => {
     expect(failureResponse(named('IdempotencyAlreadyInProgressError')).headers).toMatchObject({ 'Retry-After': '2' });
+    expect(failureResponse(new PaymentInProgressError()).headers).toMatchObject({ 'Retry-After': '2' });
+  });
+
+  it('names the field Stripe refused', () => {
+    const body = JSON.parse(failureResponse(new PaymentRejectedError('customerId', 'resource_missing')).body);
+    expect(body.error.details).toEqual([{ field: 'customerId', message: 'was refused by the payment provider (resource_missing)' }]);
   });
 });
 

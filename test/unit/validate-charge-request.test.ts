@@ -65,6 +65,10 @@ describe('validateChargeRequest', () => {
     expect(fieldsInError({ ...valid, amount_cents: 5 })).toEqual(['amount_cents']);
   });
 
+  it.each(['constructor', 'toString', 'hasOwnProperty', '__proto__'])('rejects %s, a name every object inherits', (field) => {
+    expect(fieldsInError(JSON.parse(`{"orderId":"o","amount":1,"currency":"eur","${field}":"x"}`))).toEqual([field]);
+  });
+
   it('reports every bad field at once', () => {
     expect(fieldsInError({ orderId: '', amount: 0 })).toEqual(['currency', 'orderId', 'amount']);
   });
@@ -103,7 +107,7 @@ describe('agreement with a reference JSON-schema validator', () => {
     fc.boolean(),
   );
   const body = fc.dictionary(
-    fc.constantFrom('orderId', 'amount', 'currency', 'paymentMethod', 'customerId', 'description', 'extra'),
+    fc.constantFrom('orderId', 'amount', 'currency', 'paymentMethod', 'customerId', 'description', 'extra', 'constructor', 'toString'),
     fieldValue,
   );
 
