@@ -13,7 +13,7 @@ module.exports = {
     project('unit'),
     project('infra'),
     // Each integration file starts its own DynamoDB Local and Stripe emulator, so files may run in parallel.
-    project('integration', { slowTestThreshold: 30 }),
+    project('integration', { slowTestThreshold: 30, setupFiles: ['<rootDir>/test/support/quiet-logs.ts'] }),
   ],
   testTimeout: 60_000,
 };

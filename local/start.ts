@@ -1,12 +1,15 @@
+import { writeRuntimeFile } from './runtime-file';
 import { settingsFromEnvironment, startLocalRuntime } from './runtime';
 
 /** `npm start`: the local API with its embedded parts; Ctrl-C (or a crash) stops all of them. */
 async function main(): Promise<void> {
   const runtime = await startLocalRuntime(settingsFromEnvironment());
+  const removeRuntimeFile = writeRuntimeFile({ pid: process.pid, url: runtime.url, sqsEndpoint: runtime.sqsEndpoint, queues: runtime.queues });
   let stopping = false;
   const shutdown = async (exitCode: number) => {
     if (stopping) return;
     stopping = true;
+    removeRuntimeFile();
     await runtime.stop();
     process.exit(exitCode);
   };
@@ -29,6 +32,7 @@ Try it:
   curl -i -X POST ${runtime.url}/payments/async -H 'Content-Type: application/json' \\
     -d '{"orderId":"order-2","amount":1999,"currency":"eur","paymentMethod":"pm_card_visa"}'
   curl -i ${runtime.url}/payments/order-2
+  npm run dlq:inspect -- --local
 
 Press Ctrl-C to stop.`);
 }

@@ -8,11 +8,18 @@ export interface PermanentFailure {
   reason: string;
 }
 
+/** The message as the worker received it. */
+export interface ReceivedMessage {
+  body: string;
+  messageId: string;
+  receiveCount: string;
+}
+
 /** Puts a message that can never succeed into the dead-letter queue at once, with why. */
-export type DeadLetter = (body: string, originalMessageId: string, failure: PermanentFailure) => Promise<void>;
+export type DeadLetter = (message: ReceivedMessage, failure: PermanentFailure) => Promise<void>;
 
 export function createDeadLetter(sqs: SQSClient, deadLetterQueueUrl: string): DeadLetter {
-  return async (body, originalMessageId, failure) => {
+  return async ({ body, messageId, receiveCount }, failure) => {
     const text = (value: string) => ({ DataType: 'String', StringValue: value });
     await sqs.send(
       new SendMessageCommand({
@@ -21,7 +28,8 @@ export function createDeadLetter(sqs: SQSClient, deadLetterQueueUrl: string): De
         MessageAttributes: {
           [DEAD_LETTER_ATTRIBUTES.code]: text(failure.code),
           [DEAD_LETTER_ATTRIBUTES.reason]: text(failure.reason.slice(0, 1000)),
-          [DEAD_LETTER_ATTRIBUTES.originalMessageId]: text(originalMessageId),
+          [DEAD_LETTER_ATTRIBUTES.originalMessageId]: text(messageId),
+          [DEAD_LETTER_ATTRIBUTES.receiveCount]: text(receiveCount),
         },
       }),
     );

@@ -23,4 +23,6 @@ export const DEAD_LETTER_ATTRIBUTES = {
   code: 'failureCode',
   reason: 'failureReason',
   originalMessageId: 'originalMessageId',
+  /** How many times the charge queue had delivered the message when the worker gave up on it. */
+  receiveCount: 'receiveCount',
 } as const;

@@ -41,11 +41,12 @@ export function createChargeWorkerHandler(
     logger.addContext(context);
     const chargeRecord = async (record: SQSRecord): Promise<void> => {
       const log = logger.createChild({ persistentKeys: { messageId: record.messageId } });
+      const received = { body: record.body, messageId: record.messageId, receiveCount: record.attributes.ApproximateReceiveCount };
       const request = parseChargeRequest(record.body);
       if (!request.ok) {
         const reason = request.errors.map(({ field, message }) => `${field} ${message}`).join('; ');
         log.error('dead-lettering an invalid message', { reason });
-        return deadLetter(record.body, record.messageId, { code: 'invalid_request', reason });
+        return deadLetter(received, { code: 'invalid_request', reason });
       }
       const { orderId } = request.value;
       try {
@@ -58,7 +59,7 @@ export function createChargeWorkerHandler(
           throw error;
         }
         log.error('dead-lettering a message that cannot succeed', { orderId, ...failure });
-        await deadLetter(record.body, record.messageId, failure);
+        await deadLetter(received, failure);
       }
     };
     return processPartialResponse(event, chargeRecord, processor, { context, throwOnFullBatchFailure: false });

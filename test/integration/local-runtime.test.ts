@@ -75,6 +75,26 @@ describe('npm start', () => {
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     expect(await portAnswers(running.dynamoDbPort)).toBe(true);
 
+    // The async path: queued, then charged by the local worker, then visible through GET.
+    const queued = await fetch(`${running.apiUrl}/payments/async`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ orderId: 'smoke-2', amount: 1999, currency: 'eur', paymentMethod: 'pm_card_visa' }),
+    });
+    expect(queued.status).toBe(202);
+    const apiUrl = running.apiUrl;
+    const statusOf = async () => ((await (await fetch(`${apiUrl}/payments/smoke-2`)).json()) as { status?: string }).status;
+    const charged = await waitFor(async () => (await statusOf()) === 'charged', 15_000);
+    expect(charged).toBe(true);
+
+    // The operator command finds the running runtime's queues.
+    const inspect = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/dlq.ts', 'inspect', '--local'], {
+      cwd: resolve(__dirname, '../..'),
+      encoding: 'utf8',
+    });
+    expect(inspect.status).toBe(0);
+    expect(inspect.stdout).toContain('0 message(s) in the dead-letter queue');
+
     const exited = new Promise<number | null>((r) => running?.child.once('exit', (code) => r(code)));
     running.child.kill('SIGINT');
     expect(await exited).toBe(0);

@@ -1,0 +1,75 @@
+/**
+ * Operator commands for the charge dead-letter queue.
+ *   npm run dlq:inspect [-- --local]   count and show dead-lettered messages, with why they failed
+ *   npm run dlq:redrive [-- --local]   move them back to the charge queue
+ * Without --local they act on the deployed stack (STACK_NAME, default ExactlyOncePayments), found
+ * through its outputs with your AWS credentials; redrive then uses SQS StartMessageMoveTask.
+ * With --local they act on the queues of a running `npm start`, moving messages by receive,
+ * send, delete because the emulator has no StartMessageMoveTask.
+ */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
+import { localSqsClient } from '../local/queues';
+import { readRuntimeFile } from '../local/runtime-file';
+import { countDeadLetters, inspectDeadLetters, redriveByCopy } from './dead-letter-operations';
+
+interface Target {
+  sqs: SQSClient;
+  queueUrl: string;
+  deadLetterQueueUrl: string;
+  /** Only in AWS: the ARNs StartMessageMoveTask takes. */
+  arns?: { queue: string; deadLetterQueue: string };
+}
+
+async function resolveTarget(local: boolean): Promise<Target> {
+  if (local) {
+    const runtime = readRuntimeFile();
+    return { sqs: localSqsClient(runtime.sqsEndpoint), ...runtime.queues };
+  }
+  const stackName = process.env.STACK_NAME ?? 'ExactlyOncePayments';
+  const { Stacks = [] } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
+  const outputs = Object.fromEntries((Stacks[0]?.Outputs ?? []).map(({ OutputKey, OutputValue }) => [OutputKey, OutputValue]));
+  const output = (name: string) => {
+    const value = outputs[name];
+    if (value === undefined) throw new Error(`stack ${stackName} has no output ${name}: deploy it first`);
+    return value;
+  };
+  return {
+    sqs: new SQSClient({}),
+    queueUrl: output('ChargeQueueUrl'),
+    deadLetterQueueUrl: output('DeadLetterQueueUrl'),
+    arns: { queue: output('ChargeQueueArn'), deadLetterQueue: output('DeadLetterQueueArn') },
+  };
+}
+
+async function inspect(target: Target): Promise<void> {
+  const count = await countDeadLetters(target.sqs, target.deadLetterQueueUrl);
+  console.log(`${count} message(s) in the dead-letter queue`);
+  if (count === 0) return;
+  console.table(await inspectDeadLetters(target.sqs, target.deadLetterQueueUrl));
+}
+
+async function redrive(target: Target): Promise<void> {
+  if (target.arns !== undefined) {
+    const { TaskHandle } = await target.sqs.send(
+      new StartMessageMoveTaskCommand({ SourceArn: target.arns.deadLetterQueue, DestinationArn: target.arns.queue }),
+    );
+    console.log(`Started moving dead-lettered messages back to the charge queue (task ${TaskHandle}).`);
+    return;
+  }
+  const moved = await redriveByCopy(target.sqs, target.deadLetterQueueUrl, target.queueUrl);
+  console.log(`Moved ${moved} message(s) back to the charge queue.`);
+}
+
+async function main(): Promise<void> {
+  const [command, ...flags] = process.argv.slice(2);
+  const target = await resolveTarget(flags.includes('--local'));
+  if (command === 'inspect') return inspect(target);
+  if (command === 'redrive') return redrive(target);
+  throw new Error('usage: dlq.ts inspect|redrive [--local]');
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createLedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
+import { chargeQueue } from '../../lambdas/contract/queues';
+import type { LedgerRecord } from '../../lambdas/core/charge-order';
+import { localDynamoDbClient } from '../../local/dynamodb-local';
+import { localSqsClient } from '../../local/queues';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import type { StripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
+import { inspectDeadLetters, redriveByCopy, type DeadLetterView } from '../../scripts/dead-letter-operations';
+import { newOrderId } from '../support/local-parts';
+
+/** The async path end to end: local API → SQS emulator → poller → worker → DynamoDB Local + Stripe emulator. */
+let runtime: LocalRuntime;
+let stripe: StripeEmulator;
+let sqs: SQSClient;
+let dynamoDb: DynamoDBClient;
+let readLedger: (orderId: string) => Promise<LedgerRecord | undefined>;
+
+beforeAll(async () => {
+  // A one-second visibility timeout lets SQS redeliver failed messages within the test's time.
+  runtime = await startLocalRuntime({ port: 0, namePrefix: `q${randomUUID().slice(0, 8)}-`, queueVisibilityTimeoutSeconds: 1 });
+  stripe = runtime.stripeEmulator as StripeEmulator;
+  sqs = localSqsClient(runtime.sqsEndpoint);
+  dynamoDb = localDynamoDbClient(runtime.dynamoDbEndpoint);
+  readLedger = createLedgerReader(dynamoDb, runtime.tables.ledgerTableName);
+});
+afterAll(async () => {
+  sqs?.destroy();
+  dynamoDb?.destroy();
+  await runtime?.stop();
+});
+afterEach(() => stripe.faults.clear());
+
+const order = (orderId: string, extra: Record<string, unknown> = {}) => ({ orderId, amount: 2500, currency: 'eur', paymentMethod: 'pm_card_visa', ...extra });
+
+async function post(path: string, body: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${runtime.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, body: await response.json() };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const FINAL = new Set(['charged', 'declined', 'requires_action']);
+const finalRecord = (orderId: string) => async () => {
+  const record = await readLedger(orderId);
+  return record !== undefined && FINAL.has(record.status) ? record : undefined;
+};
+
+async function queueEmpty(): Promise<boolean> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: runtime.queues.queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
+  );
+  return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible) === 0;
+}
+
+const deadLetters = () => inspectDeadLetters(sqs, runtime.queues.deadLetterQueueUrl);
+const deadLetterFor = (orderId: string) => async (): Promise<DeadLetterView | undefined> =>
+  (await deadLetters()).find((message) => message.orderId === orderId);
+
+describe('POST /payments/async through the queue', () => {
+  it('answers 202 queued, and GET /payments/{orderId} then shows the charge', async () => {
+    const orderId = newOrderId('async');
+    expect(await post('/payments/async', order(orderId))).toEqual({ status: 202, body: { orderId, status: 'queued' } });
+    await waitFor('the charge', finalRecord(orderId));
+    const response = await fetch(`${runtime.url}/payments/${orderId}`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ orderId, status: 'charged', amount: 2500, currency: 'eur', paymentStatus: 'succeeded' });
+    expect((await fetch(`${runtime.url}/payments/never-${orderId}`)).status).toBe(404);
+  });
+
+  it('refuses an invalid body with 400 and queues nothing', async () => {
+    const response = await post('/payments/async', { orderId: 'x', amount: -1, currency: 'eur' });
+    expect(response.status).toBe(400);
+    expect(response.body.error.details).toEqual([{ field: 'amount', message: 'must be at least 1' }]);
+    expect(await queueEmpty()).toBe(true);
+  });
+
+  it('charges an order queued 10 times and also sent to POST /payments exactly once', async () => {
+    const orderId = newOrderId('ten-times');
+    const answers = await Promise.all([
+      ...Array.from({ length: 10 }, () => post('/payments/async', order(orderId))),
+      post('/payments', order(orderId)),
+    ]);
+    expect(answers.slice(0, 10).every((answer) => answer.status === 202)).toBe(true);
+    await waitFor('the queue to drain', async () => (await queueEmpty()) && (await finalRecord(orderId)()));
+
+    const intents = stripe.paymentIntentsForOrder(orderId);
+    expect(intents).toHaveLength(1);
+    expect(await readLedger(orderId)).toMatchObject({ status: 'charged', paymentId: intents[0].id });
+    expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
+  });
+
+  it('retries a message while Stripe fails, and charges it once when Stripe is back', async () => {
+    const orderId = newOrderId('stripe-flaky');
+    const attemptsPerReceive = 1 + 2; // the SDK's try and its two retries
+    stripe.faults.failNext(2 * attemptsPerReceive, 503); // the first two receives fail
+    await post('/payments/async', order(orderId));
+
+    const record = await waitFor('the charge', finalRecord(orderId));
+    expect(record.status).toBe('charged');
+    expect(stripe.stats().requestsByIdempotencyKey[orderId]).toBe(2 * attemptsPerReceive + 1);
+    expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
+  });
+
+  it('dead-letters a reused orderId with another amount at the first receive, without charging it', async () => {
+    const orderId = newOrderId('poison');
+    expect((await post('/payments', order(orderId))).status).toBe(201);
+    const before = await readLedger(orderId);
+    await post('/payments/async', order(orderId, { amount: 999 }));
+
+    const letter = await waitFor('the dead letter', deadLetterFor(orderId));
+    expect(letter).toMatchObject({ amount: 999, failureCode: 'idempotency_key_reused', receiveCount: 1 });
+    expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
+    expect(await readLedger(orderId)).toEqual(before);
+  });
+
+  it('dead-letters a message that is not a charge request, with the reason', async () => {
+    await sqs.send(new SendMessageCommand({ QueueUrl: runtime.queues.queueUrl, MessageBody: '{"orderId":"bad body","amount":"ten"}' }));
+    const letter = await waitFor('the dead letter', deadLetterFor('bad body'));
+    expect(letter.failureCode).toBe('invalid_request');
+    expect(letter.failureReason).toContain('amount must be an integer');
+  });
+
+  it('gives up after maxReceiveCount receives while Stripe stays down, and the redriven message is charged once', async () => {
+    const orderId = newOrderId('stripe-down');
+    stripe.faults.failNext(1_000, 503);
+    await post('/payments/async', order(orderId));
+
+    const letter = await waitFor('SQS to dead-letter the message', deadLetterFor(orderId), 60_000);
+    expect(letter.failureCode).toBeNull(); // moved by SQS's redrive policy, not by the worker
+    expect(stripe.stats().requestsByIdempotencyKey[orderId]).toBe(chargeQueue.maxReceiveCount * 3);
+    expect(await readLedger(orderId)).toMatchObject({ status: 'pending' });
+
+    stripe.faults.clear();
+    expect(await redriveByCopy(sqs, runtime.queues.deadLetterQueueUrl, runtime.queues.queueUrl)).toBeGreaterThanOrEqual(1);
+    await waitFor('the charge', finalRecord(orderId));
+    expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
+    expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
+  }, 90_000);
+
+  it('does not charge again a redriven message whose order was already charged', async () => {
+    const orderId = newOrderId('redrive-charged');
+    await post('/payments', order(orderId));
+    await sqs.send(new SendMessageCommand({ QueueUrl: runtime.queues.deadLetterQueueUrl, MessageBody: JSON.stringify(order(orderId)) }));
+
+    await redriveByCopy(sqs, runtime.queues.deadLetterQueueUrl, runtime.queues.queueUrl);
+    await waitFor('the queue to drain', queueEmpty);
+    expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
+    expect(stripe.stats().requestsByIdempotencyKey[orderId]).toBe(1);
+    expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
+  });
+
+  it('loses nothing: every 202 ends as a final ledger record or a dead letter', async () => {
+    const good = Array.from({ length: 12 }, (_, i) => order(newOrderId(`mix-${i}`)));
+    const submissions = [
+      ...good,
+      ...good.slice(0, 4), // duplicates
+      ...Array.from({ length: 4 }, (_, i) => order(newOrderId(`mix-decline-${i}`), { paymentMethod: 'pm_card_chargeDeclined' })),
+      ...Array.from({ length: 2 }, (_, i) => ({ orderId: newOrderId(`mix-later-${i}`), amount: 700, currency: 'usd' })),
+      ...good.slice(4, 7).map((submission) => ({ ...submission, amount: 1234 })), // same orderId, another amount
+    ];
+    const answers = await Promise.all(submissions.map((submission) => post('/payments/async', submission)));
+    expect(answers.filter((answer) => answer.status === 202)).toHaveLength(submissions.length);
+    await waitFor('the queue to drain', queueEmpty, 60_000);
+
+    const letters = await deadLetters();
+    let charged = 0;
+    let deadLettered = 0;
+    for (const submission of submissions) {
+      const record = await readLedger(submission.orderId);
+      expect(record && FINAL.has(record.status)).toBe(true);
+      if (record?.amount === submission.amount) charged += 1;
+      else if (letters.some((letter) => letter.orderId === submission.orderId && letter.amount === submission.amount)) deadLettered += 1;
+    }
+    expect({ charged, deadLettered }).toEqual({ charged: submissions.length - 3, deadLettered: 3 });
+    for (const { orderId } of new Set(submissions)) expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
+  }, 90_000);
+});

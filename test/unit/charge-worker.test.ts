@@ -1,0 +1,88 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { DeadLetter, PermanentFailure, ReceivedMessage } from '../../lambdas/adapters/dead-letter-queue';
+import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
+import type { ChargeResult } from '../../lambdas/core/charge-order';
+import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError, StoreUnavailableError } from '../../lambdas/core/errors';
+import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker';
+import { lambdaContext } from '../../local/lambda-context';
+
+const silent = new Logger({ logLevel: 'SILENT' });
+
+function record(messageId: string, body: unknown, receiveCount = '1'): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `handle-${messageId}`,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: { ApproximateReceiveCount: receiveCount, SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:ChargeQueue',
+    awsRegion: 'us-east-1',
+  };
+}
+
+const result = (orderId: string, status: ChargeResult['status'] = 'charged'): ChargeResult => ({
+  orderId, status, amount: 100, currency: 'eur', paymentId: 'pi_1', paymentStatus: 'succeeded', declineCode: null, clientSecret: null, replayed: false,
+});
+
+/** A charge whose outcome per orderId is given by the test, and a dead-letter queue that records. */
+function worker(outcomes: Record<string, () => Promise<ChargeResult>>) {
+  const charged: string[] = [];
+  const deadLettered: Array<{ message: ReceivedMessage; failure: PermanentFailure }> = [];
+  const charge: IdempotentCharge = async (order) => {
+    charged.push(order.orderId);
+    return outcomes[order.orderId]();
+  };
+  const deadLetter: DeadLetter = async (message, failure) => void deadLettered.push({ message, failure });
+  return { handler: createChargeWorkerHandler(charge, deadLetter, silent), charged, deadLettered };
+}
+
+const order = (orderId: string) => ({ orderId, amount: 100, currency: 'eur', paymentMethod: 'pm_card_visa' });
+
+describe('charge worker', () => {
+  it('reports exactly the transient failures, so SQS retries those and deletes the rest', async () => {
+    const { handler, charged } = worker({
+      ok: async () => result('ok'),
+      declined: async () => result('declined', 'declined'),
+      stripeDown: async () => Promise.reject(new PaymentProviderError('down', true)),
+      storeDown: async () => Promise.reject(new StoreUnavailableError('throttled')),
+      inProgress: async () => Promise.reject(Object.assign(new Error('busy'), { name: 'IdempotencyAlreadyInProgressError' })),
+      stripeBusy: async () => Promise.reject(new PaymentInProgressError()),
+    });
+    const event: SQSEvent = { Records: ['ok', 'declined', 'stripeDown', 'storeDown', 'inProgress', 'stripeBusy'].map((id) => record(id, order(id))) };
+    const response = await handler(event, lambdaContext());
+    expect(response.batchItemFailures.map((failure) => failure.itemIdentifier).sort()).toEqual(['inProgress', 'storeDown', 'stripeBusy', 'stripeDown']);
+    expect(charged).toHaveLength(6);
+  });
+
+  it.each([
+    ['a reused orderId', new OrderConflictError('o', ['amount']), 'idempotency_key_reused'],
+    ['a Powertools payload mismatch', Object.assign(new Error('mismatch'), { name: 'IdempotencyValidationError' }), 'idempotency_key_reused'],
+    ['a payment Stripe refused', new PaymentRejectedError('paymentMethod', 'resource_missing'), 'payment_rejected'],
+  ])('dead-letters %s at once, with the reason, without failing the batch', async (_case, error, code) => {
+    const { handler, deadLettered } = worker({ poison: async () => Promise.reject(error), fine: async () => result('fine') });
+    const response = await handler({ Records: [record('m1', order('poison'), '1'), record('m2', order('fine'))] }, lambdaContext());
+    expect(response.batchItemFailures).toEqual([]);
+    expect(deadLettered).toEqual([{ message: { body: JSON.stringify(order('poison')), messageId: 'm1', receiveCount: '1' }, failure: expect.objectContaining({ code }) }]);
+  });
+
+  it('dead-letters a body that is not a charge request without charging anything', async () => {
+    const { handler, charged, deadLettered } = worker({});
+    const response = await handler({ Records: [record('m1', 'not json'), record('m2', { orderId: 'x' })] }, lambdaContext());
+    expect(response.batchItemFailures).toEqual([]);
+    expect(charged).toEqual([]);
+    expect(deadLettered.map(({ failure }) => failure)).toEqual([
+      { code: 'invalid_request', reason: 'body is not valid JSON' },
+      { code: 'invalid_request', reason: 'amount is required; currency is required' },
+    ]);
+  });
+
+  it('retries the record when dead-lettering it fails, rather than losing it', async () => {
+    const charge: IdempotentCharge = async () => Promise.reject(new OrderConflictError('o', ['amount']));
+    const handler = createChargeWorkerHandler(charge, async () => Promise.reject(new Error('SQS down')), silent);
+    const response = await handler({ Records: [record('m1', order('o'))] }, lambdaContext());
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+  });
+});
