@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { ENV } from '../lambdas/contract/environment';
 import { chargeQueue } from '../lambdas/contract/queues';
 import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
+import { entryPath } from './constructs/bundling';
 import { ChargeQueue } from './constructs/charge-queue';
 import { PaymentTables } from './constructs/payment-tables';
 import { PaymentsApi } from './constructs/payments-api';
@@ -47,13 +48,13 @@ export class PaymentsStack extends Stack {
 
     this.chargePayment = new PaymentsFunction(this, 'ChargePayment', {
       ...chargeFunction,
-      entry: require.resolve('../lambdas/handlers/charge-payment.ts'),
+      entry: entryPath('chargePayment'),
       description: 'POST /payments: charges an order exactly once',
     });
 
     this.chargeWorker = new PaymentsFunction(this, 'ChargeWorker', {
       ...chargeFunction,
-      entry: require.resolve('../lambdas/handlers/charge-worker.ts'),
+      entry: entryPath('chargeWorker'),
       description: 'Charges queued orders exactly once (the same use case as POST /payments)',
       environment: { [ENV.deadLetterQueueUrl]: this.queue.deadLetterQueue.queueUrl },
     });
@@ -68,7 +69,7 @@ export class PaymentsStack extends Stack {
     this.queue.deadLetterQueue.grantSendMessages(this.chargeWorker.role);
 
     this.getPayment = new PaymentsFunction(this, 'GetPayment', {
-      entry: require.resolve('../lambdas/handlers/get-payment.ts'),
+      entry: entryPath('getPayment'),
       description: 'GET /payments/{orderId}: the ledger record',
       timeout: Duration.seconds(10),
       tables: [{ table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem'] }],

@@ -13,19 +13,18 @@ import { createIdempotentCharge } from '../lambdas/adapters/idempotent-charge';
 import { createStripePayments } from '../lambdas/adapters/stripe-payments';
 import type { ChargeRequest } from '../lambdas/contract/payment-request';
 import { createChargeOrder } from '../lambdas/core/charge-order';
-import { BUNDLE_BUDGET_BYTES, FUNCTION_BUNDLING } from '../lib/constructs/bundling';
+import { BUNDLE_BUDGET_BYTES, entryPath, FUNCTION_BUNDLING, FUNCTION_ENTRIES } from '../lib/constructs/bundling';
 import { localDynamoDbClient } from '../local/dynamodb-local';
 import { lambdaContext } from '../local/lambda-context';
 import { forgetIdempotencyKeys, startLocalParts, type LocalParts } from '../test/support/local-parts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
-const handlerEntries = { chargePayment: 'lambdas/handlers/charge-payment.ts' };
 
 async function bundleSizes(): Promise<string[]> {
   const rows: string[] = [];
-  for (const [name, entry] of Object.entries(handlerEntries)) {
+  for (const name of Object.keys(FUNCTION_ENTRIES) as Array<keyof typeof FUNCTION_ENTRIES>) {
     const result = await build({
-      entryPoints: [resolve(__dirname, '..', entry)],
+      entryPoints: [entryPath(name)],
       bundle: true,
       write: false,
       platform: 'node',

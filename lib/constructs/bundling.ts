@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+
 /**
  * How every function is bundled; the benchmark bundles with the same options to measure sizes.
  * The Lambda runtime provides the AWS SDK, and Stripe's ESM build ("module") bundles about 50 KB
@@ -9,6 +11,15 @@ export const FUNCTION_BUNDLING = {
   mainFields: ['module', 'main'],
   externalModules: ['@aws-sdk/*'],
 } as const;
+
+/** Each function's handler module, relative to the repository root. */
+export const FUNCTION_ENTRIES = {
+  chargePayment: 'lambdas/handlers/charge-payment.ts',
+  chargeWorker: 'lambdas/handlers/charge-worker.ts',
+  getPayment: 'lambdas/handlers/get-payment.ts',
+} as const;
+
+export const entryPath = (name: keyof typeof FUNCTION_ENTRIES): string => join(__dirname, '..', '..', FUNCTION_ENTRIES[name]);
 
 /** Budget per function bundle (DESIGN.md), in bytes. */
 export const BUNDLE_BUDGET_BYTES = 300 * 1024;
