@@ -4,7 +4,7 @@ import { PaymentsStack } from './payments-stack';
 
 /**
  * Adds the payments stack to an app, configured from context (`-c name=value`):
- * `sandbox=true` (destroy data with the stack), `stripeSecretName`, `logLevel`, `stackName`.
+ * `sandbox=true` (destroy data with the stack), `stripeSecretName`, `stripeWebhookSecretName`, `logLevel`, `stackName`.
  * Every AWS Solutions finding fails synth unless acknowledged, with its reason, where it arises.
  */
 export function buildApp(app: App): PaymentsStack {
@@ -12,6 +12,7 @@ export function buildApp(app: App): PaymentsStack {
   const stack = new PaymentsStack(app, context('stackName') ?? 'ExactlyOncePayments', {
     sandbox: context('sandbox') === 'true',
     stripeSecretName: context('stripeSecretName'),
+    stripeWebhookSecretName: context('stripeWebhookSecretName'),
     logLevel: context('logLevel'),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });

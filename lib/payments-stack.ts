@@ -16,6 +16,8 @@ export interface PaymentsStackProps extends StackProps {
   sandbox: boolean;
   /** Use this existing Secrets Manager secret for the Stripe key instead of creating one. */
   stripeSecretName?: string;
+  /** Use this existing secret for the webhook signing secret (`whsec_…`) instead of creating one. */
+  stripeWebhookSecretName?: string;
   logLevel?: string;
 }
 
@@ -25,6 +27,7 @@ export class PaymentsStack extends Stack {
   readonly chargePayment: PaymentsFunction;
   readonly chargeWorker: PaymentsFunction;
   readonly getPayment: PaymentsFunction;
+  readonly stripeWebhook: PaymentsFunction;
   readonly api: PaymentsApi;
 
   constructor(scope: Construct, id: string, props: PaymentsStackProps) {
@@ -34,7 +37,16 @@ export class PaymentsStack extends Stack {
 
     this.tables = new PaymentTables(this, 'Tables', { removalPolicy });
     this.queue = new ChargeQueue(this, 'ChargeQueue', { removalPolicy });
-    const { secret } = new StripeSecret(this, 'StripeSecret', { existingSecretName: props.stripeSecretName, removalPolicy });
+    const { secret } = new StripeSecret(this, 'StripeSecret', {
+      holds: 'Stripe secret API key (sk_test_... or sk_live_...)',
+      existingSecretName: props.stripeSecretName,
+      removalPolicy,
+    });
+    const { secret: webhookSecret } = new StripeSecret(this, 'StripeWebhookSecret', {
+      holds: 'Stripe webhook signing secret (whsec_...)',
+      existingSecretName: props.stripeWebhookSecretName,
+      removalPolicy,
+    });
 
     // What charging needs, for the API function and the queue worker alike.
     const chargeTables: TableAccess[] = [
@@ -77,8 +89,26 @@ export class PaymentsStack extends Stack {
       removalPolicy,
     });
 
+    this.stripeWebhook = new PaymentsFunction(this, 'StripeWebhook', {
+      entry: entryPath('stripeWebhook'),
+      description: 'POST /webhooks/stripe: verified, deduplicated, forward-only ledger updates',
+      timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS),
+      tables: [
+        // Processed event ids, with the charges' key table under their own key prefix.
+        { table: this.tables.idempotency, environmentVariable: ENV.idempotencyTableName, actions: ['PutItem', 'GetItem', 'UpdateItem', 'DeleteItem'] },
+        // Facts are conditional upserts: UpdateItem only.
+        { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['UpdateItem'] },
+      ],
+      // The API key, to ask Stripe which order a refunded Charge belongs to.
+      stripeSecret: secret,
+      environment: { [ENV.stripeWebhookSecretId]: webhookSecret.secretName },
+      logLevel,
+      removalPolicy,
+    });
+    webhookSecret.grantRead(this.stripeWebhook.role);
+
     this.api = new PaymentsApi(this, 'Api', {
-      functions: { chargePayment: this.chargePayment.function, getPayment: this.getPayment.function },
+      functions: { chargePayment: this.chargePayment.function, getPayment: this.getPayment.function, stripeWebhook: this.stripeWebhook.function },
       chargeQueue: this.queue.queue,
       removalPolicy,
       throttle: { rateLimit: 50, burstLimit: 100 },

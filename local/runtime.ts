@@ -1,12 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createChargeService } from '../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
 import { createLedgerReader } from '../lambdas/adapters/dynamodb-ledger';
 import { createStripeClient } from '../lambdas/adapters/stripe-payments';
+import { createStripeEventHandling, createStripeEventVerifier } from '../lambdas/adapters/stripe-webhooks';
 import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
 import { createChargePaymentHandler } from '../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../lambdas/handlers/charge-worker';
 import { createGetPaymentHandler } from '../lambdas/handlers/get-payment';
+import { createStripeWebhookHandler } from '../lambdas/handlers/stripe-webhook';
 import { startLocalApi } from './api-server';
 import { localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local';
 import { startQueuePoller } from './queue-poller';
@@ -21,6 +24,8 @@ export interface LocalRuntimeSettings {
   sqsEndpoint?: string;
   stripeSecretKey?: string;
   stripeApiBase?: string;
+  /** The `whsec_…` webhook signing secret; generated when unset. */
+  stripeWebhookSecret?: string;
   /** Prefix for table and queue names, so several runtimes can share one DynamoDB Local or SQS. */
   namePrefix?: string;
   /** Tests shorten it to see SQS retries in seconds; defaults to the stack's value. */
@@ -35,6 +40,8 @@ export interface LocalRuntime {
   queues: LocalQueues;
   /** Present when the embedded Stripe emulator is used. */
   stripeEmulator?: StripeEmulator;
+  /** What POST /webhooks/stripe verifies signatures with (the emulator signs with it). */
+  stripeWebhookSecret: string;
   stop(): Promise<void>;
 }
 
@@ -45,6 +52,7 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): L
     sqsEndpoint: env.SQS_ENDPOINT || undefined,
     stripeSecretKey: env.STRIPE_SECRET_KEY || undefined,
     stripeApiBase: env.STRIPE_API_BASE || undefined,
+    stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET || undefined,
   };
 }
 
@@ -84,6 +92,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       ? createStripeClient(stripeEmulator.apiKey, stripeEmulator.url)
       : createStripeClient(settings.stripeSecretKey as string, settings.stripeApiBase);
     const charge = createChargeService({ dynamoDb, ...tables, stripe: async () => stripe });
+    const stripeWebhookSecret = settings.stripeWebhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
 
     const poller = startQueuePoller(sqs, queues.queueUrl, createChargeWorkerHandler(charge, createDeadLetter(sqs, queues.deadLetterQueueUrl)));
     stops.push(poller.stop);
@@ -92,12 +101,17 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       handlers: {
         chargePayment: createChargePaymentHandler(charge),
         getPayment: createGetPaymentHandler(createLedgerReader(dynamoDb, tables.ledgerTableName)),
+        stripeWebhook: createStripeWebhookHandler(
+          createStripeEventVerifier(async () => stripe, async () => stripeWebhookSecret),
+          createStripeEventHandling({ dynamoDb, ...tables, stripe: async () => stripe }),
+        ),
       },
       enqueue: async (body) => void (await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: body }))),
       timeoutSeconds: CHARGE_FUNCTION_TIMEOUT_SECONDS,
     });
     stops.push(api.stop);
-    return { url: api.url, dynamoDbEndpoint, sqsEndpoint, tables, queues, stripeEmulator, stop };
+    stripeEmulator?.webhooks.configure({ url: `${api.url}/webhooks/stripe`, secret: stripeWebhookSecret });
+    return { url: api.url, dynamoDbEndpoint, sqsEndpoint, tables, queues, stripeEmulator, stripeWebhookSecret, stop };
   } catch (error) {
     await stop();
     throw error;

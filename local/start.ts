@@ -25,6 +25,7 @@ async function main(): Promise<void> {
   DynamoDB: ${runtime.dynamoDbEndpoint}
   SQS:      ${runtime.sqsEndpoint} (charge queue and dead-letter queue, polled by the worker)
   Stripe:   ${stripe}
+  Webhooks: POST ${runtime.url}/webhooks/stripe, signing secret ${runtime.stripeWebhookSecret}
 
 Try it:
   curl -i -X POST ${runtime.url}/payments -H 'Content-Type: application/json' \\

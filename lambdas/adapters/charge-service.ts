@@ -37,7 +37,7 @@ export function chargeServiceFromEnvironment(): IdempotentCharge {
 }
 
 /** Reads the Stripe key through Powertools Parameters (cached), and keeps one client per key value. */
-function stripeFromSecret(secretId: string): () => Promise<Stripe> {
+export function stripeFromSecret(secretId: string): () => Promise<Stripe> {
   const secrets = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(awsClientSettings) });
   let client: { apiKey: string; stripe: Stripe } | undefined;
   return async () => {

@@ -3,7 +3,8 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCo
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ChargeRequest } from '../contract/payment-request';
 import { ledgerTable } from '../contract/tables';
-import type { LedgerRecord, PaymentAttempt, PaymentsLedger } from '../core/charge-order';
+import type { LedgerFact, LedgerRecord, PaymentsLedger } from '../core/charge-order';
+import type { PaymentStatusUpdate } from '../core/payment-events';
 import { StoreUnavailableError } from '../core/errors';
 
 /** The payments ledger in DynamoDB: the order's permanent record, keyed on orderId. */
@@ -21,6 +22,7 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
         paymentMethod: order.paymentMethod,
         customerId: order.customerId,
         description: order.description,
+        origin: 'charge',
         createdAt: now,
         updatedAt: now,
       };
@@ -42,11 +44,8 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
       }
     },
 
-    async finalize(orderId: string, attempt: PaymentAttempt, now: string) {
-      const fields: Record<string, string> = { status: attempt.status, updatedAt: now };
-      if (attempt.paymentId !== undefined) fields.paymentId = attempt.paymentId;
-      if (attempt.paymentStatus !== undefined) fields.paymentStatus = attempt.paymentStatus;
-      if (attempt.declineCode !== undefined) fields.declineCode = attempt.declineCode;
+    async finalize(orderId: string, fact: LedgerFact, now: string) {
+      const fields = definedFields({ ...fact, updatedAt: now });
       const names = Object.keys(fields);
       try {
         // Only a pending record moves: a final state is never overwritten by a late or repeated attempt.
@@ -92,6 +91,42 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
   };
 }
 
+/**
+ * Writes a Stripe webhook fact as a forward-only upsert: it lands only if the record holds no
+ * newer fact (a higher version), and creates the record if the ledger has not seen the order, so a
+ * later charge answer (which only moves a pending record) cannot overwrite it.
+ */
+export function createLedgerFactWriter(client: DynamoDBClient, tableName: string, now: () => Date = () => new Date()) {
+  const documents = DynamoDBDocumentClient.from(client);
+  return async (update: PaymentStatusUpdate & { orderId: string }): Promise<boolean> => {
+    const { orderId, version, eventId, amount, currency, ...fact } = update;
+    const fields = definedFields({ ...fact, factVersion: version, lastEventId: eventId, updatedAt: now().toISOString() });
+    const whenNew = { amount, currency, createdAt: now().toISOString(), origin: 'webhook' };
+    const names = [...Object.keys(fields), ...Object.keys(whenNew)];
+    try {
+      await documents.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { [ledgerTable.partitionKey]: orderId },
+          UpdateExpression: `SET ${[
+            ...Object.keys(fields).map((name) => `#${name} = :${name}`),
+            ...Object.keys(whenNew).map((name) => `#${name} = if_not_exists(#${name}, :${name})`),
+          ].join(', ')}`,
+          ConditionExpression: 'attribute_not_exists(#factVersion) OR #factVersion < :factVersion',
+          ExpressionAttributeNames: Object.fromEntries(names.map((name) => [`#${name}`, name])),
+          ExpressionAttributeValues: Object.fromEntries(
+            Object.entries({ ...fields, ...whenNew }).map(([name, value]) => [`:${name}`, value]),
+          ),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw storeError('write the webhook fact', error);
+    }
+  };
+}
+
 /** Reads one order's ledger record (strongly consistent: a client polling after a 202 sees the latest). */
 export function createLedgerReader(client: DynamoDBClient, tableName: string) {
   const documents = DynamoDBDocumentClient.from(client);
@@ -108,6 +143,11 @@ export function createLedgerReader(client: DynamoDBClient, tableName: string) {
 }
 
 export type LedgerReader = ReturnType<typeof createLedgerReader>;
+
+/** The fields that have a value (DynamoDB update expressions cannot SET undefined). */
+function definedFields(fields: Record<string, string | number | undefined>): Record<string, string | number> {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Record<string, string | number>;
+}
 
 function storeError(action: string, cause: unknown): StoreUnavailableError {
   return new StoreUnavailableError(`could not ${action}`, { cause });

@@ -80,16 +80,12 @@ export function createStripePayments(getClient: () => Promise<Stripe>): PaymentP
 }
 
 function attemptOf(intent: Stripe.PaymentIntent): PaymentAttempt {
-  if (PAID_STATUSES.has(intent.status)) return { status: 'charged', paymentId: intent.id, paymentStatus: intent.status };
+  const known = { paymentId: intent.id, paymentStatus: intent.status, paymentCreated: intent.created };
+  if (PAID_STATUSES.has(intent.status)) return { status: 'charged', ...known };
   if (intent.last_payment_error?.type === 'card_error') {
-    return {
-      status: 'declined',
-      paymentId: intent.id,
-      paymentStatus: intent.status,
-      declineCode: intent.last_payment_error.decline_code ?? intent.last_payment_error.code ?? 'card_declined',
-    };
+    return { status: 'declined', ...known, declineCode: intent.last_payment_error.decline_code ?? intent.last_payment_error.code ?? 'card_declined' };
   }
-  return { status: 'requires_action', paymentId: intent.id, paymentStatus: intent.status, clientSecret: intent.client_secret ?? undefined };
+  return { status: 'requires_action', ...known, clientSecret: intent.client_secret ?? undefined };
 }
 
 function declineOrThrow(order: ChargeRequest, error: unknown): PaymentAttempt {
@@ -101,6 +97,7 @@ function declineOrThrow(order: ChargeRequest, error: unknown): PaymentAttempt {
       status: 'declined',
       paymentId: error.payment_intent?.id,
       paymentStatus: error.payment_intent?.status,
+      paymentCreated: error.payment_intent?.created,
       declineCode: error.decline_code ?? error.code ?? 'card_declined',
     };
   }

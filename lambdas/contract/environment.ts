@@ -4,6 +4,8 @@ export const ENV = {
   ledgerTableName: 'LEDGER_TABLE_NAME',
   /** Name or ARN of the Secrets Manager secret holding the Stripe API key (never the key itself). */
   stripeSecretId: 'STRIPE_SECRET_ID',
+  /** Name or ARN of the secret holding the webhook signing secret (`whsec_…`). */
+  stripeWebhookSecretId: 'STRIPE_WEBHOOK_SECRET_ID',
   /** Where the queue worker puts messages that can never succeed, with the reason. */
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   serviceName: 'POWERTOOLS_SERVICE_NAME',

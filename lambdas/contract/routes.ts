@@ -2,7 +2,7 @@
  * The HTTP routes, defined once: the CDK stack builds API Gateway resources from them and the
  * local runtime routes requests with them.
  */
-export type FunctionName = 'chargePayment' | 'getPayment';
+export type FunctionName = 'chargePayment' | 'getPayment' | 'stripeWebhook';
 
 interface RouteBase {
   method: 'GET' | 'POST';
@@ -31,6 +31,8 @@ export const routes: readonly Route[] = [
   { kind: 'lambda', method: 'POST', path: '/payments', function: 'chargePayment', apiKeyRequired: true, validatesChargeRequest: true },
   { kind: 'queue', method: 'POST', path: '/payments/async', apiKeyRequired: true, validatesChargeRequest: true },
   { kind: 'lambda', method: 'GET', path: '/payments/{orderId}', function: 'getPayment', apiKeyRequired: true, validatesChargeRequest: false },
+  // Stripe signs its webhooks instead of sending an API key; the body must reach the Lambda byte for byte.
+  { kind: 'lambda', method: 'POST', path: '/webhooks/stripe', function: 'stripeWebhook', apiKeyRequired: false, validatesChargeRequest: false },
 ];
 
 /** What `POST /payments/async` answers once the message is on the queue. */

@@ -36,3 +36,10 @@ export const IDEMPOTENCY_KEY_PREFIX = 'chargeOrder';
 export const RETRY_AFTER_SECONDS = 2;
 /** Secrets are re-read at most this often, so a rotated Stripe key is picked up without a deploy. */
 export const SECRET_CACHE_SECONDS = 300;
+
+/** Stripe retries a webhook for up to three days; a processed event id is remembered for four. */
+export const WEBHOOK_EVENT_EXPIRY_SECONDS = 4 * 24 * 60 * 60;
+/** Key prefix of processed webhook events in the key table, apart from the charges' keys. */
+export const WEBHOOK_EVENT_KEY_PREFIX = 'stripeEvent';
+/** How old a signed webhook may be, in seconds (Stripe's own default), against replayed deliveries. */
+export const WEBHOOK_TOLERANCE_SECONDS = 300;

@@ -1,12 +1,13 @@
 import { PAYMENT_IDENTITY_FIELDS, type ChargeRequest } from '../contract/payment-request';
 import { STRIPE_KEY_TRUSTED_FOR_MS } from '../contract/settings';
 import { OrderConflictError, PaymentRejectedError } from './errors';
+import { factVersion } from './payment-events';
 
 /**
  * Ledger states. `pending` is written before Stripe is called, so a crash between the charge and
  * the ledger update leaves a visible trace; the retry finishes it without a second charge.
  */
-export type LedgerStatus = 'pending' | 'charged' | 'requires_action' | 'declined';
+export type LedgerStatus = 'pending' | 'charged' | 'requires_action' | 'declined' | 'canceled' | 'partially_refunded' | 'refunded';
 export type FinalStatus = Exclude<LedgerStatus, 'pending'>;
 
 export interface LedgerRecord {
@@ -21,6 +22,11 @@ export interface LedgerRecord {
   /** Stripe's PaymentIntent status, e.g. `succeeded`. */
   paymentStatus?: string;
   declineCode?: string;
+  amountRefunded?: number;
+  /** Version of the newest Stripe fact written (see payment-events.ts): older facts never overwrite it. */
+  factVersion?: string;
+  /** `webhook` when a Stripe event created the record before any charge request was seen. */
+  origin?: 'charge' | 'webhook';
   createdAt: string;
   updatedAt: string;
 }
@@ -33,7 +39,12 @@ export interface PaymentAttempt {
   declineCode?: string;
   /** For `requires_action`: what the customer's browser needs to finish the payment with Stripe.js. Never stored in the ledger. */
   clientSecret?: string;
+  /** When Stripe created the PaymentIntent (Unix seconds): every event about it is at least as new. */
+  paymentCreated?: number;
 }
+
+/** A Stripe answer as the ledger stores it, versioned like the webhook facts it competes with. */
+export type LedgerFact = Omit<PaymentAttempt, 'clientSecret' | 'paymentCreated'> & { factVersion?: string };
 
 export interface PaymentsLedger {
   /**
@@ -42,7 +53,7 @@ export interface PaymentsLedger {
    */
   createPendingOrGet(order: ChargeRequest, now: string): Promise<LedgerRecord | undefined>;
   /** Moves a pending record to its final status; returns the stored record (someone else's if they won). */
-  finalize(orderId: string, attempt: PaymentAttempt, now: string): Promise<LedgerRecord>;
+  finalize(orderId: string, fact: LedgerFact, now: string): Promise<LedgerRecord>;
   /** Removes a pending record after Stripe refused the payment and charged nothing. */
   releasePending(orderId: string): Promise<void>;
 }
@@ -91,7 +102,7 @@ export function createChargeOrder({ ledger, payments, now = () => new Date() }: 
       request = requestOf(existing);
       if (now().getTime() - Date.parse(existing.createdAt) > STRIPE_KEY_TRUSTED_FOR_MS) {
         const found = await payments.findPayment(order.orderId);
-        if (found !== undefined) return toChargeResult(await ledger.finalize(order.orderId, found, now().toISOString()), false);
+        if (found !== undefined) return toChargeResult(await ledger.finalize(order.orderId, ledgerFact(found), now().toISOString()), false);
       }
     }
     let attempt: PaymentAttempt;
@@ -102,15 +113,21 @@ export function createChargeOrder({ ledger, payments, now = () => new Date() }: 
       if (error instanceof PaymentRejectedError) await ledger.releasePending(order.orderId);
       throw error;
     }
-    const record = await ledger.finalize(order.orderId, attempt, now().toISOString());
+    const record = await ledger.finalize(order.orderId, ledgerFact(attempt), now().toISOString());
     return toChargeResult(record, false, attempt.clientSecret);
   };
 }
 
 export type ChargeOrder = ReturnType<typeof createChargeOrder>;
 
+function ledgerFact({ clientSecret: _secret, paymentCreated, ...fact }: PaymentAttempt): LedgerFact {
+  return paymentCreated === undefined ? fact : { ...fact, factVersion: factVersion(paymentCreated, fact.status) };
+}
+
 function assertSamePayment(record: LedgerRecord, order: ChargeRequest): void {
-  const conflicting = PAYMENT_IDENTITY_FIELDS.filter((field) => record[field] !== order[field]);
+  // A record a webhook created knows Stripe's view only: its payment method id is not the request's.
+  const fields = record.origin === 'webhook' ? (['amount', 'currency'] as const) : PAYMENT_IDENTITY_FIELDS;
+  const conflicting = fields.filter((field) => record[field] !== order[field]);
   if (conflicting.length > 0) throw new OrderConflictError(order.orderId, conflicting);
 }
 

@@ -9,6 +9,7 @@ export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Prom
 /** Error codes of the HTTP contract (DESIGN.md). */
 export type ErrorCode =
   | 'invalid_request'
+  | 'invalid_signature'
   | 'not_found'
   | 'payload_too_large'
   | 'card_declined'

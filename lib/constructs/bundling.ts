@@ -17,6 +17,7 @@ export const FUNCTION_ENTRIES = {
   chargePayment: 'lambdas/handlers/charge-payment.ts',
   chargeWorker: 'lambdas/handlers/charge-worker.ts',
   getPayment: 'lambdas/handlers/get-payment.ts',
+  stripeWebhook: 'lambdas/handlers/stripe-webhook.ts',
 } as const;
 
 export const entryPath = (name: keyof typeof FUNCTION_ENTRIES): string => join(__dirname, '..', '..', FUNCTION_ENTRIES[name]);

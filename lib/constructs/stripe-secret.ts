@@ -3,36 +3,37 @@ import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
 export interface StripeSecretProps {
-  /** Name of an existing secret holding the Stripe secret key; when absent the stack creates one. */
+  /** What the secret holds, for its description and its output. */
+  holds: string;
+  /** Name of an existing secret to use; when absent the stack creates one. */
   existingSecretName?: string;
   removalPolicy: RemovalPolicy;
 }
 
 /**
- * The Stripe secret API key, kept in Secrets Manager and read at runtime (never an environment
- * variable). A created secret holds a random placeholder until the key is put into it (README).
+ * A Stripe credential (the secret API key, or the webhook signing secret), kept in Secrets Manager
+ * and read at runtime (never an environment variable). A created secret holds a random
+ * placeholder until the real value is put into it (README).
  */
 export class StripeSecret extends Construct {
   readonly secret: ISecret;
 
-  constructor(scope: Construct, id: string, { existingSecretName, removalPolicy }: StripeSecretProps) {
+  constructor(scope: Construct, id: string, { holds, existingSecretName, removalPolicy }: StripeSecretProps) {
     super(scope, id);
-    this.secret = existingSecretName === undefined ? this.createSecret(removalPolicy) : Secret.fromSecretNameV2(this, 'Existing', existingSecretName);
-    new CfnOutput(this, 'StripeSecretName', {
-      value: this.secret.secretName,
-      description: 'Secrets Manager secret to put the Stripe secret key into',
-    });
+    this.secret =
+      existingSecretName === undefined ? this.createSecret(holds, removalPolicy) : Secret.fromSecretNameV2(this, 'Existing', existingSecretName);
+    new CfnOutput(this, `${id}Name`, { value: this.secret.secretName, description: `Secrets Manager secret to put the ${holds} into` });
   }
 
-  private createSecret(removalPolicy: RemovalPolicy): ISecret {
+  private createSecret(holds: string, removalPolicy: RemovalPolicy): ISecret {
     const secret = new Secret(this, 'Secret', {
-      description: 'Stripe secret API key (sk_test_... or sk_live_...) used by the payments functions',
+      description: `The ${holds}, read by the payments functions`,
       generateSecretString: { passwordLength: 32, excludePunctuation: true },
       removalPolicy,
     });
     Validations.of(secret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'Stripe API keys are rolled in the Stripe dashboard, which Secrets Manager rotation cannot drive; the new key is put into this secret and picked up within the cache time.',
+      reason: 'Stripe credentials are rolled in the Stripe dashboard, which Secrets Manager rotation cannot drive; the new value is put into this secret and picked up within the cache time.',
     });
     return secret;
   }

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { parse as parseForm } from 'qs';
 import { applyPaymentMethod, isKnownPaymentMethod } from './test-payment-methods';
+import { createWebhookSender, type WebhookControls } from './webhook-sender';
 
 /**
  * A small Stripe-compatible HTTP server for local runs and tests. The real `stripe` SDK talks to it
@@ -32,6 +33,20 @@ export interface PaymentIntent {
   created: number;
   livemode: false;
   last_payment_error: StripeErrorBody | null;
+  latest_charge: string | null;
+}
+
+/** Like Stripe's, a Charge does not carry its PaymentIntent's metadata. */
+export interface Charge {
+  id: string;
+  object: 'charge';
+  amount: number;
+  amount_refunded: number;
+  currency: string;
+  payment_intent: string;
+  refunded: boolean;
+  status: 'succeeded';
+  created: number;
 }
 
 interface StripeErrorBody {
@@ -86,6 +101,8 @@ export interface StripeEmulator {
   port: number;
   apiKey: string;
   faults: StripeFaults;
+  /** Signed webhook deliveries of the events the emulator emits when PaymentIntents change. */
+  webhooks: WebhookControls;
   stats(): StripeEmulatorStats;
   paymentIntentsForOrder(orderId: string): PaymentIntent[];
   stop(): Promise<void>;
@@ -94,6 +111,8 @@ export interface StripeEmulator {
 export async function startStripeEmulator(options: StripeEmulatorOptions = {}): Promise<StripeEmulator> {
   const apiKey = options.apiKey ?? `sk_test_emulator_${randomBytes(12).toString('hex')}`;
   const paymentIntents = new Map<string, PaymentIntent>();
+  const charges = new Map<string, Charge>();
+  const webhooks = createWebhookSender();
   const idempotency = new Map<string, IdempotencyEntry>();
   const stats: StripeEmulatorStats = { paymentIntentsCreated: 0, requests: 0, requestsByIdempotencyKey: {}, replays: 0 };
   const pending = { failures: 0, failureStatus: 500, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 };
@@ -139,11 +158,18 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       created: Math.floor(Date.now() / 1000),
       livemode: false,
       last_payment_error: null,
+      latest_charge: null,
     };
     paymentIntents.set(intent.id, intent);
     stats.paymentIntentsCreated += 1;
+    webhooks.emit('payment_intent.created', intent);
     if (!confirm || paymentMethod === null) return { status: 200, body: intent };
+    return confirmIntent(intent, paymentMethod);
+  }
 
+  /** Confirms with a test payment method: succeeds (with a Charge), needs action, or declines (402). */
+  function confirmIntent(intent: PaymentIntent, paymentMethod: string): StoredResponse {
+    intent.payment_method = paymentMethod;
     const outcome = applyPaymentMethod(paymentMethod);
     if (outcome.kind === 'declined') {
       const error: StripeErrorBody = {
@@ -155,10 +181,67 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       };
       intent.status = 'requires_payment_method';
       intent.last_payment_error = error;
+      webhooks.emit('payment_intent.payment_failed', intent);
       return { status: 402, body: { error: { ...error, payment_intent: intent } } };
     }
     intent.status = outcome.status;
+    intent.last_payment_error = null;
+    if (outcome.status === 'succeeded') {
+      const charge: Charge = {
+        id: `ch_${randomBytes(12).toString('hex')}`,
+        object: 'charge',
+        amount: intent.amount,
+        amount_refunded: 0,
+        currency: intent.currency,
+        payment_intent: intent.id,
+        refunded: false,
+        status: 'succeeded',
+        created: Math.floor(Date.now() / 1000),
+      };
+      charges.set(charge.id, charge);
+      intent.latest_charge = charge.id;
+      webhooks.emit('payment_intent.succeeded', intent);
+    } else {
+      webhooks.emit('payment_intent.requires_action', intent);
+    }
     return { status: 200, body: intent };
+  }
+
+  function confirmPaymentIntent(id: string, params: Record<string, unknown>): StoredResponse {
+    const intent = paymentIntents.get(id);
+    if (intent === undefined) return invalidRequest(`No such payment_intent: '${id}'`, 'intent', 'resource_missing', 404);
+    const paymentMethod = typeof params.payment_method === 'string' ? params.payment_method : intent.payment_method;
+    if (paymentMethod === null || !isKnownPaymentMethod(paymentMethod)) {
+      return invalidRequest('A known test payment method is required.', 'payment_method', 'resource_missing');
+    }
+    if (intent.status === 'succeeded' || intent.status === 'canceled') {
+      return invalidRequest(`This PaymentIntent's status is ${intent.status}.`, undefined, 'payment_intent_unexpected_state');
+    }
+    return confirmIntent(intent, paymentMethod);
+  }
+
+  function cancelPaymentIntent(id: string): StoredResponse {
+    const intent = paymentIntents.get(id);
+    if (intent === undefined) return invalidRequest(`No such payment_intent: '${id}'`, 'intent', 'resource_missing', 404);
+    if (intent.status === 'succeeded') return invalidRequest('A succeeded PaymentIntent cannot be canceled.', undefined, 'payment_intent_unexpected_state');
+    intent.status = 'canceled';
+    webhooks.emit('payment_intent.canceled', intent);
+    return { status: 200, body: intent };
+  }
+
+  /** Refunds all (or `amount` of) what is left on a PaymentIntent's charge, and says so in `charge.refunded`. */
+  function createRefund(params: Record<string, unknown>): StoredResponse {
+    const intent = paymentIntents.get(String(params.payment_intent ?? ''));
+    const charge = intent?.latest_charge ? charges.get(intent.latest_charge) : undefined;
+    if (charge === undefined) return invalidRequest('No succeeded charge to refund.', 'payment_intent', 'resource_missing');
+    const left = charge.amount - charge.amount_refunded;
+    const amount = params.amount === undefined ? left : Number(params.amount);
+    if (!Number.isInteger(amount) || amount < 1 || amount > left) return invalidRequest('Invalid refund amount.', 'amount');
+    charge.amount_refunded += amount;
+    charge.refunded = charge.amount_refunded === charge.amount;
+    webhooks.emit('charge.refunded', charge);
+    const refund = { id: `re_${randomBytes(12).toString('hex')}`, object: 'refund', amount, charge: charge.id, payment_intent: charge.payment_intent, status: 'succeeded' };
+    return { status: 200, body: refund };
   }
 
   /** Stripe's search language, as far as this project uses it: `metadata['key']:'value'`. */
@@ -173,6 +256,12 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   function route(method: string, path: string, params: Record<string, unknown>): StoredResponse {
     if (method === 'POST' && path === '/v1/payment_intents') return createPaymentIntent(params);
     if (method === 'GET' && path === '/v1/payment_intents/search') return searchPaymentIntents(params);
+    if (method === 'POST' && path === '/v1/refunds') return createRefund(params);
+    const action = /^\/v1\/payment_intents\/([^/]+)\/(confirm|cancel)$/.exec(path);
+    if (method === 'POST' && action) {
+      const id = decodeURIComponent(action[1]);
+      return action[2] === 'confirm' ? confirmPaymentIntent(id, params) : cancelPaymentIntent(id);
+    }
     const retrieve = /^\/v1\/payment_intents\/([^/]+)$/.exec(path);
     if (method === 'GET' && retrieve) {
       const intent = paymentIntents.get(decodeURIComponent(retrieve[1]));
@@ -259,6 +348,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     port,
     apiKey,
     faults,
+    webhooks,
     stats: () => ({ ...stats, requestsByIdempotencyKey: { ...stats.requestsByIdempotencyKey } }),
     paymentIntentsForOrder: (orderId) => [...paymentIntents.values()].filter((intent) => intent.metadata.orderId === orderId),
     stop: () =>

@@ -100,7 +100,7 @@ describe('charge function', () => {
       [['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], { 'Fn::GetAtt': [keyTableId, 'Arn'] }],
       [['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], { 'Fn::GetAtt': [ledgerId, 'Arn'] }],
     ]);
-    const secretId = logicalId('AWS::SecretsManager::Secret', {});
+    const secretId = logicalId('AWS::SecretsManager::Secret', { Description: Match.stringLikeRegexp('Stripe secret API key') });
     expect(byService(statements, 'secretsmanager:')).toEqual([[['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], { Ref: secretId }]]);
     expect(byService(statements, 'logs:').map(([, resource]) => resource)).toEqual([{ 'Fn::GetAtt': [fn.LoggingConfig.LogGroup.Ref, 'Arn'] }]);
     expect(byService(statements, 'xray:').map(([actions]) => actions)).toEqual([['xray:PutTelemetryRecords', 'xray:PutTraceSegments']]);
@@ -176,12 +176,14 @@ describe('API', () => {
 });
 
 describe('Stripe secret', () => {
-  it('is created by the stack when no name is given', () => {
-    template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+  it('is created by the stack when no name is given, apart from the webhook signing secret', () => {
+    template.resourceCountIs('AWS::SecretsManager::Secret', 2);
+    logicalId('AWS::SecretsManager::Secret', { Description: Match.stringLikeRegexp('Stripe secret API key') });
+    logicalId('AWS::SecretsManager::Secret', { Description: Match.stringLikeRegexp('webhook signing secret') });
   });
 
   it('is taken by name from context, and only that secret is readable', () => {
-    const imported = synthesize({ stripeSecretName: 'payments/stripe' }).template;
+    const imported = synthesize({ stripeSecretName: 'payments/stripe', stripeWebhookSecretName: 'payments/stripe-webhook' }).template;
     imported.resourceCountIs('AWS::SecretsManager::Secret', 0);
     imported.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ STRIPE_SECRET_ID: 'payments/stripe' }) },

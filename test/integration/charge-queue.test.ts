@@ -124,7 +124,8 @@ describe('POST /payments/async through the queue', () => {
     const letter = await waitFor('the dead letter', deadLetterFor(orderId));
     expect(letter).toMatchObject({ amount: 999, failureCode: 'idempotency_key_reused', receiveCount: 1 });
     expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
-    expect(await readLedger(orderId)).toEqual(before);
+    const { status, amount, paymentId } = before as LedgerRecord;
+    expect(await readLedger(orderId)).toMatchObject({ status, amount, paymentId });
   });
 
   it('dead-letters a message that is not a charge request, with the reason', async () => {

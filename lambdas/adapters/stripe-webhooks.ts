@@ -1,0 +1,59 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { Context } from 'aws-lambda';
+import type Stripe from 'stripe';
+import { WEBHOOK_EVENT_EXPIRY_SECONDS, WEBHOOK_EVENT_KEY_PREFIX, WEBHOOK_TOLERANCE_SECONDS } from '../contract/settings';
+import { idempotencyTable } from '../contract/tables';
+import { createApplyPaymentEvent, type EventOutcome, type PaymentEvent } from '../core/payment-events';
+import { createLedgerFactWriter } from './dynamodb-ledger';
+
+/** Checks the `Stripe-Signature` header against the exact raw body; throws StripeSignatureVerificationError. */
+export type VerifyStripeEvent = (rawBody: string, signature: string) => Promise<PaymentEvent>;
+
+export function createStripeEventVerifier(getStripe: () => Promise<Stripe>, getSigningSecret: () => Promise<string>): VerifyStripeEvent {
+  return async (rawBody, signature) => {
+    const [stripe, secret] = await Promise.all([getStripe(), getSigningSecret()]);
+    return stripe.webhooks.constructEvent(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS) as unknown as PaymentEvent;
+  };
+}
+
+/** What a delivery did: a new event's outcome, or `duplicate` for an event id already processed. */
+export type DeliveryOutcome = EventOutcome | 'duplicate';
+export type HandleStripeEvent = (event: PaymentEvent, context?: Context) => Promise<DeliveryOutcome>;
+
+export interface StripeEventHandlingOptions {
+  dynamoDb: DynamoDBClient;
+  idempotencyTableName: string;
+  ledgerTableName: string;
+  stripe: () => Promise<Stripe>;
+}
+
+/**
+ * Applies verified events to the ledger, each event id once: the key table (own key prefix,
+ * remembered longer than Stripe's three days of retries) turns a redelivery into `duplicate`.
+ */
+export function createStripeEventHandling({ dynamoDb, idempotencyTableName, ledgerTableName, stripe }: StripeEventHandlingOptions): HandleStripeEvent {
+  const applyPaymentEvent = createApplyPaymentEvent({
+    applyStatusUpdate: createLedgerFactWriter(dynamoDb, ledgerTableName),
+    // A Charge does not carry its PaymentIntent's metadata: ask Stripe which order it belongs to.
+    orderIdForPayment: async (paymentId) => (await (await stripe()).paymentIntents.retrieve(paymentId)).metadata.orderId,
+  });
+  const config = new IdempotencyConfig({
+    eventKeyJmesPath: 'id',
+    throwOnNoIdempotencyKey: true,
+    expiresAfterSeconds: WEBHOOK_EVENT_EXPIRY_SECONDS,
+    responseHook: () => 'duplicate',
+  });
+  const persistenceStore = new DynamoDBPersistenceLayer({
+    tableName: idempotencyTableName,
+    awsSdkV3Client: dynamoDb,
+    keyAttr: idempotencyTable.partitionKey,
+    expiryAttr: idempotencyTable.timeToLiveAttribute,
+  });
+  const applyOnce = makeIdempotent(applyPaymentEvent, { persistenceStore, config, keyPrefix: WEBHOOK_EVENT_KEY_PREFIX });
+  return (event, context) => {
+    if (context !== undefined) config.registerLambdaContext(context);
+    return applyOnce(event) as Promise<DeliveryOutcome>;
+  };
+}

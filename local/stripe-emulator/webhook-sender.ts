@@ -1,0 +1,110 @@
+import { randomBytes } from 'node:crypto';
+import Stripe from 'stripe';
+
+export interface StripeEvent {
+  id: string;
+  object: 'event';
+  type: string;
+  created: number;
+  livemode: false;
+  api_version: string;
+  pending_webhooks: number;
+  data: { object: unknown };
+}
+
+export interface Delivery {
+  eventId: string;
+  type: string;
+  /** The endpoint's HTTP status, or 0 when it could not be reached. */
+  status: number;
+}
+
+/** Switches a test flips to deliver webhooks the way Stripe may: repeated, late and in any order. */
+export interface WebhookControls {
+  /** Where events go and the `whsec_…` secret they are signed with. Nothing is sent until this is set. */
+  configure(endpoint: { url: string; secret: string }): void;
+  /** Deliver every event this many times (Stripe delivers at least once). */
+  deliverEachTimes(times: number): void;
+  /** Keep events instead of sending them, until `release`. */
+  hold(): void;
+  /** Send the held events, as they happened or newest first, then stop holding. */
+  release(order?: 'as-is' | 'reverse'): Promise<void>;
+  /** Every event created so far. */
+  events(): StripeEvent[];
+  /** Every delivery attempt so far. */
+  deliveries(): Delivery[];
+  /** Resolves when every delivery in flight has finished (retries included). */
+  settled(): Promise<void>;
+}
+
+const ATTEMPTS = 3;
+
+/** Signs events with the endpoint secret (through the stripe SDK's test helper) and posts them. */
+export function createWebhookSender(): WebhookControls & { emit(type: string, object: unknown): void } {
+  const signer = new Stripe('sk_test_webhook_signer');
+  let endpoint: { url: string; secret: string } | undefined;
+  let times = 1;
+  let holding = false;
+  const held: StripeEvent[] = [];
+  const all: StripeEvent[] = [];
+  const deliveries: Delivery[] = [];
+  const inFlight = new Set<Promise<void>>();
+
+  async function deliverOnce(event: StripeEvent): Promise<void> {
+    if (endpoint === undefined) return;
+    const payload = JSON.stringify(event);
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
+      // Signed per attempt, as Stripe does: the timestamp is the attempt's.
+      const signature = signer.webhooks.generateTestHeaderString({ payload, secret: endpoint.secret });
+      const status = await fetch(endpoint.url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json; charset=utf-8', 'Stripe-Signature': signature },
+        body: payload,
+      }).then((response) => response.status, () => 0);
+      deliveries.push({ eventId: event.id, type: event.type, status });
+      if (status >= 200 && status < 300) return;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+
+  function send(event: StripeEvent): void {
+    for (let copy = 0; copy < times; copy += 1) {
+      const delivery = deliverOnce(event).finally(() => inFlight.delete(delivery));
+      inFlight.add(delivery);
+    }
+  }
+
+  return {
+    emit(type, object) {
+      const event: StripeEvent = {
+        id: `evt_${randomBytes(12).toString('hex')}`,
+        object: 'event',
+        type,
+        created: Math.floor(Date.now() / 1000),
+        livemode: false,
+        api_version: '2025-01-27.acacia',
+        pending_webhooks: 1,
+        // A snapshot: later changes to the object must not change what this event said.
+        data: { object: structuredClone(object) },
+      };
+      all.push(event);
+      if (holding) held.push(event);
+      else send(event);
+    },
+    configure: (target) => void (endpoint = target),
+    deliverEachTimes: (count) => void (times = count),
+    hold: () => void (holding = true),
+    async release(order = 'as-is') {
+      holding = false;
+      const events = held.splice(0);
+      if (order === 'reverse') events.reverse();
+      for (const event of events) send(event);
+      await this.settled();
+    },
+    events: () => [...all],
+    deliveries: () => [...deliveries],
+    async settled() {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    },
+  };
+}
