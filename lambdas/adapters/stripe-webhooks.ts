@@ -5,16 +5,23 @@ import type { Context } from 'aws-lambda';
 import type Stripe from 'stripe';
 import { WEBHOOK_EVENT_EXPIRY_SECONDS, WEBHOOK_EVENT_KEY_PREFIX, WEBHOOK_TOLERANCE_SECONDS } from '../contract/settings';
 import { idempotencyTable } from '../contract/tables';
+import { InvalidSignatureError } from '../core/errors';
 import { createApplyPaymentEvent, type EventOutcome, type PaymentEvent } from '../core/payment-events';
 import { createLedgerFactWriter } from './dynamodb-ledger';
 
-/** Checks the `Stripe-Signature` header against the exact raw body; throws StripeSignatureVerificationError. */
+/** Checks the `Stripe-Signature` header against the exact raw body; throws InvalidSignatureError. */
 export type VerifyStripeEvent = (rawBody: string, signature: string) => Promise<PaymentEvent>;
 
 export function createStripeEventVerifier(getStripe: () => Promise<Stripe>, getSigningSecret: () => Promise<string>): VerifyStripeEvent {
   return async (rawBody, signature) => {
     const [stripe, secret] = await Promise.all([getStripe(), getSigningSecret()]);
-    return stripe.webhooks.constructEvent(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS) as unknown as PaymentEvent;
+    try {
+      return stripe.webhooks.constructEvent(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS) as unknown as PaymentEvent;
+    } catch (error) {
+      // Everything constructEvent throws is about the header or body it was given (a malformed
+      // header even surfaces as a plain Error), so every failure here is a rejected delivery.
+      throw new InvalidSignatureError(error instanceof Error ? error.message : String(error));
+    }
   };
 }
 

@@ -60,3 +60,11 @@ export class OrderConflictError extends Error {
     super(`order ${orderId} was already submitted with a different ${conflictingFields.join(', ')}`);
   }
 }
+
+/** A webhook whose Stripe-Signature does not prove it came from Stripe with this very body. */
+export class InvalidSignatureError extends Error {
+  override readonly name = 'InvalidSignatureError';
+  constructor(reason: string) {
+    super(reason);
+  }
+}

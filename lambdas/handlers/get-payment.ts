@@ -17,8 +17,8 @@ export function createGetPaymentHandler(readLedger: LedgerReader, logger = new L
     try {
       const record = await readLedger(orderId);
       if (record === undefined) return errorResponse(404, 'not_found', `no payment for order ${orderId}`);
-      const { orderId: id, status, paymentId, amount, currency, paymentStatus, declineCode, createdAt, updatedAt } = record;
-      const payment = { orderId: id, status, paymentId, amount, currency, paymentStatus, declineCode, createdAt, updatedAt };
+      const { orderId: id, status, paymentId, amount, currency, paymentStatus, declineCode, amountRefunded, createdAt, updatedAt } = record;
+      const payment = { orderId: id, status, paymentId, amount, currency, paymentStatus, declineCode, amountRefunded, createdAt, updatedAt };
       return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(payment) };
     } catch (error) {
       logger.error('reading the ledger failed', { orderId, error });

@@ -27,7 +27,7 @@ export function createStripeWebhookHandler(
     try {
       stripeEvent = await verify(rawBody, signature);
     } catch (error) {
-      if (error instanceof Error && error.name === 'StripeSignatureVerificationError') {
+      if (error instanceof Error && error.name === 'InvalidSignatureError') {
         logger.warn('webhook signature rejected', { reason: error.message });
         return errorResponse(400, 'invalid_signature', 'the Stripe-Signature header does not match this body');
       }

@@ -200,3 +200,36 @@ describe('Stripe secret', () => {
     });
   });
 });
+
+describe('Stripe webhook', () => {
+  const webhookId = logicalId('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^POST /webhooks/stripe') });
+
+  it('is routed without an API key, without a body model, as a proxy integration that passes the raw body', () => {
+    const resourceId = logicalId('AWS::ApiGateway::Resource', { PathPart: 'stripe' });
+    const [method] = Object.values(template.findResources('AWS::ApiGateway::Method', { Properties: { ResourceId: { Ref: resourceId } } }));
+    expect(method.Properties).toMatchObject({ HttpMethod: 'POST', ApiKeyRequired: false, Integration: { Type: 'AWS_PROXY' } });
+    expect(method.Properties.RequestModels).toBeUndefined();
+    expect(method.Properties.RequestValidatorId).toBeUndefined();
+    expect(JSON.stringify(method.Properties.Integration.Uri)).toContain(webhookId);
+    expect(template.toJSON().Resources).not.toHaveProperty('BinaryMediaTypes');
+  });
+
+  it('may only update the ledger, use its event keys, and read the two Stripe secrets', () => {
+    const statements = statementsOf(webhookId);
+    expect(byService(statements, 'dynamodb:')).toEqual([
+      [['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], { 'Fn::GetAtt': [keyTableId, 'Arn'] }],
+      [['dynamodb:UpdateItem'], { 'Fn::GetAtt': [ledgerId, 'Arn'] }],
+    ]);
+    const apiKeySecret = logicalId('AWS::SecretsManager::Secret', { Description: Match.stringLikeRegexp('Stripe secret API key') });
+    const signingSecret = logicalId('AWS::SecretsManager::Secret', { Description: Match.stringLikeRegexp('webhook signing secret') });
+    expect(byService(statements, 'secretsmanager:').map(([, resource]) => resource)).toEqual([{ Ref: apiKeySecret }, { Ref: signingSecret }]);
+    const known = ['dynamodb:', 'secretsmanager:', 'logs:', 'xray:'];
+    expect(statements.flatMap((s) => s.actions).filter((a) => !known.some((prefix) => a.startsWith(prefix)))).toEqual([]);
+  });
+
+  it('names the signing secret in its environment, never its value', () => {
+    const variables = template.toJSON().Resources[webhookId].Properties.Environment.Variables;
+    expect(variables.STRIPE_WEBHOOK_SECRET_ID).toBeDefined();
+    expect(JSON.stringify(variables)).not.toContain('whsec_');
+  });
+});

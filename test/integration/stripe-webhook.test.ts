@@ -1,0 +1,231 @@
+import fc from 'fast-check';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import Stripe from 'stripe';
+import { createDynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger';
+import { createStripeEventHandling, createStripeEventVerifier } from '../../lambdas/adapters/stripe-webhooks';
+import type { ApiHandler } from '../../lambdas/handlers/http-responses';
+import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
+import { lambdaContext } from '../../local/lambda-context';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import type { StripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
+import { chargeHandler, ledgerRecord, newOrderId, post, silentLogger, startLocalParts, type LocalParts } from '../support/local-parts';
+
+const SECRET = 'whsec_test_secret';
+let parts: LocalParts;
+let webhook: ApiHandler;
+
+beforeAll(async () => {
+  parts = await startLocalParts();
+  const stripe = async () => parts.stripe;
+  webhook = createStripeWebhookHandler(
+    createStripeEventVerifier(stripe, async () => SECRET),
+    createStripeEventHandling({ dynamoDb: parts.dynamoDb, ...parts.tables, stripe }),
+    silentLogger,
+  );
+});
+afterAll(() => parts?.stop());
+
+const signer = new Stripe('sk_test_signer');
+let eventCounter = 0;
+
+function stripeEvent(type: string, created: number, object: Record<string, unknown>) {
+  return { id: `evt_test_${(eventCounter += 1)}`, object: 'event', type, created, livemode: false, data: { object } };
+}
+
+interface DeliveryOptions {
+  secret?: string;
+  timestamp?: number;
+  signature?: string | null;
+  body?: string;
+}
+
+/** What API Gateway hands the webhook Lambda: the raw body and Stripe's signature header. */
+function delivery(event: object, options: DeliveryOptions = {}): APIGatewayProxyEvent {
+  const payload = JSON.stringify(event);
+  const signature =
+    options.signature === undefined
+      ? signer.webhooks.generateTestHeaderString({ payload, secret: options.secret ?? SECRET, timestamp: options.timestamp })
+      : options.signature;
+  return {
+    httpMethod: 'POST',
+    path: '/webhooks/stripe',
+    headers: signature === null ? { 'Content-Type': 'application/json' } : { 'Content-Type': 'application/json', 'Stripe-Signature': signature },
+    body: options.body ?? payload,
+    isBase64Encoded: false,
+  } as unknown as APIGatewayProxyEvent;
+}
+
+async function deliver(event: object, options?: DeliveryOptions) {
+  const response = await webhook(delivery(event, options), lambdaContext());
+  return { status: response.statusCode, body: JSON.parse(response.body) };
+}
+
+/** A real PaymentIntent at the emulator (so a Charge event can be traced back to its order). */
+async function paymentIntent(orderId: string, amount = 3000) {
+  return parts.stripe.paymentIntents.create({ amount, currency: 'eur', metadata: { orderId } }, { idempotencyKey: `pi-${orderId}` });
+}
+
+const intentObject = (intent: Stripe.PaymentIntent, status: string, extra: Record<string, unknown> = {}) => ({ ...intent, status, ...extra });
+const chargeObject = (intent: Stripe.PaymentIntent, amountRefunded: number) => ({
+  id: `ch_for_${intent.id}`,
+  object: 'charge',
+  amount: intent.amount,
+  amount_refunded: amountRefunded,
+  currency: intent.currency,
+  payment_intent: intent.id,
+  refunded: amountRefunded === intent.amount,
+});
+
+describe('POST /webhooks/stripe signature checks', () => {
+  let orderId: string;
+  let event: ReturnType<typeof stripeEvent>;
+  beforeAll(async () => {
+    orderId = newOrderId('sig');
+    expect((await post(chargeHandler(parts), { orderId, amount: 3000, currency: 'eur', paymentMethod: 'pm_card_visa' })).statusCode).toBe(201);
+    const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
+    event = stripeEvent('charge.refunded', Math.floor(Date.now() / 1000), chargeObject(intent as unknown as Stripe.PaymentIntent, 3000));
+  });
+
+  it.each<[string, () => DeliveryOptions]>([
+    ['a signature made with another secret', () => ({ secret: 'whsec_someone_else' })],
+    ['no Stripe-Signature header', () => ({ signature: null })],
+    ['a body altered after signing', () => ({ body: JSON.stringify({ ...event, data: { object: { ...event.data.object, amount_refunded: 1 } } }) })],
+    ['a timestamp older than the tolerance', () => ({ timestamp: Math.floor(Date.now() / 1000) - 600 })],
+    ['a malformed header', () => ({ signature: 't=abc,v1=' })],
+  ])('answers 400 to %s and leaves the ledger as it was', async (_case, options) => {
+    const before = await ledgerRecord(parts, orderId);
+    const answer = await deliver(event, options());
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.code).toBe('invalid_signature');
+    expect(await ledgerRecord(parts, orderId)).toEqual(before);
+  });
+
+  it('accepts the same event correctly signed', async () => {
+    expect(await deliver(event)).toEqual({ status: 200, body: { received: true, outcome: 'applied' } });
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'refunded', amountRefunded: 3000 });
+  });
+});
+
+describe('POST /webhooks/stripe deduplication and ordering', () => {
+  it('makes one ledger transition from the same event delivered 10 times at once', async () => {
+    const orderId = newOrderId('ten');
+    const intent = await paymentIntent(orderId);
+    const event = stripeEvent('payment_intent.succeeded', intent.created + 1, intentObject(intent, 'succeeded'));
+    const answers = await Promise.all(Array.from({ length: 10 }, () => deliver(event)));
+
+    expect(answers.filter((answer) => answer.body.outcome === 'applied')).toHaveLength(1);
+    // The others were told "duplicate" (200) or "in progress" (409, so Stripe delivers again later).
+    expect(answers.every((answer) => answer.body.outcome === 'duplicate' || answer.status === 409 || answer.body.outcome === 'applied')).toBe(true);
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', lastEventId: event.id, origin: 'webhook' });
+    expect(await deliver(event)).toEqual({ status: 200, body: { received: true, outcome: 'duplicate' } });
+  });
+
+  it('answers 200 to event types it does not track, and writes nothing', async () => {
+    const orderId = newOrderId('unknown-type');
+    const intent = await paymentIntent(orderId);
+    expect(await deliver(stripeEvent('payment_intent.created', intent.created, intentObject(intent, 'requires_payment_method')))).toEqual({
+      status: 200,
+      body: { received: true, outcome: 'ignored' },
+    });
+    expect(await ledgerRecord(parts, orderId)).toBeUndefined();
+  });
+
+  /** Every order of the events, each possibly delivered more than once, must end in the same state. */
+  const deliveries = (count: number) =>
+    fc
+      .tuple(fc.shuffledSubarray([...Array(count).keys()], { minLength: count, maxLength: count }), fc.array(fc.nat(count - 1), { maxLength: 4 }))
+      .chain(([order, repeats]) => fc.shuffledSubarray([...order, ...repeats], { minLength: order.length + repeats.length }));
+
+  it('ends succeeded → partly refunded → refunded in the refunded state, whatever the order and repeats', async () => {
+    await fc.assert(
+      fc.asyncProperty(deliveries(3), async (sequence) => {
+        const orderId = newOrderId('refund-order');
+        const intent = await paymentIntent(orderId);
+        const events = [
+          stripeEvent('payment_intent.succeeded', intent.created + 1, intentObject(intent, 'succeeded')),
+          stripeEvent('charge.refunded', intent.created + 2, chargeObject(intent, 1000)),
+          stripeEvent('charge.refunded', intent.created + 3, chargeObject(intent, 3000)),
+        ];
+        for (const index of sequence) expect((await deliver(events[index])).status).toBe(200);
+        expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'refunded', amountRefunded: 3000, paymentId: intent.id });
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('ends failed → succeeded (a second card) in the charged state, whatever the order and repeats', async () => {
+    await fc.assert(
+      fc.asyncProperty(deliveries(2), async (sequence) => {
+        const orderId = newOrderId('retry-order');
+        const intent = await paymentIntent(orderId);
+        const events = [
+          stripeEvent('payment_intent.payment_failed', intent.created, intentObject(intent, 'requires_payment_method', {
+            last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds' },
+          })),
+          stripeEvent('payment_intent.succeeded', intent.created + 5, intentObject(intent, 'succeeded')),
+        ];
+        for (const index of sequence) expect((await deliver(events[index])).status).toBe(200);
+        expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', paymentStatus: 'succeeded' });
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('keeps facts a webhook wrote while the charge was in flight: the late charge answer does not overwrite them', async () => {
+    const orderId = newOrderId('in-flight');
+    const intent = await paymentIntent(orderId);
+    const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
+    await ledger.createPendingOrGet({ orderId, amount: 3000, currency: 'eur' }, new Date().toISOString());
+    await deliver(stripeEvent('payment_intent.succeeded', intent.created + 1, intentObject(intent, 'succeeded')));
+    await deliver(stripeEvent('charge.refunded', intent.created + 2, chargeObject(intent, 3000)));
+
+    const answer = await ledger.finalize(orderId, { status: 'charged', paymentId: intent.id, paymentStatus: 'succeeded' }, new Date().toISOString());
+    expect(answer).toMatchObject({ status: 'refunded' });
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'refunded', amountRefunded: 3000 });
+  });
+});
+
+describe('the local loop through npm start\'s runtime', () => {
+  let runtime: LocalRuntime;
+  let emulator: StripeEmulator;
+  beforeAll(async () => {
+    runtime = await startLocalRuntime({ port: 0, namePrefix: 'w-', stripeWebhookSecret: 'whsec_local_loop' });
+    emulator = runtime.stripeEmulator as StripeEmulator;
+  });
+  afterAll(() => runtime?.stop());
+
+  const payment = async (orderId: string) => (await fetch(`${runtime.url}/payments/${orderId}`)).json() as Promise<Record<string, unknown>>;
+  const charge = (orderId: string) =>
+    fetch(`${runtime.url}/payments`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ orderId, amount: 4100, currency: 'eur', paymentMethod: 'pm_card_visa' }),
+    });
+
+  it('charges through the API; payment_intent.succeeded delivered twice; GET shows the charge', async () => {
+    emulator.webhooks.deliverEachTimes(2);
+    const orderId = newOrderId('loop');
+    expect((await charge(orderId)).status).toBe(201);
+    await emulator.webhooks.settled();
+
+    const succeeded = emulator.webhooks.deliveries().filter((d) => d.type === 'payment_intent.succeeded' && d.status === 200);
+    const [event] = emulator.webhooks.events().filter((e) => e.type === 'payment_intent.succeeded');
+    expect(succeeded.filter((d) => d.eventId === event.id)).toHaveLength(2);
+    expect(await payment(orderId)).toMatchObject({ orderId, status: 'charged', paymentStatus: 'succeeded', amount: 4100 });
+  });
+
+  it('applies a refund delivered before the charge\'s own event (out of order) and ends refunded', async () => {
+    emulator.webhooks.deliverEachTimes(1);
+    const orderId = newOrderId('loop-reverse');
+    emulator.webhooks.hold();
+    expect((await charge(orderId)).status).toBe(201);
+    const stripe = new Stripe(emulator.apiKey, { host: '127.0.0.1', port: emulator.port, protocol: 'http' });
+    const [intent] = emulator.paymentIntentsForOrder(orderId);
+    await stripe.refunds.create({ payment_intent: intent.id });
+    await emulator.webhooks.release('reverse');
+
+    expect(await payment(orderId)).toMatchObject({ status: 'refunded', amountRefunded: 4100 });
+    const mine = emulator.webhooks.deliveries().filter((d) => emulator.webhooks.events().some((e) => e.id === d.eventId && JSON.stringify(e).includes(intent.id)));
+    expect(mine.every((d) => d.status === 200)).toBe(true);
+  });
+});
