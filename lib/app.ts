@@ -4,7 +4,7 @@ import { PaymentsStack } from './payments-stack';
 
 /**
  * Adds the payments stack to an app, configured from context (`-c name=value`):
- * `sandbox=true` (destroy data with the stack), `stripeSecretName`, `stripeWebhookSecretName`, `logLevel`, `stackName`.
+ * `sandbox=true` (destroy data with the stack), `stripeSecretName`, `stripeWebhookSecretName`, `alarmEmail`, `logLevel`, `stackName`.
  * Every AWS Solutions finding fails synth unless acknowledged, with its reason, where it arises.
  */
 export function buildApp(app: App): PaymentsStack {
@@ -13,6 +13,7 @@ export function buildApp(app: App): PaymentsStack {
     sandbox: context('sandbox') === 'true',
     stripeSecretName: context('stripeSecretName'),
     stripeWebhookSecretName: context('stripeWebhookSecretName'),
+    alarmEmail: context('alarmEmail'),
     logLevel: context('logLevel'),
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });

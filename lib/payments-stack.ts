@@ -18,6 +18,8 @@ export interface PaymentsStackProps extends StackProps {
   stripeSecretName?: string;
   /** Use this existing secret for the webhook signing secret (`whsec_…`) instead of creating one. */
   stripeWebhookSecretName?: string;
+  /** Where the queue alarms send their notifications (subscribed to the alarm topic). */
+  alarmEmail?: string;
   logLevel?: string;
 }
 
@@ -36,7 +38,7 @@ export class PaymentsStack extends Stack {
     const logLevel = props.logLevel ?? 'INFO';
 
     this.tables = new PaymentTables(this, 'Tables', { removalPolicy });
-    this.queue = new ChargeQueue(this, 'ChargeQueue', { removalPolicy });
+    this.queue = new ChargeQueue(this, 'ChargeQueue', { removalPolicy, alarmEmail: props.alarmEmail });
     const { secret } = new StripeSecret(this, 'StripeSecret', {
       holds: 'Stripe secret API key (sk_test_... or sk_live_...)',
       existingSecretName: props.stripeSecretName,
@@ -75,6 +77,8 @@ export class PaymentsStack extends Stack {
         batchSize: chargeQueue.batchSize,
         maxBatchingWindow: Duration.seconds(chargeQueue.maxBatchingWindowSeconds),
         reportBatchItemFailures: true,
+        // A burst (or a redrive) must not outrun Stripe's rate limit: throttled receives burn retries.
+        maxConcurrency: chargeQueue.maxConcurrency,
       }),
     );
     // Messages that can never succeed are moved to the dead-letter queue at once, with their reason.

@@ -29,7 +29,15 @@ export function startQueuePoller(sqs: SQSClient, queueUrl: string, handler: Queu
         );
         if (Messages.length === 0) continue;
         const event: SQSEvent = { Records: Messages.map((message) => toRecord(message, queueUrl)) };
-        const { batchItemFailures } = await handler(event, lambdaContext(chargeQueue.workerTimeoutSeconds * 1000, 'chargeWorker'));
+        const timeoutMs = chargeQueue.workerTimeoutSeconds * 1000;
+        // Like Lambda: a batch that outlives the function's timeout failed as a whole; nothing is deleted.
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('the worker timed out')), timeoutMs);
+        });
+        const { batchItemFailures } = await Promise.race([handler(event, lambdaContext(timeoutMs, 'chargeWorker')), timedOut]).finally(() =>
+          clearTimeout(timer),
+        );
         const failed = new Set(batchItemFailures.map((failure) => failure.itemIdentifier));
         const done = Messages.filter((message) => !failed.has(message.MessageId as string));
         if (done.length > 0) {

@@ -30,21 +30,23 @@ const SCAN_VISIBILITY_SECONDS = 30;
  * (so none is counted twice) and made visible again at the end.
  */
 export async function inspectDeadLetters(sqs: SQSClient, deadLetterQueueUrl: string, max = 100): Promise<DeadLetterView[]> {
+  const expected = Math.min(max, await countDeadLetters(sqs, deadLetterQueueUrl));
   const seen = new Map<string, Message>();
-  for (;;) {
+  // Short receives may come back empty while messages exist: stop at the count, or after two empty waits.
+  for (let empty = 0; seen.size < expected && empty < 2; ) {
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: deadLetterQueueUrl,
         MaxNumberOfMessages: 10,
         VisibilityTimeout: SCAN_VISIBILITY_SECONDS,
-        WaitTimeSeconds: 0,
+        WaitTimeSeconds: 1,
         MessageSystemAttributeNames: ['All'],
         MessageAttributeNames: ['All'],
       }),
     );
     const fresh = Messages.filter((message) => !seen.has(message.MessageId as string));
     for (const message of fresh) seen.set(message.MessageId as string, message);
-    if (fresh.length === 0 || seen.size >= max) break;
+    empty = fresh.length === 0 ? empty + 1 : 0;
   }
   const messages = [...seen.values()];
   for (let i = 0; i < messages.length; i += 10) {
@@ -62,35 +64,42 @@ export async function inspectDeadLetters(sqs: SQSClient, deadLetterQueueUrl: str
   return messages.map(view);
 }
 
-export async function countDeadLetters(sqs: SQSClient, deadLetterQueueUrl: string): Promise<number> {
+export async function countDeadLetters(sqs: SQSClient, deadLetterQueueUrl: string, { visibleOnly = false } = {}): Promise<number> {
   const { Attributes = {} } = await sqs.send(
     new GetQueueAttributesCommand({
       QueueUrl: deadLetterQueueUrl,
       AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
     }),
   );
-  return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
+  const visible = Number(Attributes.ApproximateNumberOfMessages ?? 0);
+  return visibleOnly ? visible : visible + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
 
 /**
- * Moves dead-lettered messages back to the charge queue by receive, send, delete, for SQS servers
- * without StartMessageMoveTask (the local emulator). A message is deleted only after its copy was
- * sent, so none is lost; a crash in between sends it twice, which the idempotent charge absorbs.
+ * Moves the messages dead-lettered so far back to the charge queue by receive, send, delete, for
+ * SQS servers without StartMessageMoveTask (the local emulator). A message is deleted only after
+ * its copy was sent, so none is lost; a crash in between sends it twice, which the idempotent
+ * charge absorbs. Messages dead-lettered again while it runs (a permanent failure comes straight
+ * back) are left for the next run, so it always ends.
  */
 export async function redriveByCopy(sqs: SQSClient, deadLetterQueueUrl: string, queueUrl: string): Promise<number> {
+  const startedAt = Date.now();
+  const toMove = await countDeadLetters(sqs, deadLetterQueueUrl, { visibleOnly: true });
   let moved = 0;
-  for (;;) {
+  for (let empty = 0; moved < toMove && empty < 2; ) {
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: deadLetterQueueUrl,
-        MaxNumberOfMessages: 10,
+        MaxNumberOfMessages: Math.min(10, toMove - moved),
         VisibilityTimeout: SCAN_VISIBILITY_SECONDS,
-        WaitTimeSeconds: 0,
+        WaitTimeSeconds: 1,
+        MessageSystemAttributeNames: ['SentTimestamp'],
         MessageAttributeNames: ['All'],
       }),
     );
-    if (Messages.length === 0) return moved;
-    for (const message of Messages) {
+    const earlier = Messages.filter((message) => Number(message.Attributes?.SentTimestamp ?? 0) <= startedAt);
+    empty = earlier.length === 0 ? empty + 1 : 0;
+    for (const message of earlier) {
       await sqs.send(
         new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: message.Body, MessageAttributes: withoutFailure(message.MessageAttributes) }),
       );
@@ -98,6 +107,7 @@ export async function redriveByCopy(sqs: SQSClient, deadLetterQueueUrl: string, 
       moved += 1;
     }
   }
+  return moved;
 }
 
 /** A redriven message starts afresh: the reason it failed last time belongs to the dead-letter queue. */

@@ -6,9 +6,12 @@
  * through its outputs with your AWS credentials; redrive then uses SQS StartMessageMoveTask.
  * With --local they act on the queues of a running `npm start`, moving messages by receive,
  * send, delete because the emulator has no StartMessageMoveTask.
+ * In AWS the operator needs cloudformation:DescribeStacks on the stack; on the dead-letter queue
+ * sqs:GetQueueAttributes, ReceiveMessage, ChangeMessageVisibility (inspect) and
+ * sqs:StartMessageMoveTask, ListMessageMoveTasks, DeleteMessage (redrive); sqs:SendMessage on the charge queue.
  */
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
+import { ListMessageMoveTasksCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { localSqsClient } from '../local/queues';
 import { readRuntimeFile } from '../local/runtime-file';
 import { countDeadLetters, inspectDeadLetters, redriveByCopy } from './dead-letter-operations';
@@ -54,8 +57,17 @@ async function redrive(target: Target): Promise<void> {
     const { TaskHandle } = await target.sqs.send(
       new StartMessageMoveTaskCommand({ SourceArn: target.arns.deadLetterQueue, DestinationArn: target.arns.queue }),
     );
-    console.log(`Started moving dead-lettered messages back to the charge queue (task ${TaskHandle}).`);
-    return;
+    console.log(`Moving dead-lettered messages back to the charge queue (task ${TaskHandle}).`);
+    // One move task runs per queue at a time; follow it so a failure does not go unnoticed.
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const { Results = [] } = await target.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: target.arns.deadLetterQueue, MaxResults: 1 }));
+      const task = Results[0];
+      if (task?.Status === 'RUNNING') continue;
+      console.log(`${task?.Status ?? 'UNKNOWN'}: moved ${task?.ApproximateNumberOfMessagesMoved ?? 0} message(s)${task?.FailureReason ? `; ${task.FailureReason}` : ''}`);
+      if (task?.Status !== 'COMPLETED') process.exitCode = 1;
+      return;
+    }
   }
   const moved = await redriveByCopy(target.sqs, target.deadLetterQueueUrl, target.queueUrl);
   console.log(`Moved ${moved} message(s) back to the charge queue.`);

@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import type { ChargeRequest } from '../contract/payment-request';
-import { STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_MS } from '../contract/settings';
+import { STRIPE_LOOKUP_TIMEOUT_MS, STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_MS } from '../contract/settings';
 import type { PaymentAttempt, PaymentProvider } from '../core/charge-order';
 import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError } from '../core/errors';
 
@@ -69,7 +69,7 @@ export function createStripePayments(getClient: () => Promise<Stripe>): PaymentP
       try {
         const stripe = await getClient();
         // orderId is limited to [A-Za-z0-9._:-], so it cannot break out of the quoted query value.
-        const { data } = await stripe.paymentIntents.search({ query: `metadata['orderId']:'${orderId}'`, limit: 10 }, { maxNetworkRetries: 0 });
+        const { data } = await stripe.paymentIntents.search({ query: `metadata['orderId']:'${orderId}'`, limit: 10 }, { maxNetworkRetries: 0, timeout: STRIPE_LOOKUP_TIMEOUT_MS });
         const intent = data.find((candidate) => PAID_STATUSES.has(candidate.status)) ?? data[0];
         return intent && attemptOf(intent);
       } catch (error) {

@@ -12,10 +12,15 @@ export const chargeQueue = {
   workerTimeoutSeconds: CHARGE_FUNCTION_TIMEOUT_SECONDS,
   /** AWS's advice: at least six times the function timeout, so a batch is never redelivered while running. */
   visibilityTimeoutSeconds: 6 * CHARGE_FUNCTION_TIMEOUT_SECONDS,
-  retentionDays: 4,
+  /** As long as SQS allows, so a stopped worker loses nothing for two weeks. */
+  retentionDays: 14,
   deadLetterRetentionDays: 14,
   batchSize: 10,
   maxBatchingWindowSeconds: 1,
+  /** Concurrent worker invocations at most (the event source mapping's maximum concurrency). */
+  maxConcurrency: 5,
+  /** A message older than this on the charge queue means the worker is not keeping up (or is off). */
+  oldestMessageAlarmSeconds: 15 * 60,
 } as const;
 
 /** Message attributes the worker puts on a message it dead-letters itself (a permanent failure). */

@@ -7,16 +7,18 @@ export const STRIPE_TIMEOUT_MS = 4_000;
 export const STRIPE_MAX_NETWORK_RETRIES = 2;
 /** stripe-node sleeps at most 0.5 s × 2^(n-1) before its n-th retry (capped at 5 s). */
 const STRIPE_BACKOFF_MS = Array.from({ length: STRIPE_MAX_NETWORK_RETRIES }, (_, n) => Math.min(500 * 2 ** n, 5_000));
-/** One create, with the SDK's retries, plus one lookup without retries (only for an order pending for a day). */
+/** The metadata lookup (only for an order pending for a day) makes one short attempt. */
+export const STRIPE_LOOKUP_TIMEOUT_MS = 2_000;
+/** One create, with the SDK's retries, plus the lookup. */
 export const STRIPE_WORST_CASE_MS =
-  STRIPE_TIMEOUT_MS * (STRIPE_MAX_NETWORK_RETRIES + 1) + STRIPE_BACKOFF_MS.reduce((sum, ms) => sum + ms, 0) + STRIPE_TIMEOUT_MS;
+  STRIPE_TIMEOUT_MS * (STRIPE_MAX_NETWORK_RETRIES + 1) + STRIPE_BACKOFF_MS.reduce((sum, ms) => sum + ms, 0) + STRIPE_LOOKUP_TIMEOUT_MS;
 
 /** AWS calls fail fast: a DynamoDB request answers in milliseconds, so 800 ms means it is in trouble. */
 export const AWS_REQUEST_TIMEOUT_MS = 800;
 export const AWS_MAX_ATTEMPTS = 2;
 const AWS_CALL_WORST_CASE_MS = AWS_MAX_ATTEMPTS * AWS_REQUEST_TIMEOUT_MS + 200; // plus the SDK's backoff
-/** Claim key, ledger create, ledger finalize, complete key, and the Stripe key from Secrets Manager. */
-const AWS_CALLS_PER_CHARGE = 5;
+/** Claim key, ledger create, ledger finalize, complete key, the Stripe key from Secrets Manager, and (in the worker) a dead-letter send. */
+const AWS_CALLS_PER_CHARGE = 6;
 export const CHARGE_WORST_CASE_MS = STRIPE_WORST_CASE_MS + AWS_CALLS_PER_CHARGE * AWS_CALL_WORST_CASE_MS;
 
 /** API Gateway REST integrations time out at 29 s; the Lambda must answer before that. */

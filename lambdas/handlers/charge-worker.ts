@@ -4,7 +4,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { chargeServiceFromEnvironment } from '../adapters/charge-service';
 import { createDeadLetter, type DeadLetter, type PermanentFailure } from '../adapters/dead-letter-queue';
-import { requiredEnv } from '../adapters/environment';
+import { awsClientSettings, requiredEnv } from '../adapters/environment';
 import type { IdempotentCharge } from '../adapters/idempotent-charge';
 import { ENV, SERVICE_NAME } from '../contract/environment';
 import { parseChargeRequest } from '../core/validate-charge-request';
@@ -35,9 +35,9 @@ export function createChargeWorkerHandler(
   deadLetter: DeadLetter,
   logger = new Logger({ serviceName: SERVICE_NAME }),
 ): QueueHandler {
-  const processor = new BatchProcessor(EventType.SQS);
-
   return async (event, context) => {
+    // One processor per invocation: it holds the batch's state, and local runs may overlap.
+    const processor = new BatchProcessor(EventType.SQS);
     logger.addContext(context);
     const chargeRecord = async (record: SQSRecord): Promise<void> => {
       const log = logger.createChild({ persistentKeys: { messageId: record.messageId } });
@@ -71,7 +71,7 @@ let deployedHandler: QueueHandler | undefined;
 export const handler: QueueHandler = (event, context) => {
   deployedHandler ??= createChargeWorkerHandler(
     chargeServiceFromEnvironment(),
-    createDeadLetter(new SQSClient({}), requiredEnv(ENV.deadLetterQueueUrl)),
+    createDeadLetter(new SQSClient(awsClientSettings), requiredEnv(ENV.deadLetterQueueUrl)),
   );
   return deployedHandler(event, context);
 };

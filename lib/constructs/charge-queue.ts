@@ -1,23 +1,31 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { chargeQueue } from '../../lambdas/contract/queues';
 
 export interface ChargeQueueProps {
   removalPolicy: RemovalPolicy;
+  /** Subscribed to the alarm topic when given. */
+  alarmEmail?: string;
 }
 
 /**
- * The charge queue with its dead-letter queue (redrive after `maxReceiveCount` receives) and the
- * alarm that fires as soon as anything is dead-lettered: the three belong together.
+ * The charge queue with its dead-letter queue (redrive after `maxReceiveCount` receives), the alarm
+ * that fires as soon as anything is dead-lettered, the alarm that fires when queued orders wait too
+ * long, and the topic both notify: they belong together.
  */
 export class ChargeQueue extends Construct {
   readonly queue: Queue;
   readonly deadLetterQueue: Queue;
   readonly deadLetterAlarm: Alarm;
+  readonly backlogAlarm: Alarm;
+  readonly alarmTopic: Topic;
 
-  constructor(scope: Construct, id: string, { removalPolicy }: ChargeQueueProps) {
+  constructor(scope: Construct, id: string, { removalPolicy, alarmEmail }: ChargeQueueProps) {
     super(scope, id);
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
@@ -40,6 +48,22 @@ export class ChargeQueue extends Construct {
       evaluationPeriods: 1,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.backlogAlarm = new Alarm(this, 'BacklogAlarm', {
+      alarmDescription: 'Queued charges are waiting longer than expected: is the worker throttled, failing or disabled?',
+      metric: this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(1), statistic: 'Maximum' }),
+      threshold: chargeQueue.oldestMessageAlarmSeconds,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    this.alarmTopic = new Topic(this, 'AlarmTopic', { enforceSSL: true });
+    if (alarmEmail !== undefined) this.alarmTopic.addSubscription(new EmailSubscription(alarmEmail));
+    for (const alarm of [this.deadLetterAlarm, this.backlogAlarm]) alarm.addAlarmAction(new SnsAction(this.alarmTopic));
+    Validations.of(this.alarmTopic).acknowledge({
+      id: 'AwsSolutions-SNS2',
+      reason: 'CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key, and a customer-managed key costs money in a sandbox; the notifications carry alarm names, not payment data.',
     });
   }
 }

@@ -81,7 +81,7 @@ export class PaymentsApi extends Construct {
           requestValidator: validator,
           requestModels: { 'application/json': chargeRequestModel },
         }),
-        ...(route.kind === 'queue' && { methodResponses: [{ statusCode: '202' }, { statusCode: '503' }] }),
+        ...(route.kind === 'queue' && { methodResponses: [{ statusCode: '202' }, { statusCode: '400' }, { statusCode: '503' }] }),
       });
     }
 
@@ -151,11 +151,9 @@ export class PaymentsApi extends Construct {
         passthroughBehavior: PassthroughBehavior.NEVER,
         requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'" },
         // The orderId is kept in a request override so the answer can name it (the response template only sees SQS's answer).
+        // One line: the form body must start with `Action=`, whatever Velocity does with a newline after #set.
         requestTemplates: {
-          'application/json': [
-            "#set($context.requestOverride.header.orderId = $input.path('$.orderId'))",
-            'Action=SendMessage&MessageBody=$util.urlEncode($input.body)',
-          ].join('\n'),
+          'application/json': "#set($context.requestOverride.header.orderId = $input.path('$.orderId'))Action=SendMessage&MessageBody=$util.urlEncode($input.body)",
         },
         integrationResponses: [
           {
@@ -165,8 +163,14 @@ export class PaymentsApi extends Construct {
             },
           },
           {
+            // SQS refused this message (e.g. over its size limit): sending it again cannot help.
+            statusCode: '400',
+            selectionPattern: '4\\d{2}',
+            responseTemplates: { 'application/json': '{"error":{"code":"invalid_request","message":"the queue refused this order"}}' },
+          },
+          {
             statusCode: '503',
-            selectionPattern: '[45]\\d{2}',
+            selectionPattern: '5\\d{2}',
             responseTemplates: {
               'application/json': '{"error":{"code":"queue_unavailable","message":"the order could not be queued; retrying is safe"}}',
             },

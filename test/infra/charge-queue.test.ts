@@ -65,6 +65,29 @@ describe('charge queue and dead-letter queue', () => {
     });
   });
 
+  it('alarms when queued charges wait more than 15 minutes, and both alarms notify one TLS-only topic', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      Threshold: chargeQueue.oldestMessageAlarmSeconds,
+    });
+    const [topicId, ...otherTopics] = Object.keys(template.findResources('AWS::SNS::Topic'));
+    expect(otherTopics).toEqual([]);
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(2);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('subscribes the alarm email given in context', () => {
+    synthesize({ alarmEmail: 'oncall@example.com' }).template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+  });
+
   it('outputs the queue URLs and ARNs the operator commands read', () => {
     const outputs = Object.keys(template.toJSON().Outputs);
     for (const name of ['ChargeQueueUrl', 'ChargeQueueArn', 'DeadLetterQueueUrl', 'DeadLetterQueueArn']) expect(outputs).toContain(name);
@@ -79,6 +102,7 @@ describe('queue worker', () => {
       BatchSize: chargeQueue.batchSize,
       MaximumBatchingWindowInSeconds: chargeQueue.maxBatchingWindowSeconds,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: chargeQueue.maxConcurrency },
     });
   });
 
@@ -116,7 +140,14 @@ describe('POST /payments/async', () => {
     expect(uriParts).toContain(':sqs:path/');
     expect(uriParts).toContainEqual({ 'Fn::GetAtt': [queueId, 'QueueName'] });
     expect(method().Integration.RequestTemplates['application/json']).toContain('Action=SendMessage&MessageBody=$util.urlEncode($input.body)');
-    expect(method().Integration.IntegrationResponses.map((r: { StatusCode: string }) => r.StatusCode)).toEqual(['202', '503']);
+    expect(method().Integration.RequestParameters).toEqual({ 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'" });
+    expect(method().Integration.RequestTemplates['application/json']).toMatch(/\)Action=SendMessage&/);
+    const responses = method().Integration.IntegrationResponses as Array<{ StatusCode: string; SelectionPattern?: string; ResponseTemplates: Record<string, string> }>;
+    expect(responses.map((r) => [r.StatusCode, r.SelectionPattern])).toEqual([['202', undefined], ['400', '4\\d{2}'], ['503', '5\\d{2}']]);
+    expect(JSON.parse(responses[0].ResponseTemplates['application/json'].replace(/\$util\.escapeJavaScript\([^)]*\)/, 'order-1'))).toEqual({
+      orderId: 'order-1',
+      status: 'queued',
+    });
   });
 
   it('sends with a role that may only send messages to the charge queue', () => {

@@ -79,13 +79,17 @@ describe('POST /payments/async through the queue', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ orderId, status: 'charged', amount: 2500, currency: 'eur', paymentStatus: 'succeeded' });
     expect((await fetch(`${runtime.url}/payments/never-${orderId}`)).status).toBe(404);
+    await waitFor('the queue to drain', queueEmpty);
   });
 
   it('refuses an invalid body with 400 and queues nothing', async () => {
-    const response = await post('/payments/async', { orderId: 'x', amount: -1, currency: 'eur' });
+    const orderId = newOrderId('invalid');
+    const response = await post('/payments/async', { orderId, amount: -1, currency: 'eur' });
     expect(response.status).toBe(400);
     expect(response.body.error.details).toEqual([{ field: 'amount', message: 'must be at least 1' }]);
     expect(await queueEmpty()).toBe(true);
+    expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
+    expect(await readLedger(orderId)).toBeUndefined();
   });
 
   it('charges an order queued 10 times and also sent to POST /payments exactly once', async () => {
@@ -99,6 +103,8 @@ describe('POST /payments/async through the queue', () => {
 
     const intents = stripe.paymentIntentsForOrder(orderId);
     expect(intents).toHaveLength(1);
+    // The key table and the ledger stopped the other 10 before Stripe: one request reached it.
+    expect(stripe.stats().requestsByIdempotencyKey[orderId]).toBe(1);
     expect(await readLedger(orderId)).toMatchObject({ status: 'charged', paymentId: intents[0].id });
     expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
   });
@@ -124,6 +130,7 @@ describe('POST /payments/async through the queue', () => {
     const letter = await waitFor('the dead letter', deadLetterFor(orderId));
     expect(letter).toMatchObject({ amount: 999, failureCode: 'idempotency_key_reused', receiveCount: 1 });
     expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
+    expect(stripe.stats().requestsByIdempotencyKey[orderId]).toBe(1);
     const { status, amount, paymentId } = before as LedgerRecord;
     expect(await readLedger(orderId)).toMatchObject({ status, amount, paymentId });
   });
@@ -146,7 +153,8 @@ describe('POST /payments/async through the queue', () => {
     expect(await readLedger(orderId)).toMatchObject({ status: 'pending' });
 
     stripe.faults.clear();
-    expect(await redriveByCopy(sqs, runtime.queues.deadLetterQueueUrl, runtime.queues.queueUrl)).toBeGreaterThanOrEqual(1);
+    const waiting = (await deadLetters()).length;
+    expect(await redriveByCopy(sqs, runtime.queues.deadLetterQueueUrl, runtime.queues.queueUrl)).toBe(waiting);
     await waitFor('the charge', finalRecord(orderId));
     expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
     expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
@@ -157,7 +165,9 @@ describe('POST /payments/async through the queue', () => {
     await post('/payments', order(orderId));
     await sqs.send(new SendMessageCommand({ QueueUrl: runtime.queues.deadLetterQueueUrl, MessageBody: JSON.stringify(order(orderId)) }));
 
-    await redriveByCopy(sqs, runtime.queues.deadLetterQueueUrl, runtime.queues.queueUrl);
+    const waiting = (await deadLetters()).length;
+    // Ends although permanent failures among the redriven come straight back to the dead-letter queue.
+    expect(await redriveByCopy(sqs, runtime.queues.deadLetterQueueUrl, runtime.queues.queueUrl)).toBe(waiting);
     await waitFor('the queue to drain', queueEmpty);
     expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
     expect(stripe.stats().requestsByIdempotencyKey[orderId]).toBe(1);
@@ -187,6 +197,9 @@ describe('POST /payments/async through the queue', () => {
       else if (letters.some((letter) => letter.orderId === submission.orderId && letter.amount === submission.amount)) deadLettered += 1;
     }
     expect({ charged, deadLettered }).toEqual({ charged: submissions.length - 3, deadLettered: 3 });
-    for (const { orderId } of new Set(submissions)) expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
+    for (const { orderId } of new Set(submissions)) {
+      expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
+      expect(stripe.stats().requestsByIdempotencyKey[orderId]).toBe(1);
+    }
   }, 90_000);
 });
