@@ -16,6 +16,16 @@ export interface IdempotentChargeOptions {
 /** Charges an order through the key table; pass the Lambda context so a crashed call's lock expires with it. */
 export type IdempotentCharge = (order: ChargeRequest, context?: Context) => Promise<ChargeResult>;
 
+/** Powertools' store in the key table, with the attribute names the table is defined with. */
+export function keyTablePersistence(dynamoDb: DynamoDBClient, tableName: string): DynamoDBPersistenceLayer {
+  return new DynamoDBPersistenceLayer({
+    tableName,
+    awsSdkV3Client: dynamoDb,
+    keyAttr: idempotencyTable.partitionKey,
+    expiryAttr: idempotencyTable.timeToLiveAttribute,
+  });
+}
+
 /** Where one call's result is kept, so it survives a failure of the key table after the charge. */
 interface Outcome {
   result?: ChargeResult;
@@ -35,12 +45,7 @@ export function createIdempotentCharge({ chargeOrder, dynamoDb, tableName }: Ide
     // Only a stored result comes through this hook, so it marks exactly the replays.
     responseHook: (response) => ({ ...(response as object), replayed: true }),
   });
-  const persistenceStore = new DynamoDBPersistenceLayer({
-    tableName,
-    awsSdkV3Client: dynamoDb,
-    keyAttr: idempotencyTable.partitionKey,
-    expiryAttr: idempotencyTable.timeToLiveAttribute,
-  });
+  const persistenceStore = keyTablePersistence(dynamoDb, tableName);
   // Only the order (argument 0) is hashed; the outcome holder rides along.
   const charge = makeIdempotent(
     async (order: ChargeRequest, outcome: Outcome) => (outcome.result = await chargeOrder(order)),

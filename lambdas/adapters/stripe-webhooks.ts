@@ -1,13 +1,12 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { Context } from 'aws-lambda';
 import type Stripe from 'stripe';
 import { WEBHOOK_EVENT_EXPIRY_SECONDS, WEBHOOK_EVENT_KEY_PREFIX, WEBHOOK_TOLERANCE_SECONDS } from '../contract/settings';
-import { idempotencyTable } from '../contract/tables';
 import { InvalidSignatureError } from '../core/errors';
 import { createApplyPaymentEvent, type EventOutcome, type PaymentEvent } from '../core/payment-events';
+import type { ChargeServiceOptions } from './charge-service';
 import { createLedgerFactWriter } from './dynamodb-ledger';
+import { keyTablePersistence } from './idempotent-charge';
 
 /** Checks the `Stripe-Signature` header against the exact raw body; throws InvalidSignatureError. */
 export type VerifyStripeEvent = (rawBody: string, signature: string) => Promise<PaymentEvent>;
@@ -29,12 +28,8 @@ export function createStripeEventVerifier(getStripe: () => Promise<Stripe>, getS
 export type DeliveryOutcome = EventOutcome | 'duplicate';
 export type HandleStripeEvent = (event: PaymentEvent, context?: Context) => Promise<DeliveryOutcome>;
 
-export interface StripeEventHandlingOptions {
-  dynamoDb: DynamoDBClient;
-  idempotencyTableName: string;
-  ledgerTableName: string;
-  stripe: () => Promise<Stripe>;
-}
+/** The same tables and Stripe client as the charges. */
+export type StripeEventHandlingOptions = ChargeServiceOptions;
 
 /**
  * Applies verified events to the ledger, each event id once: the key table (own key prefix,
@@ -52,12 +47,7 @@ export function createStripeEventHandling({ dynamoDb, idempotencyTableName, ledg
     expiresAfterSeconds: WEBHOOK_EVENT_EXPIRY_SECONDS,
     responseHook: () => 'duplicate',
   });
-  const persistenceStore = new DynamoDBPersistenceLayer({
-    tableName: idempotencyTableName,
-    awsSdkV3Client: dynamoDb,
-    keyAttr: idempotencyTable.partitionKey,
-    expiryAttr: idempotencyTable.timeToLiveAttribute,
-  });
+  const persistenceStore = keyTablePersistence(dynamoDb, idempotencyTableName);
   const applyOnce = makeIdempotent(applyPaymentEvent, { persistenceStore, config, keyPrefix: WEBHOOK_EVENT_KEY_PREFIX });
   return (event, context) => {
     if (context !== undefined) config.registerLambdaContext(context);
