@@ -102,7 +102,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
         chargePayment: createChargePaymentHandler(charge),
         getPayment: createGetPaymentHandler(createLedgerReader(dynamoDb, tables.ledgerTableName)),
         stripeWebhook: createStripeWebhookHandler(
-          createStripeEventVerifier(async () => stripe, async () => stripeWebhookSecret),
+          createStripeEventVerifier(async () => stripeWebhookSecret),
           createStripeEventHandling({ dynamoDb, ...tables, stripe: async () => stripe }),
         ),
       },

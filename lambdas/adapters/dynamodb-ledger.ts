@@ -98,8 +98,8 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
  */
 export function createLedgerFactWriter(client: DynamoDBClient, tableName: string, now: () => Date = () => new Date()) {
   const documents = DynamoDBDocumentClient.from(client);
-  return async (update: PaymentStatusUpdate & { orderId: string }): Promise<boolean> => {
-    const { orderId, version, eventId, amount, currency, ...fact } = update;
+  return async (update: PaymentStatusUpdate & { orderId: string }): Promise<'applied' | 'stale' | 'conflict'> => {
+    const { orderId, version, eventId, amount, currency, ours: _ours, ...fact } = update;
     const fields = definedFields({ ...fact, factVersion: version, lastEventId: eventId, updatedAt: now().toISOString() });
     const whenNew = { amount, currency, createdAt: now().toISOString(), origin: 'webhook' };
     const names = [...Object.keys(fields), ...Object.keys(whenNew)];
@@ -112,17 +112,21 @@ export function createLedgerFactWriter(client: DynamoDBClient, tableName: string
             ...Object.keys(fields).map((name) => `#${name} = :${name}`),
             ...Object.keys(whenNew).map((name) => `#${name} = if_not_exists(#${name}, :${name})`),
           ].join(', ')}`,
-          ConditionExpression: 'attribute_not_exists(#factVersion) OR #factVersion < :factVersion',
+          // Newer than what the record holds, and about the order's own PaymentIntent.
+          ConditionExpression:
+            '(attribute_not_exists(#factVersion) OR #factVersion < :factVersion) AND (attribute_not_exists(#paymentId) OR #paymentId = :paymentId)',
           ExpressionAttributeNames: Object.fromEntries(names.map((name) => [`#${name}`, name])),
           ExpressionAttributeValues: Object.fromEntries(
             Object.entries({ ...fields, ...whenNew }).map(([name, value]) => [`:${name}`, value]),
           ),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return true;
+      return 'applied';
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw storeError('write the webhook fact', error);
+      if (!(error instanceof ConditionalCheckFailedException)) throw storeError('write the webhook fact', error);
+      const current = error.Item && (unmarshall(error.Item) as LedgerRecord);
+      return current?.paymentId !== undefined && current.paymentId !== fact.paymentId ? 'conflict' : 'stale';
     }
   };
 }

@@ -1,4 +1,5 @@
 import Stripe from 'stripe';
+import { paymentMetadata } from '../contract/payment-metadata';
 import type { ChargeRequest } from '../contract/payment-request';
 import { STRIPE_LOOKUP_TIMEOUT_MS, STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_MS } from '../contract/settings';
 import type { PaymentAttempt, PaymentProvider } from '../core/charge-order';
@@ -54,7 +55,7 @@ export function createStripePayments(getClient: () => Promise<Stripe>): PaymentP
             confirm: order.paymentMethod !== undefined,
             // A server-side charge cannot follow a redirect, so only offer methods that need none.
             automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
-            metadata: { orderId: order.orderId },
+            metadata: paymentMetadata(order.orderId),
           },
           // The orderId is the key: a retry after a crash gets the first PaymentIntent back.
           { idempotencyKey: order.orderId },

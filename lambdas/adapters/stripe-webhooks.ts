@@ -1,6 +1,7 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { Context } from 'aws-lambda';
-import type Stripe from 'stripe';
+import Stripe from 'stripe';
+import { PAYMENT_METADATA } from '../contract/payment-metadata';
 import { WEBHOOK_EVENT_EXPIRY_SECONDS, WEBHOOK_EVENT_KEY_PREFIX, WEBHOOK_TOLERANCE_SECONDS } from '../contract/settings';
 import { InvalidSignatureError } from '../core/errors';
 import { createApplyPaymentEvent, type EventOutcome, type PaymentEvent } from '../core/payment-events';
@@ -11,11 +12,14 @@ import { keyTablePersistence } from './idempotent-charge';
 /** Checks the `Stripe-Signature` header against the exact raw body; throws InvalidSignatureError. */
 export type VerifyStripeEvent = (rawBody: string, signature: string) => Promise<PaymentEvent>;
 
-export function createStripeEventVerifier(getStripe: () => Promise<Stripe>, getSigningSecret: () => Promise<string>): VerifyStripeEvent {
+export function createStripeEventVerifier(getSigningSecret: () => Promise<string>): VerifyStripeEvent {
+  // Verification needs only the signing secret; the client's API key is never used for it.
+  const verifier = new Stripe('verification-only');
   return async (rawBody, signature) => {
-    const [stripe, secret] = await Promise.all([getStripe(), getSigningSecret()]);
+    // A trailing newline from `put-secret-value "$(cat file)"` must not reject every delivery.
+    const secret = (await getSigningSecret()).trim();
     try {
-      return stripe.webhooks.constructEvent(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS) as unknown as PaymentEvent;
+      return verifier.webhooks.constructEvent(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS) as unknown as PaymentEvent;
     } catch (error) {
       // Everything constructEvent throws is about the header or body it was given (a malformed
       // header even surfaces as a plain Error), so every failure here is a rejected delivery.
@@ -38,8 +42,17 @@ export type StripeEventHandlingOptions = ChargeServiceOptions;
 export function createStripeEventHandling({ dynamoDb, idempotencyTableName, ledgerTableName, stripe }: StripeEventHandlingOptions): HandleStripeEvent {
   const applyPaymentEvent = createApplyPaymentEvent({
     applyStatusUpdate: createLedgerFactWriter(dynamoDb, ledgerTableName),
-    // A Charge does not carry its PaymentIntent's metadata: ask Stripe which order it belongs to.
-    orderIdForPayment: async (paymentId) => (await (await stripe()).paymentIntents.retrieve(paymentId)).metadata.orderId,
+    // Stripe copies the PaymentIntent's metadata onto its Charge; for a Charge without it, ask Stripe.
+    orderIdForPayment: async (paymentId) => {
+      try {
+        const { metadata } = await (await stripe()).paymentIntents.retrieve(paymentId);
+        return metadata[PAYMENT_METADATA.marker] === PAYMENT_METADATA.markerValue ? metadata[PAYMENT_METADATA.orderId] : undefined;
+      } catch (error) {
+        // Not a PaymentIntent this account knows: not ours. Anything else is retried by Stripe.
+        if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) return undefined;
+        throw error;
+      }
+    },
   });
   const config = new IdempotencyConfig({
     eventKeyJmesPath: 'id',

@@ -23,6 +23,8 @@ export interface LedgerRecord {
   paymentStatus?: string;
   declineCode?: string;
   amountRefunded?: number;
+  /** The webhook event whose fact the record shows, if any. */
+  lastEventId?: string;
   /** Version of the newest Stripe fact written (see payment-events.ts): older facts never overwrite it. */
   factVersion?: string;
   /** `webhook` when a Stripe event created the record before any charge request was seen. */

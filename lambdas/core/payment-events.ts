@@ -4,6 +4,8 @@
  * it is, then the amount refunded) and the ledger only ever moves to a higher version.
  */
 
+import { PAYMENT_METADATA } from '../contract/payment-metadata';
+
 /** The parts of a Stripe event this project reads (kept free of the Stripe SDK's types). */
 export interface PaymentEvent {
   id: string;
@@ -25,8 +27,10 @@ const STAGE: Record<WebhookStatus, number> = {
 };
 
 export interface PaymentStatusUpdate {
-  /** Undefined when the event does not carry it (a Charge); it is then looked up by paymentId. */
+  /** Undefined when a Charge event does not carry it; it is then looked up by paymentId. */
   orderId?: string;
+  /** The event says the payment was made by this service (PAYMENT_METADATA's marker). */
+  ours: boolean;
   paymentId: string;
   status: WebhookStatus;
   paymentStatus?: string;
@@ -42,23 +46,33 @@ export interface PaymentStatusUpdate {
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
 const count = (value: unknown): number => (typeof value === 'number' ? value : 0);
 
-/** Orders facts about one payment: by Stripe's creation time, then stage, then amount refunded. */
-export function factVersion(created: number, status: WebhookStatus, amountRefunded = 0): string {
-  return [String(created).padStart(12, '0'), String(STAGE[status]).padStart(2, '0'), String(amountRefunded).padStart(12, '0')].join('.');
+/**
+ * Orders facts about one payment: by Stripe's creation time (seconds), then stage, then amount
+ * refunded, and last by event id, so even two events of the same second end in one state
+ * whatever order they arrive in. The charge path's own fact has no event id and yields to them.
+ */
+export function factVersion(created: number, status: WebhookStatus, amountRefunded = 0, eventId = ''): string {
+  return [String(created).padStart(12, '0'), String(STAGE[status]).padStart(2, '0'), String(amountRefunded).padStart(12, '0'), eventId].join('.');
 }
 
 /** The ledger fact an event states, or undefined for event types this project does not track. */
 export function statusUpdateFrom(event: PaymentEvent): PaymentStatusUpdate | undefined {
   const object = event.data.object;
   const metadata = (object.metadata ?? {}) as Record<string, unknown>;
-  const base = { orderId: text(metadata.orderId), amount: count(object.amount), currency: String(object.currency ?? ''), eventId: event.id };
+  const base = {
+    orderId: text(metadata[PAYMENT_METADATA.orderId]),
+    ours: metadata[PAYMENT_METADATA.marker] === PAYMENT_METADATA.markerValue,
+    amount: count(object.amount),
+    currency: String(object.currency ?? ''),
+    eventId: event.id,
+  };
 
   const intentStatus = (status: WebhookStatus, extra: Partial<PaymentStatusUpdate> = {}): PaymentStatusUpdate => ({
     ...base,
     paymentId: String(object.id),
     paymentStatus: text(object.status),
     status,
-    version: factVersion(event.created, status),
+    version: factVersion(event.created, status, 0, event.id),
     ...extra,
   });
 
@@ -72,27 +86,28 @@ export function statusUpdateFrom(event: PaymentEvent): PaymentStatusUpdate | und
     case 'payment_intent.canceled':
       return intentStatus('canceled');
     case 'charge.refunded': {
+      // A Charge made without a PaymentIntent (the legacy Charges API) is none of this service's.
+      const paymentId = text(object.payment_intent);
+      if (paymentId === undefined) return undefined;
       const refunded = count(object.amount_refunded);
-      const status: WebhookStatus = refunded >= count(object.amount) ? 'refunded' : 'partially_refunded';
-      return {
-        ...base,
-        paymentId: String(object.payment_intent),
-        status,
-        amountRefunded: refunded,
-        version: factVersion(event.created, status, refunded),
-      };
+      const status: WebhookStatus = object.refunded === true ? 'refunded' : 'partially_refunded';
+      return { ...base, paymentId, status, amountRefunded: refunded, version: factVersion(event.created, status, refunded, event.id) };
     }
     default:
       return undefined;
   }
 }
 
-export type EventOutcome = 'applied' | 'stale' | 'ignored';
+/** `conflict`: the ledger holds another PaymentIntent for this order; nothing is written. */
+export type EventOutcome = 'applied' | 'stale' | 'conflict' | 'ignored';
 
 export interface PaymentEventDependencies {
-  /** Writes the fact unless the ledger already holds one of a higher version; false when it did. */
-  applyStatusUpdate(update: PaymentStatusUpdate & { orderId: string }): Promise<boolean>;
-  /** The orderId a PaymentIntent was created for (from its metadata at Stripe). */
+  /**
+   * Writes the fact unless the ledger holds a newer one (`stale`) or a different PaymentIntent for
+   * the order (`conflict`).
+   */
+  applyStatusUpdate(update: PaymentStatusUpdate & { orderId: string }): Promise<'applied' | 'stale' | 'conflict'>;
+  /** The orderId a PaymentIntent of this service was created for, or undefined if it is not one. */
   orderIdForPayment(paymentId: string): Promise<string | undefined>;
 }
 
@@ -101,10 +116,12 @@ export function createApplyPaymentEvent({ applyStatusUpdate, orderIdForPayment }
   return async function applyPaymentEvent(event: PaymentEvent): Promise<EventOutcome> {
     const update = statusUpdateFrom(event);
     if (update === undefined) return 'ignored';
-    const orderId = update.orderId ?? (await orderIdForPayment(update.paymentId));
-    // A payment this service did not start (no orderId anywhere) is not ours to record.
+    // PaymentIntents carry the marker; only a Charge that came without metadata is looked up.
+    const lookUp = update.orderId === undefined && event.type.startsWith('charge.');
+    const orderId = update.ours ? update.orderId : lookUp ? await orderIdForPayment(update.paymentId) : undefined;
+    // A payment this service did not make is not ours to record, whatever its metadata says.
     if (orderId === undefined) return 'ignored';
-    return (await applyStatusUpdate({ ...update, orderId })) ? 'applied' : 'stale';
+    return applyStatusUpdate({ ...update, orderId });
   };
 }
 

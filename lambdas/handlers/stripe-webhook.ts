@@ -37,7 +37,9 @@ export function createStripeWebhookHandler(
 
     try {
       const outcome = await handleEvent(stripeEvent, context);
-      logger.info('webhook handled', { eventId: stripeEvent.id, type: stripeEvent.type, outcome });
+      // A conflict is answered 200 (redelivering cannot help) but needs a person: the order's payment differs.
+      const log = outcome === 'conflict' ? logger.error.bind(logger) : logger.info.bind(logger);
+      log('webhook handled', { eventId: stripeEvent.id, type: stripeEvent.type, outcome });
       return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ received: true, outcome }) };
     } catch (error) {
       const response = failureResponse(error);
@@ -57,7 +59,7 @@ export const handler: ApiHandler = (event, context) => {
     const signingSecret = async () => String(await secrets.get(signingSecretId, { maxAge: SECRET_CACHE_SECONDS }));
     const dynamoDb = lambdaDynamoDbClient();
     return createStripeWebhookHandler(
-      createStripeEventVerifier(stripe, signingSecret),
+      createStripeEventVerifier(signingSecret),
       createStripeEventHandling({
         dynamoDb,
         idempotencyTableName: requiredEnv(ENV.idempotencyTableName),

@@ -36,10 +36,11 @@ export interface PaymentIntent {
   latest_charge: string | null;
 }
 
-/** Like Stripe's, a Charge does not carry its PaymentIntent's metadata. */
+/** Like Stripe, the emulator copies the PaymentIntent's metadata onto its Charge. */
 export interface Charge {
   id: string;
   object: 'charge';
+  metadata: Record<string, string>;
   amount: number;
   amount_refunded: number;
   currency: string;
@@ -190,6 +191,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       const charge: Charge = {
         id: `ch_${randomBytes(12).toString('hex')}`,
         object: 'charge',
+        metadata: { ...intent.metadata },
         amount: intent.amount,
         amount_refunded: 0,
         currency: intent.currency,

@@ -37,7 +37,8 @@ export interface WebhookControls {
   settled(): Promise<void>;
 }
 
-const ATTEMPTS = 3;
+/** Stripe retries for days; the emulator a few times with doubling waits (about 1.5 s in all). */
+const ATTEMPTS = 5;
 
 /** Signs events with the endpoint secret (through the stripe SDK's test helper) and posts them. */
 export function createWebhookSender(): WebhookControls & { emit(type: string, object: unknown): void } {
@@ -63,7 +64,7 @@ export function createWebhookSender(): WebhookControls & { emit(type: string, ob
       }).then((response) => response.status, () => 0);
       deliveries.push({ eventId: event.id, type: event.type, status });
       if (status >= 200 && status < 300) return;
-      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** (attempt - 1)));
     }
   }
 

@@ -1,10 +1,12 @@
 import fc from 'fast-check';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import Stripe from 'stripe';
-import { createDynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger';
+import { createDynamoDbLedger, createLedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
+import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { createStripeEventHandling, createStripeEventVerifier } from '../../lambdas/adapters/stripe-webhooks';
 import type { ApiHandler } from '../../lambdas/handlers/http-responses';
 import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
+import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
 import { lambdaContext } from '../../local/lambda-context';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import type { StripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
@@ -18,7 +20,7 @@ beforeAll(async () => {
   parts = await startLocalParts();
   const stripe = async () => parts.stripe;
   webhook = createStripeWebhookHandler(
-    createStripeEventVerifier(stripe, async () => SECRET),
+    createStripeEventVerifier(async () => SECRET),
     createStripeEventHandling({ dynamoDb: parts.dynamoDb, ...parts.tables, stripe }),
     silentLogger,
   );
@@ -60,12 +62,13 @@ async function deliver(event: object, options?: DeliveryOptions) {
   return { status: response.statusCode, body: JSON.parse(response.body) };
 }
 
-/** A real PaymentIntent at the emulator (so a Charge event can be traced back to its order). */
-async function paymentIntent(orderId: string, amount = 3000) {
-  return parts.stripe.paymentIntents.create({ amount, currency: 'eur', metadata: { orderId } }, { idempotencyKey: `pi-${orderId}` });
+/** A real PaymentIntent at the emulator, marked as this service's (so a Charge event can be traced back to its order). */
+async function paymentIntent(orderId: string, { amount = 3000, metadata = paymentMetadata(orderId), key = `pi-${orderId}` } = {}) {
+  return parts.stripe.paymentIntents.create({ amount, currency: 'eur', metadata }, { idempotencyKey: key });
 }
 
 const intentObject = (intent: Stripe.PaymentIntent, status: string, extra: Record<string, unknown> = {}) => ({ ...intent, status, ...extra });
+/** A Charge without metadata, so the handler must ask Stripe which order it belongs to. */
 const chargeObject = (intent: Stripe.PaymentIntent, amountRefunded: number) => ({
   id: `ch_for_${intent.id}`,
   object: 'charge',
@@ -100,8 +103,11 @@ describe('POST /webhooks/stripe signature checks', () => {
     expect(await ledgerRecord(parts, orderId)).toEqual(before);
   });
 
-  it('accepts the same event correctly signed', async () => {
-    expect(await deliver(event)).toEqual({ status: 200, body: { received: true, outcome: 'applied' } });
+  it('accepts the same event correctly signed, also when API Gateway hands the body over base64-encoded', async () => {
+    const encoded = { ...delivery(event), isBase64Encoded: true };
+    encoded.body = Buffer.from(encoded.body as string).toString('base64');
+    const response = await webhook(encoded, lambdaContext());
+    expect(JSON.parse(response.body)).toEqual({ received: true, outcome: 'applied' });
     expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'refunded', amountRefunded: 3000 });
   });
 });
@@ -128,6 +134,46 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
       body: { received: true, outcome: 'ignored' },
     });
     expect(await ledgerRecord(parts, orderId)).toBeUndefined();
+  });
+
+  it('ignores a payment made outside this service, even one naming an orderId of ours', async () => {
+    const orderId = newOrderId('foreign');
+    const foreign = await paymentIntent(orderId, { metadata: { orderId } });
+    expect((await deliver(stripeEvent('payment_intent.succeeded', foreign.created, intentObject(foreign, 'succeeded')))).body.outcome).toBe('ignored');
+    expect((await deliver(stripeEvent('charge.refunded', foreign.created, chargeObject(foreign, 3000)))).body.outcome).toBe('ignored');
+    expect(await ledgerRecord(parts, orderId)).toBeUndefined();
+    // The order is then charged normally, not mistaken for done.
+    expect((await post(chargeHandler(parts), { orderId, amount: 3000, currency: 'eur', paymentMethod: 'pm_card_visa' })).statusCode).toBe(201);
+  });
+
+  it('ignores a refunded Charge whose PaymentIntent Stripe does not know', async () => {
+    const ghost = { id: 'pi_ghost', amount: 100, currency: 'eur' } as Stripe.PaymentIntent;
+    expect((await deliver(stripeEvent('charge.refunded', 1_800_000_000, chargeObject(ghost, 100)))).body.outcome).toBe('ignored');
+  });
+
+  it('refuses a fact about another PaymentIntent of a charged order (conflict), and keeps the charge', async () => {
+    const orderId = newOrderId('other-intent');
+    expect((await post(chargeHandler(parts), { orderId, amount: 3000, currency: 'eur', paymentMethod: 'pm_card_visa' })).statusCode).toBe(201);
+    const charged = await ledgerRecord(parts, orderId);
+    const other = await paymentIntent(orderId, { key: `other-${orderId}` });
+    const answer = await deliver(stripeEvent('payment_intent.canceled', other.created + 60, intentObject(other, 'canceled')));
+    expect(answer).toEqual({ status: 200, body: { received: true, outcome: 'conflict' } });
+    expect(await ledgerRecord(parts, orderId)).toEqual(charged);
+  });
+
+  it('settles two events of the same second the same way whichever arrives first', async () => {
+    const states = [];
+    for (const order of [[0, 1], [1, 0]]) {
+      const orderId = newOrderId('same-second');
+      const intent = await paymentIntent(orderId);
+      const failed = (code: string) =>
+        stripeEvent('payment_intent.payment_failed', intent.created, intentObject(intent, 'requires_payment_method', { last_payment_error: { decline_code: code } }));
+      const events = [failed('insufficient_funds'), failed('lost_card')];
+      for (const index of order) await deliver(events[index]);
+      const { status, declineCode, lastEventId } = (await ledgerRecord(parts, orderId)) as unknown as Record<string, string>;
+      states.push({ status, declineCode, winner: lastEventId === events[0].id ? 0 : 1 });
+    }
+    expect(states[0]).toEqual(states[1]);
   });
 
   /** Every order of the events, each possibly delivered more than once, must end in the same state. */
@@ -195,6 +241,14 @@ describe('the local loop through npm start\'s runtime', () => {
   afterAll(() => runtime?.stop());
 
   const payment = async (orderId: string) => (await fetch(`${runtime.url}/payments/${orderId}`)).json() as Promise<Record<string, unknown>>;
+  const lastEventIdOf = async (orderId: string) => {
+    const client = localDynamoDbClient(runtime.dynamoDbEndpoint);
+    try {
+      return (await createLedgerReader(client, runtime.tables.ledgerTableName)(orderId))?.lastEventId;
+    } finally {
+      client.destroy();
+    }
+  };
   const charge = (orderId: string) =>
     fetch(`${runtime.url}/payments`, {
       method: 'POST',
@@ -208,10 +262,13 @@ describe('the local loop through npm start\'s runtime', () => {
     expect((await charge(orderId)).status).toBe(201);
     await emulator.webhooks.settled();
 
-    const succeeded = emulator.webhooks.deliveries().filter((d) => d.type === 'payment_intent.succeeded' && d.status === 200);
-    const [event] = emulator.webhooks.events().filter((e) => e.type === 'payment_intent.succeeded');
-    expect(succeeded.filter((d) => d.eventId === event.id)).toHaveLength(2);
+    const [intent] = emulator.paymentIntentsForOrder(orderId);
+    const event = emulator.webhooks.events().find((e) => e.type === 'payment_intent.succeeded' && (e.data.object as { id: string }).id === intent.id);
+    const answered = emulator.webhooks.deliveries().filter((d) => d.eventId === event?.id && d.status === 200);
+    expect(answered).toHaveLength(2); // both copies answered 200: one applied, one a duplicate
     expect(await payment(orderId)).toMatchObject({ orderId, status: 'charged', paymentStatus: 'succeeded', amount: 4100 });
+    // The webhook's fact (not only the charge's answer) reached the ledger.
+    expect(await lastEventIdOf(orderId)).toBe(event?.id);
   });
 
   it('applies a refund delivered before the charge\'s own event (out of order) and ends refunded', async () => {
