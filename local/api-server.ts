@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { QUEUED_STATUS, routes, type FunctionName, type Route } from '../lambdas/contract/routes';
 import { parseChargeRequest } from '../lambdas/core/validate-charge-request';
-import { invalidRequest, type ApiHandler } from '../lambdas/handlers/http-responses';
+import { errorResponse, invalidRequest, type ApiHandler } from '../lambdas/handlers/http-responses';
 import { lambdaContext } from './lambda-context';
 
 export interface LocalApiOptions {
@@ -73,7 +73,11 @@ export async function startLocalApi({ port, handlers, enqueue, timeoutSeconds }:
 async function sendToQueue(body: string, enqueue: (body: string) => Promise<void>): Promise<APIGatewayProxyResult> {
   const request = parseChargeRequest(body);
   if (!request.ok) return invalidRequest(request.errors);
-  await enqueue(body);
+  try {
+    await enqueue(body);
+  } catch {
+    return errorResponse(503, 'queue_unavailable', 'the order could not be queued; retrying is safe');
+  }
   return { statusCode: 202, body: JSON.stringify({ orderId: request.value.orderId, status: QUEUED_STATUS }) };
 }
 

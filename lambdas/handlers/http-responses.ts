@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'idempotency_key_reused'
   | 'payment_provider_unavailable'
   | 'store_unavailable'
+  | 'queue_unavailable'
   | 'internal_error';
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
