@@ -41,12 +41,14 @@ export function startQueuePoller(sqs: SQSClient, queueUrl: string, handler: Queu
         const failed = new Set(batchItemFailures.map((failure) => failure.itemIdentifier));
         const done = Messages.filter((message) => !failed.has(message.MessageId as string));
         if (done.length > 0) {
-          await sqs.send(
+          const { Failed = [] } = await sqs.send(
             new DeleteMessageBatchCommand({
               QueueUrl: queueUrl,
               Entries: done.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle })),
             }),
           );
+          // An undeleted message comes back and is answered from the key table: harmless, but worth seeing.
+          if (Failed.length > 0) console.error('local queue poller: could not delete', Failed);
         }
       } catch (error) {
         if (!running) break;

@@ -285,4 +285,24 @@ describe('the local loop through npm start\'s runtime', () => {
     const mine = emulator.webhooks.deliveries().filter((d) => emulator.webhooks.events().some((e) => e.id === d.eventId && JSON.stringify(e).includes(intent.id)));
     expect(mine.every((d) => d.status === 200)).toBe(true);
   });
+
+  it('moves a payment that needed the customer to charged once Stripe says it succeeded', async () => {
+    const orderId = newOrderId('loop-3ds');
+    const created = await fetch(`${runtime.url}/payments`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ orderId, amount: 4100, currency: 'eur', paymentMethod: 'pm_card_authenticationRequired' }),
+    });
+    const answer = (await created.json()) as { status: string; clientSecret?: string; paymentId: string };
+    expect(answer).toMatchObject({ status: 'requires_action' });
+    expect(answer.clientSecret).toBeDefined();
+    await emulator.webhooks.settled();
+    expect(await payment(orderId)).toMatchObject({ status: 'requires_action' });
+
+    // The customer finishes the payment in the browser; Stripe tells the webhook.
+    const stripe = new Stripe(emulator.apiKey, { host: '127.0.0.1', port: emulator.port, protocol: 'http' });
+    await stripe.paymentIntents.confirm(answer.paymentId, { payment_method: 'pm_card_visa' });
+    await emulator.webhooks.settled();
+    expect(await payment(orderId)).toMatchObject({ status: 'charged', paymentStatus: 'succeeded' });
+  });
 });
