@@ -24,8 +24,6 @@ export const chargeRequestSchema = {
   },
 } as const;
 
-export type ChargeRequestSchema = typeof chargeRequestSchema;
-
 /** A request that passed validation. `currency` is normalised to lower case, as Stripe stores it. */
 export interface ChargeRequest {
   orderId: string;

@@ -21,5 +21,3 @@ export const ledgerTable: TableDefinition = {
   logicalName: 'PaymentsLedger',
   partitionKey: 'orderId',
 };
-
-export const tables = [idempotencyTable, ledgerTable] as const;

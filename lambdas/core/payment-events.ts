@@ -124,5 +124,3 @@ export function createApplyPaymentEvent({ applyStatusUpdate, orderIdForPayment }
     return applyStatusUpdate({ ...update, orderId });
   };
 }
-
-export type ApplyPaymentEvent = ReturnType<typeof createApplyPaymentEvent>;
