@@ -2,8 +2,11 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalQueues } from './queues';
 
-/** Where `npm start` leaves its endpoints for the operator commands (`npm run dlq:* -- --local`). */
-export const RUNTIME_FILE = join(__dirname, '..', '.local-runtime.json');
+/**
+ * Where `npm start` leaves its endpoints for the operator commands (`npm run dlq:* -- --local`).
+ * LOCAL_RUNTIME_FILE moves it, so the smoke test's runtimes leave a developer's own alone.
+ */
+export const RUNTIME_FILE = process.env.LOCAL_RUNTIME_FILE || join(__dirname, '..', '.local-runtime.json');
 
 export interface RuntimeFile {
   /** The `npm start` process, so a file left by a killed runtime is recognised as stale. */

@@ -1,7 +1,14 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { freePort } from '../../local/free-port';
+
+/** Each runtime of this file leaves its runtime file here, not in the checkout. */
+const runtimeFileDir = mkdtempSync(join(tmpdir(), 'payments-runtime-'));
+const runtimeFile = join(runtimeFileDir, 'runtime.json');
+afterAll(() => rmSync(runtimeFileDir, { recursive: true, force: true }));
 
 /** `npm start` as a newcomer runs it: one Node process with tsx, the embedded parts inside it. */
 interface RunningStart {
@@ -15,7 +22,7 @@ async function npmStart(): Promise<RunningStart> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
     cwd: resolve(__dirname, '../..'),
-    env: { ...process.env, PORT: String(port), DYNAMODB_ENDPOINT: '', STRIPE_SECRET_KEY: '' },
+    env: { ...process.env, PORT: String(port), DYNAMODB_ENDPOINT: '', STRIPE_SECRET_KEY: '', LOCAL_RUNTIME_FILE: runtimeFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -90,6 +97,7 @@ describe('npm start', () => {
     // The operator command finds the running runtime's queues.
     const inspect = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/dlq.ts', 'inspect', '--local'], {
       cwd: resolve(__dirname, '../..'),
+      env: { ...process.env, LOCAL_RUNTIME_FILE: runtimeFile },
       encoding: 'utf8',
     });
     expect(inspect.status).toBe(0);
@@ -98,6 +106,7 @@ describe('npm start', () => {
     const exited = new Promise<number | null>((r) => running?.child.once('exit', (code) => r(code)));
     running.child.kill('SIGINT');
     expect(await exited).toBe(0);
+    expect(existsSync(runtimeFile)).toBe(false); // removed on the way out
     expect(await portAnswers(running.dynamoDbPort)).toBe(false);
     expect(dynamoDbLocalProcesses(running.dynamoDbPort)).toEqual([]);
   });
