@@ -1,12 +1,9 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type Stripe from 'stripe';
 import { ENV } from '../contract/environment';
-import { SECRET_CACHE_SECONDS } from '../contract/settings';
 import { createChargeOrder } from '../core/charge-order';
 import { createDynamoDbLedger } from './dynamodb-ledger';
-import { awsClientSettings, lambdaDynamoDbClient, requiredEnv } from './environment';
+import { lambdaDynamoDbClient, requiredEnv, secretReader } from './environment';
 import { createIdempotentCharge, type IdempotentCharge } from './idempotent-charge';
 import { createStripeClient, createStripePayments } from './stripe-payments';
 
@@ -36,13 +33,12 @@ export function chargeServiceFromEnvironment(): IdempotentCharge {
   });
 }
 
-/** Reads the Stripe key through Powertools Parameters (cached), and keeps one client per key value. */
+/** Reads the Stripe key from its secret (cached), and keeps one client per key value. */
 export function stripeFromSecret(secretId: string): () => Promise<Stripe> {
-  const secrets = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(awsClientSettings) });
+  const readApiKey = secretReader(secretId);
   let client: { apiKey: string; stripe: Stripe } | undefined;
   return async () => {
-    const apiKey = await secrets.get(secretId, { maxAge: SECRET_CACHE_SECONDS });
-    if (typeof apiKey !== 'string' || apiKey === '') throw new Error(`secret ${secretId} holds no Stripe API key`);
+    const apiKey = await readApiKey();
     if (client?.apiKey !== apiKey) client = { apiKey, stripe: createStripeClient(apiKey) };
     return client.stripe;
   };

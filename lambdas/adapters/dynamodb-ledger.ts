@@ -45,21 +45,16 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
     },
 
     async finalize(orderId: string, fact: LedgerFact, now: string) {
-      const fields = definedFields({ ...fact, updatedAt: now });
-      const names = Object.keys(fields);
+      const update = setExpression({ ...fact, updatedAt: now });
       try {
         // Only a pending record moves: a final state is never overwritten by a late or repeated attempt.
         const { Attributes } = await documents.send(
           new UpdateCommand({
             TableName: tableName,
             Key: { [key]: orderId },
-            UpdateExpression: `SET ${names.map((name) => `#${name} = :${name}`).join(', ')}`,
+            ...update,
             ConditionExpression: '#status = :pending',
-            ExpressionAttributeNames: Object.fromEntries(names.map((name) => [`#${name}`, name])),
-            ExpressionAttributeValues: {
-              ...Object.fromEntries(names.map((name) => [`:${name}`, fields[name]])),
-              ':pending': 'pending',
-            },
+            ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':pending': 'pending' },
             ReturnValues: 'ALL_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
@@ -100,25 +95,19 @@ export function createLedgerFactWriter(client: DynamoDBClient, tableName: string
   const documents = DynamoDBDocumentClient.from(client);
   return async (update: PaymentStatusUpdate & { orderId: string }): Promise<'applied' | 'stale' | 'conflict'> => {
     const { orderId, version, eventId, amount, currency, ours: _ours, ...fact } = update;
-    const fields = definedFields({ ...fact, factVersion: version, lastEventId: eventId, updatedAt: now().toISOString() });
-    const whenNew = { amount, currency, createdAt: now().toISOString(), origin: 'webhook' };
-    const names = [...Object.keys(fields), ...Object.keys(whenNew)];
+    const at = now().toISOString();
     try {
       await documents.send(
         new UpdateCommand({
           TableName: tableName,
           Key: { [ledgerTable.partitionKey]: orderId },
-          UpdateExpression: `SET ${[
-            ...Object.keys(fields).map((name) => `#${name} = :${name}`),
-            ...Object.keys(whenNew).map((name) => `#${name} = if_not_exists(#${name}, :${name})`),
-          ].join(', ')}`,
+          ...setExpression(
+            { ...fact, factVersion: version, lastEventId: eventId, updatedAt: at },
+            { amount, currency, createdAt: at, origin: 'webhook' },
+          ),
           // Newer than what the record holds, and about the order's own PaymentIntent.
           ConditionExpression:
             '(attribute_not_exists(#factVersion) OR #factVersion < :factVersion) AND (attribute_not_exists(#paymentId) OR #paymentId = :paymentId)',
-          ExpressionAttributeNames: Object.fromEntries(names.map((name) => [`#${name}`, name])),
-          ExpressionAttributeValues: Object.fromEntries(
-            Object.entries({ ...fields, ...whenNew }).map(([name, value]) => [`:${name}`, value]),
-          ),
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
@@ -148,9 +137,22 @@ export function createLedgerReader(client: DynamoDBClient, tableName: string) {
 
 export type LedgerReader = ReturnType<typeof createLedgerReader>;
 
-/** The fields that have a value (DynamoDB update expressions cannot SET undefined). */
-function definedFields(fields: Record<string, string | number | undefined>): Record<string, string | number> {
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined)) as Record<string, string | number>;
+type Fields = Record<string, string | number | undefined>;
+
+/**
+ * `SET #a = :a, …` for the fields that have a value (DynamoDB cannot SET undefined), plus
+ * `#b = if_not_exists(#b, :b)` for those only a new record takes. Each name is `#name`, each value `:name`.
+ */
+function setExpression(fields: Fields, whenNew: Fields = {}) {
+  const defined = (values: Fields) => Object.entries(values).filter(([, value]) => value !== undefined);
+  const set = defined(fields).map(([name]) => `#${name} = :${name}`);
+  const keep = defined(whenNew).map(([name]) => `#${name} = if_not_exists(#${name}, :${name})`);
+  const all = [...defined(fields), ...defined(whenNew)];
+  return {
+    UpdateExpression: `SET ${[...set, ...keep].join(', ')}`,
+    ExpressionAttributeNames: Object.fromEntries(all.map(([name]) => [`#${name}`, name])),
+    ExpressionAttributeValues: Object.fromEntries(all.map(([name, value]) => [`:${name}`, value])),
+  };
 }
 
 function storeError(action: string, cause: unknown): StoreUnavailableError {

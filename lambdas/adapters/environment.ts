@@ -1,5 +1,7 @@
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { AWS_MAX_ATTEMPTS, AWS_REQUEST_TIMEOUT_MS } from '../contract/settings';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AWS_MAX_ATTEMPTS, AWS_REQUEST_TIMEOUT_MS, SECRET_CACHE_SECONDS } from '../contract/settings';
 
 /** A variable the stack always sets; its absence is a deployment bug, reported as such. */
 export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -16,4 +18,19 @@ export const awsClientSettings = {
 
 export function lambdaDynamoDbClient(): DynamoDBClient {
   return new DynamoDBClient(awsClientSettings);
+}
+
+let secrets: SecretsProvider | undefined;
+
+/**
+ * Reads a secret through Powertools Parameters, cached for SECRET_CACHE_SECONDS so a rotated value
+ * is picked up without a deploy. One provider (one client, one cache) per function.
+ */
+export function secretReader(secretId: string): () => Promise<string> {
+  return async () => {
+    secrets ??= new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(awsClientSettings) });
+    const value = await secrets.get(secretId, { maxAge: SECRET_CACHE_SECONDS });
+    if (typeof value !== 'string' || value === '') throw new Error(`secret ${secretId} holds no value`);
+    return value;
+  };
 }

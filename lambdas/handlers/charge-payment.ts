@@ -4,13 +4,13 @@ import type { IdempotentCharge } from '../adapters/idempotent-charge';
 import { SERVICE_NAME } from '../contract/environment';
 import { MAX_REQUEST_BODY_BYTES } from '../contract/payment-request';
 import { parseChargeRequest } from '../core/validate-charge-request';
-import { chargeResponse, errorResponse, failureResponse, invalidRequest, type ApiHandler } from './http-responses';
+import { chargeResponse, errorResponse, failureResponse, invalidRequest, rawBodyOf, type ApiHandler } from './http-responses';
 
 /** POST /payments: parse, charge idempotently, map the outcome to the HTTP contract. */
 export function createChargePaymentHandler(charge: IdempotentCharge, logger = new Logger({ serviceName: SERVICE_NAME })): ApiHandler {
   return async (event, context) => {
     logger.addContext(context);
-    const rawBody = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+    const rawBody = rawBodyOf(event);
     if (rawBody && Buffer.byteLength(rawBody, 'utf8') > MAX_REQUEST_BODY_BYTES) {
       return errorResponse(413, 'payload_too_large', `the body must be at most ${MAX_REQUEST_BODY_BYTES} bytes`);
     }

@@ -6,6 +6,11 @@ import type { FieldError } from '../core/validate-charge-request';
 /** Every API Gateway proxy handler of this project. */
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
+/** The request body exactly as the client sent it (API Gateway base64-encodes some bodies). */
+export function rawBodyOf(event: APIGatewayProxyEvent): string | null {
+  return event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+}
+
 /** Error codes of the HTTP contract (DESIGN.md). */
 export type ErrorCode =
   | 'invalid_request'

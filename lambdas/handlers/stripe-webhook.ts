@@ -1,12 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { awsClientSettings, lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
+import { lambdaDynamoDbClient, requiredEnv, secretReader } from '../adapters/environment';
 import { stripeFromSecret } from '../adapters/charge-service';
 import { createStripeEventHandling, createStripeEventVerifier, type HandleStripeEvent, type VerifyStripeEvent } from '../adapters/stripe-webhooks';
 import { ENV, SERVICE_NAME } from '../contract/environment';
-import { SECRET_CACHE_SECONDS } from '../contract/settings';
-import { errorResponse, failureResponse, type ApiHandler } from './http-responses';
+import { errorResponse, failureResponse, rawBodyOf, type ApiHandler } from './http-responses';
 
 /**
  * POST /webhooks/stripe: verify the signature on the raw body, apply the event once, answer 200.
@@ -19,7 +16,7 @@ export function createStripeWebhookHandler(
 ): ApiHandler {
   return async (event, context) => {
     logger.addContext(context);
-    const rawBody = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : (event.body ?? '');
+    const rawBody = rawBodyOf(event) ?? '';
     const signature = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'stripe-signature')?.[1];
     if (!signature) return errorResponse(400, 'invalid_signature', 'the Stripe-Signature header is missing');
 
@@ -54,9 +51,7 @@ let deployedHandler: ApiHandler | undefined;
 export const handler: ApiHandler = (event, context) => {
   deployedHandler ??= (() => {
     const stripe = stripeFromSecret(requiredEnv(ENV.stripeSecretId));
-    const secrets = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(awsClientSettings) });
-    const signingSecretId = requiredEnv(ENV.stripeWebhookSecretId);
-    const signingSecret = async () => String(await secrets.get(signingSecretId, { maxAge: SECRET_CACHE_SECONDS }));
+    const signingSecret = secretReader(requiredEnv(ENV.stripeWebhookSecretId));
     const dynamoDb = lambdaDynamoDbClient();
     return createStripeWebhookHandler(
       createStripeEventVerifier(signingSecret),
