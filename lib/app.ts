@@ -1,16 +1,19 @@
 import { Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { assertNamespace } from '../lambdas/contract/payment-metadata';
 import { PaymentsStack } from './payments-stack';
 
 /**
  * Adds the payments stack to an app, configured from context (`-c name=value`):
- * `sandbox=true` (destroy data with the stack), `stripeSecretName`, `stripeWebhookSecretName`, `alarmEmail`, `logLevel`, `stackName`.
+ * `sandbox=true` (destroy data with the stack), `namespace` (at Stripe; default the stack name), `stripeSecretName`, `stripeWebhookSecretName`, `alarmEmail`, `logLevel`, `stackName`.
  * Every AWS Solutions finding fails synth unless acknowledged, with its reason, where it arises.
  */
 export function buildApp(app: App): PaymentsStack {
   const context = (name: string): string | undefined => app.node.tryGetContext(name)?.toString();
-  const stack = new PaymentsStack(app, context('stackName') ?? 'ExactlyOncePayments', {
+  const stackName = context('stackName') ?? 'ExactlyOncePayments';
+  const stack = new PaymentsStack(app, stackName, {
     sandbox: context('sandbox') === 'true',
+    namespace: assertNamespace(context('namespace') ?? stackName),
     stripeSecretName: context('stripeSecretName'),
     stripeWebhookSecretName: context('stripeWebhookSecretName'),
     alarmEmail: context('alarmEmail'),

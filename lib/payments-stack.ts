@@ -14,6 +14,11 @@ import { StripeSecret } from './constructs/stripe-secret';
 export interface PaymentsStackProps extends StackProps {
   /** Sandbox stacks destroy their data with the stack; any other keeps it (and protects the tables). */
   sandbox: boolean;
+  /**
+   * This deployment's namespace at Stripe: it scopes the idempotency keys and marks the metadata,
+   * so stacks sharing one Stripe account never take each other's payments as their own.
+   */
+  namespace: string;
   /** Use this existing Secrets Manager secret for the Stripe key instead of creating one. */
   stripeSecretName?: string;
   /** Use this existing secret for the webhook signing secret (`whsec_…`) instead of creating one. */
@@ -58,19 +63,21 @@ export class PaymentsStack extends Stack {
       // record is removed (conditional Delete) only when Stripe refused the payment and charged nothing.
       { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['PutItem', 'UpdateItem', 'DeleteItem'] },
     ];
+    const namespace = { [ENV.namespace]: props.namespace };
     const chargeFunction = { timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS), tables: chargeTables, stripeSecret: secret, logLevel, removalPolicy };
 
     this.chargePayment = new PaymentsFunction(this, 'ChargePayment', {
       ...chargeFunction,
       entry: entryPath('chargePayment'),
       description: 'POST /payments: charges an order exactly once',
+      environment: namespace,
     });
 
     this.chargeWorker = new PaymentsFunction(this, 'ChargeWorker', {
       ...chargeFunction,
       entry: entryPath('chargeWorker'),
       description: 'Charges queued orders exactly once (the same use case as POST /payments)',
-      environment: { [ENV.deadLetterQueueUrl]: this.queue.deadLetterQueue.queueUrl },
+      environment: { ...namespace, [ENV.deadLetterQueueUrl]: this.queue.deadLetterQueue.queueUrl },
     });
     this.chargeWorker.function.addEventSource(
       new SqsEventSource(this.queue.queue, {
@@ -100,12 +107,12 @@ export class PaymentsStack extends Stack {
       tables: [
         // Processed event ids, with the charges' key table under their own key prefix.
         { table: this.tables.idempotency, environmentVariable: ENV.idempotencyTableName, actions: ['PutItem', 'GetItem', 'UpdateItem', 'DeleteItem'] },
-        // Facts are conditional upserts: UpdateItem only.
+        // Facts are conditional updates of records the charge path created: UpdateItem only.
         { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['UpdateItem'] },
       ],
       // The API key, to ask Stripe which order a refunded Charge belongs to.
       stripeSecret: secret,
-      environment: { [ENV.stripeWebhookSecretId]: webhookSecret.secretName },
+      environment: { ...namespace, [ENV.stripeWebhookSecretId]: webhookSecret.secretName },
       logLevel,
       removalPolicy,
     });

@@ -5,6 +5,8 @@ import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
 import { createLedgerReader } from '../lambdas/adapters/dynamodb-ledger';
 import { createStripeClient } from '../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, createStripeEventVerifier } from '../lambdas/adapters/stripe-webhooks';
+import { ENV } from '../lambdas/contract/environment';
+import { assertNamespace, LOCAL_NAMESPACE } from '../lambdas/contract/payment-metadata';
 import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
 import { createChargePaymentHandler } from '../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../lambdas/handlers/charge-worker';
@@ -30,6 +32,8 @@ export interface LocalRuntimeSettings {
   namePrefix?: string;
   /** Tests shorten it to see SQS retries in seconds; defaults to the stack's value. */
   queueVisibilityTimeoutSeconds?: number;
+  /** The deployment namespace at Stripe (PAYMENTS_NAMESPACE); `local` when unset. */
+  namespace?: string;
 }
 
 export interface LocalRuntime {
@@ -42,6 +46,7 @@ export interface LocalRuntime {
   stripeEmulator?: StripeEmulator;
   /** What POST /webhooks/stripe verifies signatures with (the emulator signs with it). */
   stripeWebhookSecret: string;
+  namespace: string;
   stop(): Promise<void>;
 }
 
@@ -53,6 +58,7 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): L
     stripeSecretKey: env.STRIPE_SECRET_KEY || undefined,
     stripeApiBase: env.STRIPE_API_BASE || undefined,
     stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET || undefined,
+    namespace: env[ENV.namespace] || undefined,
   };
 }
 
@@ -91,7 +97,9 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     const stripe = stripeEmulator
       ? createStripeClient(stripeEmulator.apiKey, stripeEmulator.url)
       : createStripeClient(settings.stripeSecretKey as string, settings.stripeApiBase);
-    const charge = createChargeService({ dynamoDb, ...tables, stripe: async () => stripe });
+    const namespace = assertNamespace(settings.namespace ?? LOCAL_NAMESPACE);
+    const service = { dynamoDb, ...tables, stripe: async () => stripe, namespace };
+    const charge = createChargeService(service);
     const stripeWebhookSecret = settings.stripeWebhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
 
     const poller = startQueuePoller(sqs, queues.queueUrl, createChargeWorkerHandler(charge, createDeadLetter(sqs, queues.deadLetterQueueUrl)));
@@ -103,15 +111,15 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
         getPayment: createGetPaymentHandler(createLedgerReader(dynamoDb, tables.ledgerTableName)),
         stripeWebhook: createStripeWebhookHandler(
           createStripeEventVerifier(async () => stripeWebhookSecret),
-          createStripeEventHandling({ dynamoDb, ...tables, stripe: async () => stripe }),
+          createStripeEventHandling(service),
         ),
       },
       enqueue: async (body) => void (await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: body }))),
       timeoutSeconds: CHARGE_FUNCTION_TIMEOUT_SECONDS,
     });
     stops.push(api.stop);
-    stripeEmulator?.webhooks.configure({ url: `${api.url}/webhooks/stripe`, secret: stripeWebhookSecret });
-    return { url: api.url, dynamoDbEndpoint, sqsEndpoint, tables, queues, stripeEmulator, stripeWebhookSecret, stop };
+    stripeEmulator?.webhooks.addEndpoint({ url: `${api.url}/webhooks/stripe`, secret: stripeWebhookSecret });
+    return { url: api.url, dynamoDbEndpoint, sqsEndpoint, tables, queues, stripeEmulator, stripeWebhookSecret, namespace, stop };
   } catch (error) {
     await stop();
     throw error;

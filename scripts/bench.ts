@@ -16,7 +16,7 @@ import { createChargeOrder } from '../lambdas/core/charge-order';
 import { BUNDLE_BUDGET_BYTES, entryPath, FUNCTION_BUNDLING, FUNCTION_ENTRIES } from '../lib/constructs/bundling';
 import { localDynamoDbClient } from '../local/dynamodb-local';
 import { lambdaContext } from '../local/lambda-context';
-import { forgetIdempotencyKeys, startLocalParts, type LocalParts } from '../test/support/local-parts';
+import { forgetIdempotencyKeys, startLocalParts, TEST_NAMESPACE, type LocalParts } from '../test/support/local-parts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
 
@@ -57,7 +57,7 @@ function countingClient(endpoint: string): { client: DynamoDBClient; requests: (
 function chargeFor(parts: LocalParts, dynamoDb: DynamoDBClient) {
   const chargeOrder = createChargeOrder({
     ledger: createDynamoDbLedger(dynamoDb, parts.tables.ledgerTableName),
-    payments: createStripePayments(async () => parts.stripe),
+    payments: createStripePayments(async () => parts.stripe, TEST_NAMESPACE),
   });
   return { chargeOrder, idempotent: createIdempotentCharge({ chargeOrder, dynamoDb, tableName: parts.tables.idempotencyTableName }) };
 }

@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type Stripe from 'stripe';
 import { ENV } from '../contract/environment';
+import { assertNamespace } from '../contract/payment-metadata';
 import { createChargeOrder } from '../core/charge-order';
 import { createDynamoDbLedger } from './dynamodb-ledger';
 import { lambdaDynamoDbClient, requiredEnv, secretReader } from './environment';
@@ -12,25 +13,33 @@ export interface ChargeServiceOptions {
   idempotencyTableName: string;
   ledgerTableName: string;
   stripe: () => Promise<Stripe>;
+  /** This deployment's namespace at Stripe (idempotency keys, metadata, what is taken as ours). */
+  namespace: string;
 }
 
 /** The idempotent charge wired to DynamoDB and Stripe: used as-is by Lambda and the local runtime. */
-export function createChargeService({ dynamoDb, idempotencyTableName, ledgerTableName, stripe }: ChargeServiceOptions): IdempotentCharge {
+export function createChargeService({ dynamoDb, idempotencyTableName, ledgerTableName, stripe, namespace }: ChargeServiceOptions): IdempotentCharge {
   const chargeOrder = createChargeOrder({
     ledger: createDynamoDbLedger(dynamoDb, ledgerTableName),
-    payments: createStripePayments(stripe),
+    payments: createStripePayments(stripe, namespace),
   });
   return createIdempotentCharge({ chargeOrder, dynamoDb, tableName: idempotencyTableName });
 }
 
-/** The charge service as deployed: table names from the environment, the Stripe key from Secrets Manager. */
-export function chargeServiceFromEnvironment(): IdempotentCharge {
-  return createChargeService({
+/** What charges and webhooks use as deployed: table names and namespace from the environment, the Stripe key from Secrets Manager. */
+export function serviceOptionsFromEnvironment(): ChargeServiceOptions {
+  return {
     dynamoDb: lambdaDynamoDbClient(),
     idempotencyTableName: requiredEnv(ENV.idempotencyTableName),
     ledgerTableName: requiredEnv(ENV.ledgerTableName),
     stripe: stripeFromSecret(requiredEnv(ENV.stripeSecretId)),
-  });
+    namespace: assertNamespace(requiredEnv(ENV.namespace)),
+  };
+}
+
+/** The charge service as deployed. */
+export function chargeServiceFromEnvironment(): IdempotentCharge {
+  return createChargeService(serviceOptionsFromEnvironment());
 }
 
 /** Reads the Stripe key from its secret (cached), and keeps one client per key value. */

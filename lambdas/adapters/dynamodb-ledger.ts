@@ -4,7 +4,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ChargeRequest } from '../contract/payment-request';
 import { ledgerTable } from '../contract/tables';
 import type { LedgerFact, LedgerRecord, PaymentsLedger } from '../core/charge-order';
-import type { PaymentStatusUpdate } from '../core/payment-events';
+import type { FactOutcome, PaymentStatusUpdate } from '../core/payment-events';
 import { StoreUnavailableError } from '../core/errors';
 
 /** The payments ledger in DynamoDB: the order's permanent record, keyed on orderId. */
@@ -22,7 +22,6 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
         paymentMethod: order.paymentMethod,
         customerId: order.customerId,
         description: order.description,
-        origin: 'charge',
         createdAt: now,
         updatedAt: now,
       };
@@ -87,35 +86,40 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
 }
 
 /**
- * Writes a Stripe webhook fact as a forward-only upsert: it lands only if the record holds no
- * newer fact (a higher version), and creates the record if the ledger has not seen the order, so a
- * later charge answer (which only moves a pending record) cannot overwrite it.
+ * Writes a Stripe webhook fact as a forward-only update of the order's record. It lands only on a
+ * record the charge path created (a fact never creates one), with the same amount and currency,
+ * about the order's own PaymentIntent (or none yet), and only if the record holds no newer fact.
  */
 export function createLedgerFactWriter(client: DynamoDBClient, tableName: string, now: () => Date = () => new Date()) {
   const documents = DynamoDBDocumentClient.from(client);
-  return async (update: PaymentStatusUpdate & { orderId: string }): Promise<'applied' | 'stale' | 'conflict'> => {
-    const { orderId, version, eventId, amount, currency, ours: _ours, ...fact } = update;
-    const at = now().toISOString();
+  const key = ledgerTable.partitionKey;
+  return async (update: PaymentStatusUpdate & { orderId: string }): Promise<FactOutcome> => {
+    const { orderId, version, eventId, amount, currency, ...fact } = update;
+    const expression = setExpression({ ...fact, factVersion: version, lastEventId: eventId, updatedAt: now().toISOString() });
     try {
       await documents.send(
         new UpdateCommand({
           TableName: tableName,
-          Key: { [ledgerTable.partitionKey]: orderId },
-          ...setExpression(
-            { ...fact, factVersion: version, lastEventId: eventId, updatedAt: at },
-            { amount, currency, createdAt: at, origin: 'webhook' },
-          ),
-          // Newer than what the record holds, and about the order's own PaymentIntent.
-          ConditionExpression:
-            '(attribute_not_exists(#factVersion) OR #factVersion < :factVersion) AND (attribute_not_exists(#paymentId) OR #paymentId = :paymentId)',
+          Key: { [key]: orderId },
+          ...expression,
+          ConditionExpression: [
+            'attribute_exists(#key)',
+            '#amount = :amount AND #currency = :currency',
+            '(attribute_not_exists(#factVersion) OR #factVersion < :factVersion)',
+            '(attribute_not_exists(#paymentId) OR #paymentId = :paymentId)',
+          ].join(' AND '),
+          ExpressionAttributeNames: { ...expression.ExpressionAttributeNames, '#key': key, '#amount': 'amount', '#currency': 'currency' },
+          ExpressionAttributeValues: { ...expression.ExpressionAttributeValues, ':amount': amount, ':currency': currency },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return 'applied';
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw storeError('write the webhook fact', error);
-      const current = error.Item && (unmarshall(error.Item) as LedgerRecord);
-      return current?.paymentId !== undefined && current.paymentId !== fact.paymentId ? 'conflict' : 'stale';
+      if (error.Item === undefined) return 'unknown_order';
+      const current = unmarshall(error.Item) as LedgerRecord;
+      const otherPayment = current.amount !== amount || current.currency !== currency || (current.paymentId !== undefined && current.paymentId !== fact.paymentId);
+      return otherPayment ? 'conflict' : 'stale';
     }
   };
 }
@@ -139,19 +143,22 @@ export type LedgerReader = ReturnType<typeof createLedgerReader>;
 
 type Fields = Record<string, string | number | undefined>;
 
+/** Facts that hold only in one state: a later fact without them removes them (a decline code once the order is charged). */
+const STATE_BOUND_FIELDS = ['declineCode'] as const;
+
 /**
- * `SET #a = :a, …` for the fields that have a value (DynamoDB cannot SET undefined), plus
- * `#b = if_not_exists(#b, :b)` for those only a new record takes. Each name is `#name`, each value `:name`.
+ * `SET #a = :a, …` for the fields that have a value (DynamoDB cannot SET undefined), and
+ * `REMOVE` for the state-bound fields the new fact lacks. Each name is `#name`, each value `:name`.
  */
-function setExpression(fields: Fields, whenNew: Fields = {}) {
-  const defined = (values: Fields) => Object.entries(values).filter(([, value]) => value !== undefined);
-  const set = defined(fields).map(([name]) => `#${name} = :${name}`);
-  const keep = defined(whenNew).map(([name]) => `#${name} = if_not_exists(#${name}, :${name})`);
-  const all = [...defined(fields), ...defined(whenNew)];
+function setExpression(fields: Fields) {
+  const defined = Object.entries(fields).filter(([, value]) => value !== undefined);
+  const removed = STATE_BOUND_FIELDS.filter((name) => fields[name] === undefined);
+  const set = `SET ${defined.map(([name]) => `#${name} = :${name}`).join(', ')}`;
+  const remove = removed.length > 0 ? ` REMOVE ${removed.map((name) => `#${name}`).join(', ')}` : '';
   return {
-    UpdateExpression: `SET ${[...set, ...keep].join(', ')}`,
-    ExpressionAttributeNames: Object.fromEntries(all.map(([name]) => [`#${name}`, name])),
-    ExpressionAttributeValues: Object.fromEntries(all.map(([name, value]) => [`:${name}`, value])),
+    UpdateExpression: `${set}${remove}`,
+    ExpressionAttributeNames: Object.fromEntries([...defined.map(([name]) => name), ...removed].map((name) => [`#${name}`, name])),
+    ExpressionAttributeValues: Object.fromEntries(defined.map(([name, value]) => [`:${name}`, value])),
   };
 }
 

@@ -1,9 +1,10 @@
 import Stripe from 'stripe';
-import { paymentMetadata } from '../contract/payment-metadata';
+import { PAYMENT_METADATA, paymentMetadata, stripeIdempotencyKey } from '../contract/payment-metadata';
 import type { ChargeRequest } from '../contract/payment-request';
 import { STRIPE_LOOKUP_TIMEOUT_MS, STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_MS } from '../contract/settings';
 import type { PaymentAttempt, PaymentProvider } from '../core/charge-order';
 import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError } from '../core/errors';
+import { isPaymentOf } from '../core/payment-ownership';
 
 /** PaymentIntent states in which the money is (or will be) collected without the customer's help. */
 const PAID_STATUSES = new Set(['succeeded', 'processing', 'requires_capture']);
@@ -38,12 +39,15 @@ function serverOptions(url: URL) {
   return { host: url.hostname, port: url.port || (protocol === 'http' ? 80 : 443), protocol } as const;
 }
 
-/** Stripe as the charge use case's payment provider. `getClient` may be async (the key is a secret). */
-export function createStripePayments(getClient: () => Promise<Stripe>): PaymentProvider {
+/**
+ * Stripe as the charge use case's payment provider, for one deployment namespace (the idempotency
+ * key and the metadata carry it). `getClient` may be async (the key is a secret).
+ */
+export function createStripePayments(getClient: () => Promise<Stripe>, namespace: string): PaymentProvider {
   return {
     async createPayment(order: ChargeRequest): Promise<PaymentAttempt> {
+      const stripe = await clientOrUnavailable(getClient);
       try {
-        const stripe = await getClient();
         const intent = await stripe.paymentIntents.create(
           {
             amount: order.amount,
@@ -55,10 +59,10 @@ export function createStripePayments(getClient: () => Promise<Stripe>): PaymentP
             confirm: order.paymentMethod !== undefined,
             // A server-side charge cannot follow a redirect, so only offer methods that need none.
             automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
-            metadata: paymentMetadata(order.orderId),
+            metadata: paymentMetadata(namespace, order.orderId),
           },
-          // The orderId is the key: a retry after a crash gets the first PaymentIntent back.
-          { idempotencyKey: order.orderId },
+          // A retry after a crash gets the first PaymentIntent back; another deployment's key differs.
+          { idempotencyKey: stripeIdempotencyKey(namespace, order.orderId) },
         );
         return attemptOf(intent);
       } catch (error) {
@@ -66,12 +70,18 @@ export function createStripePayments(getClient: () => Promise<Stripe>): PaymentP
       }
     },
 
-    async findPayment(orderId: string): Promise<PaymentAttempt | undefined> {
+    async findPayment(order: ChargeRequest): Promise<PaymentAttempt | undefined> {
+      const stripe = await clientOrUnavailable(getClient);
       try {
-        const stripe = await getClient();
         // orderId is limited to [A-Za-z0-9._:-], so it cannot break out of the quoted query value.
-        const { data } = await stripe.paymentIntents.search({ query: `metadata['orderId']:'${orderId}'`, limit: 10 }, { maxNetworkRetries: 0, timeout: STRIPE_LOOKUP_TIMEOUT_MS });
-        const intent = data.find((candidate) => PAID_STATUSES.has(candidate.status)) ?? data[0];
+        // Stripe's own retry of a reset connection is counted in STRIPE_LOOKUP_WORST_CASE_MS.
+        const { data } = await stripe.paymentIntents.search(
+          { query: `metadata['${PAYMENT_METADATA.orderId}']:'${order.orderId}'`, limit: 100 },
+          { maxNetworkRetries: 0, timeout: STRIPE_LOOKUP_TIMEOUT_MS },
+        );
+        // Another system, or another deployment, may have a PaymentIntent naming the same orderId.
+        const ours = data.filter((candidate) => isPaymentOf(namespace, candidate, order));
+        const intent = ours.find((candidate) => PAID_STATUSES.has(candidate.status)) ?? ours[0];
         return intent && attemptOf(intent);
       } catch (error) {
         throw new PaymentProviderError('payment provider unavailable', true, { cause: error });
@@ -80,9 +90,19 @@ export function createStripePayments(getClient: () => Promise<Stripe>): PaymentP
   };
 }
 
+/** The client, or a retryable failure when it cannot be had (e.g. the key could not be read from Secrets Manager). */
+async function clientOrUnavailable(getClient: () => Promise<Stripe>): Promise<Stripe> {
+  try {
+    return await getClient();
+  } catch (error) {
+    throw new PaymentProviderError('payment provider unavailable', true, { cause: error });
+  }
+}
+
 function attemptOf(intent: Stripe.PaymentIntent): PaymentAttempt {
   const known = { paymentId: intent.id, paymentStatus: intent.status, paymentCreated: intent.created };
   if (PAID_STATUSES.has(intent.status)) return { status: 'charged', ...known };
+  if (intent.status === 'canceled') return { status: 'canceled', ...known };
   if (intent.last_payment_error?.type === 'card_error') {
     return { status: 'declined', ...known, declineCode: intent.last_payment_error.decline_code ?? intent.last_payment_error.code ?? 'card_declined' };
   }
@@ -90,8 +110,13 @@ function attemptOf(intent: Stripe.PaymentIntent): PaymentAttempt {
 }
 
 function declineOrThrow(order: ChargeRequest, error: unknown): PaymentAttempt {
-  // Not an answer from Stripe (e.g. the key could not be read from Secrets Manager): try again later.
-  if (!(error instanceof Stripe.errors.StripeError)) throw new PaymentProviderError('payment provider unavailable', true, { cause: error });
+  // stripe-node turns everything that happens once a request is on its way (connection failures,
+  // timeouts, every answer) into a StripeError. Anything else was thrown while it built the request
+  // (e.g. encoding a string that is not well-formed Unicode): nothing left the process, and the
+  // same request will fail the same way for ever.
+  if (!(error instanceof Stripe.errors.StripeError)) {
+    throw new PaymentRejectedError(unsendableField(order), 'request_not_sendable', { cause: error });
+  }
   if (error instanceof Stripe.errors.StripeCardError) {
     // A decline is a result, not a failure: it is stored and replayed without asking Stripe again.
     return {
@@ -113,4 +138,10 @@ function declineOrThrow(order: ChargeRequest, error: unknown): PaymentAttempt {
   throw new PaymentProviderError(retryable ? 'payment provider unavailable' : 'payment provider refused our credentials', retryable, {
     cause: error,
   });
+}
+
+/** The request field the SDK could not encode, as far as we can tell; `body` otherwise. */
+function unsendableField(order: ChargeRequest): string {
+  const text = Object.entries(order).find(([, value]) => typeof value === 'string' && !value.isWellFormed());
+  return text?.[0] ?? 'body';
 }

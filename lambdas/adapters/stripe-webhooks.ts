@@ -1,10 +1,10 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { Context } from 'aws-lambda';
 import Stripe from 'stripe';
-import { PAYMENT_METADATA } from '../contract/payment-metadata';
 import { WEBHOOK_EVENT_EXPIRY_SECONDS, WEBHOOK_EVENT_KEY_PREFIX, WEBHOOK_TOLERANCE_SECONDS } from '../contract/settings';
 import { InvalidSignatureError } from '../core/errors';
 import { createApplyPaymentEvent, type EventOutcome, type PaymentEvent } from '../core/payment-events';
+import { ownOrderId } from '../core/payment-ownership';
 import type { ChargeServiceOptions } from './charge-service';
 import { createLedgerFactWriter } from './dynamodb-ledger';
 import { keyTablePersistence } from './idempotent-charge';
@@ -39,14 +39,14 @@ export type StripeEventHandlingOptions = ChargeServiceOptions;
  * Applies verified events to the ledger, each event id once: the key table (own key prefix,
  * remembered longer than Stripe's three days of retries) turns a redelivery into `duplicate`.
  */
-export function createStripeEventHandling({ dynamoDb, idempotencyTableName, ledgerTableName, stripe }: StripeEventHandlingOptions): HandleStripeEvent {
+export function createStripeEventHandling({ dynamoDb, idempotencyTableName, ledgerTableName, stripe, namespace }: StripeEventHandlingOptions): HandleStripeEvent {
   const applyPaymentEvent = createApplyPaymentEvent({
+    namespace,
     applyStatusUpdate: createLedgerFactWriter(dynamoDb, ledgerTableName),
     // Stripe copies the PaymentIntent's metadata onto its Charge; for a Charge without it, ask Stripe.
     orderIdForPayment: async (paymentId) => {
       try {
-        const { metadata } = await (await stripe()).paymentIntents.retrieve(paymentId);
-        return metadata[PAYMENT_METADATA.marker] === PAYMENT_METADATA.markerValue ? metadata[PAYMENT_METADATA.orderId] : undefined;
+        return ownOrderId(namespace, await (await stripe()).paymentIntents.retrieve(paymentId));
       } catch (error) {
         // Not a PaymentIntent this account knows: not ours. Anything else is retried by Stripe.
         if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) return undefined;

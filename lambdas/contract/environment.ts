@@ -8,6 +8,8 @@ export const ENV = {
   stripeWebhookSecretId: 'STRIPE_WEBHOOK_SECRET_ID',
   /** Where the queue worker puts messages that can never succeed, with the reason. */
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  /** The deployment namespace at Stripe (`-c namespace=…` in AWS, default the stack name; `npm start` reads it too). */
+  namespace: 'PAYMENTS_NAMESPACE',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
 } as const;

@@ -18,8 +18,10 @@ export const chargeRequestSchema = {
     orderId: { type: 'string', minLength: 1, maxLength: 255, pattern: ORDER_ID_PATTERN },
     amount: { type: 'integer', minimum: 1, maximum: MAX_AMOUNT_MINOR_UNITS },
     currency: { type: 'string', pattern: '^[A-Za-z]{3}$' },
-    paymentMethod: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9_]+$' },
-    customerId: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9_]+$' },
+    // Stripe object ids only, so a card number or an e-mail address sent by mistake is refused
+    // before it is stored or logged: a PaymentMethod (`pm_…`, e.g. Stripe's test `pm_card_visa`), a Customer (`cus_…`).
+    paymentMethod: { type: 'string', minLength: 1, maxLength: 255, pattern: '^pm_[A-Za-z0-9_]+$' },
+    customerId: { type: 'string', minLength: 1, maxLength: 255, pattern: '^cus_[A-Za-z0-9]+$' },
     description: { type: 'string', maxLength: 1000 },
   },
 } as const;

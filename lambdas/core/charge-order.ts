@@ -27,8 +27,6 @@ export interface LedgerRecord {
   lastEventId?: string;
   /** Version of the newest Stripe fact written (see payment-events.ts): older facts never overwrite it. */
   factVersion?: string;
-  /** `webhook` when a Stripe event created the record before any charge request was seen. */
-  origin?: 'charge' | 'webhook';
   createdAt: string;
   updatedAt: string;
 }
@@ -63,8 +61,11 @@ export interface PaymentsLedger {
 export interface PaymentProvider {
   /** Creates (and, with a payment method, confirms) the order's PaymentIntent, keyed on orderId. */
   createPayment(order: ChargeRequest): Promise<PaymentAttempt>;
-  /** Finds the order's PaymentIntent by its metadata, once Stripe may have forgotten the key. */
-  findPayment(orderId: string): Promise<PaymentAttempt | undefined>;
+  /**
+   * Finds the order's PaymentIntent by its metadata, once Stripe may have forgotten the key: only
+   * one this deployment made for this orderId, amount and currency (payment-ownership.ts).
+   */
+  findPayment(order: ChargeRequest): Promise<PaymentAttempt | undefined>;
 }
 
 /** Plain JSON (no undefined, no Date): Powertools stores it as the idempotent response. */
@@ -90,7 +91,7 @@ export interface ChargeOrderDependencies {
 /**
  * Charges an order at most once. Safe to call any number of times, concurrently or after a crash:
  * the ledger stops a second charge once the order is final; while it is pending, Stripe's
- * idempotency key (the orderId) returns the first PaymentIntent, and once Stripe may have
+ * idempotency key (the namespaced orderId) returns the first PaymentIntent, and once Stripe may have
  * forgotten that key the PaymentIntent is looked up by the orderId in its metadata instead.
  */
 export function createChargeOrder({ ledger, payments, now = () => new Date() }: ChargeOrderDependencies) {
@@ -103,8 +104,10 @@ export function createChargeOrder({ ledger, payments, now = () => new Date() }: 
       // Resume with exactly what was first sent to Stripe: a changed description must not break the key.
       request = requestOf(existing);
       if (now().getTime() - Date.parse(existing.createdAt) > STRIPE_KEY_TRUSTED_FOR_MS) {
-        const found = await payments.findPayment(order.orderId);
-        if (found !== undefined) return toChargeResult(await ledger.finalize(order.orderId, ledgerFact(found), now().toISOString()), false);
+        const found = await payments.findPayment(request);
+        if (found !== undefined) {
+          return toChargeResult(await ledger.finalize(order.orderId, ledgerFact(found), now().toISOString()), false, found.clientSecret);
+        }
       }
     }
     let attempt: PaymentAttempt;
@@ -127,9 +130,7 @@ function ledgerFact({ clientSecret: _secret, paymentCreated, ...fact }: PaymentA
 }
 
 function assertSamePayment(record: LedgerRecord, order: ChargeRequest): void {
-  // A record a webhook created knows Stripe's view only: its payment method id is not the request's.
-  const fields = record.origin === 'webhook' ? (['amount', 'currency'] as const) : PAYMENT_IDENTITY_FIELDS;
-  const conflicting = fields.filter((field) => record[field] !== order[field]);
+  const conflicting = PAYMENT_IDENTITY_FIELDS.filter((field) => record[field] !== order[field]);
   if (conflicting.length > 0) throw new OrderConflictError(order.orderId, conflicting);
 }
 

@@ -4,7 +4,7 @@
  * it is, then the amount refunded) and the ledger only ever moves to a higher version.
  */
 
-import { PAYMENT_METADATA } from '../contract/payment-metadata';
+import { namesAnOrder, ownOrderId } from './payment-ownership';
 
 /** The parts of a Stripe event this project reads (kept free of the Stripe SDK's types). */
 export interface PaymentEvent {
@@ -27,10 +27,8 @@ const STAGE: Record<WebhookStatus, number> = {
 };
 
 export interface PaymentStatusUpdate {
-  /** Undefined when a Charge event does not carry it; it is then looked up by paymentId. */
+  /** The order, when the event's object is this deployment's (payment-ownership.ts); otherwise undefined. */
   orderId?: string;
-  /** The event says the payment was made by this service (PAYMENT_METADATA's marker). */
-  ours: boolean;
   paymentId: string;
   status: WebhookStatus;
   paymentStatus?: string;
@@ -56,12 +54,10 @@ export function factVersion(created: number, status: WebhookStatus, amountRefund
 }
 
 /** The ledger fact an event states, or undefined for event types this project does not track. */
-export function statusUpdateFrom(event: PaymentEvent): PaymentStatusUpdate | undefined {
+export function statusUpdateFrom(event: PaymentEvent, namespace: string): PaymentStatusUpdate | undefined {
   const object = event.data.object;
-  const metadata = (object.metadata ?? {}) as Record<string, unknown>;
   const base = {
-    orderId: text(metadata[PAYMENT_METADATA.orderId]),
-    ours: metadata[PAYMENT_METADATA.marker] === PAYMENT_METADATA.markerValue,
+    orderId: ownOrderId(namespace, object),
     amount: count(object.amount),
     currency: String(object.currency ?? ''),
     eventId: event.id,
@@ -98,28 +94,34 @@ export function statusUpdateFrom(event: PaymentEvent): PaymentStatusUpdate | und
   }
 }
 
-/** `conflict`: the ledger holds another PaymentIntent for this order; nothing is written. */
-export type EventOutcome = 'applied' | 'stale' | 'conflict' | 'ignored';
+/**
+ * What writing a fact did. `conflict`: the ledger holds another PaymentIntent, amount or currency
+ * for this order. `unknown_order`: the ledger has no record of the order, although it writes
+ * `pending` before every Stripe call, so the event cannot be about a payment of ours. Neither
+ * writes anything.
+ */
+export type FactOutcome = 'applied' | 'stale' | 'conflict' | 'unknown_order';
+/** `ignored`: an event type this project does not track, or a payment this deployment did not make. */
+export type EventOutcome = FactOutcome | 'ignored';
 
 export interface PaymentEventDependencies {
-  /**
-   * Writes the fact unless the ledger holds a newer one (`stale`) or a different PaymentIntent for
-   * the order (`conflict`).
-   */
-  applyStatusUpdate(update: PaymentStatusUpdate & { orderId: string }): Promise<'applied' | 'stale' | 'conflict'>;
-  /** The orderId a PaymentIntent of this service was created for, or undefined if it is not one. */
+  /** This deployment's namespace: only payments carrying it are ours. */
+  namespace: string;
+  /** Writes the fact unless the ledger holds a newer one (`stale`), another payment (`conflict`) or no such order. */
+  applyStatusUpdate(update: PaymentStatusUpdate & { orderId: string }): Promise<FactOutcome>;
+  /** The orderId a PaymentIntent of this deployment was created for, or undefined if it is not one. */
   orderIdForPayment(paymentId: string): Promise<string | undefined>;
 }
 
 /** Applies one verified Stripe event to the ledger; safe to repeat and to reorder. */
-export function createApplyPaymentEvent({ applyStatusUpdate, orderIdForPayment }: PaymentEventDependencies) {
+export function createApplyPaymentEvent({ namespace, applyStatusUpdate, orderIdForPayment }: PaymentEventDependencies) {
   return async function applyPaymentEvent(event: PaymentEvent): Promise<EventOutcome> {
-    const update = statusUpdateFrom(event);
+    const update = statusUpdateFrom(event, namespace);
     if (update === undefined) return 'ignored';
-    // PaymentIntents carry the marker; only a Charge that came without metadata is looked up.
-    const lookUp = update.orderId === undefined && event.type.startsWith('charge.');
-    const orderId = update.ours ? update.orderId : lookUp ? await orderIdForPayment(update.paymentId) : undefined;
-    // A payment this service did not make is not ours to record, whatever its metadata says.
+    // A Charge that names no order at all is traced through its PaymentIntent; anything naming
+    // an order that is not ours (another system, another deployment) is not ours to record.
+    const traceCharge = update.orderId === undefined && event.type.startsWith('charge.') && !namesAnOrder(event.data.object);
+    const orderId = traceCharge ? await orderIdForPayment(update.paymentId) : update.orderId;
     if (orderId === undefined) return 'ignored';
     return applyStatusUpdate({ ...update, orderId });
   };

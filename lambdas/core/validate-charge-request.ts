@@ -76,6 +76,8 @@ function checkValue(field: string, value: unknown, schema: PropertySchema): stri
     return undefined;
   }
   if (typeof value !== 'string') return 'must be a string';
+  // JSON can carry an unpaired surrogate (`"\udc00"`), which no request to Stripe can encode.
+  if (!value.isWellFormed()) return 'must be well-formed Unicode text (it has an unpaired surrogate)';
   // JSON Schema counts code points, not UTF-16 units.
   const length = [...value].length;
   if (schema.minLength !== undefined && length < schema.minLength) return `must be at least ${schema.minLength} characters`;
@@ -83,4 +85,16 @@ function checkValue(field: string, value: unknown, schema: PropertySchema): stri
   const pattern = patterns.get(field);
   if (pattern !== undefined && !pattern.test(value)) return `must match ${pattern.source}`;
   return undefined;
+}
+
+/**
+ * The errors as one line for logs and dead-letter attributes. A field the schema does not define is
+ * counted, not named: its name is whatever the client sent, which may be anything.
+ */
+export function describeFieldErrors(errors: FieldError[]): string {
+  const known = errors.filter(({ field }) => field === 'body' || Object.hasOwn(propertySchemas, field));
+  const unknown = errors.length - known.length;
+  const parts = known.map(({ field, message }) => `${field} ${message}`);
+  if (unknown > 0) parts.push(`${unknown} field(s) not allowed`);
+  return parts.join('; ');
 }

@@ -4,6 +4,7 @@ import type { IdempotentCharge } from '../adapters/idempotent-charge';
 import { SERVICE_NAME } from '../contract/environment';
 import { MAX_REQUEST_BODY_BYTES } from '../contract/payment-request';
 import { parseChargeRequest } from '../core/validate-charge-request';
+import { errorSummary } from './error-summary';
 import { chargeResponse, errorResponse, failureResponse, invalidRequest, rawBodyOf, type ApiHandler } from './http-responses';
 
 /** POST /payments: parse, charge idempotently, map the outcome to the HTTP contract. */
@@ -26,7 +27,7 @@ export function createChargePaymentHandler(charge: IdempotentCharge, logger = ne
     } catch (error) {
       const response = failureResponse(error);
       const log = response.statusCode >= 500 ? logger.error.bind(logger) : logger.warn.bind(logger);
-      log('charge failed', { statusCode: response.statusCode, error });
+      log('charge failed', { statusCode: response.statusCode, error: errorSummary(error) });
       return response;
     } finally {
       logger.removeKeys(['orderId']);

@@ -7,7 +7,8 @@ import { createDeadLetter, type DeadLetter, type PermanentFailure } from '../ada
 import { awsClientSettings, requiredEnv } from '../adapters/environment';
 import type { IdempotentCharge } from '../adapters/idempotent-charge';
 import { ENV, SERVICE_NAME } from '../contract/environment';
-import { parseChargeRequest } from '../core/validate-charge-request';
+import { describeFieldErrors, parseChargeRequest } from '../core/validate-charge-request';
+import { errorSummary } from './error-summary';
 
 export type QueueHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
@@ -44,7 +45,7 @@ export function createChargeWorkerHandler(
       const received = { body: record.body, messageId: record.messageId, receiveCount: record.attributes.ApproximateReceiveCount };
       const request = parseChargeRequest(record.body);
       if (!request.ok) {
-        const reason = request.errors.map(({ field, message }) => `${field} ${message}`).join('; ');
+        const reason = describeFieldErrors(request.errors);
         log.error('dead-lettering an invalid message', { reason });
         return deadLetter(received, { code: 'invalid_request', reason });
       }
@@ -55,10 +56,10 @@ export function createChargeWorkerHandler(
       } catch (error) {
         const failure = permanentFailure(error);
         if (failure === undefined) {
-          log.warn('charge failed, SQS will retry', { orderId, receiveCount: record.attributes.ApproximateReceiveCount, error });
+          log.warn('charge failed, SQS will retry', { orderId, receiveCount: record.attributes.ApproximateReceiveCount, error: errorSummary(error) });
           throw error;
         }
-        log.error('dead-lettering a message that cannot succeed', { orderId, ...failure });
+        log.error('dead-lettering a message that cannot succeed', { orderId, ...failure, error: errorSummary(error) });
         await deadLetter(received, failure);
       }
     };

@@ -3,6 +3,7 @@ import { createLedgerReader, type LedgerReader } from '../adapters/dynamodb-ledg
 import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
 import { ENV, SERVICE_NAME } from '../contract/environment';
 import { ORDER_ID_PATTERN } from '../contract/payment-request';
+import { errorSummary } from './error-summary';
 import { errorResponse, failureResponse, type ApiHandler } from './http-responses';
 const orderIdPattern = new RegExp(ORDER_ID_PATTERN);
 
@@ -21,7 +22,7 @@ export function createGetPaymentHandler(readLedger: LedgerReader, logger = new L
       const payment = { orderId: id, status, paymentId, amount, currency, paymentStatus, declineCode, amountRefunded, createdAt, updatedAt };
       return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(payment) };
     } catch (error) {
-      logger.error('reading the ledger failed', { orderId, error });
+      logger.error('reading the ledger failed', { orderId, error: errorSummary(error) });
       return failureResponse(error);
     }
   };

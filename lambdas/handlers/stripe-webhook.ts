@@ -1,8 +1,9 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { lambdaDynamoDbClient, requiredEnv, secretReader } from '../adapters/environment';
-import { stripeFromSecret } from '../adapters/charge-service';
-import { createStripeEventHandling, createStripeEventVerifier, type HandleStripeEvent, type VerifyStripeEvent } from '../adapters/stripe-webhooks';
+import { requiredEnv, secretReader } from '../adapters/environment';
+import { serviceOptionsFromEnvironment } from '../adapters/charge-service';
+import { createStripeEventHandling, createStripeEventVerifier, type DeliveryOutcome, type HandleStripeEvent, type VerifyStripeEvent } from '../adapters/stripe-webhooks';
 import { ENV, SERVICE_NAME } from '../contract/environment';
+import { errorSummary } from './error-summary';
 import { errorResponse, failureResponse, rawBodyOf, type ApiHandler } from './http-responses';
 
 /**
@@ -25,43 +26,42 @@ export function createStripeWebhookHandler(
       stripeEvent = await verify(rawBody, signature);
     } catch (error) {
       if (error instanceof Error && error.name === 'InvalidSignatureError') {
-        logger.warn('webhook signature rejected', { reason: error.message });
+        logger.warn('webhook signature rejected', { error: errorSummary(error) });
         return errorResponse(400, 'invalid_signature', 'the Stripe-Signature header does not match this body');
       }
-      logger.error('webhook verification failed', { error });
+      logger.error('webhook verification failed', { error: errorSummary(error) });
       return failureResponse(error);
     }
 
     try {
       const outcome = await handleEvent(stripeEvent, context);
-      // A conflict is answered 200 (redelivering cannot help) but needs a person: the order's payment differs.
-      const log = outcome === 'conflict' ? logger.error.bind(logger) : logger.info.bind(logger);
-      log('webhook handled', { eventId: stripeEvent.id, type: stripeEvent.type, outcome });
-      return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ received: true, outcome }) };
+      const details = { eventId: stripeEvent.id, type: stripeEvent.type, outcome };
+      // Both are answered 200 (redelivering cannot help) but need a person: see NEEDS_A_PERSON.
+      if (NEEDS_A_PERSON.has(outcome)) logger.error('webhook refused: the ledger disagrees with this event', details);
+      else logger.info('webhook handled', details);
+      const answer = outcome === 'unknown_order' ? 'ignored' : outcome;
+      return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ received: true, outcome: answer }) };
     } catch (error) {
       const response = failureResponse(error);
-      logger.warn('webhook not handled; Stripe will deliver it again', { eventId: stripeEvent.id, statusCode: response.statusCode, error });
+      logger.warn('webhook not handled; Stripe will deliver it again', { eventId: stripeEvent.id, statusCode: response.statusCode, error: errorSummary(error) });
       return response;
     }
   };
 }
 
+/**
+ * A fact about another PaymentIntent, amount or currency than the order's (`conflict`), or about a
+ * payment of ours for an order the ledger never recorded (`unknown_order`, answered `ignored`):
+ * the ledger writes `pending` before every Stripe call, so either means something is wrong.
+ */
+const NEEDS_A_PERSON = new Set<DeliveryOutcome>(['conflict', 'unknown_order']);
+
 let deployedHandler: ApiHandler | undefined;
 
 export const handler: ApiHandler = (event, context) => {
   deployedHandler ??= (() => {
-    const stripe = stripeFromSecret(requiredEnv(ENV.stripeSecretId));
     const signingSecret = secretReader(requiredEnv(ENV.stripeWebhookSecretId));
-    const dynamoDb = lambdaDynamoDbClient();
-    return createStripeWebhookHandler(
-      createStripeEventVerifier(signingSecret),
-      createStripeEventHandling({
-        dynamoDb,
-        idempotencyTableName: requiredEnv(ENV.idempotencyTableName),
-        ledgerTableName: requiredEnv(ENV.ledgerTableName),
-        stripe,
-      }),
-    );
+    return createStripeWebhookHandler(createStripeEventVerifier(signingSecret), createStripeEventHandling(serviceOptionsFromEnvironment()));
   })();
   return deployedHandler(event, context);
 };

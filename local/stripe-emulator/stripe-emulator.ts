@@ -83,8 +83,11 @@ export interface StripeEmulatorStats {
 
 /** Switches a test flips to make Stripe misbehave. Each counter is consumed one request at a time. */
 export interface StripeFaults {
-  /** Answer the next N requests with this status (a Stripe `api_error`), before doing anything. */
-  failNext(count: number, status?: number): void;
+  /**
+   * Answer the next N requests with this status before doing anything: a Stripe `api_error`, or
+   * the given error body (what Stripe puts in `error`, e.g. a PaymentIntent and a payment method).
+   */
+  failNext(count: number, status?: number, error?: Record<string, unknown>): void;
   /** Close the connection of the next N requests without processing them. */
   dropNextRequests(count: number): void;
   /** Process the next N requests, then close the connection instead of answering (the answer is lost). */
@@ -105,7 +108,8 @@ export interface StripeEmulator {
   /** Signed webhook deliveries of the events the emulator emits when PaymentIntents change. */
   webhooks: WebhookControls;
   stats(): StripeEmulatorStats;
-  paymentIntentsForOrder(orderId: string): PaymentIntent[];
+  /** The PaymentIntents whose metadata names this orderId (and this namespace, when given). */
+  paymentIntentsForOrder(orderId: string, namespace?: string): PaymentIntent[];
   stop(): Promise<void>;
 }
 
@@ -116,10 +120,11 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   const webhooks = createWebhookSender();
   const idempotency = new Map<string, IdempotencyEntry>();
   const stats: StripeEmulatorStats = { paymentIntentsCreated: 0, requests: 0, requestsByIdempotencyKey: {}, replays: 0 };
-  const pending = { failures: 0, failureStatus: 500, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 };
+  const apiError = { type: 'api_error', message: 'Injected failure.' };
+  const pending = { failures: 0, failureStatus: 500, failureError: apiError as Record<string, unknown>, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 };
 
   const faults: StripeFaults = {
-    failNext: (count, status = 500) => Object.assign(pending, { failures: count, failureStatus: status }),
+    failNext: (count, status = 500, error = apiError) => Object.assign(pending, { failures: count, failureStatus: status, failureError: error }),
     dropNextRequests: (count) => void (pending.droppedRequests = count),
     dropNextResponses: (count) => void (pending.droppedResponses = count),
     setLatency: (ms) => void (pending.latencyMs = ms),
@@ -287,10 +292,13 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     }
     if (pending.failures > 0) {
       pending.failures -= 1;
-      return send(response, { status: pending.failureStatus, body: { error: { type: 'api_error', message: 'Injected failure.' } } });
+      return send(response, { status: pending.failureStatus, body: { error: pending.failureError } });
     }
     if (header(request, 'authorization') !== `Bearer ${apiKey}`) {
-      return send(response, { status: 401, body: { error: { type: 'invalid_request_error', message: 'Invalid API Key provided.' } } });
+      // Stripe names the key it refused, masked but for its last four characters.
+      const sent = (header(request, 'authorization') ?? '').replace(/^Bearer /, '');
+      const masked = `${sent.slice(0, 8)}${'*'.repeat(Math.max(0, sent.length - 12))}${sent.slice(-4)}`;
+      return send(response, { status: 401, body: { error: { type: 'invalid_request_error', message: `Invalid API Key provided: ${masked}` } } });
     }
 
     const params = parseForm(method === 'GET' ? url.searchParams.toString() : rawBody) as Record<string, unknown>;
@@ -352,7 +360,8 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     faults,
     webhooks,
     stats: () => ({ ...stats, requestsByIdempotencyKey: { ...stats.requestsByIdempotencyKey } }),
-    paymentIntentsForOrder: (orderId) => [...paymentIntents.values()].filter((intent) => intent.metadata.orderId === orderId),
+    paymentIntentsForOrder: (orderId, namespace) =>
+      [...paymentIntents.values()].filter((intent) => intent.metadata.orderId === orderId && (namespace === undefined || intent.metadata.namespace === namespace)),
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

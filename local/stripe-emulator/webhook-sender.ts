@@ -14,6 +14,8 @@ export interface StripeEvent {
 
 export interface Delivery {
   eventId: string;
+  /** The endpoint it went to. */
+  url: string;
   type: string;
   /** The endpoint's HTTP status, or 0 when it could not be reached. */
   status: number;
@@ -21,8 +23,11 @@ export interface Delivery {
 
 /** Switches a test flips to deliver webhooks the way Stripe may: repeated, late and in any order. */
 export interface WebhookControls {
-  /** Where events go and the `whsec_…` secret they are signed with. Nothing is sent until this is set. */
-  configure(endpoint: { url: string; secret: string }): void;
+  /**
+   * Adds an endpoint: where events go and the `whsec_…` secret they are signed with. Like a Stripe
+   * account with several webhook endpoints, every event goes to every endpoint; none before the first.
+   */
+  addEndpoint(endpoint: WebhookEndpoint): void;
   /** Deliver every event this many times (Stripe delivers at least once). */
   deliverEachTimes(times: number): void;
   /** Keep events instead of sending them, until `release`. */
@@ -37,13 +42,18 @@ export interface WebhookControls {
   settled(): Promise<void>;
 }
 
+export interface WebhookEndpoint {
+  url: string;
+  secret: string;
+}
+
 /** Stripe retries for days; the emulator a few times with doubling waits (about 1.5 s in all). */
 const ATTEMPTS = 5;
 
 /** Signs events with the endpoint secret (through the stripe SDK's test helper) and posts them. */
 export function createWebhookSender(): WebhookControls & { emit(type: string, object: unknown): void } {
   const signer = new Stripe('sk_test_webhook_signer');
-  let endpoint: { url: string; secret: string } | undefined;
+  const endpoints: WebhookEndpoint[] = [];
   let times = 1;
   let holding = false;
   const held: StripeEvent[] = [];
@@ -51,8 +61,7 @@ export function createWebhookSender(): WebhookControls & { emit(type: string, ob
   const deliveries: Delivery[] = [];
   const inFlight = new Set<Promise<void>>();
 
-  async function deliverOnce(event: StripeEvent): Promise<void> {
-    if (endpoint === undefined) return;
+  async function deliverOnce(event: StripeEvent, endpoint: WebhookEndpoint): Promise<void> {
     const payload = JSON.stringify(event);
     for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
       // Signed per attempt, as Stripe does: the timestamp is the attempt's.
@@ -62,16 +71,18 @@ export function createWebhookSender(): WebhookControls & { emit(type: string, ob
         headers: { 'Content-Type': 'application/json; charset=utf-8', 'Stripe-Signature': signature },
         body: payload,
       }).then((response) => response.status, () => 0);
-      deliveries.push({ eventId: event.id, type: event.type, status });
+      deliveries.push({ eventId: event.id, url: endpoint.url, type: event.type, status });
       if (status >= 200 && status < 300) return;
       await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** (attempt - 1)));
     }
   }
 
   function send(event: StripeEvent): void {
-    for (let copy = 0; copy < times; copy += 1) {
-      const delivery = deliverOnce(event).finally(() => inFlight.delete(delivery));
-      inFlight.add(delivery);
+    for (const endpoint of endpoints) {
+      for (let copy = 0; copy < times; copy += 1) {
+        const delivery = deliverOnce(event, endpoint).finally(() => inFlight.delete(delivery));
+        inFlight.add(delivery);
+      }
     }
   }
 
@@ -92,7 +103,7 @@ export function createWebhookSender(): WebhookControls & { emit(type: string, ob
       if (holding) held.push(event);
       else send(event);
     },
-    configure: (target) => void (endpoint = target),
+    addEndpoint: (endpoint) => void endpoints.push(endpoint),
     deliverEachTimes: (count) => void (times = count),
     hold: () => void (holding = true),
     async release(order = 'as-is') {

@@ -1,6 +1,7 @@
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createIdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
+import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
 import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { createChargeOrder, type PaymentsLedger } from '../../lambdas/core/charge-order';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
@@ -18,6 +19,7 @@ import {
   silentLogger,
   startLocalParts,
   stripeRequestsFor,
+  TEST_NAMESPACE,
   type LocalParts,
 } from '../support/local-parts';
 
@@ -173,7 +175,7 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
       },
     };
     const dyingCharge = createIdempotentCharge({
-      chargeOrder: createChargeOrder({ ledger: dyingLedger, payments: createStripePayments(async () => parts.stripe) }),
+      chargeOrder: createChargeOrder({ ledger: dyingLedger, payments: createStripePayments(async () => parts.stripe, TEST_NAMESPACE) }),
       dynamoDb: parts.dynamoDb,
       tableName: parts.tables.idempotencyTableName,
     });
@@ -218,6 +220,32 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     expect(retried.statusCode).toBe(201);
     expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
     expect(body(retried).paymentId).toBe(parts.stripeEmulator.paymentIntentsForOrder(orderId)[0].id);
+  });
+
+  it('the day-old lookup takes only this deployment\'s PaymentIntent for this order, amount and currency', async () => {
+    const handler = chargeHandler(parts);
+    const orderId = newOrderId('not-ours');
+    // The same Stripe account holds payments naming this orderId: another system's, another deployment's.
+    const someoneElses = [
+      { amount: 100, currency: 'usd', metadata: { orderId } },
+      { amount: 4200, currency: 'eur', metadata: paymentMetadata('staging', orderId) },
+    ];
+    for (const [index, params] of someoneElses.entries()) {
+      await parts.stripe.paymentIntents.create({ ...params, payment_method: 'pm_card_visa', confirm: true }, { idempotencyKey: `elsewhere-${index}-${orderId}` });
+    }
+    parts.stripeEmulator.faults.failNext(3, 500); // our first attempt: Stripe fails, the order stays pending
+    expect((await post(handler, order(orderId))).statusCode).toBe(502);
+
+    await forgetIdempotencyKeys(parts);
+    parts.stripeEmulator.faults.expireIdempotencyKeys();
+    await ageLedgerRecord(orderId, 25);
+    const retried = await post(handler, order(orderId));
+
+    expect(retried.statusCode).toBe(201);
+    const ours = parts.stripeEmulator.paymentIntentsForOrder(orderId, TEST_NAMESPACE);
+    expect(ours).toHaveLength(1);
+    expect(ours[0]).toMatchObject({ amount: 4200, currency: 'eur', status: 'succeeded' });
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', paymentId: ours[0].id, amount: 4200, currency: 'eur' });
   });
 
   it('resumes a pending order with its first description, so the retry matches Stripe\'s key', async () => {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createLedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
+import { stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
 import { chargeQueue } from '../../lambdas/contract/queues';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
 import { localDynamoDbClient } from '../../local/dynamodb-local';
@@ -66,6 +67,7 @@ async function queueEmpty(): Promise<boolean> {
   return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible) === 0;
 }
 
+const stripeRequests = (orderId: string) => stripe.stats().requestsByIdempotencyKey[stripeIdempotencyKey(runtime.namespace, orderId)];
 const deadLetters = () => inspectDeadLetters(sqs, runtime.queues.deadLetterQueueUrl);
 const deadLetterFor = (orderId: string) => async (): Promise<DeadLetterView | undefined> =>
   (await deadLetters()).find((message) => message.orderId === orderId);
@@ -104,7 +106,7 @@ describe('POST /payments/async through the queue', () => {
     const intents = stripe.paymentIntentsForOrder(orderId);
     expect(intents).toHaveLength(1);
     // The key table and the ledger stopped the other 10 before Stripe: one request reached it.
-    expect(stripe.stats().requestsByIdempotencyKey[orderId]).toBe(1);
+    expect(stripeRequests(orderId)).toBe(1);
     expect(await readLedger(orderId)).toMatchObject({ status: 'charged', paymentId: intents[0].id });
     expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
   });
@@ -117,7 +119,7 @@ describe('POST /payments/async through the queue', () => {
 
     const record = await waitFor('the charge', finalRecord(orderId));
     expect(record.status).toBe('charged');
-    expect(stripe.stats().requestsByIdempotencyKey[orderId]).toBe(2 * attemptsPerReceive + 1);
+    expect(stripeRequests(orderId)).toBe(2 * attemptsPerReceive + 1);
     expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
   });
 
@@ -130,7 +132,7 @@ describe('POST /payments/async through the queue', () => {
     const letter = await waitFor('the dead letter', deadLetterFor(orderId));
     expect(letter).toMatchObject({ amount: 999, failureCode: 'idempotency_key_reused', receiveCount: 1 });
     expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
-    expect(stripe.stats().requestsByIdempotencyKey[orderId]).toBe(1);
+    expect(stripeRequests(orderId)).toBe(1);
     const { status, amount, paymentId } = before as LedgerRecord;
     expect(await readLedger(orderId)).toMatchObject({ status, amount, paymentId });
   });
@@ -149,7 +151,7 @@ describe('POST /payments/async through the queue', () => {
 
     const letter = await waitFor('SQS to dead-letter the message', deadLetterFor(orderId), 60_000);
     expect(letter.failureCode).toBeNull(); // moved by SQS's redrive policy, not by the worker
-    expect(stripe.stats().requestsByIdempotencyKey[orderId]).toBe(chargeQueue.maxReceiveCount * 3);
+    expect(stripeRequests(orderId)).toBe(chargeQueue.maxReceiveCount * 3);
     expect(await readLedger(orderId)).toMatchObject({ status: 'pending' });
 
     stripe.faults.clear();
@@ -170,7 +172,7 @@ describe('POST /payments/async through the queue', () => {
     expect(await redriveByCopy(sqs, runtime.queues.deadLetterQueueUrl, runtime.queues.queueUrl)).toBe(waiting);
     await waitFor('the queue to drain', queueEmpty);
     expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
-    expect(stripe.stats().requestsByIdempotencyKey[orderId]).toBe(1);
+    expect(stripeRequests(orderId)).toBe(1);
     expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
   });
 
@@ -199,7 +201,7 @@ describe('POST /payments/async through the queue', () => {
     expect({ charged, deadLettered }).toEqual({ charged: submissions.length - 3, deadLettered: 3 });
     for (const { orderId } of new Set(submissions)) {
       expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
-      expect(stripe.stats().requestsByIdempotencyKey[orderId]).toBe(1);
+      expect(stripeRequests(orderId)).toBe(1);
     }
   }, 90_000);
 });

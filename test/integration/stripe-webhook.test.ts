@@ -10,7 +10,18 @@ import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
 import { lambdaContext } from '../../local/lambda-context';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import type { StripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
-import { chargeHandler, ledgerRecord, newOrderId, post, silentLogger, startLocalParts, type LocalParts } from '../support/local-parts';
+import {
+  chargeHandler,
+  ledgerRecord,
+  newOrderId,
+  post,
+  serviceOptions,
+  silentLogger,
+  startLocalParts,
+  TEST_NAMESPACE,
+  type LocalParts,
+} from '../support/local-parts';
+import { capturedLogger } from '../support/captured-logs';
 
 const SECRET = 'whsec_test_secret';
 let parts: LocalParts;
@@ -18,10 +29,9 @@ let webhook: ApiHandler;
 
 beforeAll(async () => {
   parts = await startLocalParts();
-  const stripe = async () => parts.stripe;
   webhook = createStripeWebhookHandler(
     createStripeEventVerifier(async () => SECRET),
-    createStripeEventHandling({ dynamoDb: parts.dynamoDb, ...parts.tables, stripe }),
+    createStripeEventHandling(serviceOptions(parts)),
     silentLogger,
   );
 });
@@ -62,8 +72,12 @@ async function deliver(event: object, options?: DeliveryOptions) {
   return { status: response.statusCode, body: JSON.parse(response.body) };
 }
 
-/** A real PaymentIntent at the emulator, marked as this service's (so a Charge event can be traced back to its order). */
-async function paymentIntent(orderId: string, { amount = 3000, metadata = paymentMetadata(orderId), key = `pi-${orderId}` } = {}) {
+/**
+ * A real PaymentIntent at the emulator, marked as this deployment's (so a Charge event can be traced
+ * back to its order), with the `pending` ledger record the charge path writes before calling Stripe.
+ */
+async function paymentIntent(orderId: string, { amount = 3000, metadata = paymentMetadata(TEST_NAMESPACE, orderId), key = `pi-${orderId}`, recorded = true } = {}) {
+  if (recorded) await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet({ orderId, amount, currency: 'eur' }, new Date().toISOString());
   return parts.stripe.paymentIntents.create({ amount, currency: 'eur', metadata }, { idempotencyKey: key });
 }
 
@@ -122,28 +136,58 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
     expect(answers.filter((answer) => answer.body.outcome === 'applied')).toHaveLength(1);
     // The others were told "duplicate" (200) or "in progress" (409, so Stripe delivers again later).
     expect(answers.every((answer) => answer.body.outcome === 'duplicate' || answer.status === 409 || answer.body.outcome === 'applied')).toBe(true);
-    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', lastEventId: event.id, origin: 'webhook' });
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', lastEventId: event.id });
     expect(await deliver(event)).toEqual({ status: 200, body: { received: true, outcome: 'duplicate' } });
   });
 
   it('answers 200 to event types it does not track, and writes nothing', async () => {
     const orderId = newOrderId('unknown-type');
     const intent = await paymentIntent(orderId);
+    const before = await ledgerRecord(parts, orderId);
     expect(await deliver(stripeEvent('payment_intent.created', intent.created, intentObject(intent, 'requires_payment_method')))).toEqual({
       status: 200,
       body: { received: true, outcome: 'ignored' },
     });
-    expect(await ledgerRecord(parts, orderId)).toBeUndefined();
+    expect(await ledgerRecord(parts, orderId)).toEqual(before);
   });
 
   it('ignores a payment made outside this service, even one naming an orderId of ours', async () => {
     const orderId = newOrderId('foreign');
-    const foreign = await paymentIntent(orderId, { metadata: { orderId } });
+    const foreign = await paymentIntent(orderId, { metadata: { orderId }, recorded: false });
     expect((await deliver(stripeEvent('payment_intent.succeeded', foreign.created, intentObject(foreign, 'succeeded')))).body.outcome).toBe('ignored');
     expect((await deliver(stripeEvent('charge.refunded', foreign.created, chargeObject(foreign, 3000)))).body.outcome).toBe('ignored');
     expect(await ledgerRecord(parts, orderId)).toBeUndefined();
     // The order is then charged normally, not mistaken for done.
     expect((await post(chargeHandler(parts), { orderId, amount: 3000, currency: 'eur', paymentMethod: 'pm_card_visa' })).statusCode).toBe(201);
+  });
+
+  it('creates no record for an order the ledger never saw: 200 ignored, logged as an error', async () => {
+    const orderId = newOrderId('never-seen');
+    const intent = await paymentIntent(orderId, { recorded: false });
+    const logs = capturedLogger();
+    try {
+      const handler = createStripeWebhookHandler(createStripeEventVerifier(async () => SECRET), createStripeEventHandling(serviceOptions(parts)), logs.logger);
+      const response = await handler(delivery(stripeEvent('payment_intent.succeeded', intent.created, intentObject(intent, 'succeeded'))), lambdaContext());
+      expect(JSON.parse(response.body)).toEqual({ received: true, outcome: 'ignored' });
+    } finally {
+      logs.restore();
+    }
+    expect(await ledgerRecord(parts, orderId)).toBeUndefined();
+    expect(logs.entries()).toContainEqual(expect.objectContaining({ level: 'ERROR', outcome: 'unknown_order' }));
+    // The order is then charged normally: its first request is a first charge.
+    const first = await post(chargeHandler(parts), { orderId, amount: 3000, currency: 'eur', paymentMethod: 'pm_card_visa' });
+    expect([first.statusCode, JSON.parse(first.body).status]).toEqual([201, 'charged']);
+  });
+
+  it('refuses a fact whose amount or currency differs from the order\'s (conflict), and writes nothing', async () => {
+    const orderId = newOrderId('other-amount');
+    const intent = await paymentIntent(orderId);
+    const before = await ledgerRecord(parts, orderId);
+    for (const changed of [{ amount: 1 }, { currency: 'usd' }]) {
+      const answer = await deliver(stripeEvent('payment_intent.succeeded', intent.created, intentObject(intent, 'succeeded', changed)));
+      expect(answer).toEqual({ status: 200, body: { received: true, outcome: 'conflict' } });
+    }
+    expect(await ledgerRecord(parts, orderId)).toEqual(before);
   });
 
   it('ignores a refunded Charge whose PaymentIntent Stripe does not know', async () => {

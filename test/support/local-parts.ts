@@ -4,7 +4,8 @@ import { DeleteItemCommand, GetItemCommand, ScanCommand, type DynamoDBClient } f
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type Stripe from 'stripe';
-import { createChargeService } from '../../lambdas/adapters/charge-service';
+import { createChargeService, type ChargeServiceOptions } from '../../lambdas/adapters/charge-service';
+import { stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
 import { createStripeClient } from '../../lambdas/adapters/stripe-payments';
 import { IDEMPOTENCY_KEY_PREFIX } from '../../lambdas/contract/settings';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
@@ -16,6 +17,8 @@ import { createTables, localTableNames, type TableNames } from '../../local/tabl
 import { lambdaContext } from '../../local/lambda-context';
 
 export const silentLogger = new Logger({ logLevel: 'SILENT' });
+/** The deployment namespace the test services run in. */
+export const TEST_NAMESPACE = 'test';
 
 /** Real DynamoDB Local and the Stripe emulator for one test file, with fresh tables. */
 export interface LocalParts {
@@ -47,8 +50,13 @@ export async function startLocalParts(): Promise<LocalParts> {
 
 /** The charge handler wired exactly as in Lambda, against the local parts. */
 export function chargeHandler(parts: LocalParts, dynamoDb: DynamoDBClient = parts.dynamoDb): ApiHandler {
-  const charge = createChargeService({ dynamoDb, ...parts.tables, stripe: async () => parts.stripe });
+  const charge = createChargeService(serviceOptions(parts, dynamoDb));
   return createChargePaymentHandler(charge, silentLogger);
+}
+
+/** What the charge service and the webhook handling are wired with, against the local parts. */
+export function serviceOptions(parts: LocalParts, dynamoDb: DynamoDBClient = parts.dynamoDb, namespace = TEST_NAMESPACE): ChargeServiceOptions {
+  return { dynamoDb, ...parts.tables, stripe: async () => parts.stripe, namespace };
 }
 
 export function postEvent(body: unknown): APIGatewayProxyEvent {
@@ -88,8 +96,8 @@ export async function forgetIdempotencyKeys(parts: LocalParts): Promise<number> 
   return ours.length;
 }
 
-export function stripeRequestsFor(parts: LocalParts, orderId: string): number {
-  return parts.stripeEmulator.stats().requestsByIdempotencyKey[orderId] ?? 0;
+export function stripeRequestsFor(parts: LocalParts, orderId: string, namespace = TEST_NAMESPACE): number {
+  return parts.stripeEmulator.stats().requestsByIdempotencyKey[stripeIdempotencyKey(namespace, orderId)] ?? 0;
 }
 
 let counter = 0;

@@ -44,8 +44,8 @@ class FakeStripe implements PaymentProvider {
     this.calls.push(order);
     return this.answer();
   }
-  async findPayment(orderId: string) {
-    this.lookups.push(orderId);
+  async findPayment(order: ChargeRequest) {
+    this.lookups.push(order.orderId);
     return this.existing;
   }
 }

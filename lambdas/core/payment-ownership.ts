@@ -1,0 +1,36 @@
+import { PAYMENT_METADATA } from '../contract/payment-metadata';
+
+/**
+ * The one rule for taking a Stripe object as ours, used by the day-old lookup, the webhooks and
+ * every later reader: it must carry this service's marker and this deployment's namespace. Anything
+ * else in the same Stripe account (another system, another deployment of this template) is not
+ * ours, whatever orderId its metadata names.
+ */
+export interface StripePaymentView {
+  metadata?: unknown;
+  amount?: unknown;
+  currency?: unknown;
+}
+
+/** The orderId a PaymentIntent or Charge was made for, if this deployment made it; otherwise undefined. */
+export function ownOrderId(namespace: string, payment: StripePaymentView): string | undefined {
+  const metadata = metadataOf(payment);
+  if (metadata[PAYMENT_METADATA.marker] !== PAYMENT_METADATA.markerValue) return undefined;
+  if (metadata[PAYMENT_METADATA.namespace] !== namespace) return undefined;
+  const orderId = metadata[PAYMENT_METADATA.orderId];
+  return typeof orderId === 'string' && orderId !== '' ? orderId : undefined;
+}
+
+/** True only for a payment this deployment made for exactly this order, amount and currency. */
+export function isPaymentOf(namespace: string, payment: StripePaymentView, order: { orderId: string; amount: number; currency: string }): boolean {
+  return ownOrderId(namespace, payment) === order.orderId && payment.amount === order.amount && payment.currency === order.currency;
+}
+
+/** True when the object names an orderId at all (ours or not): only a Charge without one is traced through its PaymentIntent. */
+export function namesAnOrder(payment: StripePaymentView): boolean {
+  return typeof metadataOf(payment)[PAYMENT_METADATA.orderId] === 'string';
+}
+
+function metadataOf({ metadata }: StripePaymentView): Record<string, unknown> {
+  return typeof metadata === 'object' && metadata !== null ? (metadata as Record<string, unknown>) : {};
+}

@@ -1,0 +1,81 @@
+/**
+ * What of an error may be logged. Powertools Logger serialises every field of an error object, and
+ * a Stripe error carries the PaymentIntent (with its client secret), the payment method (billing
+ * details, the card's last four digits) and the raw response; an AWS error may carry the item it
+ * conflicted with. So handlers never log an error itself, only this allow-listed summary: names,
+ * Stripe's and AWS's codes and request ids, and the messages of errors this project (or
+ * Powertools idempotency) wrote, which hold no payment data.
+ */
+export interface ErrorSummary {
+  /** The error's name, then its causes' names: `PaymentProviderError < StripeAPIError`. */
+  name: string;
+  message?: string;
+  /** Our own error code (a refused field's Stripe code, for example). */
+  code?: string;
+  field?: string;
+  stripeType?: string;
+  stripeCode?: string;
+  stripeDeclineCode?: string;
+  stripeParam?: string;
+  stripeStatusCode?: number;
+  stripeRequestId?: string;
+  awsStatusCode?: number;
+  awsRequestId?: string;
+}
+
+/** Errors whose messages are ours: they name orders and fields, never payment data. */
+const OWN_MESSAGES = new Set([
+  'PaymentProviderError',
+  'PaymentInProgressError',
+  'PaymentRejectedError',
+  'StoreUnavailableError',
+  'OrderConflictError',
+  'InvalidSignatureError',
+  'IdempotencyAlreadyInProgressError',
+  'IdempotencyValidationError',
+  'IdempotencyPersistenceLayerError',
+  'IdempotencyKeyError',
+  'IdempotencyInconsistentStateError',
+]);
+
+const MAX_CAUSES = 4;
+const MAX_TEXT = 300;
+
+export function errorSummary(error: unknown): ErrorSummary {
+  const chain: unknown[] = [];
+  for (let current = error; current !== undefined && current !== null && chain.length < MAX_CAUSES; current = (current as { cause?: unknown }).cause) {
+    chain.push(current);
+    if (!(current instanceof Error)) break;
+  }
+  const [top] = chain;
+  const summary: ErrorSummary = { name: chain.map(nameOf).join(' < ') || 'unknown' };
+  if (top instanceof Error && OWN_MESSAGES.has(top.name)) {
+    summary.message = top.message.slice(0, MAX_TEXT);
+    const { code, field } = top as { code?: unknown; field?: unknown };
+    if (typeof code === 'string') summary.code = code;
+    if (typeof field === 'string') summary.field = field;
+  }
+  const stripe = chain.find((e) => e instanceof Error && e.name.startsWith('Stripe')) as Record<string, unknown> | undefined;
+  if (stripe !== undefined) {
+    Object.assign(summary, {
+      stripeType: text(stripe.type),
+      stripeCode: text(stripe.code),
+      stripeDeclineCode: text(stripe.decline_code),
+      stripeParam: text(stripe.param),
+      stripeStatusCode: number(stripe.statusCode),
+      stripeRequestId: text(stripe.requestId),
+    });
+  }
+  const aws = chain.find((e) => typeof e === 'object' && e !== null && '$metadata' in e) as { $metadata?: Record<string, unknown> } | undefined;
+  if (aws?.$metadata !== undefined) {
+    Object.assign(summary, { awsStatusCode: number(aws.$metadata.httpStatusCode), awsRequestId: text(aws.$metadata.requestId) });
+  }
+  return JSON.parse(JSON.stringify(summary)) as ErrorSummary; // drops the fields left undefined
+}
+
+function nameOf(error: unknown): string {
+  return error instanceof Error ? error.name.slice(0, 100) : typeof error;
+}
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value.slice(0, MAX_TEXT) : undefined);
+const number = (value: unknown): number | undefined => (typeof value === 'number' ? value : undefined);
