@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { QUEUED_STATUS, routes, type FunctionName, type Route } from '../lambdas/contract/routes';
 import { parseChargeRequest } from '../lambdas/core/validate-charge-request';
+import { errorSummary } from '../lambdas/handlers/error-summary';
 import { errorResponse, invalidRequest, type ApiHandler } from '../lambdas/handlers/http-responses';
 import { lambdaContext } from './lambda-context';
 
@@ -50,7 +51,7 @@ export async function startLocalApi({ port, handlers, enqueue, timeoutSeconds }:
 
   const server: Server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
-      console.error('local API: handler crashed', error);
+      console.error('local API: handler crashed', errorSummary(error));
       write(response, { statusCode: 502, body: '{"message":"Internal server error"}' });
     });
   });

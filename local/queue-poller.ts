@@ -2,6 +2,7 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQ
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import type { QueueHandler } from '../lambdas/handlers/charge-worker';
 import { chargeQueue } from '../lambdas/contract/queues';
+import { errorSummary } from '../lambdas/handlers/error-summary';
 import { lambdaContext } from './lambda-context';
 
 export interface QueuePoller {
@@ -52,7 +53,7 @@ export function startQueuePoller(sqs: SQSClient, queueUrl: string, handler: Queu
         }
       } catch (error) {
         if (!running) break;
-        console.error('local queue poller: batch failed, its messages will be received again', error);
+        console.error('local queue poller: batch failed, its messages will be received again', errorSummary(error));
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }

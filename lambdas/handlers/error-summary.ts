@@ -55,10 +55,10 @@ export function errorSummary(error: unknown): ErrorSummary {
     if (typeof code === 'string') summary.code = code;
     if (typeof field === 'string') summary.field = field;
   }
-  const stripe = chain.find((e) => e instanceof Error && e.name.startsWith('Stripe')) as Record<string, unknown> | undefined;
+  const stripe = chain.find(isStripeError) as Record<string, unknown> | undefined;
   if (stripe !== undefined) {
     Object.assign(summary, {
-      stripeType: text(stripe.type),
+      stripeType: text(stripe.rawType),
       stripeCode: text(stripe.code),
       stripeDeclineCode: text(stripe.decline_code),
       stripeParam: text(stripe.param),
@@ -73,8 +73,15 @@ export function errorSummary(error: unknown): ErrorSummary {
   return JSON.parse(JSON.stringify(summary)) as ErrorSummary; // drops the fields left undefined
 }
 
+/** stripe-node's errors keep the name `Error`; their class name is in `type` (Stripe's own `type` in `rawType`). */
+function isStripeError(error: unknown): boolean {
+  const type = error instanceof Error ? (error as { type?: unknown }).type : undefined;
+  return typeof type === 'string' && type.startsWith('Stripe');
+}
+
 function nameOf(error: unknown): string {
-  return error instanceof Error ? error.name.slice(0, 100) : typeof error;
+  if (!(error instanceof Error)) return typeof error;
+  return (isStripeError(error) ? String((error as { type?: unknown }).type) : error.name).slice(0, 100);
 }
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value.slice(0, MAX_TEXT) : undefined);

@@ -1,27 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import type { DeadLetter, PermanentFailure, ReceivedMessage } from '../../lambdas/adapters/dead-letter-queue';
 import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
 import type { ChargeResult } from '../../lambdas/core/charge-order';
 import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError, StoreUnavailableError } from '../../lambdas/core/errors';
 import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker';
 import { lambdaContext } from '../../local/lambda-context';
+import { sqsRecord } from '../support/sqs-records';
 
 const silent = new Logger({ logLevel: 'SILENT' });
 
-function record(messageId: string, body: unknown, receiveCount = '1'): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `handle-${messageId}`,
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-    attributes: { ApproximateReceiveCount: receiveCount, SentTimestamp: '0', SenderId: 'test', ApproximateFirstReceiveTimestamp: '0' },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:ChargeQueue',
-    awsRegion: 'us-east-1',
-  };
-}
+const record = sqsRecord;
 
 const result = (orderId: string, status: ChargeResult['status'] = 'charged'): ChargeResult => ({
   orderId, status, amount: 100, currency: 'eur', paymentId: 'pi_1', paymentStatus: 'succeeded', declineCode: null, clientSecret: null, replayed: false,
