@@ -270,6 +270,22 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     expect((await post(handler, order(orderId))).statusCode).toBe(201);
   });
 
+  it('answers 400 naming the field when the Stripe SDK cannot even send the request, and frees the order', async () => {
+    // A pending record written before validation refused unpaired surrogates: the resume sends its description.
+    const orderId = newOrderId('unsendable');
+    const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
+    await ledger.createPendingOrGet({ ...order(orderId), currency: 'eur', description: 'old \udc00' }, new Date().toISOString());
+
+    const refused = await post(chargeHandler(parts), order(orderId, { description: 'fine' }));
+    expect(refused.statusCode).toBe(400);
+    expect(body(refused).error.details).toEqual([{ field: 'description', message: 'was refused by the payment provider (request_not_sendable)' }]);
+    expect(stripeRequestsFor(parts, orderId)).toBe(0);
+    expect(await ledgerRecord(parts, orderId)).toBeUndefined();
+
+    const corrected = await post(chargeHandler(parts), order(orderId, { description: 'fine' }));
+    expect(corrected.statusCode).toBe(201);
+  });
+
   it('answers the charge (201) when only completing the idempotency key fails afterwards', async () => {
     const orderId = newOrderId('key-completion');
     const flaky = localDynamoDbClient(parts.dynamoDbLocal.endpoint);

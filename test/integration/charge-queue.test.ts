@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createLedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
+import { createDynamoDbLedger, createLedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
 import { stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
 import { chargeQueue } from '../../lambdas/contract/queues';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
@@ -92,6 +92,47 @@ describe('POST /payments/async through the queue', () => {
     expect(await queueEmpty()).toBe(true);
     expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
     expect(await readLedger(orderId)).toBeUndefined();
+  });
+
+  it.each(['/payments', '/payments/async'])('refuses a card number as paymentMethod on %s with 400, and writes, queues and charges nothing', async (path) => {
+    const orderId = newOrderId('card-number');
+    const stripeRequestsBefore = stripe.stats().requests;
+    const response = await post(path, order(orderId, { paymentMethod: '4242424242424242' }));
+    expect(response.status).toBe(400);
+    expect(response.body.error.details).toEqual([{ field: 'paymentMethod', message: 'must match ^pm_[A-Za-z0-9_]+$' }]);
+    expect(await readLedger(orderId)).toBeUndefined();
+    expect(await queueEmpty()).toBe(true);
+    expect(stripe.stats().requests).toBe(stripeRequestsBefore);
+  });
+
+  it.each(['/payments', '/payments/async'])('refuses text with an unpaired surrogate on %s with 400 naming the field', async (path) => {
+    const orderId = newOrderId('surrogate');
+    // JSON.stringify writes the lone surrogate as the escape \udc00, as a client's JSON would.
+    const response = await post(path, order(orderId, { description: 'x\udc00' }));
+    expect(response.status).toBe(400);
+    expect(response.body.error.details).toEqual([{ field: 'description', message: expect.stringContaining('well-formed Unicode') }]);
+    expect(await readLedger(orderId)).toBeUndefined();
+    expect(await queueEmpty()).toBe(true);
+  });
+
+  it('dead-letters at once, with its failure code, a message the worker cannot send to Stripe, and frees the order', async () => {
+    // API Gateway's model cannot see an unpaired surrogate: a queued order may carry one into the
+    // worker, and a pending record written before validation refused them may still hold one.
+    const orderId = newOrderId('unsendable');
+    await createDynamoDbLedger(dynamoDb, runtime.tables.ledgerTableName).createPendingOrGet(
+      { ...order(orderId), description: 'written before validation \udc00' },
+      new Date().toISOString(),
+    );
+    await sqs.send(new SendMessageCommand({ QueueUrl: runtime.queues.queueUrl, MessageBody: JSON.stringify(order(orderId)) }));
+    const letter = await waitFor('the dead letter', deadLetterFor(orderId));
+    expect(letter).toMatchObject({ failureCode: 'payment_rejected', receiveCount: 1 });
+    expect(letter.failureReason).toContain('description');
+    expect(await readLedger(orderId)).toBeUndefined();
+    expect(stripeRequests(orderId)).toBeUndefined();
+
+    await sqs.send(new SendMessageCommand({ QueueUrl: runtime.queues.queueUrl, MessageBody: JSON.stringify({ ...order(orderId), description: 'x\udc00' }) }));
+    const invalid = await waitFor('the second dead letter', async () => (await deadLetters()).find((m) => m.orderId === orderId && m.failureCode === 'invalid_request'));
+    expect(invalid.failureReason).toContain('description must be well-formed Unicode');
   });
 
   it('charges an order queued 10 times and also sent to POST /payments exactly once', async () => {
