@@ -248,6 +248,38 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', paymentId: ours[0].id, amount: 4200, currency: 'eur' });
   });
 
+  describe('what the day-old lookup finds', () => {
+    /** An order whose answer was lost, then a day in which both key stores forgot it. */
+    async function pendingForADay(orderId: string, extra: Record<string, unknown>): Promise<string> {
+      parts.stripeEmulator.faults.dropNextResponses(3);
+      expect((await post(chargeHandler(parts), order(orderId, extra))).statusCode).toBe(502);
+      await forgetIdempotencyKeys(parts);
+      parts.stripeEmulator.faults.expireIdempotencyKeys();
+      await ageLedgerRecord(orderId, 25);
+      return parts.stripeEmulator.paymentIntentsForOrder(orderId, TEST_NAMESPACE)[0].id;
+    }
+
+    it('a PaymentIntent that needs the customer: the answer carries its client secret, as a create would', async () => {
+      const orderId = newOrderId('lookup-action');
+      const paymentId = await pendingForADay(orderId, { paymentMethod: undefined });
+      const answer = await post(chargeHandler(parts), order(orderId, { paymentMethod: undefined }));
+      expect(answer.statusCode).toBe(201);
+      expect(body(answer)).toMatchObject({ status: 'requires_action', paymentId });
+      expect(body(answer).clientSecret).toBe(parts.stripeEmulator.paymentIntentsForOrder(orderId, TEST_NAMESPACE)[0].client_secret);
+      expect(stripeRequestsFor(parts, orderId)).toBe(3); // only the lost attempt: the lookup found it
+    });
+
+    it('a canceled PaymentIntent: the ledger says canceled, not requires_action', async () => {
+      const orderId = newOrderId('lookup-canceled');
+      const paymentId = await pendingForADay(orderId, { paymentMethod: undefined });
+      await parts.stripe.paymentIntents.cancel(paymentId);
+      const answer = await post(chargeHandler(parts), order(orderId, { paymentMethod: undefined }));
+      expect(body(answer)).toMatchObject({ status: 'canceled', paymentId, paymentStatus: 'canceled' });
+      expect(body(answer).clientSecret).toBeUndefined();
+      expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'canceled', paymentStatus: 'canceled' });
+    });
+  });
+
   it('resumes a pending order with its first description, so the retry matches Stripe\'s key', async () => {
     const handler = chargeHandler(parts);
     const orderId = newOrderId('description');

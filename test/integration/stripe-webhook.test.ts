@@ -330,6 +330,27 @@ describe('the local loop through npm start\'s runtime', () => {
     expect(mine.every((d) => d.status === 200)).toBe(true);
   });
 
+  it('clears the decline code once a declined order is paid with another card', async () => {
+    const orderId = newOrderId('loop-declined');
+    const declined = await fetch(`${runtime.url}/payments`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ orderId, amount: 4100, currency: 'eur', paymentMethod: 'pm_card_chargeDeclined' }),
+    });
+    expect(declined.status).toBe(402);
+    await emulator.webhooks.settled();
+    expect(await payment(orderId)).toMatchObject({ status: 'declined', declineCode: 'generic_decline' });
+
+    // The customer pays the same PaymentIntent with another card (Stripe.js); Stripe tells the webhook.
+    const stripe = new Stripe(emulator.apiKey, { host: '127.0.0.1', port: emulator.port, protocol: 'http' });
+    const [intent] = emulator.paymentIntentsForOrder(orderId);
+    await stripe.paymentIntents.confirm(intent.id, { payment_method: 'pm_card_visa' });
+    await emulator.webhooks.settled();
+    const paid = await payment(orderId);
+    expect(paid).toMatchObject({ status: 'charged', paymentStatus: 'succeeded' });
+    expect(paid).not.toHaveProperty('declineCode');
+  });
+
   it('moves a payment that needed the customer to charged once Stripe says it succeeded', async () => {
     const orderId = newOrderId('loop-3ds');
     const created = await fetch(`${runtime.url}/payments`, {
