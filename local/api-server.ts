@@ -42,7 +42,9 @@ export async function startLocalApi({ port, handlers, enqueue, timeoutSeconds }:
       const match = pattern.exec(url.pathname);
       if (match === null || route.method !== request.method) continue;
       if (route.kind === 'queue') return write(response, await sendToQueue(body, enqueue));
-      const event = proxyEvent(request, url, route, match.groups ?? {}, body);
+      const pathParameters = decodedPathParameters(match.groups ?? {});
+      if (pathParameters === undefined) return write(response, errorResponse(400, 'invalid_request', 'the path is not valid percent-encoding'));
+      const event = proxyEvent(request, url, route, pathParameters, body);
       const result = await invokeWithTimeout(handlers[route.function], event, route.function, timeoutSeconds);
       return write(response, result);
     }
@@ -87,6 +89,18 @@ function pathPattern(path: string): RegExp {
   return new RegExp(`^${source}/?$`);
 }
 
+/** API Gateway hands path parameters over percent-decoded (`order%3A1` is `order:1`). */
+function decodedPathParameters(groups: Record<string, string>): Record<string, string> | undefined {
+  try {
+    return Object.fromEntries(Object.entries(groups).map(([name, value]) => [name, decodeURIComponent(value)]));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A map with no prototype: a header or query parameter named `__proto__` is just a name. */
+const emptyMap = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+
 function proxyEvent(
   request: IncomingMessage,
   url: URL,
@@ -94,14 +108,20 @@ function proxyEvent(
   pathParameters: Record<string, string>,
   body: string,
 ): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  const headers = emptyMap<string>();
+  const multiValueHeaders = emptyMap<string[]>();
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const [name, value] = [request.rawHeaders[i], request.rawHeaders[i + 1]];
     headers[name] = value;
     (multiValueHeaders[name] ??= []).push(value);
   }
-  const query = [...url.searchParams.keys()];
+  const query = [...new Set(url.searchParams.keys())];
+  const queryStringParameters = emptyMap<string>();
+  const multiValueQueryStringParameters = emptyMap<string[]>();
+  for (const name of query) {
+    queryStringParameters[name] = url.searchParams.getAll(name).at(-1) as string;
+    multiValueQueryStringParameters[name] = url.searchParams.getAll(name);
+  }
   const now = Date.now();
   return {
     resource: route.path,
@@ -109,8 +129,8 @@ function proxyEvent(
     httpMethod: route.method,
     headers,
     multiValueHeaders,
-    queryStringParameters: query.length ? Object.fromEntries(url.searchParams) : null,
-    multiValueQueryStringParameters: query.length ? Object.fromEntries(query.map((k) => [k, url.searchParams.getAll(k)])) : null,
+    queryStringParameters: query.length ? queryStringParameters : null,
+    multiValueQueryStringParameters: query.length ? multiValueQueryStringParameters : null,
     pathParameters: Object.keys(pathParameters).length ? pathParameters : null,
     stageVariables: null,
     body: body === '' ? null : body,

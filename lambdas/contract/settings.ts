@@ -5,24 +5,35 @@
  */
 export const STRIPE_TIMEOUT_MS = 4_000;
 export const STRIPE_MAX_NETWORK_RETRIES = 2;
-/** stripe-node sleeps at most 0.5 s × 2^(n-1) before its n-th retry (capped at 5 s). */
-const STRIPE_BACKOFF_MS = Array.from({ length: STRIPE_MAX_NETWORK_RETRIES }, (_, n) => Math.min(500 * 2 ** n, 5_000));
-/** The metadata lookup (only for an order pending for a day) makes one short attempt. */
-export const STRIPE_LOOKUP_TIMEOUT_MS = 2_000;
+/** stripe-node sleeps at most 0.5 s × 2^(n-1) before its n-th retry (capped at 5 s), and never less than 0.5 s. */
+const stripeBackoffMs = (retry: number) => Math.min(500 * 2 ** (retry - 1), 5_000);
+const STRIPE_CREATE_WORST_CASE_MS =
+  STRIPE_TIMEOUT_MS * (STRIPE_MAX_NETWORK_RETRIES + 1) + Array.from({ length: STRIPE_MAX_NETWORK_RETRIES }, (_, n) => stripeBackoffMs(n + 1)).reduce((sum, ms) => sum + ms, 0);
+/** The metadata lookup (only for an order pending for a day) makes one short attempt, without the SDK's retries. */
+export const STRIPE_LOOKUP_TIMEOUT_MS = 1_500;
+/**
+ * stripe-node retries a reset connection once even with `maxNetworkRetries: 0` (a stale keep-alive
+ * socket after a frozen Lambda), so the lookup's worst case is two attempts and a backoff.
+ */
+const STRIPE_LOOKUP_WORST_CASE_MS = 2 * STRIPE_LOOKUP_TIMEOUT_MS + stripeBackoffMs(1);
 /** One create, with the SDK's retries, plus the lookup. */
-export const STRIPE_WORST_CASE_MS =
-  STRIPE_TIMEOUT_MS * (STRIPE_MAX_NETWORK_RETRIES + 1) + STRIPE_BACKOFF_MS.reduce((sum, ms) => sum + ms, 0) + STRIPE_LOOKUP_TIMEOUT_MS;
+export const STRIPE_WORST_CASE_MS = STRIPE_CREATE_WORST_CASE_MS + STRIPE_LOOKUP_WORST_CASE_MS;
 
-/** AWS calls fail fast: a DynamoDB request answers in milliseconds, so 800 ms means it is in trouble. */
-export const AWS_REQUEST_TIMEOUT_MS = 800;
+/** AWS calls fail fast: a DynamoDB request answers in milliseconds, so 600 ms means it is in trouble. */
+export const AWS_REQUEST_TIMEOUT_MS = 600;
 export const AWS_MAX_ATTEMPTS = 2;
 const AWS_CALL_WORST_CASE_MS = AWS_MAX_ATTEMPTS * AWS_REQUEST_TIMEOUT_MS + 200; // plus the SDK's backoff
 /** Claim key, ledger create, ledger finalize, complete key, the Stripe key from Secrets Manager, and (in the worker) a dead-letter send. */
 const AWS_CALLS_PER_CHARGE = 6;
 export const CHARGE_WORST_CASE_MS = STRIPE_WORST_CASE_MS + AWS_CALLS_PER_CHARGE * AWS_CALL_WORST_CASE_MS;
 
-/** API Gateway REST integrations time out at 29 s; the Lambda must answer before that. */
+/**
+ * API Gateway REST integrations time out at 29 s, and a cold start's init counts against that but
+ * not against the function's timeout: the function must answer at least this much earlier.
+ */
 export const API_INTEGRATION_TIMEOUT_SECONDS = 29;
+export const COLD_START_ROOM_SECONDS = 2;
+/** The worst case (25.4 s) rounded up, plus a second for our own code: 27 s. */
 export const CHARGE_FUNCTION_TIMEOUT_SECONDS = Math.ceil(CHARGE_WORST_CASE_MS / 1000) + 1;
 
 /** Stripe keeps an idempotency key for at least 24 h; our key records live exactly as long. */

@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { chargeRequestSchema } from '../../lambdas/contract/payment-request';
-import { API_INTEGRATION_TIMEOUT_SECONDS, CHARGE_FUNCTION_TIMEOUT_SECONDS, CHARGE_WORST_CASE_MS } from '../../lambdas/contract/settings';
+import { API_INTEGRATION_TIMEOUT_SECONDS, CHARGE_FUNCTION_TIMEOUT_SECONDS, CHARGE_WORST_CASE_MS, COLD_START_ROOM_SECONDS } from '../../lambdas/contract/settings';
 import { idempotencyTable, ledgerTable } from '../../lambdas/contract/tables';
 import { synthesize } from '../support/synth';
 
@@ -79,6 +79,18 @@ describe('charge function', () => {
     expect(fn.Timeout).toBe(CHARGE_FUNCTION_TIMEOUT_SECONDS);
     expect(fn.Timeout * 1000).toBeGreaterThan(CHARGE_WORST_CASE_MS);
     expect(fn.Timeout).toBeLessThan(API_INTEGRATION_TIMEOUT_SECONDS);
+    // A cold start's init counts against API Gateway's 29 s but not against the function's timeout.
+    expect(API_INTEGRATION_TIMEOUT_SECONDS - fn.Timeout).toBeGreaterThanOrEqual(COLD_START_ROOM_SECONDS);
+  });
+
+  it('runs the charge, worker and webhook functions in the stack\'s namespace at Stripe, or the one given as context', () => {
+    const namespaces = (resources: ReturnType<typeof template.toJSON>['Resources']) =>
+      Object.values(resources as Record<string, { Type: string; Properties: { Description?: string; Environment?: { Variables: Record<string, unknown> } } }>)
+        .filter((resource) => resource.Type === 'AWS::Lambda::Function' && resource.Properties.Environment?.Variables.STRIPE_SECRET_ID !== undefined)
+        .map((resource) => resource.Properties.Environment?.Variables.PAYMENTS_NAMESPACE);
+    expect(namespaces(template.toJSON().Resources)).toEqual(['ExactlyOncePayments', 'ExactlyOncePayments', 'ExactlyOncePayments']);
+    expect(namespaces(synthesize({ namespace: 'alice-sandbox' }).template.toJSON().Resources)).toEqual(['alice-sandbox', 'alice-sandbox', 'alice-sandbox']);
+    expect(() => synthesize({ namespace: 'has:colon' })).toThrow(/namespace/);
   });
 
   it('gets table names, the secret name and Powertools settings from the environment, never the key', () => {

@@ -269,6 +269,16 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
       expect(stripeRequestsFor(parts, orderId)).toBe(3); // only the lost attempt: the lookup found it
     });
 
+    it('survives a reset connection: stripe-node retries it once even with retries off (the timeout sum counts both tries)', async () => {
+      const orderId = newOrderId('lookup-reset');
+      const paymentId = await pendingForADay(orderId, {});
+      const requestsBefore = parts.stripeEmulator.stats().requests;
+      parts.stripeEmulator.faults.dropNextRequests(1);
+      const answer = await post(chargeHandler(parts), order(orderId));
+      expect(body(answer)).toMatchObject({ status: 'charged', paymentId });
+      expect(parts.stripeEmulator.stats().requests - requestsBefore).toBe(2); // the dropped search and its retry; no create
+    });
+
     it('a canceled PaymentIntent: the ledger says canceled, not requires_action', async () => {
       const orderId = newOrderId('lookup-canceled');
       const paymentId = await pendingForADay(orderId, { paymentMethod: undefined });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoDbLedger, createLedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
@@ -245,4 +246,32 @@ describe('POST /payments/async through the queue', () => {
       expect(stripeRequests(orderId)).toBe(1);
     }
   }, 90_000);
+});
+
+describe('the local API hands requests to the handlers as API Gateway does', () => {
+  it('percent-decodes path parameters: GET /payments/<prefix>%3A1 finds order <prefix>:1', async () => {
+    const orderId = `${newOrderId('colon')}:1`;
+    expect((await post('/payments', order(orderId))).status).toBe(201);
+    const response = await fetch(`${runtime.url}/payments/${encodeURIComponent(orderId)}`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ orderId, status: 'charged' });
+    expect((await fetch(`${runtime.url}/payments/bad%E0%A4`)).status).toBe(400);
+  });
+
+  it('treats a header or query parameter named __proto__ as just a name', async () => {
+    const orderId = newOrderId('proto');
+    // fetch drops a header named __proto__; node:http sends it as a client may.
+    const send = (method: string, path: string, body?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const request = httpRequest(`${runtime.url}${path}`, { method, headers: { 'content-type': 'application/json' } }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.setHeader('__proto__', 'x');
+        request.on('error', reject);
+        request.end(body);
+      });
+    expect(await send('POST', '/payments?__proto__=x&constructor=y', JSON.stringify(order(orderId)))).toBe(201);
+    expect(await send('GET', `/payments/${orderId}?__proto__=x`)).toBe(200);
+  });
 });
