@@ -19,7 +19,7 @@ import { createQueues, localSqsClient, startSqsEmulator, type LocalQueues } from
 import { startStripeEmulator, type StripeEmulator } from './stripe-emulator/stripe-emulator';
 import { createTables, localTableNames, type TableNames } from './tables';
 
-/** The variables of DESIGN.md's local runtime contract, and what tests may change. */
+/** The variables of the README's local runtime settings, and what tests may change. */
 export interface LocalRuntimeSettings {
   port: number;
   dynamoDbEndpoint?: string;

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the DESIGN.md budgets, measured side by side in one run against real local parts
+ * `npm run bench`: the budgets of the README, measured side by side in one run against real local parts
  * (DynamoDB Local, the Stripe emulator over HTTP). Prints a Markdown report and writes it to
  * docs/benchmark.md. Numbers here are for reading and comparing, never asserted by a test.
  */

@@ -11,7 +11,7 @@ export function rawBodyOf(event: APIGatewayProxyEvent): string | null {
   return event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
 }
 
-/** Error codes of the HTTP contract (DESIGN.md). */
+/** Error codes of the HTTP contract (README, "HTTP contract"). */
 export type ErrorCode =
   | 'invalid_request'
   | 'invalid_signature'

@@ -22,5 +22,5 @@ export const FUNCTION_ENTRIES = {
 
 export const entryPath = (name: keyof typeof FUNCTION_ENTRIES): string => join(__dirname, '..', '..', FUNCTION_ENTRIES[name]);
 
-/** Budget per function bundle (DESIGN.md), in bytes. */
+/** Budget per function bundle, in bytes (README, "Known gaps"). */
 export const BUNDLE_BUDGET_BYTES = 300 * 1024;

@@ -1,4 +1,4 @@
 // The handlers log through Powertools as in Lambda; tests assert on behaviour, so keep their output readable.
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
-// The pinned AWS SDK warns once per process that later releases need Node 22 (TOOLCHAIN.md): known, and noise here.
+// The pinned AWS SDK warns once per process that later releases need Node 22: known, and noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
