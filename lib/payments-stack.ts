@@ -77,14 +77,14 @@ export class PaymentsStack extends Stack {
       ...chargeFunction,
       entry: entryPath('chargeWorker'),
       description: 'Charges queued orders exactly once (the same use case as POST /payments)',
-      environment: { ...namespace, [ENV.deadLetterQueueUrl]: this.queue.deadLetterQueue.queueUrl },
+      environment: { ...namespace, [ENV.chargeQueueUrl]: this.queue.queue.queueUrl, [ENV.deadLetterQueueUrl]: this.queue.deadLetterQueue.queueUrl },
     });
     this.chargeWorker.function.addEventSource(
       new SqsEventSource(this.queue.queue, {
         batchSize: chargeQueue.batchSize,
         maxBatchingWindow: Duration.seconds(chargeQueue.maxBatchingWindowSeconds),
         reportBatchItemFailures: true,
-        // A burst (or a redrive) must not outrun Stripe's rate limit: throttled receives burn retries.
+        // With the batch size, this bounds the worker's Stripe requests in flight (queues.ts).
         maxConcurrency: chargeQueue.maxConcurrency,
       }),
     );

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createChargeService } from '../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
+import { createRetryLater } from '../lambdas/adapters/queue-retries';
 import { createLedgerReader } from '../lambdas/adapters/dynamodb-ledger';
 import { createStripeClient } from '../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, createStripeEventVerifier } from '../lambdas/adapters/stripe-webhooks';
 import { ENV } from '../lambdas/contract/environment';
 import { assertNamespace, LOCAL_NAMESPACE } from '../lambdas/contract/payment-metadata';
+import type { RetrySchedule } from '../lambdas/contract/queues';
 import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
 import { createChargePaymentHandler } from '../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../lambdas/handlers/charge-worker';
@@ -32,6 +34,8 @@ export interface LocalRuntimeSettings {
   namePrefix?: string;
   /** Tests shorten it to see SQS retries in seconds; defaults to the stack's value. */
   queueVisibilityTimeoutSeconds?: number;
+  /** Tests shorten it to see many retries in seconds; defaults to the contract's schedule. */
+  retrySchedule?: RetrySchedule;
   /** The deployment namespace at Stripe (PAYMENTS_NAMESPACE); `local` when unset. */
   namespace?: string;
 }
@@ -102,7 +106,12 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     const charge = createChargeService(service);
     const stripeWebhookSecret = settings.stripeWebhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
 
-    const poller = startQueuePoller(sqs, queues.queueUrl, createChargeWorkerHandler(charge, createDeadLetter(sqs, queues.deadLetterQueueUrl)));
+    const worker = createChargeWorkerHandler({
+      charge,
+      deadLetter: createDeadLetter(sqs, queues.deadLetterQueueUrl),
+      retryLater: createRetryLater(sqs, queues.queueUrl, settings.retrySchedule),
+    });
+    const poller = startQueuePoller(sqs, queues.queueUrl, worker);
     stops.push(poller.stop);
     const api = await startLocalApi({
       port: settings.port,

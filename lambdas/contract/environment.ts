@@ -6,6 +6,8 @@ export const ENV = {
   stripeSecretId: 'STRIPE_SECRET_ID',
   /** Name or ARN of the secret holding the webhook signing secret (`whsec_…`). */
   stripeWebhookSecretId: 'STRIPE_WEBHOOK_SECRET_ID',
+  /** The queue the worker consumes: it delays a failed message's next delivery there. */
+  chargeQueueUrl: 'CHARGE_QUEUE_URL',
   /** Where the queue worker puts messages that can never succeed, with the reason. */
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   /** The deployment namespace at Stripe (`-c namespace=…` in AWS, default the stack name; `npm start` reads it too). */

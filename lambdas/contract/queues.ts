@@ -1,24 +1,75 @@
 import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from './settings';
 
 /**
+ * How the worker spaces the retries of a transient failure (Stripe 5xx, 429 or timeout; DynamoDB
+ * throttled; the order in progress elsewhere): it sets the message's visibility to the next delay
+ * before reporting it failed, so SQS hands it back then instead of after the full visibility timeout.
+ */
+export interface RetrySchedule {
+  /** The ceiling of the first delay: the first retry comes within this many seconds. */
+  baseDelaySeconds: number;
+  /** No delay is longer (SQS allows 12 h); a recovered Stripe is noticed within this. */
+  maxDelaySeconds: number;
+}
+
+export const RETRY_SCHEDULE: RetrySchedule = { baseDelaySeconds: 6, maxDelaySeconds: 15 * 60 };
+
+/** A Stripe outage this long is ridden out before anything is dead-lettered. */
+export const OUTAGE_RIDDEN_OUT_SECONDS = 60 * 60;
+
+/** The longest wait after the n-th receive failed: doubling from the base, capped. */
+export function retryCeilingSeconds(receiveCount: number, schedule: RetrySchedule = RETRY_SCHEDULE): number {
+  return Math.min(schedule.maxDelaySeconds, schedule.baseDelaySeconds * 2 ** (Math.max(1, receiveCount) - 1));
+}
+
+/** The shortest wait after the n-th receive failed: equal jitter keeps every delay in the upper half of its ceiling. */
+export function retryFloorSeconds(receiveCount: number, schedule: RetrySchedule = RETRY_SCHEDULE): number {
+  return Math.ceil(retryCeilingSeconds(receiveCount, schedule) / 2);
+}
+
+/**
+ * The visibility to set after the n-th receive failed: between the floor and the ceiling, at
+ * random, so a burst of orders that failed together does not come back together.
+ */
+export function retryDelaySeconds(receiveCount: number, random: () => number = Math.random, schedule: RetrySchedule = RETRY_SCHEDULE): number {
+  const floor = retryFloorSeconds(receiveCount, schedule);
+  return floor + Math.round(random() * (retryCeilingSeconds(receiveCount, schedule) - floor));
+}
+
+/** Receives needed so that even the shortest delays between them add up to the outage to ride out. */
+export function receivesToRideOut(outageSeconds: number, schedule: RetrySchedule = RETRY_SCHEDULE): number {
+  let receives = 1;
+  for (let waited = 0; waited < outageSeconds; receives += 1) waited += retryFloorSeconds(receives, schedule);
+  return receives;
+}
+
+/** The most Stripe requests the worker may have in flight across all its instances (Stripe's rate limit is shared with the API). */
+export const WORKER_STRIPE_REQUESTS_IN_FLIGHT = 10;
+/** Concurrent worker invocations at most (the event source mapping's maximum concurrency; SQS allows no fewer than 2). */
+const WORKER_MAX_CONCURRENCY = 2;
+
+/**
  * The charge queue and its dead-letter queue, defined once for the CDK stack and the local runtime.
  */
 export const chargeQueue = {
   logicalName: 'ChargeQueue',
   deadLetterLogicalName: 'ChargeDeadLetterQueue',
-  /** Receives before SQS moves a message to the dead-letter queue. */
-  maxReceiveCount: 5,
+  /** Receives before SQS moves a message to the dead-letter queue: enough to ride out the outage. */
+  maxReceiveCount: receivesToRideOut(OUTAGE_RIDDEN_OUT_SECONDS),
   /** The worker has the charge function's Stripe-derived timeout. */
   workerTimeoutSeconds: CHARGE_FUNCTION_TIMEOUT_SECONDS,
-  /** AWS's advice: at least six times the function timeout, so a batch is never redelivered while running. */
+  /**
+   * AWS's advice: at least six times the function timeout, so a batch is never redelivered while
+   * running. A failed record comes back sooner, after its own retry delay.
+   */
   visibilityTimeoutSeconds: 6 * CHARGE_FUNCTION_TIMEOUT_SECONDS,
   /** As long as SQS allows, so a stopped worker loses nothing for two weeks. */
   retentionDays: 14,
   deadLetterRetentionDays: 14,
-  batchSize: 10,
+  /** Records of a batch are charged in parallel, one Stripe request in flight each. */
+  batchSize: WORKER_STRIPE_REQUESTS_IN_FLIGHT / WORKER_MAX_CONCURRENCY,
   maxBatchingWindowSeconds: 1,
-  /** Concurrent worker invocations at most (the event source mapping's maximum concurrency). */
-  maxConcurrency: 5,
+  maxConcurrency: WORKER_MAX_CONCURRENCY,
   /** A message older than this on the charge queue means the worker is not keeping up (or is off). */
   oldestMessageAlarmSeconds: 15 * 60,
 } as const;

@@ -6,6 +6,7 @@ import { chargeServiceFromEnvironment } from '../adapters/charge-service';
 import { createDeadLetter, type DeadLetter, type PermanentFailure } from '../adapters/dead-letter-queue';
 import { awsClientSettings, requiredEnv } from '../adapters/environment';
 import type { IdempotentCharge } from '../adapters/idempotent-charge';
+import { createRetryLater, type RetryLater } from '../adapters/queue-retries';
 import { ENV, SERVICE_NAME } from '../contract/environment';
 import { describeFieldErrors, parseChargeRequest } from '../core/validate-charge-request';
 import { errorSummary } from './error-summary';
@@ -25,15 +26,21 @@ function permanentFailure(error: unknown): PermanentFailure | undefined {
   return undefined;
 }
 
+export interface ChargeWorkerDependencies {
+  charge: IdempotentCharge;
+  deadLetter: DeadLetter;
+  retryLater: RetryLater;
+}
+
 /**
  * The SQS worker: each record is charged through the same idempotent use case as POST /payments,
  * keyed on the orderId in the body (never the messageId: a redriven message gets a new one).
  * A decline is a final ledger state, not a failure; a message that can never succeed goes to the
- * dead-letter queue at once with its reason instead of burning its receives.
+ * dead-letter queue at once with its reason instead of burning its receives; a transient failure
+ * is retried after a growing delay (queues.ts), set on the message before it is reported failed.
  */
 export function createChargeWorkerHandler(
-  charge: IdempotentCharge,
-  deadLetter: DeadLetter,
+  { charge, deadLetter, retryLater }: ChargeWorkerDependencies,
   logger = new Logger({ serviceName: SERVICE_NAME }),
 ): QueueHandler {
   return async (event, context) => {
@@ -42,7 +49,8 @@ export function createChargeWorkerHandler(
     logger.addContext(context);
     const chargeRecord = async (record: SQSRecord): Promise<void> => {
       const log = logger.createChild({ persistentKeys: { messageId: record.messageId } });
-      const received = { body: record.body, messageId: record.messageId, receiveCount: record.attributes.ApproximateReceiveCount };
+      const receiveCount = record.attributes.ApproximateReceiveCount;
+      const received = { body: record.body, messageId: record.messageId, receiveCount };
       const request = parseChargeRequest(record.body);
       if (!request.ok) {
         const reason = describeFieldErrors(request.errors);
@@ -56,7 +64,12 @@ export function createChargeWorkerHandler(
       } catch (error) {
         const failure = permanentFailure(error);
         if (failure === undefined) {
-          log.warn('charge failed, SQS will retry', { orderId, receiveCount: record.attributes.ApproximateReceiveCount, error: errorSummary(error) });
+          // If the delay cannot be set, the message simply comes back after the queue's visibility timeout.
+          const retryInSeconds = await retryLater({ receiptHandle: record.receiptHandle, receiveCount: Number(receiveCount) }).catch((delayError: unknown) => {
+            log.warn('could not delay the retry; SQS redelivers after the visibility timeout', { orderId, error: errorSummary(delayError) });
+            return undefined;
+          });
+          log.warn('charge failed, SQS will retry', { orderId, receiveCount, retryInSeconds, error: errorSummary(error) });
           throw error;
         }
         log.error('dead-lettering a message that cannot succeed', { orderId, ...failure, error: errorSummary(error) });
@@ -70,9 +83,13 @@ export function createChargeWorkerHandler(
 let deployedHandler: QueueHandler | undefined;
 
 export const handler: QueueHandler = (event, context) => {
-  deployedHandler ??= createChargeWorkerHandler(
-    chargeServiceFromEnvironment(),
-    createDeadLetter(new SQSClient(awsClientSettings), requiredEnv(ENV.deadLetterQueueUrl)),
-  );
+  deployedHandler ??= (() => {
+    const sqs = new SQSClient(awsClientSettings);
+    return createChargeWorkerHandler({
+      charge: chargeServiceFromEnvironment(),
+      deadLetter: createDeadLetter(sqs, requiredEnv(ENV.deadLetterQueueUrl)),
+      retryLater: createRetryLater(sqs, requiredEnv(ENV.chargeQueueUrl)),
+    });
+  })();
   return deployedHandler(event, context);
 };

@@ -79,6 +79,8 @@ export interface StripeEmulatorStats {
   requestsByIdempotencyKey: Record<string, number>;
   /** Requests answered from the idempotency store. */
   replays: number;
+  /** The most requests being handled at the same time since the emulator started (or `resetPeak`). */
+  peakRequestsInFlight: number;
 }
 
 /** Switches a test flips to make Stripe misbehave. Each counter is consumed one request at a time. */
@@ -108,6 +110,8 @@ export interface StripeEmulator {
   /** Signed webhook deliveries of the events the emulator emits when PaymentIntents change. */
   webhooks: WebhookControls;
   stats(): StripeEmulatorStats;
+  /** Starts measuring `peakRequestsInFlight` afresh. */
+  resetPeak(): void;
   /** The PaymentIntents whose metadata names this orderId (and this namespace, when given). */
   paymentIntentsForOrder(orderId: string, namespace?: string): PaymentIntent[];
   stop(): Promise<void>;
@@ -119,7 +123,8 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   const charges = new Map<string, Charge>();
   const webhooks = createWebhookSender();
   const idempotency = new Map<string, IdempotencyEntry>();
-  const stats: StripeEmulatorStats = { paymentIntentsCreated: 0, requests: 0, requestsByIdempotencyKey: {}, replays: 0 };
+  const stats: StripeEmulatorStats = { paymentIntentsCreated: 0, requests: 0, requestsByIdempotencyKey: {}, replays: 0, peakRequestsInFlight: 0 };
+  let requestsInFlight = 0;
   const apiError = { type: 'api_error', message: 'Injected failure.' };
   const pending = { failures: 0, failureStatus: 500, failureError: apiError as Record<string, unknown>, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 };
 
@@ -343,9 +348,13 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   }
 
   const server: Server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      send(response, { status: 500, body: { error: { type: 'api_error', message: `Emulator error: ${String(error)}` } } });
-    });
+    requestsInFlight += 1;
+    stats.peakRequestsInFlight = Math.max(stats.peakRequestsInFlight, requestsInFlight);
+    handle(request, response)
+      .catch((error: unknown) => {
+        send(response, { status: 500, body: { error: { type: 'api_error', message: `Emulator error: ${String(error)}` } } });
+      })
+      .finally(() => (requestsInFlight -= 1));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -360,6 +369,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     faults,
     webhooks,
     stats: () => ({ ...stats, requestsByIdempotencyKey: { ...stats.requestsByIdempotencyKey } }),
+    resetPeak: () => void (stats.peakRequestsInFlight = requestsInFlight),
     paymentIntentsForOrder: (orderId, namespace) =>
       [...paymentIntents.values()].filter((intent) => intent.metadata.orderId === orderId && (namespace === undefined || intent.metadata.namespace === namespace)),
     stop: () =>

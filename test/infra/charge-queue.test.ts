@@ -1,5 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { chargeQueue } from '../../lambdas/contract/queues';
+import { chargeQueue, WORKER_STRIPE_REQUESTS_IN_FLIGHT } from '../../lambdas/contract/queues';
 import { synthesize } from '../support/synth';
 
 const { template } = synthesize({ sandbox: 'true' });
@@ -26,13 +26,13 @@ function roleStatements(roleId: string) {
 const functionRole = (lambdaId: string) => resources[lambdaId].Properties.Role['Fn::GetAtt'][0] as string;
 
 describe('charge queue and dead-letter queue', () => {
-  it('are two encrypted queues, the first redriving to the second after maxReceiveCount (5) receives', () => {
+  it('are two encrypted queues, the first redriving to the second after maxReceiveCount (16) receives', () => {
     expect(queues).toHaveLength(2);
     expect(resources[queueId as string].Properties).toMatchObject({
       SqsManagedSseEnabled: true,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterId, 'Arn'] }, maxReceiveCount: 5 },
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [deadLetterId, 'Arn'] }, maxReceiveCount: chargeQueue.maxReceiveCount },
     });
-    expect(chargeQueue.maxReceiveCount).toBe(5);
+    expect(chargeQueue.maxReceiveCount).toBe(16);
     expect(resources[deadLetterId as string].Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
   });
 
@@ -106,7 +106,13 @@ describe('queue worker', () => {
     });
   });
 
-  it('may consume its queue and send only to the dead-letter queue, beside what charging needs', () => {
+  it('never has more Stripe requests in flight than the contract allows: concurrency × batch size (records run in parallel)', () => {
+    const [mapping] = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+    expect(mapping.Properties.ScalingConfig.MaximumConcurrency * mapping.Properties.BatchSize).toBeLessThanOrEqual(WORKER_STRIPE_REQUESTS_IN_FLIGHT);
+    expect(WORKER_STRIPE_REQUESTS_IN_FLIGHT).toBe(10);
+  });
+
+  it('may consume its queue (and delay a message\'s next delivery) and send only to the dead-letter queue, beside what charging needs', () => {
     const statements = roleStatements(functionRole(workerId));
     const sqs = statements.filter((s) => s.actions.some((a) => a.startsWith('sqs:')));
     expect(sqs).toEqual([
@@ -116,7 +122,7 @@ describe('queue worker', () => {
       },
       { actions: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], resource: { 'Fn::GetAtt': [deadLetterId, 'Arn'] } },
     ]);
-    expect(resources[workerId].Properties.Environment.Variables.DEAD_LETTER_QUEUE_URL).toEqual({ Ref: deadLetterId });
+    expect(resources[workerId].Properties.Environment.Variables).toMatchObject({ DEAD_LETTER_QUEUE_URL: { Ref: deadLetterId }, CHARGE_QUEUE_URL: { Ref: queueId } });
   });
 });
 

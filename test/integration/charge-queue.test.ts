@@ -21,8 +21,13 @@ let dynamoDb: DynamoDBClient;
 let readLedger: (orderId: string) => Promise<LedgerRecord | undefined>;
 
 beforeAll(async () => {
-  // A one-second visibility timeout lets SQS redeliver failed messages within the test's time.
-  runtime = await startLocalRuntime({ port: 0, namePrefix: `q${randomUUID().slice(0, 8)}-`, queueVisibilityTimeoutSeconds: 1 });
+  // A one-second visibility timeout and retry delay let SQS redeliver failed messages within the test's time.
+  runtime = await startLocalRuntime({
+    port: 0,
+    namePrefix: `q${randomUUID().slice(0, 8)}-`,
+    queueVisibilityTimeoutSeconds: 1,
+    retrySchedule: { baseDelaySeconds: 1, maxDelaySeconds: 1 },
+  });
   stripe = runtime.stripeEmulator as StripeEmulator;
   sqs = localSqsClient(runtime.sqsEndpoint);
   dynamoDb = localDynamoDbClient(runtime.dynamoDbEndpoint);
@@ -153,16 +158,27 @@ describe('POST /payments/async through the queue', () => {
     expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
   });
 
-  it('retries a message while Stripe fails, and charges it once when Stripe is back', async () => {
-    const orderId = newOrderId('stripe-flaky');
-    const attemptsPerReceive = 1 + 2; // the SDK's try and its two retries
-    stripe.faults.failNext(2 * attemptsPerReceive, 503); // the first two receives fail
+  it('survives 6 failed receives (Stripe rate-limited) under the shortened schedule, and charges it once', async () => {
+    const orderId = newOrderId('rate-limited');
+    stripe.faults.failNext(6, 429); // one request per receive: stripe-node does not retry a 429 itself
     await post('/payments/async', order(orderId));
 
     const record = await waitFor('the charge', finalRecord(orderId));
     expect(record.status).toBe('charged');
-    expect(stripeRequests(orderId)).toBe(2 * attemptsPerReceive + 1);
+    expect(stripeRequests(orderId)).toBe(7);
     expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
+    expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
+  });
+
+  it('keeps the worker\'s Stripe requests in flight within one batch (the contract bounds batches × concurrency)', async () => {
+    stripe.faults.setLatency(150);
+    stripe.resetPeak();
+    const orderIds = Array.from({ length: 3 * chargeQueue.batchSize }, () => newOrderId('burst'));
+    await Promise.all(orderIds.map((orderId) => post('/payments/async', order(orderId))));
+    for (const orderId of orderIds) await waitFor('the charge', finalRecord(orderId));
+    // Locally the poller runs one batch at a time, as one worker instance does.
+    expect(stripe.stats().peakRequestsInFlight).toBeLessThanOrEqual(chargeQueue.batchSize);
+    expect(stripe.stats().peakRequestsInFlight).toBeGreaterThan(1); // records of a batch do run in parallel
   });
 
   it('dead-letters a reused orderId with another amount at the first receive, without charging it', async () => {
@@ -188,12 +204,12 @@ describe('POST /payments/async through the queue', () => {
 
   it('gives up after maxReceiveCount receives while Stripe stays down, and the redriven message is charged once', async () => {
     const orderId = newOrderId('stripe-down');
-    stripe.faults.failNext(1_000, 503);
+    stripe.faults.failNext(1_000, 429);
     await post('/payments/async', order(orderId));
 
     const letter = await waitFor('SQS to dead-letter the message', deadLetterFor(orderId), 60_000);
     expect(letter.failureCode).toBeNull(); // moved by SQS's redrive policy, not by the worker
-    expect(stripeRequests(orderId)).toBe(chargeQueue.maxReceiveCount * 3);
+    expect(stripeRequests(orderId)).toBe(chargeQueue.maxReceiveCount);
     expect(await readLedger(orderId)).toMatchObject({ status: 'pending' });
 
     stripe.faults.clear();
@@ -274,4 +290,34 @@ describe('the local API hands requests to the handlers as API Gateway does', () 
     expect(await send('POST', '/payments?__proto__=x&constructor=y', JSON.stringify(order(orderId)))).toBe(201);
     expect(await send('GET', `/payments/${orderId}?__proto__=x`)).toBe(200);
   });
+});
+
+describe('retries on the schedule as deployed', () => {
+  let deployed: LocalRuntime;
+  beforeAll(async () => {
+    // The contract's visibility timeout and retry schedule, beside the shortened runtime's parts.
+    deployed = await startLocalRuntime({
+      port: 0,
+      namePrefix: `d${randomUUID().slice(0, 8)}-`,
+      dynamoDbEndpoint: runtime.dynamoDbEndpoint,
+      sqsEndpoint: runtime.sqsEndpoint,
+      stripeSecretKey: stripe.apiKey,
+      stripeApiBase: stripe.url,
+    });
+  });
+  afterAll(() => deployed?.stop());
+
+  it('charges an order whose first two receives hit Stripe 5xx within 30 s of being queued, not after the visibility timeout', async () => {
+    const orderId = newOrderId('blip');
+    stripe.faults.failNext(2 * 3, 503); // two receives, each the SDK's try and its two retries
+    const queuedAt = Date.now();
+    const response = await fetch(`${deployed.url}/payments/async`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(order(orderId)) });
+    expect(response.status).toBe(202);
+
+    const readDeployedLedger = createLedgerReader(dynamoDb, deployed.tables.ledgerTableName);
+    const record = await waitFor('the charge', async () => ((await readDeployedLedger(orderId))?.status === 'charged' ? true : undefined), 30_000);
+    expect(record).toBe(true);
+    expect(Date.now() - queuedAt).toBeLessThan(30_000);
+    expect(stripeRequests(orderId)).toBe(2 * 3 + 1);
+  }, 40_000);
 });

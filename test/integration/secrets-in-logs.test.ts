@@ -149,7 +149,7 @@ describe('the queue worker logs no secrets and no payment data', () => {
     const logs = capturedLogger();
     let failures: string[];
     try {
-      const worker = createChargeWorkerHandler(createChargeService(serviceOptions(parts)), deadLetter, logs.logger);
+      const worker = createChargeWorkerHandler({ charge: createChargeService(serviceOptions(parts)), deadLetter, retryLater: async () => 1 }, logs.logger);
       const response = await worker({ Records: [sqsRecord('m1', order(newOrderId('logs-worker')))] }, lambdaContext());
       failures = response.batchItemFailures.map((failure) => failure.itemIdentifier);
     } finally {
@@ -162,7 +162,7 @@ describe('the queue worker logs no secrets and no payment data', () => {
   it('a message with a field named after personal data', async () => {
     const logs = capturedLogger();
     try {
-      const worker = createChargeWorkerHandler(createChargeService(serviceOptions(parts)), deadLetter, logs.logger);
+      const worker = createChargeWorkerHandler({ charge: createChargeService(serviceOptions(parts)), deadLetter, retryLater: async () => 1 }, logs.logger);
       await worker({ Records: [sqsRecord('m1', { ...order(newOrderId('logs-worker')), [EMAIL]: 'x' })] }, lambdaContext());
     } finally {
       logs.restore();

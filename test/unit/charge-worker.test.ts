@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent } from 'aws-lambda';
 import type { DeadLetter, PermanentFailure, ReceivedMessage } from '../../lambdas/adapters/dead-letter-queue';
 import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
+import type { RetryLater } from '../../lambdas/adapters/queue-retries';
 import type { ChargeResult } from '../../lambdas/core/charge-order';
 import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError, StoreUnavailableError } from '../../lambdas/core/errors';
 import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker';
@@ -25,14 +26,16 @@ function worker(outcomes: Record<string, () => Promise<ChargeResult>>) {
     return outcomes[order.orderId]();
   };
   const deadLetter: DeadLetter = async (message, failure) => void deadLettered.push({ message, failure });
-  return { handler: createChargeWorkerHandler(charge, deadLetter, silent), charged, deadLettered };
+  const delayed: Array<{ receiptHandle: string; receiveCount: number }> = [];
+  const retryLater: RetryLater = async (message) => (delayed.push(message), 7);
+  return { handler: createChargeWorkerHandler({ charge, deadLetter, retryLater }, silent), charged, deadLettered, delayed };
 }
 
 const order = (orderId: string) => ({ orderId, amount: 100, currency: 'eur', paymentMethod: 'pm_card_visa' });
 
 describe('charge worker', () => {
-  it('reports exactly the transient failures, so SQS retries those and deletes the rest', async () => {
-    const { handler, charged } = worker({
+  it('reports exactly the transient failures, each delayed by its receive count first, so SQS retries those and deletes the rest', async () => {
+    const { handler, charged, delayed } = worker({
       ok: async () => result('ok'),
       declined: async () => result('declined', 'declined'),
       stripeDown: async () => Promise.reject(new PaymentProviderError('down', true)),
@@ -40,10 +43,21 @@ describe('charge worker', () => {
       inProgress: async () => Promise.reject(Object.assign(new Error('busy'), { name: 'IdempotencyAlreadyInProgressError' })),
       stripeBusy: async () => Promise.reject(new PaymentInProgressError()),
     });
-    const event: SQSEvent = { Records: ['ok', 'declined', 'stripeDown', 'storeDown', 'inProgress', 'stripeBusy'].map((id) => record(id, order(id))) };
+    const event: SQSEvent = { Records: ['ok', 'declined', 'stripeDown', 'storeDown', 'inProgress', 'stripeBusy'].map((id) => record(id, order(id), '3')) };
     const response = await handler(event, lambdaContext());
     expect(response.batchItemFailures.map((failure) => failure.itemIdentifier).sort()).toEqual(['inProgress', 'storeDown', 'stripeBusy', 'stripeDown']);
     expect(charged).toHaveLength(6);
+    expect(delayed.sort((a, b) => a.receiptHandle.localeCompare(b.receiptHandle))).toEqual(
+      ['inProgress', 'storeDown', 'stripeBusy', 'stripeDown'].map((id) => ({ receiptHandle: `handle-${id}`, receiveCount: 3 })),
+    );
+  });
+
+  it('still reports the failure when the delay cannot be set: SQS redelivers after the visibility timeout', async () => {
+    const charge: IdempotentCharge = async () => Promise.reject(new PaymentProviderError('down', true));
+    const retryLater: RetryLater = async () => Promise.reject(new Error('SQS throttled'));
+    const handler = createChargeWorkerHandler({ charge, deadLetter: async () => undefined, retryLater }, silent);
+    const response = await handler({ Records: [record('m1', order('o'))] }, lambdaContext());
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
   });
 
   it.each([
@@ -70,7 +84,7 @@ describe('charge worker', () => {
 
   it('retries the record when dead-lettering it fails, rather than losing it', async () => {
     const charge: IdempotentCharge = async () => Promise.reject(new OrderConflictError('o', ['amount']));
-    const handler = createChargeWorkerHandler(charge, async () => Promise.reject(new Error('SQS down')), silent);
+    const handler = createChargeWorkerHandler({ charge, deadLetter: async () => Promise.reject(new Error('SQS down')), retryLater: async () => 1 }, silent);
     const response = await handler({ Records: [record('m1', order('o'))] }, lambdaContext());
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
   });
