@@ -103,11 +103,11 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       : createStripeClient(settings.stripeSecretKey as string, settings.stripeApiBase);
     const namespace = assertNamespace(settings.namespace ?? LOCAL_NAMESPACE);
     const service = { dynamoDb, ...tables, stripe: async () => stripe, namespace };
-    const charge = createChargeService(service);
+    const charge = { api: createChargeService(service, 'api'), queue: createChargeService(service, 'queue') };
     const stripeWebhookSecret = settings.stripeWebhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
 
     const worker = createChargeWorkerHandler({
-      charge,
+      charge: charge.queue,
       deadLetter: createDeadLetter(sqs, queues.deadLetterQueueUrl),
       retryLater: createRetryLater(sqs, queues.queueUrl, settings.retrySchedule),
     });
@@ -116,7 +116,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     const api = await startLocalApi({
       port: settings.port,
       handlers: {
-        chargePayment: createChargePaymentHandler(charge),
+        chargePayment: createChargePaymentHandler(charge.api),
         getPayment: createGetPaymentHandler(createLedgerReader(dynamoDb, tables.ledgerTableName)),
         stripeWebhook: createStripeWebhookHandler(
           createStripeEventVerifier(async () => stripeWebhookSecret),

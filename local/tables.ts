@@ -19,7 +19,7 @@ export function localTableNames(prefix = ''): TableNames {
   };
 }
 
-/** Creates the tables from the same definitions the CDK stack deploys; existing tables are kept. */
+/** Creates the tables (and their indexes) from the same definitions the CDK stack deploys; existing tables are kept. */
 export async function createTables(client: DynamoDBClient, names: TableNames): Promise<void> {
   await createTable(client, idempotencyTable, names.idempotencyTableName);
   await createTable(client, ledgerTable, names.ledgerTableName);
@@ -27,12 +27,24 @@ export async function createTables(client: DynamoDBClient, names: TableNames): P
 
 async function createTable(client: DynamoDBClient, definition: TableDefinition, tableName: string): Promise<void> {
   try {
+    const indexes = definition.indexes ?? [];
+    const attributes = new Set([definition.partitionKey, ...indexes.flatMap((index) => [index.partitionKey, index.sortKey])]);
     await client.send(
       new CreateTableCommand({
         TableName: tableName,
-        AttributeDefinitions: [{ AttributeName: definition.partitionKey, AttributeType: 'S' }],
+        AttributeDefinitions: [...attributes].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
         KeySchema: [{ AttributeName: definition.partitionKey, KeyType: 'HASH' }],
         BillingMode: 'PAY_PER_REQUEST',
+        ...(indexes.length > 0 && {
+          GlobalSecondaryIndexes: indexes.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: [
+              { AttributeName: index.partitionKey, KeyType: 'HASH' },
+              { AttributeName: index.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          })),
+        }),
       }),
     );
   } catch (error) {

@@ -58,6 +58,7 @@ function chargeFor(parts: LocalParts, dynamoDb: DynamoDBClient) {
   const chargeOrder = createChargeOrder({
     ledger: createDynamoDbLedger(dynamoDb, parts.tables.ledgerTableName),
     payments: createStripePayments(async () => parts.stripe, TEST_NAMESPACE),
+    channel: 'api',
   });
   return { chargeOrder, idempotent: createIdempotentCharge({ chargeOrder, dynamoDb, tableName: parts.tables.idempotencyTableName }) };
 }

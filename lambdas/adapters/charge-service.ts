@@ -2,7 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type Stripe from 'stripe';
 import { ENV } from '../contract/environment';
 import { assertNamespace } from '../contract/payment-metadata';
-import { createChargeOrder } from '../core/charge-order';
+import { createChargeOrder, type OrderChannel } from '../core/charge-order';
 import { createDynamoDbLedger } from './dynamodb-ledger';
 import { lambdaDynamoDbClient, requiredEnv, secretReader } from './environment';
 import { createIdempotentCharge, type IdempotentCharge } from './idempotent-charge';
@@ -17,11 +17,12 @@ export interface ChargeServiceOptions {
   namespace: string;
 }
 
-/** The idempotent charge wired to DynamoDB and Stripe: used as-is by Lambda and the local runtime. */
-export function createChargeService({ dynamoDb, idempotencyTableName, ledgerTableName, stripe, namespace }: ChargeServiceOptions): IdempotentCharge {
+/** The idempotent charge wired to DynamoDB and Stripe, for orders from one channel: used as-is by Lambda and the local runtime. */
+export function createChargeService({ dynamoDb, idempotencyTableName, ledgerTableName, stripe, namespace }: ChargeServiceOptions, channel: OrderChannel): IdempotentCharge {
   const chargeOrder = createChargeOrder({
     ledger: createDynamoDbLedger(dynamoDb, ledgerTableName),
     payments: createStripePayments(stripe, namespace),
+    channel,
   });
   return createIdempotentCharge({ chargeOrder, dynamoDb, tableName: idempotencyTableName });
 }
@@ -38,8 +39,8 @@ export function serviceOptionsFromEnvironment(): ChargeServiceOptions {
 }
 
 /** The charge service as deployed. */
-export function chargeServiceFromEnvironment(): IdempotentCharge {
-  return createChargeService(serviceOptionsFromEnvironment());
+export function chargeServiceFromEnvironment(channel: OrderChannel): IdempotentCharge {
+  return createChargeService(serviceOptionsFromEnvironment(), channel);
 }
 
 /** Reads the Stripe key from its secret (cached), and keeps one client per key value. */

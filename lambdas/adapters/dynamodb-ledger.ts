@@ -1,11 +1,23 @@
+import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ChargeRequest } from '../contract/payment-request';
-import { ledgerTable } from '../contract/tables';
-import type { LedgerFact, LedgerRecord, PaymentsLedger } from '../core/charge-order';
+import { ledgerTable, PENDING_SHARDS, pendingIndex } from '../contract/tables';
+import type { LedgerFact, LedgerRecord, OrderChannel, PaymentsLedger } from '../core/charge-order';
+import type { PendingLedger } from '../core/reconcile-pending';
 import type { FactOutcome, PaymentStatusUpdate } from '../core/payment-events';
 import { StoreUnavailableError } from '../core/errors';
+
+/** The pending index's key: present only while a record is pending (contract/tables.ts). */
+interface PendingIndexKey {
+  pendingShard?: string;
+}
+
+/** A stable shard per order, so its writes always land on the same index partition key. */
+function pendingShardOf(orderId: string): string {
+  return `pending#${createHash('sha256').update(orderId).digest().readUInt32BE(0) % PENDING_SHARDS}`; // the reconciler reads pending#0 … pending#N-1
+}
 
 /** The payments ledger in DynamoDB: the order's permanent record, keyed on orderId. */
 export function createDynamoDbLedger(client: DynamoDBClient, tableName: string): PaymentsLedger {
@@ -13,8 +25,8 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
   const key = ledgerTable.partitionKey;
 
   return {
-    async createPendingOrGet(order: ChargeRequest, now: string) {
-      const pending: LedgerRecord = {
+    async createPendingOrGet(order: ChargeRequest, channel: OrderChannel, now: string) {
+      const pending: LedgerRecord & PendingIndexKey = {
         orderId: order.orderId,
         status: 'pending',
         amount: order.amount,
@@ -22,6 +34,9 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
         paymentMethod: order.paymentMethod,
         customerId: order.customerId,
         description: order.description,
+        channel,
+        attemptAt: now,
+        pendingShard: pendingShardOf(order.orderId),
         createdAt: now,
         updatedAt: now,
       };
@@ -43,17 +58,38 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
       }
     },
 
-    async finalize(orderId: string, fact: LedgerFact, now: string) {
-      const update = setExpression({ ...fact, updatedAt: now });
+    async markAttempt(orderId: string, now: string) {
+      const update = setExpression({ status: 'pending', attemptAt: now, pendingShard: pendingShardOf(orderId), updatedAt: now }, []);
       try {
-        // Only a pending record moves: a final state is never overwritten by a late or repeated attempt.
         const { Attributes } = await documents.send(
           new UpdateCommand({
             TableName: tableName,
             Key: { [key]: orderId },
             ...update,
-            ConditionExpression: '#status = :pending',
-            ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':pending': 'pending' },
+            ConditionExpression: '#status IN (:pendingStatus, :expired)',
+            ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':pendingStatus': 'pending', ':expired': 'expired' },
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return Attributes as LedgerRecord;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException && error.Item) return unmarshall(error.Item) as LedgerRecord;
+        throw storeError('mark the charge attempt', error);
+      }
+    },
+
+    async finalize(orderId: string, fact: LedgerFact, now: string) {
+      const update = setExpression({ ...fact, updatedAt: now });
+      try {
+        // Only a pending (or expired) record moves: a final state is never overwritten by a late or repeated attempt.
+        const { Attributes } = await documents.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { [key]: orderId },
+            ...update,
+            ConditionExpression: '#status IN (:pendingStatus, :expired)',
+            ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':pendingStatus': 'pending', ':expired': 'expired' },
             ReturnValues: 'ALL_NEW',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }),
@@ -124,6 +160,65 @@ export function createLedgerFactWriter(client: DynamoDBClient, tableName: string
   };
 }
 
+/**
+ * The reconciler's view of the ledger: pending records from the sparse index, and the two moves it
+ * may make, each only if the record is still pending with the very attempt it read (a charge
+ * retry, a webhook or another reconciler run that came first wins).
+ */
+export function createPendingLedger(client: DynamoDBClient, tableName: string): PendingLedger {
+  const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const key = ledgerTable.partitionKey;
+
+  async function moveIfUnchanged(record: LedgerRecord, fields: Fields, action: string): Promise<boolean> {
+    const update = setExpression(fields);
+    try {
+      await documents.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { [key]: record.orderId },
+          ...update,
+          ConditionExpression: '#status = :pendingStatus AND #attemptAt = :seenAttempt',
+          ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#attemptAt': 'attemptAt' },
+          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':pendingStatus': 'pending', ':seenAttempt': record.attemptAt ?? record.createdAt },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw storeError(action, error);
+    }
+  }
+
+  return {
+    async *pendingAttemptedBefore(cutoff: string) {
+      for (let shard = 0; shard < PENDING_SHARDS; shard += 1) {
+        let startKey: Record<string, unknown> | undefined;
+        do {
+          let page;
+          try {
+            page = await documents.send(
+              new QueryCommand({
+                TableName: tableName,
+                IndexName: pendingIndex.indexName,
+                KeyConditionExpression: '#shard = :shard AND #attemptAt < :cutoff',
+                ExpressionAttributeNames: { '#shard': pendingIndex.partitionKey, '#attemptAt': pendingIndex.sortKey },
+                ExpressionAttributeValues: { ':shard': `pending#${shard}`, ':cutoff': cutoff },
+                ExclusiveStartKey: startKey,
+              }),
+            );
+          } catch (error) {
+            throw storeError('read the pending index', error);
+          }
+          for (const item of page.Items ?? []) yield item as LedgerRecord;
+          startKey = page.LastEvaluatedKey;
+        } while (startKey !== undefined);
+      }
+    },
+    settle: (record, fact, now) => moveIfUnchanged(record, { ...fact, updatedAt: now }, 'settle the pending record'),
+    expire: (record, now) => moveIfUnchanged(record, { status: 'expired', updatedAt: now }, 'expire the pending record'),
+  };
+}
+
 /** Reads one order's ledger record (strongly consistent: a client polling after a 202 sees the latest). */
 export function createLedgerReader(client: DynamoDBClient, tableName: string) {
   const documents = DynamoDBDocumentClient.from(client);
@@ -143,16 +238,19 @@ export type LedgerReader = ReturnType<typeof createLedgerReader>;
 
 type Fields = Record<string, string | number | undefined>;
 
-/** Facts that hold only in one state: a later fact without them removes them (a decline code once the order is charged). */
-const STATE_BOUND_FIELDS = ['declineCode'] as const;
+/**
+ * Fields that hold only in one state: a later fact without them removes them (a decline code once
+ * the order is charged; the pending index key once the record is no longer pending).
+ */
+const STATE_BOUND_FIELDS = ['declineCode', 'pendingShard'] as const;
 
 /**
  * `SET #a = :a, …` for the fields that have a value (DynamoDB cannot SET undefined), and
  * `REMOVE` for the state-bound fields the new fact lacks. Each name is `#name`, each value `:name`.
  */
-function setExpression(fields: Fields) {
+function setExpression(fields: Fields, stateBound: readonly string[] = STATE_BOUND_FIELDS) {
   const defined = Object.entries(fields).filter(([, value]) => value !== undefined);
-  const removed = STATE_BOUND_FIELDS.filter((name) => fields[name] === undefined);
+  const removed = stateBound.filter((name) => fields[name] === undefined);
   const set = `SET ${defined.map(([name]) => `#${name} = :${name}`).join(', ')}`;
   const remove = removed.length > 0 ? ` REMOVE ${removed.map((name) => `#${name}`).join(', ')}` : '';
   return {

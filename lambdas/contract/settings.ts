@@ -56,3 +56,16 @@ export const WEBHOOK_EVENT_EXPIRY_SECONDS = 4 * 24 * 60 * 60;
 export const WEBHOOK_EVENT_KEY_PREFIX = 'stripeEvent';
 /** How old a signed webhook may be, in seconds (Stripe's own default), against replayed deliveries. */
 export const WEBHOOK_TOLERANCE_SECONDS = 300;
+
+/**
+ * How long a record may stay `pending` before the reconciler settles it from Stripe's side: well
+ * past any charge's worst case (the function timeout), and past Stripe's search lag (a new
+ * PaymentIntent can take about a minute to be found), so "not found" means "never made".
+ */
+export const PENDING_GRACE_SECONDS = 10 * 60;
+/** How often the reconciler runs in AWS; `npm start` runs it every RECONCILE_INTERVAL_SECONDS (default 60). */
+export const RECONCILE_INTERVAL_MINUTES = 5;
+export const LOCAL_RECONCILE_INTERVAL_SECONDS = 60;
+/** The reconciler stops taking new records when its function has less time left than this. */
+export const RECONCILE_STOP_MARGIN_MS = 15_000;
+export const RECONCILER_TIMEOUT_SECONDS = 4 * 60;

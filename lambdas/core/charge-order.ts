@@ -5,10 +5,18 @@ import { factVersion } from './payment-events';
 
 /**
  * Ledger states. `pending` is written before Stripe is called, so a crash between the charge and
- * the ledger update leaves a visible trace; the retry finishes it without a second charge.
+ * the ledger update leaves a visible trace; the retry finishes it without a second charge, and if
+ * nobody retries, the reconciler settles it. `expired`: the reconciler found no PaymentIntent for
+ * an order that came through the API, so nothing was charged and nothing is in flight; the same
+ * request may still charge it (once).
  */
-export type LedgerStatus = 'pending' | 'charged' | 'requires_action' | 'declined' | 'canceled' | 'partially_refunded' | 'refunded';
+export type LedgerStatus = 'pending' | 'charged' | 'requires_action' | 'declined' | 'canceled' | 'expired' | 'partially_refunded' | 'refunded';
 export type FinalStatus = Exclude<LedgerStatus, 'pending'>;
+/** What a charge attempt resumes: the first attempt's record, waiting, or expired with nothing charged. */
+export const RESUMABLE_STATUSES: readonly LedgerStatus[] = ['pending', 'expired'];
+
+/** How the order came in: the reconciler expires an API order nobody retried, and leaves a queued one to the queue. */
+export type OrderChannel = 'api' | 'queue';
 
 export interface LedgerRecord {
   orderId: string;
@@ -27,13 +35,19 @@ export interface LedgerRecord {
   lastEventId?: string;
   /** Version of the newest Stripe fact written (see payment-events.ts): older facts never overwrite it. */
   factVersion?: string;
+  channel?: OrderChannel;
+  /** When the latest charge attempt started (the reconciler leaves a record with a recent one alone). */
+  attemptAt?: string;
   createdAt: string;
   updatedAt: string;
 }
 
+/** What a PaymentIntent's state means for the order. */
+export type PaymentOutcome = 'charged' | 'requires_action' | 'declined' | 'canceled';
+
 /** What Stripe said about the order's PaymentIntent. */
 export interface PaymentAttempt {
-  status: FinalStatus;
+  status: PaymentOutcome;
   paymentId?: string;
   paymentStatus?: string;
   declineCode?: string;
@@ -48,11 +62,17 @@ export type LedgerFact = Omit<PaymentAttempt, 'clientSecret' | 'paymentCreated'>
 
 export interface PaymentsLedger {
   /**
-   * Creates the order's `pending` record unless the order exists (one conditional write).
-   * Returns the existing record, or undefined when this call created it.
+   * Creates the order's `pending` record, its first attempt starting now, unless the order exists
+   * (one conditional write). Returns the existing record, or undefined when this call created it.
    */
-  createPendingOrGet(order: ChargeRequest, now: string): Promise<LedgerRecord | undefined>;
-  /** Moves a pending record to its final status; returns the stored record (someone else's if they won). */
+  createPendingOrGet(order: ChargeRequest, channel: OrderChannel, now: string): Promise<LedgerRecord | undefined>;
+  /**
+   * Marks a new attempt on a `pending` or `expired` record (it becomes `pending`, attempted now),
+   * before Stripe is called, so the reconciler leaves it alone. Returns the record as it is after
+   * (someone else's final record if they finished first).
+   */
+  markAttempt(orderId: string, now: string): Promise<LedgerRecord>;
+  /** Moves a pending (or expired) record to its final status; returns the stored record (someone else's if they won). */
   finalize(orderId: string, fact: LedgerFact, now: string): Promise<LedgerRecord>;
   /** Removes a pending record after Stripe refused the payment and charged nothing. */
   releasePending(orderId: string): Promise<void>;
@@ -85,6 +105,8 @@ export interface ChargeResult {
 export interface ChargeOrderDependencies {
   ledger: PaymentsLedger;
   payments: PaymentProvider;
+  /** Where this charge's orders come from. */
+  channel: OrderChannel;
   now?: () => Date;
 }
 
@@ -94,13 +116,16 @@ export interface ChargeOrderDependencies {
  * idempotency key (the namespaced orderId) returns the first PaymentIntent, and once Stripe may have
  * forgotten that key the PaymentIntent is looked up by the orderId in its metadata instead.
  */
-export function createChargeOrder({ ledger, payments, now = () => new Date() }: ChargeOrderDependencies) {
+export function createChargeOrder({ ledger, payments, channel, now = () => new Date() }: ChargeOrderDependencies) {
   return async function chargeOrder(order: ChargeRequest): Promise<ChargeResult> {
-    const existing = await ledger.createPendingOrGet(order, now().toISOString());
+    const existing = await ledger.createPendingOrGet(order, channel, now().toISOString());
     let request = order;
     if (existing !== undefined) {
       assertSamePayment(existing, order);
-      if (existing.status !== 'pending') return toChargeResult(existing, true);
+      if (!RESUMABLE_STATUSES.includes(existing.status)) return toChargeResult(existing, true);
+      // Claimed before Stripe is called, so the reconciler cannot expire what is about to be charged.
+      const resumed = await ledger.markAttempt(order.orderId, now().toISOString());
+      if (!RESUMABLE_STATUSES.includes(resumed.status)) return toChargeResult(resumed, true);
       // Resume with exactly what was first sent to Stripe: a changed description must not break the key.
       request = requestOf(existing);
       if (now().getTime() - Date.parse(existing.createdAt) > STRIPE_KEY_TRUSTED_FOR_MS) {
@@ -125,7 +150,8 @@ export function createChargeOrder({ ledger, payments, now = () => new Date() }: 
 
 export type ChargeOrder = ReturnType<typeof createChargeOrder>;
 
-function ledgerFact({ clientSecret: _secret, paymentCreated, ...fact }: PaymentAttempt): LedgerFact {
+/** Stripe's answer as a versioned ledger fact (the client secret is never stored). */
+export function ledgerFact({ clientSecret: _secret, paymentCreated, ...fact }: PaymentAttempt): LedgerFact {
   return paymentCreated === undefined ? fact : { ...fact, factVersion: factVersion(paymentCreated, fact.status) };
 }
 

@@ -39,6 +39,6 @@ let deployedHandler: ApiHandler | undefined;
 
 /** The Lambda entry point; dependencies are built on the first call so importing this module has no effects. */
 export const handler: ApiHandler = (event, context) => {
-  deployedHandler ??= createChargePaymentHandler(chargeServiceFromEnvironment());
+  deployedHandler ??= createChargePaymentHandler(chargeServiceFromEnvironment('api'));
   return deployedHandler(event, context);
 };

@@ -86,7 +86,7 @@ export const handler: QueueHandler = (event, context) => {
   deployedHandler ??= (() => {
     const sqs = new SQSClient(awsClientSettings);
     return createChargeWorkerHandler({
-      charge: chargeServiceFromEnvironment(),
+      charge: chargeServiceFromEnvironment('queue'),
       deadLetter: createDeadLetter(sqs, requiredEnv(ENV.deadLetterQueueUrl)),
       retryLater: createRetryLater(sqs, requiredEnv(ENV.chargeQueueUrl)),
     });

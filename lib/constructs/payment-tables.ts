@@ -1,5 +1,5 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { idempotencyTable, ledgerTable, type TableDefinition } from '../../lambdas/contract/tables';
 
@@ -18,9 +18,9 @@ export class PaymentTables extends Construct {
     this.ledger = this.tableFrom(ledgerTable, removalPolicy);
   }
 
-  /** Key schema and TTL come from the definitions the local runtime creates its tables from. */
+  /** Key schema, TTL and indexes come from the definitions the local runtime creates its tables from. */
   private tableFrom(definition: TableDefinition, removalPolicy: RemovalPolicy): Table {
-    return new Table(this, definition.logicalName, {
+    const table = new Table(this, definition.logicalName, {
       partitionKey: { name: definition.partitionKey, type: AttributeType.STRING },
       timeToLiveAttribute: definition.timeToLiveAttribute,
       billingMode: BillingMode.PAY_PER_REQUEST,
@@ -29,5 +29,14 @@ export class PaymentTables extends Construct {
       deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy,
     });
+    for (const index of definition.indexes ?? []) {
+      table.addGlobalSecondaryIndex({
+        indexName: index.indexName,
+        partitionKey: { name: index.partitionKey, type: AttributeType.STRING },
+        sortKey: { name: index.sortKey, type: AttributeType.STRING },
+        projectionType: ProjectionType.ALL,
+      });
+    }
+    return table;
   }
 }

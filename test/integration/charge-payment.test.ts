@@ -175,7 +175,7 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
       },
     };
     const dyingCharge = createIdempotentCharge({
-      chargeOrder: createChargeOrder({ ledger: dyingLedger, payments: createStripePayments(async () => parts.stripe, TEST_NAMESPACE) }),
+      chargeOrder: createChargeOrder({ ledger: dyingLedger, payments: createStripePayments(async () => parts.stripe, TEST_NAMESPACE), channel: 'api' }),
       dynamoDb: parts.dynamoDb,
       tableName: parts.tables.idempotencyTableName,
     });
@@ -316,7 +316,7 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     // A pending record written before validation refused unpaired surrogates: the resume sends its description.
     const orderId = newOrderId('unsendable');
     const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
-    await ledger.createPendingOrGet({ ...order(orderId), currency: 'eur', description: 'old \udc00' }, new Date().toISOString());
+    await ledger.createPendingOrGet({ ...order(orderId), currency: 'eur', description: 'old \udc00' }, 'api', new Date().toISOString());
 
     const refused = await post(chargeHandler(parts), order(orderId, { description: 'fine' }));
     expect(refused.statusCode).toBe(400);

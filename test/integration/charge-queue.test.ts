@@ -127,6 +127,7 @@ describe('POST /payments/async through the queue', () => {
     const orderId = newOrderId('unsendable');
     await createDynamoDbLedger(dynamoDb, runtime.tables.ledgerTableName).createPendingOrGet(
       { ...order(orderId), description: 'written before validation \udc00' },
+      'queue',
       new Date().toISOString(),
     );
     await sqs.send(new SendMessageCommand({ QueueUrl: runtime.queues.queueUrl, MessageBody: JSON.stringify(order(orderId)) }));

@@ -77,7 +77,7 @@ describe('POST /payments logs no secrets and no payment data', () => {
     arrange();
     const logs = capturedLogger();
     try {
-      const handler = createChargePaymentHandler(createChargeService(serviceOptions(parts)), logs.logger);
+      const handler = createChargePaymentHandler(createChargeService(serviceOptions(parts), 'api'), logs.logger);
       const paymentMethod = status === 402 ? 'pm_card_chargeDeclined' : 'pm_card_visa';
       const response = await handler(postEvent(order(orderId, { paymentMethod })), lambdaContext());
       expect(response.statusCode).toBe(status);
@@ -94,7 +94,7 @@ describe('POST /payments logs no secrets and no payment data', () => {
   ])('%s', async (_case, stripe, status) => {
     const logs = capturedLogger();
     try {
-      const handler = createChargePaymentHandler(createChargeService({ ...serviceOptions(parts), stripe }), logs.logger);
+      const handler = createChargePaymentHandler(createChargeService({ ...serviceOptions(parts), stripe }, 'api'), logs.logger);
       expect((await handler(postEvent(order(newOrderId('logs'))), lambdaContext())).statusCode).toBe(status);
     } finally {
       logs.restore();
@@ -107,7 +107,7 @@ describe('POST /payments logs no secrets and no payment data', () => {
     const deadDynamoDb = localDynamoDbClient(`http://127.0.0.1:${await freePort()}`);
     const logs = capturedLogger();
     try {
-      const handler = createChargePaymentHandler(createChargeService(serviceOptions(parts, deadDynamoDb)), logs.logger);
+      const handler = createChargePaymentHandler(createChargeService(serviceOptions(parts, deadDynamoDb), 'api'), logs.logger);
       expect((await handler(postEvent(order(newOrderId('logs'))), lambdaContext())).statusCode).toBe(503);
     } finally {
       logs.restore();
@@ -119,7 +119,7 @@ describe('POST /payments logs no secrets and no payment data', () => {
 
   it('a reused orderId (422) whose stored answer holds a client secret', async () => {
     const orderId = newOrderId('logs-422');
-    const service = createChargeService(serviceOptions(parts));
+    const service = createChargeService(serviceOptions(parts), 'api');
     const first = await createChargePaymentHandler(service, silentLogger)(postEvent(order(orderId, { paymentMethod: undefined })), lambdaContext());
     const clientSecret = JSON.parse(first.body).clientSecret as string;
     expect(clientSecret).toMatch(/_secret_/);
@@ -149,7 +149,7 @@ describe('the queue worker logs no secrets and no payment data', () => {
     const logs = capturedLogger();
     let failures: string[];
     try {
-      const worker = createChargeWorkerHandler({ charge: createChargeService(serviceOptions(parts)), deadLetter, retryLater: async () => 1 }, logs.logger);
+      const worker = createChargeWorkerHandler({ charge: createChargeService(serviceOptions(parts), 'queue'), deadLetter, retryLater: async () => 1 }, logs.logger);
       const response = await worker({ Records: [sqsRecord('m1', order(newOrderId('logs-worker')))] }, lambdaContext());
       failures = response.batchItemFailures.map((failure) => failure.itemIdentifier);
     } finally {
@@ -162,7 +162,7 @@ describe('the queue worker logs no secrets and no payment data', () => {
   it('a message with a field named after personal data', async () => {
     const logs = capturedLogger();
     try {
-      const worker = createChargeWorkerHandler({ charge: createChargeService(serviceOptions(parts)), deadLetter, retryLater: async () => 1 }, logs.logger);
+      const worker = createChargeWorkerHandler({ charge: createChargeService(serviceOptions(parts), 'queue'), deadLetter, retryLater: async () => 1 }, logs.logger);
       await worker({ Records: [sqsRecord('m1', { ...order(newOrderId('logs-worker')), [EMAIL]: 'x' })] }, lambdaContext());
     } finally {
       logs.restore();

@@ -77,7 +77,7 @@ async function deliver(event: object, options?: DeliveryOptions) {
  * back to its order), with the `pending` ledger record the charge path writes before calling Stripe.
  */
 async function paymentIntent(orderId: string, { amount = 3000, metadata = paymentMetadata(TEST_NAMESPACE, orderId), key = `pi-${orderId}`, recorded = true } = {}) {
-  if (recorded) await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet({ orderId, amount, currency: 'eur' }, new Date().toISOString());
+  if (recorded) await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet({ orderId, amount, currency: 'eur' }, 'api', new Date().toISOString());
   return parts.stripe.paymentIntents.create({ amount, currency: 'eur', metadata }, { idempotencyKey: key });
 }
 
@@ -265,7 +265,7 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
     const orderId = newOrderId('in-flight');
     const intent = await paymentIntent(orderId);
     const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
-    await ledger.createPendingOrGet({ orderId, amount: 3000, currency: 'eur' }, new Date().toISOString());
+    await ledger.createPendingOrGet({ orderId, amount: 3000, currency: 'eur' }, 'api', new Date().toISOString());
     await deliver(stripeEvent('payment_intent.succeeded', intent.created + 1, intentObject(intent, 'succeeded')));
     await deliver(stripeEvent('charge.refunded', intent.created + 2, chargeObject(intent, 3000)));
 

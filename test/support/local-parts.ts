@@ -50,7 +50,7 @@ export async function startLocalParts(): Promise<LocalParts> {
 
 /** The charge handler wired exactly as in Lambda, against the local parts. */
 export function chargeHandler(parts: LocalParts, dynamoDb: DynamoDBClient = parts.dynamoDb): ApiHandler {
-  const charge = createChargeService(serviceOptions(parts, dynamoDb));
+  const charge = createChargeService(serviceOptions(parts, dynamoDb), 'api');
   return createChargePaymentHandler(charge, silentLogger);
 }
 

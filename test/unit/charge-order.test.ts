@@ -4,6 +4,7 @@ import {
   type LedgerRecord,
   type PaymentAttempt,
   type PaymentProvider,
+  type OrderChannel,
   type PaymentsLedger,
 } from '../../lambdas/core/charge-order';
 import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from '../../lambdas/core/errors';
@@ -12,12 +13,19 @@ import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from '
 class FakeLedger implements PaymentsLedger {
   readonly records = new Map<string, LedgerRecord>();
 
-  async createPendingOrGet(order: ChargeRequest, now: string) {
+  async createPendingOrGet(order: ChargeRequest, channel: OrderChannel, now: string) {
     const existing = this.records.get(order.orderId);
     if (existing) return { ...existing };
     const { orderId, amount, currency, paymentMethod, customerId, description } = order;
-    this.records.set(orderId, { orderId, amount, currency, paymentMethod, customerId, description, status: 'pending', createdAt: now, updatedAt: now });
+    this.records.set(orderId, { orderId, amount, currency, paymentMethod, customerId, description, channel, status: 'pending', attemptAt: now, createdAt: now, updatedAt: now });
     return undefined;
+  }
+
+  async markAttempt(orderId: string, now: string) {
+    const record = this.records.get(orderId);
+    if (!record) throw new Error('no record');
+    if (record.status === 'pending' || record.status === 'expired') Object.assign(record, { status: 'pending', attemptAt: now, updatedAt: now });
+    return { ...record };
   }
 
   async releasePending(orderId: string) {
@@ -28,7 +36,7 @@ class FakeLedger implements PaymentsLedger {
     const record = this.records.get(orderId);
     if (!record) throw new Error('no record');
     const { status, paymentId, paymentStatus, declineCode } = attempt;
-    if (record.status === 'pending') Object.assign(record, { status, paymentId, paymentStatus, declineCode, updatedAt: now });
+    if (record.status === 'pending' || record.status === 'expired') Object.assign(record, { status, paymentId, paymentStatus, declineCode, updatedAt: now });
     return { ...record };
   }
 }
@@ -57,7 +65,7 @@ describe('chargeOrder', () => {
   it('creates a pending record, charges once and finalizes the ledger', async () => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe();
-    const result = await createChargeOrder({ ledger, payments: stripe, now: clock })(order);
+    const result = await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })(order);
     expect(result).toEqual({
       orderId: 'order-1',
       status: 'charged',
@@ -76,7 +84,7 @@ describe('chargeOrder', () => {
   it('returns an order the ledger already holds as final without calling Stripe', async () => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe();
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock });
     await chargeOrder(order);
     const again = await chargeOrder(order);
     expect(again).toMatchObject({ status: 'charged', paymentId: 'pi_1', replayed: true });
@@ -85,9 +93,9 @@ describe('chargeOrder', () => {
 
   it('finishes a pending order left by a crash (Stripe answers with the same PaymentIntent)', async () => {
     const ledger = new FakeLedger();
-    await ledger.createPendingOrGet(order, clock().toISOString());
+    await ledger.createPendingOrGet(order, 'api', clock().toISOString());
     const stripe = new FakeStripe();
-    const result = await createChargeOrder({ ledger, payments: stripe, now: clock })(order);
+    const result = await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })(order);
     expect(result).toMatchObject({ status: 'charged', replayed: false });
     expect(stripe.calls).toHaveLength(1);
   });
@@ -100,7 +108,7 @@ describe('chargeOrder', () => {
   ])('refuses the same orderId with another %s and calls nobody', async (field, change) => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe();
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock });
     await chargeOrder(order);
     const attempt = chargeOrder({ ...order, ...change });
     await expect(attempt).rejects.toBeInstanceOf(OrderConflictError);
@@ -111,7 +119,7 @@ describe('chargeOrder', () => {
 
   it('treats a changed description as the same payment', async () => {
     const ledger = new FakeLedger();
-    const chargeOrder = createChargeOrder({ ledger, payments: new FakeStripe(), now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: new FakeStripe(), channel: 'api', now: clock });
     await chargeOrder(order);
     await expect(chargeOrder({ ...order, description: 'gift' })).resolves.toMatchObject({ replayed: true });
   });
@@ -119,7 +127,7 @@ describe('chargeOrder', () => {
   it('records a decline as a final result and replays it without calling Stripe again', async () => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe(() => ({ status: 'declined', paymentId: 'pi_2', paymentStatus: 'requires_payment_method', declineCode: 'generic_decline' }));
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock });
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'declined', declineCode: 'generic_decline', replayed: false });
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'declined', declineCode: 'generic_decline', replayed: true });
     expect(stripe.calls).toHaveLength(1);
@@ -132,7 +140,7 @@ describe('chargeOrder', () => {
       if (!available) throw new PaymentProviderError('down', true);
       return { status: 'charged', paymentId: 'pi_3', paymentStatus: 'succeeded' };
     });
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock });
     await expect(chargeOrder(order)).rejects.toBeInstanceOf(PaymentProviderError);
     expect(ledger.records.get('order-1')?.status).toBe('pending');
     available = true;
@@ -146,23 +154,23 @@ describe('chargeOrder', () => {
       Object.assign(ledger.records.get('order-1') as LedgerRecord, { status: 'charged', paymentId: 'pi_first' });
       return { status: 'charged', paymentId: 'pi_first', paymentStatus: 'succeeded' };
     });
-    const result = await createChargeOrder({ ledger, payments: stripe, now: clock })(order);
+    const result = await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })(order);
     expect(result.paymentId).toBe('pi_first');
   });
 
   it('resumes a pending order with the parameters first sent to Stripe, whatever the retry says', async () => {
     const ledger = new FakeLedger();
-    await ledger.createPendingOrGet({ ...order, description: 'first' }, clock().toISOString());
+    await ledger.createPendingOrGet({ ...order, description: 'first' }, 'api', clock().toISOString());
     const stripe = new FakeStripe();
-    await createChargeOrder({ ledger, payments: stripe, now: clock })({ ...order, description: 'second' });
+    await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })({ ...order, description: 'second' });
     expect(stripe.calls).toEqual([{ ...order, customerId: undefined, description: 'first' }]);
   });
 
   it('trusts Stripe\'s key for a day, then looks the PaymentIntent up instead of creating another', async () => {
     const ledger = new FakeLedger();
-    await ledger.createPendingOrGet(order, '2026-11-26T12:00:00Z'); // 24 h before the clock
+    await ledger.createPendingOrGet(order, 'api', '2026-11-26T12:00:00Z'); // 24 h before the clock
     const stripe = new FakeStripe(undefined, { status: 'charged', paymentId: 'pi_found', paymentStatus: 'succeeded' });
-    const result = await createChargeOrder({ ledger, payments: stripe, now: clock })(order);
+    const result = await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })(order);
     expect(result).toMatchObject({ status: 'charged', paymentId: 'pi_found' });
     expect(stripe.lookups).toEqual(['order-1']);
     expect(stripe.calls).toHaveLength(0);
@@ -170,18 +178,18 @@ describe('chargeOrder', () => {
 
   it('creates the PaymentIntent after a day when Stripe has none for the order', async () => {
     const ledger = new FakeLedger();
-    await ledger.createPendingOrGet(order, '2026-11-26T12:00:00Z');
+    await ledger.createPendingOrGet(order, 'api', '2026-11-26T12:00:00Z');
     const stripe = new FakeStripe();
-    await createChargeOrder({ ledger, payments: stripe, now: clock })(order);
+    await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })(order);
     expect(stripe.lookups).toEqual(['order-1']);
     expect(stripe.calls).toHaveLength(1);
   });
 
   it('does not look up a pending order younger than a day: the idempotency key still covers it', async () => {
     const ledger = new FakeLedger();
-    await ledger.createPendingOrGet(order, '2026-11-27T11:00:00Z');
+    await ledger.createPendingOrGet(order, 'api', '2026-11-27T11:00:00Z');
     const stripe = new FakeStripe();
-    await createChargeOrder({ ledger, payments: stripe, now: clock })(order);
+    await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })(order);
     expect(stripe.lookups).toEqual([]);
   });
 
@@ -192,7 +200,7 @@ describe('chargeOrder', () => {
       if (refuse) throw new PaymentRejectedError('paymentMethod', 'resource_missing');
       return { status: 'charged', paymentId: 'pi_4', paymentStatus: 'succeeded' };
     });
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock });
     await expect(chargeOrder({ ...order, paymentMethod: 'pm_unknown' })).rejects.toBeInstanceOf(PaymentRejectedError);
     expect(ledger.records.has('order-1')).toBe(false);
     refuse = false;
@@ -202,7 +210,7 @@ describe('chargeOrder', () => {
   it('hands out the client secret of a payment that needs the customer', async () => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe(() => ({ status: 'requires_action', paymentId: 'pi_5', paymentStatus: 'requires_payment_method', clientSecret: 'pi_5_secret' }));
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock });
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'requires_action', clientSecret: 'pi_5_secret' });
     await expect(chargeOrder(order)).resolves.toMatchObject({ replayed: true, clientSecret: null });
   });
