@@ -5,7 +5,7 @@ import { PaymentsStack } from './payments-stack';
 
 /**
  * Adds the payments stack to an app, configured from context (`-c name=value`):
- * `sandbox=true` (destroy data with the stack), `namespace` (at Stripe; default the stack name), `stripeSecretName`, `stripeWebhookSecretName`, `alarmEmail`, `logLevel`, `stackName`.
+ * `sandbox=true` (destroy data with the stack), `namespace` (at Stripe; default `<stack>-<account>-<region>`), `stripeSecretName`, `stripeWebhookSecretName`, `alarmEmail`, `logLevel`, `stackName`.
  * Every AWS Solutions finding fails synth unless acknowledged, with its reason, where it arises.
  */
 export function buildApp(app: App): PaymentsStack {
@@ -13,7 +13,7 @@ export function buildApp(app: App): PaymentsStack {
   const stackName = context('stackName') ?? 'ExactlyOncePayments';
   const stack = new PaymentsStack(app, stackName, {
     sandbox: context('sandbox') === 'true',
-    namespace: assertNamespace(context('namespace') ?? stackName),
+    namespace: context('namespace') === undefined ? undefined : assertNamespace(context('namespace') as string),
     stripeSecretName: context('stripeSecretName'),
     stripeWebhookSecretName: context('stripeWebhookSecretName'),
     alarmEmail: context('alarmEmail'),

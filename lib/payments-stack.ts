@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/contract/environment';
@@ -16,9 +16,11 @@ export interface PaymentsStackProps extends StackProps {
   sandbox: boolean;
   /**
    * This deployment's namespace at Stripe: it scopes the idempotency keys and marks the metadata,
-   * so stacks sharing one Stripe account never take each other's payments as their own.
+   * so stacks sharing one Stripe account never take each other's payments as their own. Default
+   * `<stack name>-<account>-<region>`, which no other deployment can have: two colleagues who both
+   * keep the default stack name in their own accounts still differ.
    */
-  namespace: string;
+  namespace?: string;
   /** Use this existing Secrets Manager secret for the Stripe key instead of creating one. */
   stripeSecretName?: string;
   /** Use this existing secret for the webhook signing secret (`whsec_…`) instead of creating one. */
@@ -63,7 +65,7 @@ export class PaymentsStack extends Stack {
       // record is removed (conditional Delete) only when Stripe refused the payment and charged nothing.
       { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['PutItem', 'UpdateItem', 'DeleteItem'] },
     ];
-    const namespace = { [ENV.namespace]: props.namespace };
+    const namespace = { [ENV.namespace]: props.namespace ?? `${this.stackName}-${Aws.ACCOUNT_ID}-${Aws.REGION}` };
     const chargeFunction = { timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS), tables: chargeTables, stripeSecret: secret, logLevel, removalPolicy };
 
     this.chargePayment = new PaymentsFunction(this, 'ChargePayment', {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createChargeService } from '../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
@@ -36,7 +37,7 @@ export interface LocalRuntimeSettings {
   queueVisibilityTimeoutSeconds?: number;
   /** Tests shorten it to see many retries in seconds; defaults to the contract's schedule. */
   retrySchedule?: RetrySchedule;
-  /** The deployment namespace at Stripe (PAYMENTS_NAMESPACE); `local` when unset. */
+  /** The deployment namespace at Stripe (PAYMENTS_NAMESPACE); when unset `local` with the embedded emulator, else `local-<user>-<host>`. */
   namespace?: string;
 }
 
@@ -101,7 +102,8 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     const stripe = stripeEmulator
       ? createStripeClient(stripeEmulator.apiKey, stripeEmulator.url)
       : createStripeClient(settings.stripeSecretKey as string, settings.stripeApiBase);
-    const namespace = assertNamespace(settings.namespace ?? LOCAL_NAMESPACE);
+    // The embedded emulator is this runtime's alone; a real Stripe account may be shared with colleagues.
+    const namespace = assertNamespace(settings.namespace ?? (stripeEmulator ? LOCAL_NAMESPACE : machineNamespace()));
     const service = { dynamoDb, ...tables, stripe: async () => stripe, namespace };
     const charge = { api: createChargeService(service, 'api'), queue: createChargeService(service, 'queue') };
     const stripeWebhookSecret = settings.stripeWebhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
@@ -133,6 +135,11 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     await stop();
     throw error;
   }
+}
+
+/** `local-<user>-<host>`: a default that two developers on one Stripe test account do not share. */
+function machineNamespace(): string {
+  return `local-${userInfo().username}-${hostname()}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 160);
 }
 
 function startedValue<T>(result: PromiseSettledResult<T>): T {

@@ -57,8 +57,8 @@ function countingClient(endpoint: string): { client: DynamoDBClient; requests: (
 function chargeFor(parts: LocalParts, dynamoDb: DynamoDBClient) {
   const chargeOrder = createChargeOrder({
     ledger: createDynamoDbLedger(dynamoDb, parts.tables.ledgerTableName),
-    payments: createStripePayments(async () => parts.stripe, TEST_NAMESPACE),
-    channel: 'api',
+    payments: createStripePayments(async () => parts.stripe),
+    origin: { channel: 'api', namespace: TEST_NAMESPACE },
   });
   return { chargeOrder, idempotent: createIdempotentCharge({ chargeOrder, dynamoDb, tableName: parts.tables.idempotencyTableName }) };
 }

@@ -21,8 +21,8 @@ export interface ChargeServiceOptions {
 export function createChargeService({ dynamoDb, idempotencyTableName, ledgerTableName, stripe, namespace }: ChargeServiceOptions, channel: OrderChannel): IdempotentCharge {
   const chargeOrder = createChargeOrder({
     ledger: createDynamoDbLedger(dynamoDb, ledgerTableName),
-    payments: createStripePayments(stripe, namespace),
-    channel,
+    payments: createStripePayments(stripe),
+    origin: { channel, namespace },
   });
   return createIdempotentCharge({ chargeOrder, dynamoDb, tableName: idempotencyTableName });
 }

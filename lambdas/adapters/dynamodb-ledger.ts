@@ -4,7 +4,8 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCom
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ChargeRequest } from '../contract/payment-request';
 import { ledgerTable, PENDING_SHARDS, pendingIndex } from '../contract/tables';
-import type { LedgerFact, LedgerRecord, OrderChannel, PaymentsLedger } from '../core/charge-order';
+import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
+import { namespaceOf, type LedgerFact, type LedgerRecord, type OrderOrigin, type PaymentsLedger } from '../core/charge-order';
 import type { PendingLedger } from '../core/reconcile-pending';
 import type { FactOutcome, PaymentStatusUpdate } from '../core/payment-events';
 import { StoreUnavailableError } from '../core/errors';
@@ -25,7 +26,7 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
   const key = ledgerTable.partitionKey;
 
   return {
-    async createPendingOrGet(order: ChargeRequest, channel: OrderChannel, now: string) {
+    async createPendingOrGet(order: ChargeRequest, { channel, namespace }: OrderOrigin, now: string) {
       const pending: LedgerRecord & PendingIndexKey = {
         orderId: order.orderId,
         status: 'pending',
@@ -35,6 +36,8 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
         customerId: order.customerId,
         description: order.description,
         channel,
+        // Records made before namespaces stay without one (BEFORE_NAMESPACES); a new one always has it.
+        namespace: namespace === BEFORE_NAMESPACES ? undefined : namespace,
         attemptAt: now,
         pendingShard: pendingShardOf(order.orderId),
         createdAt: now,
@@ -123,14 +126,15 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
 
 /**
  * Writes a Stripe webhook fact as a forward-only update of the order's record. It lands only on a
- * record the charge path created (a fact never creates one), with the same amount and currency,
+ * record the charge path created (a fact never creates one) in the payment's namespace, with the same amount and currency,
  * about the order's own PaymentIntent (or none yet), and only if the record holds no newer fact.
  */
 export function createLedgerFactWriter(client: DynamoDBClient, tableName: string, now: () => Date = () => new Date()) {
   const documents = DynamoDBDocumentClient.from(client);
   const key = ledgerTable.partitionKey;
   return async (update: PaymentStatusUpdate & { orderId: string }): Promise<FactOutcome> => {
-    const { orderId, version, eventId, amount, currency, ...fact } = update;
+    const { orderId, version, eventId, amount, currency, namespace, ...fact } = update;
+    const sameNamespace = namespace === BEFORE_NAMESPACES ? 'attribute_not_exists(#namespace)' : '#namespace = :namespace';
     const expression = setExpression({ ...fact, factVersion: version, lastEventId: eventId, updatedAt: now().toISOString() });
     try {
       await documents.send(
@@ -140,12 +144,18 @@ export function createLedgerFactWriter(client: DynamoDBClient, tableName: string
           ...expression,
           ConditionExpression: [
             'attribute_exists(#key)',
+            sameNamespace,
             '#amount = :amount AND #currency = :currency',
             '(attribute_not_exists(#factVersion) OR #factVersion < :factVersion)',
             '(attribute_not_exists(#paymentId) OR #paymentId = :paymentId)',
           ].join(' AND '),
-          ExpressionAttributeNames: { ...expression.ExpressionAttributeNames, '#key': key, '#amount': 'amount', '#currency': 'currency' },
-          ExpressionAttributeValues: { ...expression.ExpressionAttributeValues, ':amount': amount, ':currency': currency },
+          ExpressionAttributeNames: { ...expression.ExpressionAttributeNames, '#key': key, '#namespace': 'namespace', '#amount': 'amount', '#currency': 'currency' },
+          ExpressionAttributeValues: {
+            ...expression.ExpressionAttributeValues,
+            ...(namespace !== BEFORE_NAMESPACES && { ':namespace': namespace }),
+            ':amount': amount,
+            ':currency': currency,
+          },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
@@ -154,7 +164,11 @@ export function createLedgerFactWriter(client: DynamoDBClient, tableName: string
       if (!(error instanceof ConditionalCheckFailedException)) throw storeError('write the webhook fact', error);
       if (error.Item === undefined) return 'unknown_order';
       const current = unmarshall(error.Item) as LedgerRecord;
-      const otherPayment = current.amount !== amount || current.currency !== currency || (current.paymentId !== undefined && current.paymentId !== fact.paymentId);
+      const otherPayment =
+        namespaceOf(current) !== namespace ||
+        current.amount !== amount ||
+        current.currency !== currency ||
+        (current.paymentId !== undefined && current.paymentId !== fact.paymentId);
       return otherPayment ? 'conflict' : 'stale';
     }
   };

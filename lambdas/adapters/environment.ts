@@ -1,7 +1,8 @@
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AWS_MAX_ATTEMPTS, AWS_REQUEST_TIMEOUT_MS, SECRET_CACHE_SECONDS } from '../contract/settings';
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
+import { AWS_MAX_ATTEMPTS, AWS_REQUEST_TIMEOUT_MS, AWS_RETRY_DELAY_MS, SECRET_CACHE_SECONDS } from '../contract/settings';
 
 /** A variable the stack always sets; its absence is a deployment bug, reported as such. */
 export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -10,14 +11,20 @@ export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env):
   return value;
 }
 
-/** Timeouts of every AWS client in a function: they add up to the function's timeout (settings.ts). */
-export const awsClientSettings = {
-  maxAttempts: AWS_MAX_ATTEMPTS,
-  requestHandler: { connectionTimeout: AWS_REQUEST_TIMEOUT_MS, requestTimeout: AWS_REQUEST_TIMEOUT_MS },
-};
+/**
+ * Timeouts and retries of every AWS client in a function: they add up to the function's timeout
+ * (settings.ts). The request timeout covers connecting too, and must be told to throw (by default
+ * it only logs); the retry waits a fixed pause, throttled or not (the default waits up to 1 s).
+ */
+export function awsClientSettings() {
+  return {
+    retryStrategy: new ConfiguredRetryStrategy(AWS_MAX_ATTEMPTS, AWS_RETRY_DELAY_MS),
+    requestHandler: { connectionTimeout: AWS_REQUEST_TIMEOUT_MS, requestTimeout: AWS_REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
+  };
+}
 
 export function lambdaDynamoDbClient(): DynamoDBClient {
-  return new DynamoDBClient(awsClientSettings);
+  return new DynamoDBClient(awsClientSettings());
 }
 
 let secrets: SecretsProvider | undefined;
@@ -28,7 +35,7 @@ let secrets: SecretsProvider | undefined;
  */
 export function secretReader(secretId: string): () => Promise<string> {
   return async () => {
-    secrets ??= new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(awsClientSettings) });
+    secrets ??= new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(awsClientSettings()) });
     const value = await secrets.get(secretId, { maxAge: SECRET_CACHE_SECONDS });
     if (typeof value !== 'string' || value === '') throw new Error(`secret ${secretId} holds no value`);
     return value;

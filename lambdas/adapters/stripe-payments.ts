@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { PAYMENT_METADATA, paymentMetadata, stripeIdempotencyKey } from '../contract/payment-metadata';
+import { BEFORE_NAMESPACES, PAYMENT_METADATA, paymentMetadata, stripeIdempotencyKey } from '../contract/payment-metadata';
 import type { ChargeRequest } from '../contract/payment-request';
 import { STRIPE_LOOKUP_TIMEOUT_MS, STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_MS } from '../contract/settings';
 import type { PaymentAttempt, PaymentProvider } from '../core/charge-order';
@@ -39,13 +39,15 @@ function serverOptions(url: URL) {
   return { host: url.hostname, port: url.port || (protocol === 'http' ? 80 : 443), protocol } as const;
 }
 
-/**
- * Stripe as the charge use case's payment provider, for one deployment namespace (the idempotency
- * key and the metadata carry it). `getClient` may be async (the key is a secret).
- */
-export function createStripePayments(getClient: () => Promise<Stripe>, namespace: string): PaymentProvider {
+/** Stripe as the charge use case's payment provider. `getClient` may be async (the key is a secret). */
+export function createStripePayments(getClient: () => Promise<Stripe>): PaymentProvider {
   return {
-    async createPayment(order: ChargeRequest): Promise<PaymentAttempt> {
+    async createPayment(order: ChargeRequest, namespace: string): Promise<PaymentAttempt> {
+      // Text that is not well-formed Unicode cannot be encoded into a request: nothing is sent, and
+      // the same request would fail the same way for ever. (Decided here, from the input, so that
+      // no error after a request went out can ever be taken for "nothing was sent".)
+      const unsendable = unsendableField(order);
+      if (unsendable !== undefined) throw new PaymentRejectedError(unsendable, 'request_not_sendable');
       const stripe = await clientOrUnavailable(getClient);
       try {
         const intent = await stripe.paymentIntents.create(
@@ -70,24 +72,33 @@ export function createStripePayments(getClient: () => Promise<Stripe>, namespace
       }
     },
 
-    async findPayment(order: ChargeRequest): Promise<PaymentAttempt | undefined> {
+    async findPayment(order: ChargeRequest, namespace: string): Promise<PaymentAttempt | undefined> {
       const stripe = await clientOrUnavailable(getClient);
+      let result: Stripe.ApiSearchResult<Stripe.PaymentIntent>;
       try {
-        // orderId is limited to [A-Za-z0-9._:-], so it cannot break out of the quoted query value.
         // Stripe's own retry of a reset connection is counted in STRIPE_LOOKUP_WORST_CASE_MS.
-        const { data } = await stripe.paymentIntents.search(
-          { query: `metadata['${PAYMENT_METADATA.orderId}']:'${order.orderId}'`, limit: 100 },
-          { maxNetworkRetries: 0, timeout: STRIPE_LOOKUP_TIMEOUT_MS },
-        );
-        // Another system, or another deployment, may have a PaymentIntent naming the same orderId.
-        const ours = data.filter((candidate) => isPaymentOf(namespace, candidate, order));
-        const intent = ours.find((candidate) => PAID_STATUSES.has(candidate.status)) ?? ours[0];
-        return intent && attemptOf(intent);
+        result = await stripe.paymentIntents.search({ query: lookupQuery(namespace, order.orderId), limit: 100 }, { maxNetworkRetries: 0, timeout: STRIPE_LOOKUP_TIMEOUT_MS });
       } catch (error) {
         throw new PaymentProviderError('payment provider unavailable', true, { cause: error });
       }
+      // The query already narrows to this namespace; the predicate also checks amount and currency.
+      const ours = result.data.filter((candidate) => isPaymentOf(namespace, candidate, order));
+      const intent = ours.find((candidate) => PAID_STATUSES.has(candidate.status)) ?? ours[0];
+      // "Not found" must be certain, or the caller would create a second PaymentIntent.
+      if (intent === undefined && result.has_more) throw new PaymentProviderError('too many PaymentIntents match the order to be sure none is ours', true);
+      return intent && attemptOf(intent);
     },
   };
+}
+
+/**
+ * Stripe's search query for an order's PaymentIntents in a namespace. The orderId is limited to
+ * [A-Za-z0-9._:-] and the namespace to [A-Za-z0-9._-], so neither can break out of its quotes.
+ */
+function lookupQuery(namespace: string, orderId: string): string {
+  const clause = (key: string, value: string) => `metadata['${key}']:'${value}'`;
+  const scope = namespace === BEFORE_NAMESPACES ? clause(PAYMENT_METADATA.marker, PAYMENT_METADATA.markerValue) : clause(PAYMENT_METADATA.namespace, namespace);
+  return `${clause(PAYMENT_METADATA.orderId, orderId)} AND ${scope}`;
 }
 
 /** The client, or a retryable failure when it cannot be had (e.g. the key could not be read from Secrets Manager). */
@@ -110,13 +121,9 @@ function attemptOf(intent: Stripe.PaymentIntent): PaymentAttempt {
 }
 
 function declineOrThrow(order: ChargeRequest, error: unknown): PaymentAttempt {
-  // stripe-node turns everything that happens once a request is on its way (connection failures,
-  // timeouts, every answer) into a StripeError. Anything else was thrown while it built the request
-  // (e.g. encoding a string that is not well-formed Unicode): nothing left the process, and the
-  // same request will fail the same way for ever.
-  if (!(error instanceof Stripe.errors.StripeError)) {
-    throw new PaymentRejectedError(unsendableField(order), 'request_not_sendable', { cause: error });
-  }
+  // Not an answer from Stripe that we understand: the request may or may not have reached it, so
+  // only a retry with the same key can tell.
+  if (!(error instanceof Stripe.errors.StripeError)) throw new PaymentProviderError('payment provider unavailable', true, { cause: error });
   if (error instanceof Stripe.errors.StripeCardError) {
     // A decline is a result, not a failure: it is stored and replayed without asking Stripe again.
     return {
@@ -140,8 +147,7 @@ function declineOrThrow(order: ChargeRequest, error: unknown): PaymentAttempt {
   });
 }
 
-/** The request field the SDK could not encode, as far as we can tell; `body` otherwise. */
-function unsendableField(order: ChargeRequest): string {
-  const text = Object.entries(order).find(([, value]) => typeof value === 'string' && !value.isWellFormed());
-  return text?.[0] ?? 'body';
+/** The first request field whose text no request can carry (an unpaired surrogate), if any. */
+function unsendableField(order: ChargeRequest): string | undefined {
+  return Object.entries(order).find(([, value]) => typeof value === 'string' && !value.isWellFormed())?.[0];
 }

@@ -5,6 +5,7 @@ import { WEBHOOK_EVENT_EXPIRY_SECONDS, WEBHOOK_EVENT_KEY_PREFIX, WEBHOOK_TOLERAN
 import { InvalidSignatureError } from '../core/errors';
 import { createApplyPaymentEvent, type EventOutcome, type PaymentEvent } from '../core/payment-events';
 import { ownOrderId } from '../core/payment-ownership';
+import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
 import type { ChargeServiceOptions } from './charge-service';
 import { createLedgerFactWriter } from './dynamodb-ledger';
 import { keyTablePersistence } from './idempotent-charge';
@@ -46,7 +47,12 @@ export function createStripeEventHandling({ dynamoDb, idempotencyTableName, ledg
     // Stripe copies the PaymentIntent's metadata onto its Charge; for a Charge without it, ask Stripe.
     orderIdForPayment: async (paymentId) => {
       try {
-        return ownOrderId(namespace, await (await stripe()).paymentIntents.retrieve(paymentId));
+        const intent = await (await stripe()).paymentIntents.retrieve(paymentId);
+        for (const madeIn of [namespace, BEFORE_NAMESPACES]) {
+          const orderId = ownOrderId(madeIn, intent);
+          if (orderId !== undefined) return { orderId, namespace: madeIn };
+        }
+        return undefined;
       } catch (error) {
         // Not a PaymentIntent this account knows: not ours. Anything else is retried by Stripe.
         if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) return undefined;

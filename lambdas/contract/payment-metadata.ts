@@ -13,10 +13,19 @@ export const PAYMENT_METADATA = {
   namespace: 'namespace',
 } as const;
 
-/** A namespace: letters, digits, `.`, `_` and `-` (no `:`, which separates it from the orderId in keys). */
-export const NAMESPACE_PATTERN = '^[A-Za-z0-9._-]{1,64}$';
-/** `npm start`'s namespace unless PAYMENTS_NAMESPACE says otherwise; in AWS it is the stack name. */
+/**
+ * A namespace: letters, digits, `.`, `_` and `-` (no `:` or `#`, which separate it from the orderId
+ * in keys). Long enough for the AWS default, `<stack name>-<account>-<region>`.
+ */
+export const NAMESPACE_PATTERN = '^[A-Za-z0-9._-]{1,160}$';
+/** `npm start`'s namespace with the embedded Stripe emulator, unless PAYMENTS_NAMESPACE says otherwise. */
 export const LOCAL_NAMESPACE = 'local';
+/**
+ * The namespace of ledger records written before deployments had one: their PaymentIntents carry
+ * the marker but no namespace, and their idempotency key is the bare orderId. A pending order of
+ * that time is resumed, looked up and settled exactly as it was started.
+ */
+export const BEFORE_NAMESPACES = '';
 
 /** Stripe refuses idempotency keys longer than this. */
 const STRIPE_KEY_MAX_LENGTH = 255;
@@ -29,21 +38,20 @@ export function assertNamespace(namespace: string): string {
 }
 
 export function paymentMetadata(namespace: string, orderId: string): Record<string, string> {
-  return {
-    [PAYMENT_METADATA.orderId]: orderId,
-    [PAYMENT_METADATA.marker]: PAYMENT_METADATA.markerValue,
-    [PAYMENT_METADATA.namespace]: namespace,
-  };
+  const scope: Record<string, string> = namespace === BEFORE_NAMESPACES ? {} : { [PAYMENT_METADATA.namespace]: namespace };
+  return { [PAYMENT_METADATA.orderId]: orderId, [PAYMENT_METADATA.marker]: PAYMENT_METADATA.markerValue, ...scope };
 }
 
 /**
  * Stripe's idempotency key for an order: `<namespace>:<orderId>`. The orderId stays the identity of
  * the request; the namespace keeps two deployments on one Stripe account from replaying each
- * other's PaymentIntents. A key that would pass Stripe's 255 characters (a long orderId) uses the
- * orderId's SHA-256 instead, which is just as unique and as stable.
+ * other's PaymentIntents. A key that would pass Stripe's 255 characters (a long orderId) is
+ * `<namespace>#<SHA-256 of the orderId>`: `#` appears in no namespace and no orderId, so it can
+ * never equal another order's key.
  */
 export function stripeIdempotencyKey(namespace: string, orderId: string): string {
+  if (namespace === BEFORE_NAMESPACES) return orderId;
   const key = `${namespace}:${orderId}`;
   if (key.length <= STRIPE_KEY_MAX_LENGTH) return key;
-  return `${namespace}:sha256:${createHash('sha256').update(orderId).digest('hex')}`;
+  return `${namespace}#${createHash('sha256').update(orderId).digest('hex')}`;
 }

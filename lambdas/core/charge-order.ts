@@ -1,3 +1,4 @@
+import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
 import { PAYMENT_IDENTITY_FIELDS, type ChargeRequest } from '../contract/payment-request';
 import { STRIPE_KEY_TRUSTED_FOR_MS } from '../contract/settings';
 import { OrderConflictError, PaymentRejectedError } from './errors';
@@ -18,6 +19,17 @@ export const RESUMABLE_STATUSES: readonly LedgerStatus[] = ['pending', 'expired'
 /** How the order came in: the reconciler expires an API order nobody retried, and leaves a queued one to the queue. */
 export type OrderChannel = 'api' | 'queue';
 
+/** Where a new order's record says it came from, and in which namespace its Stripe requests are made. */
+export interface OrderOrigin {
+  channel: OrderChannel;
+  namespace: string;
+}
+
+/** The namespace an order's Stripe requests are made in: the one its record was created in. */
+export function namespaceOf(record: LedgerRecord): string {
+  return record.namespace ?? BEFORE_NAMESPACES;
+}
+
 export interface LedgerRecord {
   orderId: string;
   status: LedgerStatus;
@@ -36,6 +48,12 @@ export interface LedgerRecord {
   /** Version of the newest Stripe fact written (see payment-events.ts): older facts never overwrite it. */
   factVersion?: string;
   channel?: OrderChannel;
+  /**
+   * The deployment namespace the order's Stripe requests were made in (key and metadata), kept so
+   * that a resume, a lookup or the reconciler use it even after the deployment's namespace changed.
+   * Absent on records written before namespaces (BEFORE_NAMESPACES).
+   */
+  namespace?: string;
   /** When the latest charge attempt started (the reconciler leaves a record with a recent one alone). */
   attemptAt?: string;
   createdAt: string;
@@ -65,7 +83,7 @@ export interface PaymentsLedger {
    * Creates the order's `pending` record, its first attempt starting now, unless the order exists
    * (one conditional write). Returns the existing record, or undefined when this call created it.
    */
-  createPendingOrGet(order: ChargeRequest, channel: OrderChannel, now: string): Promise<LedgerRecord | undefined>;
+  createPendingOrGet(order: ChargeRequest, origin: OrderOrigin, now: string): Promise<LedgerRecord | undefined>;
   /**
    * Marks a new attempt on a `pending` or `expired` record (it becomes `pending`, attempted now),
    * before Stripe is called, so the reconciler leaves it alone. Returns the record as it is after
@@ -79,13 +97,13 @@ export interface PaymentsLedger {
 }
 
 export interface PaymentProvider {
-  /** Creates (and, with a payment method, confirms) the order's PaymentIntent, keyed on orderId. */
-  createPayment(order: ChargeRequest): Promise<PaymentAttempt>;
+  /** Creates (and, with a payment method, confirms) the order's PaymentIntent, keyed on the orderId in the namespace. */
+  createPayment(order: ChargeRequest, namespace: string): Promise<PaymentAttempt>;
   /**
    * Finds the order's PaymentIntent by its metadata, once Stripe may have forgotten the key: only
-   * one this deployment made for this orderId, amount and currency (payment-ownership.ts).
+   * one made in this namespace for this orderId, amount and currency (payment-ownership.ts).
    */
-  findPayment(order: ChargeRequest): Promise<PaymentAttempt | undefined>;
+  findPayment(order: ChargeRequest, namespace: string): Promise<PaymentAttempt | undefined>;
 }
 
 /** Plain JSON (no undefined, no Date): Powertools stores it as the idempotent response. */
@@ -105,8 +123,8 @@ export interface ChargeResult {
 export interface ChargeOrderDependencies {
   ledger: PaymentsLedger;
   payments: PaymentProvider;
-  /** Where this charge's orders come from. */
-  channel: OrderChannel;
+  /** Where this charge's orders come from, and the deployment's namespace at Stripe for new ones. */
+  origin: OrderOrigin;
   now?: () => Date;
 }
 
@@ -116,10 +134,11 @@ export interface ChargeOrderDependencies {
  * idempotency key (the namespaced orderId) returns the first PaymentIntent, and once Stripe may have
  * forgotten that key the PaymentIntent is looked up by the orderId in its metadata instead.
  */
-export function createChargeOrder({ ledger, payments, channel, now = () => new Date() }: ChargeOrderDependencies) {
+export function createChargeOrder({ ledger, payments, origin, now = () => new Date() }: ChargeOrderDependencies) {
   return async function chargeOrder(order: ChargeRequest): Promise<ChargeResult> {
-    const existing = await ledger.createPendingOrGet(order, channel, now().toISOString());
+    const existing = await ledger.createPendingOrGet(order, origin, now().toISOString());
     let request = order;
+    let namespace = origin.namespace;
     if (existing !== undefined) {
       assertSamePayment(existing, order);
       if (!RESUMABLE_STATUSES.includes(existing.status)) return toChargeResult(existing, true);
@@ -128,8 +147,9 @@ export function createChargeOrder({ ledger, payments, channel, now = () => new D
       if (!RESUMABLE_STATUSES.includes(resumed.status)) return toChargeResult(resumed, true);
       // Resume with exactly what was first sent to Stripe: a changed description must not break the key.
       request = requestOf(existing);
+      namespace = namespaceOf(existing);
       if (now().getTime() - Date.parse(existing.createdAt) > STRIPE_KEY_TRUSTED_FOR_MS) {
-        const found = await payments.findPayment(request);
+        const found = await payments.findPayment(request, namespace);
         if (found !== undefined) {
           return toChargeResult(await ledger.finalize(order.orderId, ledgerFact(found), now().toISOString()), false, found.clientSecret);
         }
@@ -137,7 +157,7 @@ export function createChargeOrder({ ledger, payments, channel, now = () => new D
     }
     let attempt: PaymentAttempt;
     try {
-      attempt = await payments.createPayment(request);
+      attempt = await payments.createPayment(request, namespace);
     } catch (error) {
       // Stripe charged nothing and stored nothing: free the orderId for a corrected request.
       if (error instanceof PaymentRejectedError) await ledger.releasePending(order.orderId);

@@ -4,6 +4,7 @@
  * it is, then the amount refunded) and the ledger only ever moves to a higher version.
  */
 
+import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
 import { namesAnOrder, ownOrderId } from './payment-ownership';
 
 /** The parts of a Stripe event this project reads (kept free of the Stripe SDK's types). */
@@ -29,6 +30,11 @@ const STAGE: Record<WebhookStatus, number> = {
 export interface PaymentStatusUpdate {
   /** The order, when the event's object is this deployment's (payment-ownership.ts); otherwise undefined. */
   orderId?: string;
+  /**
+   * The namespace the payment was made in: this deployment's, or BEFORE_NAMESPACES for a payment
+   * made before namespaces. The fact lands only on a record of that same namespace.
+   */
+  namespace: string;
   paymentId: string;
   status: WebhookStatus;
   paymentStatus?: string;
@@ -56,8 +62,11 @@ export function factVersion(created: number, status: WebhookStatus, amountRefund
 /** The ledger fact an event states, or undefined for event types this project does not track. */
 export function statusUpdateFrom(event: PaymentEvent, namespace: string): PaymentStatusUpdate | undefined {
   const object = event.data.object;
+  // This deployment's payments, and those it made before it had a namespace.
+  const madeIn = [namespace, BEFORE_NAMESPACES].find((candidate) => ownOrderId(candidate, object) !== undefined) ?? namespace;
   const base = {
-    orderId: ownOrderId(namespace, object),
+    orderId: ownOrderId(madeIn, object),
+    namespace: madeIn,
     amount: count(object.amount),
     currency: String(object.currency ?? ''),
     eventId: event.id,
@@ -109,8 +118,8 @@ export interface PaymentEventDependencies {
   namespace: string;
   /** Writes the fact unless the ledger holds a newer one (`stale`), another payment (`conflict`) or no such order. */
   applyStatusUpdate(update: PaymentStatusUpdate & { orderId: string }): Promise<FactOutcome>;
-  /** The orderId a PaymentIntent of this deployment was created for, or undefined if it is not one. */
-  orderIdForPayment(paymentId: string): Promise<string | undefined>;
+  /** The order (and the namespace it was made in) a PaymentIntent of this deployment was created for, or undefined if it is not one. */
+  orderIdForPayment(paymentId: string): Promise<{ orderId: string; namespace: string } | undefined>;
 }
 
 /** Applies one verified Stripe event to the ledger; safe to repeat and to reorder. */
@@ -121,8 +130,9 @@ export function createApplyPaymentEvent({ namespace, applyStatusUpdate, orderIdF
     // A Charge that names no order at all is traced through its PaymentIntent; anything naming
     // an order that is not ours (another system, another deployment) is not ours to record.
     const traceCharge = update.orderId === undefined && event.type.startsWith('charge.') && !namesAnOrder(event.data.object);
-    const orderId = traceCharge ? await orderIdForPayment(update.paymentId) : update.orderId;
+    const traced = traceCharge ? await orderIdForPayment(update.paymentId) : undefined;
+    const orderId = traced?.orderId ?? update.orderId;
     if (orderId === undefined) return 'ignored';
-    return applyStatusUpdate({ ...update, orderId });
+    return applyStatusUpdate({ ...update, orderId, namespace: traced?.namespace ?? update.namespace });
   };
 }

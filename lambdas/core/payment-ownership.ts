@@ -1,4 +1,4 @@
-import { PAYMENT_METADATA } from '../contract/payment-metadata';
+import { BEFORE_NAMESPACES, PAYMENT_METADATA } from '../contract/payment-metadata';
 
 /**
  * The one rule for taking a Stripe object as ours, used by the day-old lookup, the webhooks and
@@ -12,11 +12,15 @@ export interface StripePaymentView {
   currency?: unknown;
 }
 
-/** The orderId a PaymentIntent or Charge was made for, if this deployment made it; otherwise undefined. */
+/**
+ * The orderId a PaymentIntent or Charge was made for, if it was made in this namespace (for
+ * BEFORE_NAMESPACES: with the marker and no namespace at all); otherwise undefined.
+ */
 export function ownOrderId(namespace: string, payment: StripePaymentView): string | undefined {
   const metadata = metadataOf(payment);
   if (metadata[PAYMENT_METADATA.marker] !== PAYMENT_METADATA.markerValue) return undefined;
-  if (metadata[PAYMENT_METADATA.namespace] !== namespace) return undefined;
+  const madeIn = metadata[PAYMENT_METADATA.namespace] ?? BEFORE_NAMESPACES;
+  if (madeIn !== namespace) return undefined;
   const orderId = metadata[PAYMENT_METADATA.orderId];
   return typeof orderId === 'string' && orderId !== '' ? orderId : undefined;
 }

@@ -1,4 +1,4 @@
-import { ledgerFact, type LedgerFact, type LedgerRecord, type PaymentProvider } from './charge-order';
+import { ledgerFact, namespaceOf, type LedgerFact, type LedgerRecord, type PaymentProvider } from './charge-order';
 
 /** The reconciler's view of the ledger (the DynamoDB adapter reads a sparse index of pending records). */
 export interface PendingLedger {
@@ -55,7 +55,7 @@ export function createReconcilePending({ ledger, payments, graceSeconds, now = (
       }
       summary.examined += 1;
       try {
-        const found = await payments.findPayment(record);
+        const found = await payments.findPayment(record, namespaceOf(record));
         if (found !== undefined) {
           summary[(await ledger.settle(record, ledgerFact(found), now().toISOString())) ? 'settled' : 'movedOn'] += 1;
         } else if (record.channel === 'queue') {

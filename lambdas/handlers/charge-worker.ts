@@ -84,7 +84,7 @@ let deployedHandler: QueueHandler | undefined;
 
 export const handler: QueueHandler = (event, context) => {
   deployedHandler ??= (() => {
-    const sqs = new SQSClient(awsClientSettings);
+    const sqs = new SQSClient(awsClientSettings());
     return createChargeWorkerHandler({
       charge: chargeServiceFromEnvironment('queue'),
       deadLetter: createDeadLetter(sqs, requiredEnv(ENV.deadLetterQueueUrl)),

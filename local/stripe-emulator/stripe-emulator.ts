@@ -256,13 +256,19 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     return { status: 200, body: refund };
   }
 
-  /** Stripe's search language, as far as this project uses it: `metadata['key']:'value'`. */
+  /**
+   * Stripe's search language, as far as this project uses it: `metadata['key']:'value'` clauses
+   * joined by `AND`. Answers at most `limit` results, and says whether there are more.
+   */
   function searchPaymentIntents(params: Record<string, unknown>): StoredResponse {
-    const match = /^metadata\['([^']+)'\]:'([^']*)'$/.exec(String(params.query ?? ''));
-    if (match === null) return invalidRequest('The emulator only understands metadata[\'key\']:\'value\' queries.', 'query');
-    const [, key, value] = match;
-    const data = [...paymentIntents.values()].filter((intent) => intent.metadata[key] === value);
-    return { status: 200, body: { object: 'search_result', data, has_more: false, next_page: null, url: '/v1/payment_intents/search' } };
+    const clauses = String(params.query ?? '').split(' AND ').map((clause) => /^metadata\['([^']+)'\]:'([^']*)'$/.exec(clause));
+    if (clauses.some((clause) => clause === null)) {
+      return invalidRequest("The emulator only understands metadata['key']:'value' clauses joined by AND.", 'query');
+    }
+    const matches = [...paymentIntents.values()].filter((intent) => clauses.every((clause) => intent.metadata[(clause as RegExpExecArray)[1]] === (clause as RegExpExecArray)[2]));
+    const limit = params.limit === undefined ? 10 : Number(params.limit);
+    const data = matches.slice(0, limit);
+    return { status: 200, body: { object: 'search_result', data, has_more: matches.length > limit, next_page: null, url: '/v1/payment_intents/search' } };
   }
 
   function route(method: string, path: string, params: Record<string, unknown>): StoredResponse {

@@ -1,8 +1,11 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { createChargeService } from '../../lambdas/adapters/charge-service';
 import { createDynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createIdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
-import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
-import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
+import { createStripeClient, createStripePayments } from '../../lambdas/adapters/stripe-payments';
+import { BEFORE_NAMESPACES, paymentMetadata, stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
 import { createChargeOrder, type PaymentsLedger } from '../../lambdas/core/charge-order';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { localDynamoDbClient } from '../../local/dynamodb-local';
@@ -18,6 +21,7 @@ import {
   postEvent,
   silentLogger,
   startLocalParts,
+  serviceOptions,
   stripeRequestsFor,
   TEST_NAMESPACE,
   type LocalParts,
@@ -175,7 +179,7 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
       },
     };
     const dyingCharge = createIdempotentCharge({
-      chargeOrder: createChargeOrder({ ledger: dyingLedger, payments: createStripePayments(async () => parts.stripe, TEST_NAMESPACE), channel: 'api' }),
+      chargeOrder: createChargeOrder({ ledger: dyingLedger, payments: createStripePayments(async () => parts.stripe), origin: { channel: 'api', namespace: TEST_NAMESPACE } }),
       dynamoDb: parts.dynamoDb,
       tableName: parts.tables.idempotencyTableName,
     });
@@ -316,7 +320,7 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     // A pending record written before validation refused unpaired surrogates: the resume sends its description.
     const orderId = newOrderId('unsendable');
     const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
-    await ledger.createPendingOrGet({ ...order(orderId), currency: 'eur', description: 'old \udc00' }, 'api', new Date().toISOString());
+    await ledger.createPendingOrGet({ ...order(orderId), currency: 'eur', description: 'old \udc00' }, { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString());
 
     const refused = await post(chargeHandler(parts), order(orderId, { description: 'fine' }));
     expect(refused.statusCode).toBe(400);
@@ -359,6 +363,76 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     expect(response.statusCode).toBe(400);
     expect(parts.stripeEmulator.stats().requests).toBe(stripeBefore);
     expect(await ledgerSize(parts)).toBe(ledgerBefore);
+  });
+});
+
+describe('orders begun before a namespace change, or before namespaces', () => {
+  /** The ledger wrote `pending`, Stripe charged with the key and metadata of that time, and the function died before finalize. */
+  async function crashedAfterStripe(orderId: string, namespace: string) {
+    const request = { orderId, amount: 1999, currency: 'eur', paymentMethod: 'pm_card_visa' };
+    await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(request, { channel: 'api', namespace }, new Date().toISOString());
+    // The very request that deployment sent: the same key, parameters and metadata.
+    const attempt = await createStripePayments(async () => parts.stripe).createPayment(request, namespace);
+    const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
+    expect(intent).toMatchObject({ id: attempt.paymentId, metadata: paymentMetadata(namespace, orderId) });
+    expect(parts.stripeEmulator.stats().requestsByIdempotencyKey[stripeIdempotencyKey(namespace, orderId)]).toBe(1);
+    return { request, intent };
+  }
+  const succeeded = (orderId: string) => parts.stripeEmulator.paymentIntentsForOrder(orderId).filter((intent) => intent.status === 'succeeded');
+
+  it.each([
+    ['made before namespaces (key = orderId, no namespace in the metadata)', BEFORE_NAMESPACES],
+    ['made under the namespace the deployment had before', 'renamed-from'],
+  ])('resumes an order %s with that key: no second charge', async (_case, namespace) => {
+    const orderId = newOrderId('resume-scheme');
+    const { request, intent } = await crashedAfterStripe(orderId, namespace);
+    const answer = await post(chargeHandler(parts), request);
+    expect(answer.statusCode).toBe(201);
+    expect(body(answer).paymentId).toBe(intent.id);
+    expect(succeeded(orderId)).toHaveLength(1);
+  });
+
+  it('finds such an order\'s PaymentIntent with the day-old lookup too', async () => {
+    const orderId = newOrderId('lookup-scheme');
+    const { request, intent } = await crashedAfterStripe(orderId, BEFORE_NAMESPACES);
+    await forgetIdempotencyKeys(parts);
+    parts.stripeEmulator.faults.expireIdempotencyKeys();
+    await ageLedgerRecord(orderId, 25);
+    const answer = await post(chargeHandler(parts), request);
+    expect(body(answer).paymentId).toBe(intent.id);
+    expect(succeeded(orderId)).toHaveLength(1);
+  });
+});
+
+describe('an answer from Stripe the SDK cannot read', () => {
+  it('keeps the pending record (Stripe may have charged) and charges once on the retry', async () => {
+    // Forwards each request to the emulator, which processes it, then answers the JSON literal null.
+    const proxy = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      const forwarded = ['authorization', 'idempotency-key', 'content-type', 'stripe-version'];
+      await fetch(`${parts.stripeEmulator.url}${request.url}`, {
+        method: request.method,
+        headers: Object.fromEntries(Object.entries(request.headers).filter(([name]) => forwarded.includes(name))) as Record<string, string>,
+        body: Buffer.concat(chunks),
+      });
+      response.writeHead(200, { 'Content-Type': 'application/json' });
+      response.end('null');
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxied = createStripeClient(parts.stripeEmulator.apiKey, `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`);
+    const orderId = newOrderId('unreadable');
+    try {
+      const handler = createChargePaymentHandler(createChargeService({ ...serviceOptions(parts), stripe: async () => proxied }, 'api'), silentLogger);
+      const answer = await post(handler, order(orderId));
+      expect(answer.statusCode).toBe(502); // retryable: nothing says the charge did not happen
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'pending' });
+    const retried = await post(chargeHandler(parts), order(orderId));
+    expect(retried.statusCode).toBe(201);
+    expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
   });
 });
 

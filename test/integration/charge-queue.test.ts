@@ -127,7 +127,7 @@ describe('POST /payments/async through the queue', () => {
     const orderId = newOrderId('unsendable');
     await createDynamoDbLedger(dynamoDb, runtime.tables.ledgerTableName).createPendingOrGet(
       { ...order(orderId), description: 'written before validation \udc00' },
-      'queue',
+      { channel: 'queue', namespace: runtime.namespace },
       new Date().toISOString(),
     );
     await sqs.send(new SendMessageCommand({ QueueUrl: runtime.queues.queueUrl, MessageBody: JSON.stringify(order(orderId)) }));
@@ -319,6 +319,6 @@ describe('retries on the schedule as deployed', () => {
     const record = await waitFor('the charge', async () => ((await readDeployedLedger(orderId))?.status === 'charged' ? true : undefined), 30_000);
     expect(record).toBe(true);
     expect(Date.now() - queuedAt).toBeLessThan(30_000);
-    expect(stripeRequests(orderId)).toBe(2 * 3 + 1);
+    expect(stripe.stats().requestsByIdempotencyKey[stripeIdempotencyKey(deployed.namespace, orderId)]).toBe(2 * 3 + 1);
   }, 40_000);
 });

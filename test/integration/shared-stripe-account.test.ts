@@ -20,7 +20,6 @@ beforeAll(async () => {
   beta = await startLocalRuntime({
     port: 0,
     namePrefix: 'beta-',
-    namespace: 'beta',
     dynamoDbEndpoint: alpha.dynamoDbEndpoint,
     sqsEndpoint: alpha.sqsEndpoint,
     stripeSecretKey: emulator.apiKey,
@@ -45,19 +44,24 @@ const charge = async (runtime: LocalRuntime, orderId: string, amount: number) =>
 const payment = async (runtime: LocalRuntime, orderId: string) => (await fetch(`${runtime.url}/payments/${orderId}`)).json() as Promise<Record<string, unknown>>;
 
 describe('two deployments on one Stripe account', () => {
+  it('do not share a namespace by default: a runtime on a real Stripe account defaults to one of its machine and user', () => {
+    expect(beta.namespace).toMatch(/^local-[A-Za-z0-9._-]+$/);
+    expect(beta.namespace).not.toBe('local');
+  });
+
   it('charge the same orderId separately: two PaymentIntents, each ledger its own, both 201', async () => {
     const orderId = newOrderId('shared');
     const [a, b] = [await charge(alpha, orderId, 1000), await charge(beta, orderId, 2000)];
 
     expect([a.status, b.status]).toEqual([201, 201]);
     const [alphaIntent] = emulator.paymentIntentsForOrder(orderId, 'alpha');
-    const [betaIntent] = emulator.paymentIntentsForOrder(orderId, 'beta');
+    const [betaIntent] = emulator.paymentIntentsForOrder(orderId, beta.namespace);
     expect(alphaIntent).toMatchObject({ amount: 1000, status: 'succeeded' });
     expect(betaIntent).toMatchObject({ amount: 2000, status: 'succeeded' });
     expect(emulator.paymentIntentsForOrder(orderId)).toHaveLength(2);
     // Each deployment's key reached Stripe once: neither got a replay of the other's PaymentIntent.
     const requests = emulator.stats().requestsByIdempotencyKey;
-    expect([requests[stripeIdempotencyKey('alpha', orderId)], requests[stripeIdempotencyKey('beta', orderId)]]).toEqual([1, 1]);
+    expect([requests[stripeIdempotencyKey('alpha', orderId)], requests[stripeIdempotencyKey(beta.namespace, orderId)]]).toEqual([1, 1]);
 
     await emulator.webhooks.settled();
     expect(await payment(alpha, orderId)).toMatchObject({ status: 'charged', paymentId: alphaIntent.id, amount: 1000 });

@@ -6,7 +6,8 @@ import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { createStripeEventHandling, createStripeEventVerifier } from '../../lambdas/adapters/stripe-webhooks';
 import type { ApiHandler } from '../../lambdas/handlers/http-responses';
 import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
-import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
+import { BEFORE_NAMESPACES, paymentMetadata } from '../../lambdas/contract/payment-metadata';
+import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { lambdaContext } from '../../local/lambda-context';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import type { StripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
@@ -77,8 +78,16 @@ async function deliver(event: object, options?: DeliveryOptions) {
  * back to its order), with the `pending` ledger record the charge path writes before calling Stripe.
  */
 async function paymentIntent(orderId: string, { amount = 3000, metadata = paymentMetadata(TEST_NAMESPACE, orderId), key = `pi-${orderId}`, recorded = true } = {}) {
-  if (recorded) await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet({ orderId, amount, currency: 'eur' }, 'api', new Date().toISOString());
+  if (recorded) await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet({ orderId, amount, currency: 'eur' }, { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString());
   return parts.stripe.paymentIntents.create({ amount, currency: 'eur', metadata }, { idempotencyKey: key });
+}
+
+/** A pending record and its PaymentIntent, both as the charge path of that namespace makes them. */
+async function createPaymentAt(orderId: string, namespace: string): Promise<Stripe.PaymentIntent> {
+  const request = { orderId, amount: 3000, currency: 'eur' };
+  await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(request, { channel: 'api', namespace }, new Date().toISOString());
+  await createStripePayments(async () => parts.stripe).createPayment(request, namespace);
+  return parts.stripeEmulator.paymentIntentsForOrder(orderId)[0] as unknown as Stripe.PaymentIntent;
 }
 
 const intentObject = (intent: Stripe.PaymentIntent, status: string, extra: Record<string, unknown> = {}) => ({ ...intent, status, ...extra });
@@ -190,6 +199,22 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
     expect(await ledgerRecord(parts, orderId)).toEqual(before);
   });
 
+  it('applies the events of a payment made before namespaces to its record, and only to such a record', async () => {
+    const legacy = newOrderId('before-namespaces');
+    const legacyIntent = await createPaymentAt(legacy, BEFORE_NAMESPACES);
+    const refund = (intent: Stripe.PaymentIntent) => stripeEvent('charge.refunded', intent.created + 1, { ...chargeObject(intent, 3000), metadata: intent.metadata });
+    expect((await deliver(refund(legacyIntent))).body.outcome).toBe('applied');
+    expect(await ledgerRecord(parts, legacy)).toMatchObject({ status: 'refunded', amountRefunded: 3000 });
+
+    // A record of this namespace never takes a fact of a payment without one.
+    const current = newOrderId('namespaced');
+    await paymentIntent(current);
+    const impostor = await parts.stripe.paymentIntents.create({ amount: 3000, currency: 'eur', metadata: paymentMetadata(BEFORE_NAMESPACES, current) }, { idempotencyKey: `impostor-${current}` });
+    const before = await ledgerRecord(parts, current);
+    expect((await deliver(refund(impostor))).body.outcome).toBe('conflict');
+    expect(await ledgerRecord(parts, current)).toEqual(before);
+  });
+
   it('ignores a refunded Charge whose PaymentIntent Stripe does not know', async () => {
     const ghost = { id: 'pi_ghost', amount: 100, currency: 'eur' } as Stripe.PaymentIntent;
     expect((await deliver(stripeEvent('charge.refunded', 1_800_000_000, chargeObject(ghost, 100)))).body.outcome).toBe('ignored');
@@ -265,7 +290,7 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
     const orderId = newOrderId('in-flight');
     const intent = await paymentIntent(orderId);
     const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
-    await ledger.createPendingOrGet({ orderId, amount: 3000, currency: 'eur' }, 'api', new Date().toISOString());
+    await ledger.createPendingOrGet({ orderId, amount: 3000, currency: 'eur' }, { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString());
     await deliver(stripeEvent('payment_intent.succeeded', intent.created + 1, intentObject(intent, 'succeeded')));
     await deliver(stripeEvent('charge.refunded', intent.created + 2, chargeObject(intent, 3000)));
 

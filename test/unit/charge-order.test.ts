@@ -4,7 +4,7 @@ import {
   type LedgerRecord,
   type PaymentAttempt,
   type PaymentProvider,
-  type OrderChannel,
+  type OrderOrigin,
   type PaymentsLedger,
 } from '../../lambdas/core/charge-order';
 import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from '../../lambdas/core/errors';
@@ -13,11 +13,11 @@ import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from '
 class FakeLedger implements PaymentsLedger {
   readonly records = new Map<string, LedgerRecord>();
 
-  async createPendingOrGet(order: ChargeRequest, channel: OrderChannel, now: string) {
+  async createPendingOrGet(order: ChargeRequest, { channel, namespace }: OrderOrigin, now: string) {
     const existing = this.records.get(order.orderId);
     if (existing) return { ...existing };
     const { orderId, amount, currency, paymentMethod, customerId, description } = order;
-    this.records.set(orderId, { orderId, amount, currency, paymentMethod, customerId, description, channel, status: 'pending', attemptAt: now, createdAt: now, updatedAt: now });
+    this.records.set(orderId, { orderId, amount, currency, paymentMethod, customerId, description, channel, namespace, status: 'pending', attemptAt: now, createdAt: now, updatedAt: now });
     return undefined;
   }
 
@@ -48,11 +48,11 @@ class FakeStripe implements PaymentProvider {
     private readonly answer: () => PaymentAttempt = () => ({ status: 'charged', paymentId: 'pi_1', paymentStatus: 'succeeded' }),
     private readonly existing?: PaymentAttempt,
   ) {}
-  async createPayment(order: ChargeRequest) {
+  async createPayment(order: ChargeRequest, _namespace: string) {
     this.calls.push(order);
     return this.answer();
   }
-  async findPayment(order: ChargeRequest) {
+  async findPayment(order: ChargeRequest, _namespace: string) {
     this.lookups.push(order.orderId);
     return this.existing;
   }
@@ -60,12 +60,13 @@ class FakeStripe implements PaymentProvider {
 
 const order: ChargeRequest = { orderId: 'order-1', amount: 1999, currency: 'eur', paymentMethod: 'pm_card_visa' };
 const clock = () => new Date('2026-11-27T12:00:00Z');
+const origin: OrderOrigin = { channel: 'api', namespace: 'test' };
 
 describe('chargeOrder', () => {
   it('creates a pending record, charges once and finalizes the ledger', async () => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe();
-    const result = await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })(order);
+    const result = await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
     expect(result).toEqual({
       orderId: 'order-1',
       status: 'charged',
@@ -84,7 +85,7 @@ describe('chargeOrder', () => {
   it('returns an order the ledger already holds as final without calling Stripe', async () => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe();
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
     await chargeOrder(order);
     const again = await chargeOrder(order);
     expect(again).toMatchObject({ status: 'charged', paymentId: 'pi_1', replayed: true });
@@ -93,9 +94,9 @@ describe('chargeOrder', () => {
 
   it('finishes a pending order left by a crash (Stripe answers with the same PaymentIntent)', async () => {
     const ledger = new FakeLedger();
-    await ledger.createPendingOrGet(order, 'api', clock().toISOString());
+    await ledger.createPendingOrGet(order, origin, clock().toISOString());
     const stripe = new FakeStripe();
-    const result = await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })(order);
+    const result = await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
     expect(result).toMatchObject({ status: 'charged', replayed: false });
     expect(stripe.calls).toHaveLength(1);
   });
@@ -108,7 +109,7 @@ describe('chargeOrder', () => {
   ])('refuses the same orderId with another %s and calls nobody', async (field, change) => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe();
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
     await chargeOrder(order);
     const attempt = chargeOrder({ ...order, ...change });
     await expect(attempt).rejects.toBeInstanceOf(OrderConflictError);
@@ -119,7 +120,7 @@ describe('chargeOrder', () => {
 
   it('treats a changed description as the same payment', async () => {
     const ledger = new FakeLedger();
-    const chargeOrder = createChargeOrder({ ledger, payments: new FakeStripe(), channel: 'api', now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: new FakeStripe(), origin, now: clock });
     await chargeOrder(order);
     await expect(chargeOrder({ ...order, description: 'gift' })).resolves.toMatchObject({ replayed: true });
   });
@@ -127,7 +128,7 @@ describe('chargeOrder', () => {
   it('records a decline as a final result and replays it without calling Stripe again', async () => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe(() => ({ status: 'declined', paymentId: 'pi_2', paymentStatus: 'requires_payment_method', declineCode: 'generic_decline' }));
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'declined', declineCode: 'generic_decline', replayed: false });
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'declined', declineCode: 'generic_decline', replayed: true });
     expect(stripe.calls).toHaveLength(1);
@@ -140,7 +141,7 @@ describe('chargeOrder', () => {
       if (!available) throw new PaymentProviderError('down', true);
       return { status: 'charged', paymentId: 'pi_3', paymentStatus: 'succeeded' };
     });
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
     await expect(chargeOrder(order)).rejects.toBeInstanceOf(PaymentProviderError);
     expect(ledger.records.get('order-1')?.status).toBe('pending');
     available = true;
@@ -154,23 +155,23 @@ describe('chargeOrder', () => {
       Object.assign(ledger.records.get('order-1') as LedgerRecord, { status: 'charged', paymentId: 'pi_first' });
       return { status: 'charged', paymentId: 'pi_first', paymentStatus: 'succeeded' };
     });
-    const result = await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })(order);
+    const result = await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
     expect(result.paymentId).toBe('pi_first');
   });
 
   it('resumes a pending order with the parameters first sent to Stripe, whatever the retry says', async () => {
     const ledger = new FakeLedger();
-    await ledger.createPendingOrGet({ ...order, description: 'first' }, 'api', clock().toISOString());
+    await ledger.createPendingOrGet({ ...order, description: 'first' }, origin, clock().toISOString());
     const stripe = new FakeStripe();
-    await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })({ ...order, description: 'second' });
+    await createChargeOrder({ ledger, payments: stripe, origin, now: clock })({ ...order, description: 'second' });
     expect(stripe.calls).toEqual([{ ...order, customerId: undefined, description: 'first' }]);
   });
 
   it('trusts Stripe\'s key for a day, then looks the PaymentIntent up instead of creating another', async () => {
     const ledger = new FakeLedger();
-    await ledger.createPendingOrGet(order, 'api', '2026-11-26T12:00:00Z'); // 24 h before the clock
+    await ledger.createPendingOrGet(order, origin, '2026-11-26T12:00:00Z'); // 24 h before the clock
     const stripe = new FakeStripe(undefined, { status: 'charged', paymentId: 'pi_found', paymentStatus: 'succeeded' });
-    const result = await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })(order);
+    const result = await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
     expect(result).toMatchObject({ status: 'charged', paymentId: 'pi_found' });
     expect(stripe.lookups).toEqual(['order-1']);
     expect(stripe.calls).toHaveLength(0);
@@ -178,18 +179,18 @@ describe('chargeOrder', () => {
 
   it('creates the PaymentIntent after a day when Stripe has none for the order', async () => {
     const ledger = new FakeLedger();
-    await ledger.createPendingOrGet(order, 'api', '2026-11-26T12:00:00Z');
+    await ledger.createPendingOrGet(order, origin, '2026-11-26T12:00:00Z');
     const stripe = new FakeStripe();
-    await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })(order);
+    await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
     expect(stripe.lookups).toEqual(['order-1']);
     expect(stripe.calls).toHaveLength(1);
   });
 
   it('does not look up a pending order younger than a day: the idempotency key still covers it', async () => {
     const ledger = new FakeLedger();
-    await ledger.createPendingOrGet(order, 'api', '2026-11-27T11:00:00Z');
+    await ledger.createPendingOrGet(order, origin, '2026-11-27T11:00:00Z');
     const stripe = new FakeStripe();
-    await createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock })(order);
+    await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
     expect(stripe.lookups).toEqual([]);
   });
 
@@ -200,7 +201,7 @@ describe('chargeOrder', () => {
       if (refuse) throw new PaymentRejectedError('paymentMethod', 'resource_missing');
       return { status: 'charged', paymentId: 'pi_4', paymentStatus: 'succeeded' };
     });
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
     await expect(chargeOrder({ ...order, paymentMethod: 'pm_unknown' })).rejects.toBeInstanceOf(PaymentRejectedError);
     expect(ledger.records.has('order-1')).toBe(false);
     refuse = false;
@@ -210,7 +211,7 @@ describe('chargeOrder', () => {
   it('hands out the client secret of a payment that needs the customer', async () => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe(() => ({ status: 'requires_action', paymentId: 'pi_5', paymentStatus: 'requires_payment_method', clientSecret: 'pi_5_secret' }));
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, channel: 'api', now: clock });
+    const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'requires_action', clientSecret: 'pi_5_secret' });
     await expect(chargeOrder(order)).resolves.toMatchObject({ replayed: true, clientSecret: null });
   });

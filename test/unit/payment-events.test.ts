@@ -61,7 +61,7 @@ describe('applyPaymentEvent', () => {
     const apply = createApplyPaymentEvent({
       namespace: NAMESPACE,
       applyStatusUpdate: async (update) => (written.push(update), 'applied' as const),
-      orderIdForPayment: async (paymentId) => (lookups.push(paymentId), orderIdAtStripe),
+      orderIdForPayment: async (paymentId) => (lookups.push(paymentId), orderIdAtStripe === undefined ? undefined : { orderId: orderIdAtStripe, namespace: NAMESPACE }),
     });
     return { apply, written, lookups };
   }
@@ -71,7 +71,7 @@ describe('applyPaymentEvent', () => {
     const refund = event('charge.refunded', { amount: 3000, amount_refunded: 3000, refunded: true, currency: 'eur', payment_intent: 'pi_9' });
     await expect(apply(refund)).resolves.toBe('applied');
     expect(lookups).toEqual(['pi_9']);
-    expect(written[0]).toMatchObject({ orderId: 'order-9', status: 'refunded' });
+    expect(written[0]).toMatchObject({ orderId: 'order-9', namespace: NAMESPACE, status: 'refunded' });
   });
 
   it('ignores payments this deployment did not make, even with an orderId, without asking Stripe', async () => {
