@@ -9,6 +9,7 @@ import { ChargeQueue } from './constructs/charge-queue';
 import { PaymentTables } from './constructs/payment-tables';
 import { PaymentsApi } from './constructs/payments-api';
 import { PaymentsFunction, type TableAccess } from './constructs/payments-function';
+import { Reconciler } from './constructs/reconciler';
 import { StripeSecret } from './constructs/stripe-secret';
 
 export interface PaymentsStackProps extends StackProps {
@@ -38,6 +39,7 @@ export class PaymentsStack extends Stack {
   readonly getPayment: PaymentsFunction;
   readonly stripeWebhook: PaymentsFunction;
   readonly api: PaymentsApi;
+  readonly reconciler: Reconciler;
 
   constructor(scope: Construct, id: string, props: PaymentsStackProps) {
     super(scope, id, props);
@@ -61,8 +63,9 @@ export class PaymentsStack extends Stack {
     const chargeTables: TableAccess[] = [
       // Powertools idempotency: claim (Put), read (Get), complete (Update), release on error (Delete).
       { table: this.tables.idempotency, environmentVariable: ENV.idempotencyTableName, actions: ['PutItem', 'GetItem', 'UpdateItem', 'DeleteItem'] },
-      // The ledger is created (conditional Put), moved forward (conditional Update), and a pending
-      // record is removed (conditional Delete) only when Stripe refused the payment and charged nothing.
+      // The ledger is created (conditional Put), moved forward and marked with each new attempt
+      // (conditional Update), and a pending record is removed (conditional Delete) only when Stripe
+      // refused the payment and charged nothing.
       { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['PutItem', 'UpdateItem', 'DeleteItem'] },
     ];
     const namespace = { [ENV.namespace]: props.namespace ?? `${this.stackName}-${Aws.ACCOUNT_ID}-${Aws.REGION}` };
@@ -120,6 +123,15 @@ export class PaymentsStack extends Stack {
     });
     webhookSecret.grantRead(this.stripeWebhook.role);
 
+    this.reconciler = new Reconciler(this, 'Reconciler', {
+      ledger: this.tables.ledger,
+      stripeSecret: secret,
+      alarmTopic: this.queue.alarmTopic,
+      environment: namespace,
+      logLevel,
+      removalPolicy,
+    });
+
     this.api = new PaymentsApi(this, 'Api', {
       functions: { chargePayment: this.chargePayment.function, getPayment: this.getPayment.function, stripeWebhook: this.stripeWebhook.function },
       chargeQueue: this.queue.queue,
@@ -132,5 +144,7 @@ export class PaymentsStack extends Stack {
     new CfnOutput(this, 'ChargeQueueArn', { value: this.queue.queue.queueArn });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queue.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueArn', { value: this.queue.deadLetterQueue.queueArn });
+    // `npm run reconcile` invokes it for one run now.
+    new CfnOutput(this, 'ReconcilerFunctionName', { value: this.reconciler.function.function.functionName });
   }
 }

@@ -16,6 +16,11 @@ export interface LocalApiOptions {
   enqueue: (body: string) => Promise<void>;
   /** The deployed function's timeout, so `getRemainingTimeInMillis` tells the truth. */
   timeoutSeconds: number;
+  /**
+   * Operator commands of the local runtime, at `POST /_local/<name>` (never deployed): what a
+   * script can only do in AWS by invoking a function, it does here through this server.
+   */
+  operations?: Record<string, () => Promise<unknown>>;
 }
 
 export interface LocalApi {
@@ -30,7 +35,7 @@ const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
  * Serves the routes of `lambdas/contract/routes.ts` by building the API Gateway REST proxy event
  * and Lambda context the deployed function receives, and writing its result back as HTTP.
  */
-export async function startLocalApi({ port, handlers, enqueue, timeoutSeconds }: LocalApiOptions): Promise<LocalApi> {
+export async function startLocalApi({ port, handlers, enqueue, timeoutSeconds, operations = {} }: LocalApiOptions): Promise<LocalApi> {
   const compiled = routes.map((route) => ({ route, pattern: pathPattern(route.path) }));
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -38,6 +43,11 @@ export async function startLocalApi({ port, handlers, enqueue, timeoutSeconds }:
     const body = await readBody(request);
     if (body === undefined) return write(response, { statusCode: 413, body: '{"message":"Request Too Long"}' });
 
+    const operation = /^\/_local\/([a-z]+)$/.exec(url.pathname)?.[1];
+    if (operation !== undefined && request.method === 'POST' && Object.hasOwn(operations, operation)) {
+      const result = await operations[operation]().then((value) => ({ statusCode: 200, value }), (error: unknown) => ({ statusCode: 500, value: { error: errorSummary(error) } }));
+      return write(response, { statusCode: result.statusCode, body: JSON.stringify(result.value) });
+    }
     for (const { route, pattern } of compiled) {
       const match = pattern.exec(url.pathname);
       if (match === null || route.method !== request.method) continue;

@@ -4,19 +4,24 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createChargeService } from '../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
 import { createRetryLater } from '../lambdas/adapters/queue-retries';
-import { createLedgerReader } from '../lambdas/adapters/dynamodb-ledger';
-import { createStripeClient } from '../lambdas/adapters/stripe-payments';
+import { createLedgerReader, createPendingLedger } from '../lambdas/adapters/dynamodb-ledger';
+import { createStripeClient, createStripePayments } from '../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, createStripeEventVerifier } from '../lambdas/adapters/stripe-webhooks';
 import { ENV } from '../lambdas/contract/environment';
 import { assertNamespace, LOCAL_NAMESPACE } from '../lambdas/contract/payment-metadata';
 import type { RetrySchedule } from '../lambdas/contract/queues';
-import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
+import { CHARGE_FUNCTION_TIMEOUT_SECONDS, LOCAL_RECONCILE_INTERVAL_SECONDS, PENDING_GRACE_SECONDS, RECONCILER_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
+import { createReconcilePending } from '../lambdas/core/reconcile-pending';
+import { errorSummary } from '../lambdas/handlers/error-summary';
+import { createReconcileHandler } from '../lambdas/handlers/reconcile-pending';
 import { createChargePaymentHandler } from '../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../lambdas/handlers/charge-worker';
 import { createGetPaymentHandler } from '../lambdas/handlers/get-payment';
 import { createStripeWebhookHandler } from '../lambdas/handlers/stripe-webhook';
 import { startLocalApi } from './api-server';
 import { localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local';
+import { lambdaContext } from './lambda-context';
+import { startPeriodic } from './periodic';
 import { startQueuePoller } from './queue-poller';
 import { createQueues, localSqsClient, startSqsEmulator, type LocalQueues } from './queues';
 import { startStripeEmulator, type StripeEmulator } from './stripe-emulator/stripe-emulator';
@@ -37,6 +42,10 @@ export interface LocalRuntimeSettings {
   queueVisibilityTimeoutSeconds?: number;
   /** Tests shorten it to see many retries in seconds; defaults to the contract's schedule. */
   retrySchedule?: RetrySchedule;
+  /** How often the reconciler runs (RECONCILE_INTERVAL_SECONDS, default 60). */
+  reconcileIntervalSeconds?: number;
+  /** How long a record may stay pending before the reconciler settles it (PENDING_GRACE_SECONDS, default 600). */
+  pendingGraceSeconds?: number;
   /** The deployment namespace at Stripe (PAYMENTS_NAMESPACE); when unset `local` with the embedded emulator, else `local-<user>-<host>`. */
   namespace?: string;
 }
@@ -52,6 +61,8 @@ export interface LocalRuntime {
   /** What POST /webhooks/stripe verifies signatures with (the emulator signs with it). */
   stripeWebhookSecret: string;
   namespace: string;
+  reconcileIntervalSeconds: number;
+  pendingGraceSeconds: number;
   stop(): Promise<void>;
 }
 
@@ -64,7 +75,16 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): L
     stripeApiBase: env.STRIPE_API_BASE || undefined,
     stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET || undefined,
     namespace: env[ENV.namespace] || undefined,
+    reconcileIntervalSeconds: numberOrUndefined(env[ENV.reconcileIntervalSeconds]),
+    pendingGraceSeconds: numberOrUndefined(env[ENV.pendingGraceSeconds]),
   };
+}
+
+function numberOrUndefined(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const number = Number(value);
+  if (!Number.isFinite(number) || number < 0) throw new Error(`expected a number of seconds, got "${value}"`);
+  return number;
 }
 
 /**
@@ -115,6 +135,22 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     });
     const poller = startQueuePoller(sqs, queues.queueUrl, worker);
     stops.push(poller.stop);
+
+    // The reconciler, as the schedule runs it in AWS: the same handler, on a timer.
+    const pendingGraceSeconds = settings.pendingGraceSeconds ?? PENDING_GRACE_SECONDS;
+    const reconcileIntervalSeconds = settings.reconcileIntervalSeconds ?? LOCAL_RECONCILE_INTERVAL_SECONDS;
+    const reconcileHandler = createReconcileHandler(
+      createReconcilePending({
+        ledger: createPendingLedger(dynamoDb, tables.ledgerTableName),
+        payments: createStripePayments(async () => stripe),
+        graceSeconds: pendingGraceSeconds,
+      }),
+    );
+    const reconcileOnce = () => reconcileHandler({}, lambdaContext(RECONCILER_TIMEOUT_SECONDS * 1000, 'reconcilePending'));
+    const reconciler = startPeriodic(reconcileIntervalSeconds * 1000, () =>
+      reconcileOnce().catch((error: unknown) => console.error('local reconciler: run failed', errorSummary(error))),
+    );
+    stops.push(reconciler.stop);
     const api = await startLocalApi({
       port: settings.port,
       handlers: {
@@ -125,12 +161,14 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
           createStripeEventHandling(service),
         ),
       },
+      // What `npm run reconcile -- --local` asks for: one run now, answered with its summary.
+      operations: { reconcile: reconcileOnce },
       enqueue: async (body) => void (await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: body }))),
       timeoutSeconds: CHARGE_FUNCTION_TIMEOUT_SECONDS,
     });
     stops.push(api.stop);
     stripeEmulator?.webhooks.addEndpoint({ url: `${api.url}/webhooks/stripe`, secret: stripeWebhookSecret });
-    return { url: api.url, dynamoDbEndpoint, sqsEndpoint, tables, queues, stripeEmulator, stripeWebhookSecret, namespace, stop };
+    return { url: api.url, dynamoDbEndpoint, sqsEndpoint, tables, queues, stripeEmulator, stripeWebhookSecret, namespace, reconcileIntervalSeconds, pendingGraceSeconds, stop };
   } catch (error) {
     await stop();
     throw error;

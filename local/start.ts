@@ -26,6 +26,7 @@ async function main(): Promise<void> {
   SQS:      ${runtime.sqsEndpoint} (charge queue and dead-letter queue, polled by the worker)
   Stripe:   ${stripe}
   Webhooks: POST ${runtime.url}/webhooks/stripe, signing secret ${runtime.stripeWebhookSecret}
+  Namespace at Stripe: ${runtime.namespace}; the reconciler runs every ${runtime.reconcileIntervalSeconds} s (grace ${runtime.pendingGraceSeconds} s)
 
 Try it:
   curl -i -X POST ${runtime.url}/payments -H 'Content-Type: application/json' \\
@@ -34,6 +35,7 @@ Try it:
     -d '{"orderId":"order-2","amount":1999,"currency":"eur","paymentMethod":"pm_card_visa"}'
   curl -i ${runtime.url}/payments/order-2
   npm run dlq:inspect -- --local
+  npm run reconcile -- --local
 
 Press Ctrl-C to stop.`);
 }

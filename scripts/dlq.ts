@@ -10,11 +10,11 @@
  * sqs:GetQueueAttributes, ReceiveMessage, ChangeMessageVisibility (inspect) and
  * sqs:StartMessageMoveTask, ListMessageMoveTasks, DeleteMessage (redrive); sqs:SendMessage on the charge queue.
  */
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { ListMessageMoveTasksCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
 import { localSqsClient } from '../local/queues';
 import { readRuntimeFile } from '../local/runtime-file';
 import { countDeadLetters, inspectDeadLetters, redriveByCopy } from './dead-letter-operations';
+import { stackOutputs } from './stack-outputs';
 
 interface Target {
   sqs: SQSClient;
@@ -29,14 +29,7 @@ async function resolveTarget(local: boolean): Promise<Target> {
     const runtime = readRuntimeFile();
     return { sqs: localSqsClient(runtime.sqsEndpoint), ...runtime.queues };
   }
-  const stackName = process.env.STACK_NAME ?? 'ExactlyOncePayments';
-  const { Stacks = [] } = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
-  const outputs = Object.fromEntries((Stacks[0]?.Outputs ?? []).map(({ OutputKey, OutputValue }) => [OutputKey, OutputValue]));
-  const output = (name: string) => {
-    const value = outputs[name];
-    if (value === undefined) throw new Error(`stack ${stackName} has no output ${name}: deploy it first`);
-    return value;
-  };
+  const output = await stackOutputs();
   return {
     sqs: new SQSClient({}),
     queueUrl: output('ChargeQueueUrl'),

@@ -12,6 +12,10 @@ export const ENV = {
   deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
   /** The deployment namespace at Stripe (`-c namespace=…` in AWS, default the stack name; `npm start` reads it too). */
   namespace: 'PAYMENTS_NAMESPACE',
+  /** How long a record may stay pending before the reconciler settles it (settings.ts; `npm start` reads it too). */
+  pendingGraceSeconds: 'PENDING_GRACE_SECONDS',
+  /** How often `npm start` runs the reconciler (in AWS a schedule does). */
+  reconcileIntervalSeconds: 'RECONCILE_INTERVAL_SECONDS',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
 } as const;

@@ -16,6 +16,9 @@ export interface ReconcileDependencies {
   payments: Pick<PaymentProvider, 'findPayment'>;
   graceSeconds: number;
   now?: () => Date;
+}
+
+export interface ReconcileRun {
   /** Asked before each record: true when the run must end (its function is running out of time). */
   outOfTime?: () => boolean;
 }
@@ -44,9 +47,11 @@ export interface ReconcileSummary {
  * It only reads Stripe, so it can never cause a charge, and it only moves a record that is still
  * pending with the attempt it read, so it never moves one backwards or overrides a newer attempt.
  */
-export function createReconcilePending({ ledger, payments, graceSeconds, now = () => new Date(), outOfTime = () => false }: ReconcileDependencies) {
-  return async function reconcilePending(): Promise<ReconcileSummary> {
+export function createReconcilePending({ ledger, payments, graceSeconds, now = () => new Date() }: ReconcileDependencies) {
+  return async function reconcilePending({ outOfTime = () => false }: ReconcileRun = {}): Promise<ReconcileSummary> {
     const summary: ReconcileSummary = { examined: 0, settled: 0, expired: 0, leftToQueue: 0, movedOn: 0, failed: 0, unfinished: false };
+    // Stripe's search lags about a minute behind a new PaymentIntent; the grace period is far longer,
+    // so a record past it that Stripe's search does not find has no PaymentIntent.
     const cutoff = new Date(now().getTime() - graceSeconds * 1000).toISOString();
     for await (const record of ledger.pendingAttemptedBefore(cutoff)) {
       if (outOfTime()) {

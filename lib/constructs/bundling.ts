@@ -18,6 +18,7 @@ export const FUNCTION_ENTRIES = {
   chargeWorker: 'lambdas/handlers/charge-worker.ts',
   getPayment: 'lambdas/handlers/get-payment.ts',
   stripeWebhook: 'lambdas/handlers/stripe-webhook.ts',
+  reconcilePending: 'lambdas/handlers/reconcile-pending.ts',
 } as const;
 
 export const entryPath = (name: keyof typeof FUNCTION_ENTRIES): string => join(__dirname, '..', '..', FUNCTION_ENTRIES[name]);

@@ -14,6 +14,8 @@ export interface TableAccess {
   table: ITable;
   environmentVariable: string;
   actions: string[];
+  /** Actions on one of the table's indexes (e.g. Query), if any. */
+  index?: { indexName: string; actions: string[] };
 }
 
 export interface PaymentsFunctionProps {
@@ -71,8 +73,12 @@ export class PaymentsFunction extends Construct {
       },
     });
 
-    for (const { table, actions } of props.tables) {
+    for (const { table, actions, index } of props.tables) {
       this.role.addToPrincipalPolicy(new PolicyStatement({ actions: actions.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }));
+      if (index !== undefined) {
+        const resources = [`${table.tableArn}/index/${index.indexName}`];
+        this.role.addToPrincipalPolicy(new PolicyStatement({ actions: index.actions.map((a) => `dynamodb:${a}`), resources }));
+      }
     }
     props.stripeSecret?.grantRead(this.role);
 

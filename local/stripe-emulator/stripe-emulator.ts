@@ -77,6 +77,8 @@ export interface StripeEmulatorStats {
   requests: number;
   /** Requests received per Idempotency-Key header value. */
   requestsByIdempotencyKey: Record<string, number>;
+  /** Requests received per endpoint, ids replaced: `POST /v1/payment_intents`, `POST /v1/payment_intents/:id/confirm`, … */
+  requestsByEndpoint: Record<string, number>;
   /** Requests answered from the idempotency store. */
   replays: number;
   /** The most requests being handled at the same time since the emulator started (or `resetPeak`). */
@@ -123,7 +125,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   const charges = new Map<string, Charge>();
   const webhooks = createWebhookSender();
   const idempotency = new Map<string, IdempotencyEntry>();
-  const stats: StripeEmulatorStats = { paymentIntentsCreated: 0, requests: 0, requestsByIdempotencyKey: {}, replays: 0, peakRequestsInFlight: 0 };
+  const stats: StripeEmulatorStats = { paymentIntentsCreated: 0, requests: 0, requestsByIdempotencyKey: {}, requestsByEndpoint: {}, replays: 0, peakRequestsInFlight: 0 };
   let requestsInFlight = 0;
   const apiError = { type: 'api_error', message: 'Injected failure.' };
   const pending = { failures: 0, failureStatus: 500, failureError: apiError as Record<string, unknown>, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 };
@@ -295,6 +297,8 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     const key = header(request, 'idempotency-key');
     stats.requests += 1;
     if (key !== undefined) stats.requestsByIdempotencyKey[key] = (stats.requestsByIdempotencyKey[key] ?? 0) + 1;
+    const endpoint = `${method} ${url.pathname.replace(/\/(pi|ch|re)_[^/]+/, '/:id')}`;
+    stats.requestsByEndpoint[endpoint] = (stats.requestsByEndpoint[endpoint] ?? 0) + 1;
 
     if (pending.droppedRequests > 0) {
       pending.droppedRequests -= 1;
@@ -374,7 +378,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     apiKey,
     faults,
     webhooks,
-    stats: () => ({ ...stats, requestsByIdempotencyKey: { ...stats.requestsByIdempotencyKey } }),
+    stats: () => ({ ...stats, requestsByIdempotencyKey: { ...stats.requestsByIdempotencyKey }, requestsByEndpoint: { ...stats.requestsByEndpoint } }),
     resetPeak: () => void (stats.peakRequestsInFlight = requestsInFlight),
     paymentIntentsForOrder: (orderId, namespace) =>
       [...paymentIntents.values()].filter((intent) => intent.metadata.orderId === orderId && (namespace === undefined || intent.metadata.namespace === namespace)),

@@ -65,7 +65,7 @@ describe('charge queue and dead-letter queue', () => {
     });
   });
 
-  it('alarms when queued charges wait more than 15 minutes, and both alarms notify one TLS-only topic', () => {
+  it('alarms when queued charges wait more than 15 minutes, and every alarm notifies one TLS-only topic', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'ApproximateAgeOfOldestMessage',
       Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
@@ -74,7 +74,7 @@ describe('charge queue and dead-letter queue', () => {
     const [topicId, ...otherTopics] = Object.keys(template.findResources('AWS::SNS::Topic'));
     expect(otherTopics).toEqual([]);
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(2);
+    expect(alarms.length).toBeGreaterThanOrEqual(2);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },

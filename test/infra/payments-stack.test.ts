@@ -83,15 +83,16 @@ describe('charge function', () => {
     expect(API_INTEGRATION_TIMEOUT_SECONDS - fn.Timeout).toBeGreaterThanOrEqual(COLD_START_ROOM_SECONDS);
   });
 
-  it('runs the charge, worker and webhook functions in one namespace at Stripe: the one given as context, or one unique to the deployment', () => {
+  it('runs every function that talks to Stripe in one namespace: the one given as context, or one unique to the deployment', () => {
     const namespaces = (resources: ReturnType<typeof template.toJSON>['Resources']) =>
       Object.values(resources as Record<string, { Type: string; Properties: { Description?: string; Environment?: { Variables: Record<string, unknown> } } }>)
         .filter((resource) => resource.Type === 'AWS::Lambda::Function' && resource.Properties.Environment?.Variables.STRIPE_SECRET_ID !== undefined)
         .map((resource) => resource.Properties.Environment?.Variables.PAYMENTS_NAMESPACE);
     // By default the stack name, account and region: no other deployment can have it.
     const byDefault = { 'Fn::Join': ['', ['ExactlyOncePayments-', { Ref: 'AWS::AccountId' }, '-', { Ref: 'AWS::Region' }]] };
-    expect(namespaces(template.toJSON().Resources)).toEqual([byDefault, byDefault, byDefault]);
-    expect(namespaces(synthesize({ namespace: 'alice-sandbox' }).template.toJSON().Resources)).toEqual(['alice-sandbox', 'alice-sandbox', 'alice-sandbox']);
+    // The charge, worker, webhook and reconciler functions: every one that talks to Stripe.
+    expect(namespaces(template.toJSON().Resources)).toEqual([byDefault, byDefault, byDefault, byDefault]);
+    expect(namespaces(synthesize({ namespace: 'alice-sandbox' }).template.toJSON().Resources)).toEqual(Array(4).fill('alice-sandbox'));
     expect(() => synthesize({ namespace: 'has:colon' })).toThrow(/namespace/);
   });
 

@@ -102,6 +102,13 @@ describe('npm start', () => {
     });
     expect(inspect.status).toBe(0);
     expect(inspect.stdout).toContain('0 message(s) in the dead-letter queue');
+    const reconcile = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/reconcile.ts', '--local'], {
+      cwd: resolve(__dirname, '../..'),
+      env: { ...process.env, LOCAL_RUNTIME_FILE: runtimeFile },
+      encoding: 'utf8',
+    });
+    expect(reconcile.status).toBe(0);
+    expect(reconcile.stdout).toMatch(/examined\s*│\s*0/); // nothing pending for long: nothing to settle
 
     const exited = new Promise<number | null>((r) => running?.child.once('exit', (code) => r(code)));
     running.child.kill('SIGINT');

@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { createChargeService } from '../../lambdas/adapters/charge-service';
+import { createDynamoDbLedger, createLedgerFactWriter, createPendingLedger } from '../../lambdas/adapters/dynamodb-ledger';
+import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
+import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
+import type { ChargeRequest } from '../../lambdas/contract/payment-request';
+import type { OrderChannel, PaymentProvider } from '../../lambdas/core/charge-order';
+import { statusUpdateFrom } from '../../lambdas/core/payment-events';
+import { createReconcilePending } from '../../lambdas/core/reconcile-pending';
+import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
+import { lambdaContext } from '../../local/lambda-context';
+import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { createTables, localTableNames } from '../../local/tables';
+import { ledgerRecord, newOrderId, postEvent, serviceOptions, silentLogger, startLocalParts, TEST_NAMESPACE, type LocalParts } from '../support/local-parts';
+
+/**
+ * The reconciler against DynamoDB Local and the Stripe emulator: every order left pending, with no
+ * client retry and no webhook, ends in a known state, and nothing the reconciler does charges.
+ * Each test has tables of its own, so a run sees only that test's records.
+ */
+let shared: LocalParts;
+let parts: LocalParts;
+beforeAll(async () => {
+  shared = await startLocalParts();
+});
+afterAll(() => shared?.stop());
+beforeEach(async () => {
+  const tables = localTableNames(`r${randomUUID().slice(0, 8)}-`);
+  await createTables(shared.dynamoDb, tables);
+  parts = { ...shared, tables };
+  shared.stripeEmulator.faults.clear();
+});
+
+const GRACE_SECONDS = 600;
+const order = (orderId: string, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({ orderId, amount: 2300, currency: 'eur', paymentMethod: 'pm_card_visa', ...extra });
+const charge = (body: unknown) => createChargePaymentHandler(createChargeService(serviceOptions(parts), 'api'), silentLogger)(postEvent(body), lambdaContext());
+
+function reconciler(payments: Pick<PaymentProvider, 'findPayment'> = createStripePayments(async () => parts.stripe)) {
+  return createReconcilePending({ ledger: createPendingLedger(parts.dynamoDb, parts.tables.ledgerTableName), payments, graceSeconds: GRACE_SECONDS });
+}
+
+/** As if the order's latest attempt started this many minutes ago (the index is keyed on it). */
+async function ageAttempt(orderId: string, minutes: number): Promise<void> {
+  await parts.dynamoDb.send(
+    new UpdateItemCommand({
+      TableName: parts.tables.ledgerTableName,
+      Key: { orderId: { S: orderId } },
+      UpdateExpression: 'SET attemptAt = :then',
+      ExpressionAttributeValues: { ':then': { S: new Date(Date.now() - minutes * 60_000).toISOString() } },
+    }),
+  );
+}
+
+/** The pending record written, then a crash: before Stripe was called, or after it charged. */
+async function abandoned(orderId: string, { charged, channel = 'api' }: { charged: boolean; channel?: OrderChannel }): Promise<void> {
+  await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(order(orderId), { channel, namespace: TEST_NAMESPACE }, new Date().toISOString());
+  if (charged) await createStripePayments(async () => parts.stripe).createPayment(order(orderId), TEST_NAMESPACE);
+  await ageAttempt(orderId, 11);
+}
+
+const createsAndConfirms = () => {
+  const { requestsByEndpoint } = parts.stripeEmulator.stats();
+  return (requestsByEndpoint['POST /v1/payment_intents'] ?? 0) + (requestsByEndpoint['POST /v1/payment_intents/:id/confirm'] ?? 0);
+};
+
+describe('the reconciler', () => {
+  it('settles an order Stripe charged but the ledger never heard of, with no retry and no webhook, and never creates or confirms', async () => {
+    const orderId = newOrderId('charged-silently');
+    await abandoned(orderId, { charged: true });
+    const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
+    const before = createsAndConfirms();
+
+    expect(await reconciler()()).toMatchObject({ examined: 1, settled: 1, failed: 0 });
+    expect(createsAndConfirms()).toBe(before);
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', paymentId: intent.id, paymentStatus: 'succeeded' });
+    expect(await reconciler()()).toMatchObject({ examined: 0 }); // no longer pending: out of the index
+  });
+
+  it('expires an API order with no PaymentIntent; the same request then charges it once, another amount is still 422', async () => {
+    const orderId = newOrderId('never-sent');
+    await abandoned(orderId, { charged: false });
+    expect(await reconciler()()).toMatchObject({ expired: 1 });
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'expired' });
+
+    expect((await charge({ ...order(orderId), amount: 2400 })).statusCode).toBe(422);
+    const charged = await charge(order(orderId));
+    expect(charged.statusCode).toBe(201);
+    expect(JSON.parse(charged.body)).toMatchObject({ status: 'charged' });
+    expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged' });
+  });
+
+  it('leaves a queued order with no PaymentIntent to the queue, and settles a queued one Stripe charged', async () => {
+    const [waiting, paid] = [newOrderId('queued-waiting'), newOrderId('queued-paid')];
+    await abandoned(waiting, { charged: false, channel: 'queue' });
+    await abandoned(paid, { charged: true, channel: 'queue' });
+    expect(await reconciler()()).toMatchObject({ examined: 2, leftToQueue: 1, settled: 1 });
+    expect(await ledgerRecord(parts, waiting)).toMatchObject({ status: 'pending' });
+    expect(await ledgerRecord(parts, paid)).toMatchObject({ status: 'charged' });
+  });
+
+  it('leaves an order whose latest attempt is within the grace period alone', async () => {
+    const orderId = newOrderId('recent');
+    await abandoned(orderId, { charged: false });
+    await ageAttempt(orderId, 9);
+    expect(await reconciler()()).toMatchObject({ examined: 0 });
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'pending' });
+  });
+
+  describe('races', () => {
+    /** Stripe's lookup, with something else happening to the order while it is asked. */
+    const lookupDuring = (meanwhile: () => Promise<void>): Pick<PaymentProvider, 'findPayment'> => ({
+      async findPayment(request, namespace) {
+        await meanwhile();
+        return createStripePayments(async () => parts.stripe).findPayment(request, namespace);
+      },
+    });
+
+    it('loses to a client retry that comes while it asks Stripe: the retry charges once, the record is not expired', async () => {
+      const orderId = newOrderId('race-retry');
+      await abandoned(orderId, { charged: false });
+      const summary = await reconciler(lookupDuring(async () => void (await charge(order(orderId)))))();
+      expect(summary).toMatchObject({ expired: 0, settled: 0, movedOn: 1 });
+      expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged' });
+      expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
+    });
+
+    it('loses to a webhook that comes while it asks Stripe, and never moves the record back', async () => {
+      const orderId = newOrderId('race-webhook');
+      await abandoned(orderId, { charged: true });
+      const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
+      const refunded = statusUpdateFrom(
+        { id: `evt_${orderId}`, type: 'charge.refunded', created: intent.created + 5, data: { object: { id: 'ch_1', object: 'charge', amount: 2300, amount_refunded: 2300, refunded: true, currency: 'eur', payment_intent: intent.id, metadata: paymentMetadata(TEST_NAMESPACE, orderId) } } },
+        TEST_NAMESPACE,
+      );
+      const writeFact = createLedgerFactWriter(parts.dynamoDb, parts.tables.ledgerTableName);
+      const summary = await reconciler(lookupDuring(async () => void (await writeFact({ ...(refunded as NonNullable<typeof refunded>), orderId }))))();
+      expect(summary).toMatchObject({ settled: 0, movedOn: 1 });
+      expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'refunded', amountRefunded: 2300 });
+    });
+
+    it('leaves alone an expired order whose retry is charging it right now (the retry marks its attempt first)', async () => {
+      const orderId = newOrderId('race-in-flight');
+      await abandoned(orderId, { charged: false });
+      expect(await reconciler()()).toMatchObject({ expired: 1 });
+      parts.stripeEmulator.faults.setLatency(400); // the retry's Stripe call is slow
+      const retry = charge(order(orderId));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'pending' });
+      expect(await reconciler()()).toMatchObject({ examined: 0 });
+      expect((await retry).statusCode).toBe(201);
+      expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged' });
+    });
+
+    it('runs beside another run of itself: each order is settled once', async () => {
+      const orderIds = [newOrderId('twice-a'), newOrderId('twice-b'), newOrderId('twice-c')];
+      for (const [index, orderId] of orderIds.entries()) await abandoned(orderId, { charged: index !== 1 });
+      const [first, second] = await Promise.all([reconciler()(), reconciler()()]);
+      expect(first.settled + second.settled).toBe(2);
+      expect(first.expired + second.expired).toBe(1);
+      // Whatever one run moved, the other either did not see or found moved (and left as it was).
+      expect(first.examined + second.examined).toBe(3 + first.movedOn + second.movedOn);
+      expect((await Promise.all(orderIds.map((orderId) => ledgerRecord(parts, orderId)))).map((r) => r?.status)).toEqual(['charged', 'expired', 'charged']);
+    });
+  });
+
+  it('lets a charge answer and a webhook fact move an expired order forward: money taken always shows as charged', async () => {
+    const [answered, told] = [newOrderId('expired-answered'), newOrderId('expired-told')];
+    for (const orderId of [answered, told]) {
+      await abandoned(orderId, { charged: false });
+    }
+    expect(await reconciler()()).toMatchObject({ expired: 2 });
+
+    const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
+    expect(await ledger.finalize(answered, { status: 'charged', paymentId: 'pi_late', paymentStatus: 'succeeded' }, new Date().toISOString())).toMatchObject({ status: 'charged' });
+
+    const fact = statusUpdateFrom(
+      { id: `evt_${told}`, type: 'payment_intent.succeeded', created: 1_800_000_000, data: { object: { id: 'pi_told', object: 'payment_intent', amount: 2300, currency: 'eur', status: 'succeeded', metadata: paymentMetadata(TEST_NAMESPACE, told) } } },
+      TEST_NAMESPACE,
+    );
+    expect(await createLedgerFactWriter(parts.dynamoDb, parts.tables.ledgerTableName)({ ...(fact as NonNullable<typeof fact>), orderId: told })).toBe('applied');
+    expect(await ledgerRecord(parts, told)).toMatchObject({ status: 'charged', paymentId: 'pi_told' });
+  });
+});
+
+describe('npm start\'s reconciler', () => {
+  let runtime: LocalRuntime;
+  beforeAll(async () => {
+    // Shortened period and grace, as RECONCILE_INTERVAL_SECONDS and PENDING_GRACE_SECONDS allow.
+    runtime = await startLocalRuntime({
+      port: 0,
+      namePrefix: `rt${randomUUID().slice(0, 6)}-`,
+      dynamoDbEndpoint: shared.dynamoDbLocal.endpoint,
+      stripeSecretKey: shared.stripeEmulator.apiKey,
+      stripeApiBase: shared.stripeEmulator.url,
+      namespace: TEST_NAMESPACE,
+      reconcileIntervalSeconds: 1,
+      pendingGraceSeconds: 1,
+    });
+  });
+  afterAll(() => runtime?.stop());
+
+  it('settles an order whose answer was lost, with no client retry and no webhook, on its own', async () => {
+    const orderId = newOrderId('runtime-lost');
+    shared.stripeEmulator.faults.dropNextResponses(3); // Stripe charged; the SDK's try and retries all lost the answer
+    const answer = await fetch(`${runtime.url}/payments`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(order(orderId)) });
+    expect(answer.status).toBe(502);
+    const settled = async () => ((await (await fetch(`${runtime.url}/payments/${orderId}`)).json()) as { status: string }).status;
+    const deadline = Date.now() + 15_000;
+    while ((await settled()) !== 'charged' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await settled()).toBe('charged');
+    expect(shared.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
+  });
+
+  it('runs once on request (POST /_local/reconcile, what `npm run reconcile -- --local` calls) and answers the summary', async () => {
+    const response = await fetch(`${runtime.url}/_local/reconcile`, { method: 'POST' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual(expect.objectContaining({ examined: expect.any(Number), failed: 0, unfinished: false }));
+  });
+});
