@@ -9,6 +9,7 @@ import { ChargeQueue } from './constructs/charge-queue';
 import { PaymentTables } from './constructs/payment-tables';
 import { PaymentsApi } from './constructs/payments-api';
 import { PaymentsFunction, type TableAccess } from './constructs/payments-function';
+import { LedgerAudit } from './constructs/ledger-audit';
 import { Reconciler } from './constructs/reconciler';
 import { StripeSecret } from './constructs/stripe-secret';
 
@@ -40,6 +41,7 @@ export class PaymentsStack extends Stack {
   readonly stripeWebhook: PaymentsFunction;
   readonly api: PaymentsApi;
   readonly reconciler: Reconciler;
+  readonly audit: LedgerAudit;
 
   constructor(scope: Construct, id: string, props: PaymentsStackProps) {
     super(scope, id, props);
@@ -132,6 +134,15 @@ export class PaymentsStack extends Stack {
       removalPolicy,
     });
 
+    this.audit = new LedgerAudit(this, 'Audit', {
+      ledger: this.tables.ledger,
+      stripeSecret: secret,
+      alarmTopic: this.queue.alarmTopic,
+      environment: namespace,
+      logLevel,
+      removalPolicy,
+    });
+
     this.api = new PaymentsApi(this, 'Api', {
       functions: { chargePayment: this.chargePayment.function, getPayment: this.getPayment.function, stripeWebhook: this.stripeWebhook.function },
       chargeQueue: this.queue.queue,
@@ -146,5 +157,7 @@ export class PaymentsStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueArn', { value: this.queue.deadLetterQueue.queueArn });
     // `npm run reconcile` invokes it for one run now.
     new CfnOutput(this, 'ReconcilerFunctionName', { value: this.reconciler.function.function.functionName });
+    // `npm run audit` invokes it for a report now.
+    new CfnOutput(this, 'AuditFunctionName', { value: this.audit.function.function.functionName });
   }
 }

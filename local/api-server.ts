@@ -20,7 +20,7 @@ export interface LocalApiOptions {
    * Operator commands of the local runtime, at `POST /_local/<name>` (never deployed): what a
    * script can only do in AWS by invoking a function, it does here through this server.
    */
-  operations?: Record<string, () => Promise<unknown>>;
+  operations?: Record<string, (query: URLSearchParams) => Promise<unknown>>;
 }
 
 export interface LocalApi {
@@ -45,7 +45,7 @@ export async function startLocalApi({ port, handlers, enqueue, timeoutSeconds, o
 
     const operation = /^\/_local\/([a-z]+)$/.exec(url.pathname)?.[1];
     if (operation !== undefined && request.method === 'POST' && Object.hasOwn(operations, operation)) {
-      const result = await operations[operation]().then((value) => ({ statusCode: 200, value }), (error: unknown) => ({ statusCode: 500, value: { error: errorSummary(error) } }));
+      const result = await operations[operation](url.searchParams).then((value) => ({ statusCode: 200, value }), (error: unknown) => ({ statusCode: 500, value: { error: errorSummary(error) } }));
       return write(response, { statusCode: result.statusCode, body: JSON.stringify(result.value) });
     }
     for (const { route, pattern } of compiled) {

@@ -4,14 +4,16 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createChargeService } from '../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
 import { createRetryLater } from '../lambdas/adapters/queue-retries';
-import { createLedgerReader, createPendingLedger } from '../lambdas/adapters/dynamodb-ledger';
-import { createStripeClient, createStripePayments } from '../lambdas/adapters/stripe-payments';
+import { createLedgerReader, createLedgerWindowReader, createPendingLedger } from '../lambdas/adapters/dynamodb-ledger';
+import { createStripeAuditSource, createStripeClient, createStripePayments } from '../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, createStripeEventVerifier } from '../lambdas/adapters/stripe-webhooks';
 import { ENV } from '../lambdas/contract/environment';
 import { assertNamespace, LOCAL_NAMESPACE } from '../lambdas/contract/payment-metadata';
 import type { RetrySchedule } from '../lambdas/contract/queues';
-import { CHARGE_FUNCTION_TIMEOUT_SECONDS, LOCAL_RECONCILE_INTERVAL_SECONDS, PENDING_GRACE_SECONDS, RECONCILER_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
+import { AUDIT_TIMEOUT_SECONDS, CHARGE_FUNCTION_TIMEOUT_SECONDS, LOCAL_RECONCILE_INTERVAL_SECONDS, PENDING_GRACE_SECONDS, RECONCILER_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
+import { createAudit } from '../lambdas/core/audit';
 import { createReconcilePending } from '../lambdas/core/reconcile-pending';
+import { createAuditHandler } from '../lambdas/handlers/audit-ledger';
 import { errorSummary } from '../lambdas/handlers/error-summary';
 import { createReconcileHandler } from '../lambdas/handlers/reconcile-pending';
 import { createChargePaymentHandler } from '../lambdas/handlers/charge-payment';
@@ -146,6 +148,14 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
         graceSeconds: pendingGraceSeconds,
       }),
     );
+    const auditHandler = createAuditHandler(
+      createAudit({
+        ...createStripeAuditSource(async () => stripe, namespace),
+        recordsCreatedBetween: createLedgerWindowReader(dynamoDb, tables.ledgerTableName),
+        readRecord: createLedgerReader(dynamoDb, tables.ledgerTableName),
+        graceSeconds: pendingGraceSeconds,
+      }),
+    );
     const reconcileOnce = () => reconcileHandler({}, lambdaContext(RECONCILER_TIMEOUT_SECONDS * 1000, 'reconcilePending'));
     const reconciler = startPeriodic(reconcileIntervalSeconds * 1000, () =>
       reconcileOnce().catch((error: unknown) => console.error('local reconciler: run failed', errorSummary(error))),
@@ -162,7 +172,10 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
         ),
       },
       // What `npm run reconcile -- --local` asks for: one run now, answered with its summary.
-      operations: { reconcile: reconcileOnce },
+      operations: {
+        reconcile: reconcileOnce,
+        audit: (query) => auditHandler({ since: query.get('since') ?? undefined }, lambdaContext(AUDIT_TIMEOUT_SECONDS * 1000, 'auditLedger')),
+      },
       enqueue: async (body) => void (await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: body }))),
       timeoutSeconds: CHARGE_FUNCTION_TIMEOUT_SECONDS,
     });

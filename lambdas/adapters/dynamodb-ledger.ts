@@ -3,22 +3,26 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ChargeRequest } from '../contract/payment-request';
-import { ledgerTable, PENDING_SHARDS, pendingIndex } from '../contract/tables';
+import { createdIndex, INDEX_SHARDS, ledgerTable, pendingIndex, type IndexDefinition } from '../contract/tables';
 import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
 import { namespaceOf, type LedgerFact, type LedgerRecord, type OrderOrigin, type PaymentsLedger } from '../core/charge-order';
 import type { PendingLedger } from '../core/reconcile-pending';
 import type { FactOutcome, PaymentStatusUpdate } from '../core/payment-events';
 import { StoreUnavailableError } from '../core/errors';
 
-/** The pending index's key: present only while a record is pending (contract/tables.ts). */
-interface PendingIndexKey {
+/** The index keys of a record (contract/tables.ts); the pending one only while it is pending. */
+interface IndexKeys {
   pendingShard?: string;
+  createdDayShard?: string;
 }
 
-/** A stable shard per order, so its writes always land on the same index partition key. */
-function pendingShardOf(orderId: string): string {
-  return `pending#${createHash('sha256').update(orderId).digest().readUInt32BE(0) % PENDING_SHARDS}`; // the reconciler reads pending#0 … pending#N-1
+/** A stable shard per order, so its writes always land on the same index partition keys. */
+function shardOf(orderId: string): number {
+  return createHash('sha256').update(orderId).digest().readUInt32BE(0) % INDEX_SHARDS;
 }
+const pendingShardOf = (orderId: string) => pendingShardKey(shardOf(orderId));
+const pendingShardKey = (shard: number) => `pending#${shard}`;
+const createdDayShardKey = (createdAt: string, shard: number) => `${createdAt.slice(0, 10)}#${shard}`;
 
 /** The payments ledger in DynamoDB: the order's permanent record, keyed on orderId. */
 export function createDynamoDbLedger(client: DynamoDBClient, tableName: string): PaymentsLedger {
@@ -27,7 +31,7 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
 
   return {
     async createPendingOrGet(order: ChargeRequest, { channel, namespace }: OrderOrigin, now: string) {
-      const pending: LedgerRecord & PendingIndexKey = {
+      const pending: LedgerRecord & IndexKeys = {
         orderId: order.orderId,
         status: 'pending',
         amount: order.amount,
@@ -40,6 +44,7 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
         namespace: namespace === BEFORE_NAMESPACES ? undefined : namespace,
         attemptAt: now,
         pendingShard: pendingShardOf(order.orderId),
+        createdDayShard: createdDayShardKey(now, shardOf(order.orderId)),
         createdAt: now,
         updatedAt: now,
       };
@@ -205,31 +210,56 @@ export function createPendingLedger(client: DynamoDBClient, tableName: string): 
 
   return {
     async *pendingAttemptedBefore(cutoff: string) {
-      for (let shard = 0; shard < PENDING_SHARDS; shard += 1) {
-        let startKey: Record<string, unknown> | undefined;
-        do {
-          let page;
-          try {
-            page = await documents.send(
-              new QueryCommand({
-                TableName: tableName,
-                IndexName: pendingIndex.indexName,
-                KeyConditionExpression: '#shard = :shard AND #attemptAt < :cutoff',
-                ExpressionAttributeNames: { '#shard': pendingIndex.partitionKey, '#attemptAt': pendingIndex.sortKey },
-                ExpressionAttributeValues: { ':shard': `pending#${shard}`, ':cutoff': cutoff },
-                ExclusiveStartKey: startKey,
-              }),
-            );
-          } catch (error) {
-            throw storeError('read the pending index', error);
-          }
-          for (const item of page.Items ?? []) yield item as LedgerRecord;
-          startKey = page.LastEvaluatedKey;
-        } while (startKey !== undefined);
+      for (let shard = 0; shard < INDEX_SHARDS; shard += 1) {
+        yield* queryIndex(documents, tableName, pendingIndex, pendingShardKey(shard), { is: '<', than: cutoff });
       }
     },
     settle: (record, fact, now) => moveIfUnchanged(record, { ...fact, updatedAt: now }, 'settle the pending record'),
     expire: (record, now) => moveIfUnchanged(record, { status: 'expired', updatedAt: now }, 'expire the pending record'),
+  };
+}
+
+/** The records of an index partition, page by page, those whose sort key passes the condition. */
+async function* queryIndex(
+  documents: DynamoDBDocumentClient,
+  tableName: string,
+  index: IndexDefinition,
+  partition: string,
+  sortKey: { is: '<' | '>='; than: string },
+): AsyncIterable<LedgerRecord> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    let page;
+    try {
+      page = await documents.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: index.indexName,
+          KeyConditionExpression: `#partition = :partition AND #sort ${sortKey.is} :sort`,
+          ExpressionAttributeNames: { '#partition': index.partitionKey, '#sort': index.sortKey },
+          ExpressionAttributeValues: { ':partition': partition, ':sort': sortKey.than },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+    } catch (error) {
+      throw storeError(`read the ${index.indexName} index`, error);
+    }
+    for (const item of page.Items ?? []) yield item as LedgerRecord;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+}
+
+/** The records of orders created in [since, until), for the audit. */
+export function createLedgerWindowReader(client: DynamoDBClient, tableName: string) {
+  const documents = DynamoDBDocumentClient.from(client);
+  return async function* recordsCreatedBetween(since: Date, until: Date): AsyncIterable<LedgerRecord> {
+    for (let day = new Date(since.toISOString().slice(0, 10)); day < until; day = new Date(day.getTime() + 24 * 3_600_000)) {
+      for (let shard = 0; shard < INDEX_SHARDS; shard += 1) {
+        for await (const record of queryIndex(documents, tableName, createdIndex, createdDayShardKey(day.toISOString(), shard), { is: '>=', than: since.toISOString() })) {
+          if (record.createdAt < until.toISOString()) yield record;
+        }
+      }
+    }
   };
 }
 

@@ -4,7 +4,8 @@ import type { ChargeRequest } from '../contract/payment-request';
 import { STRIPE_LOOKUP_TIMEOUT_MS, STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_MS } from '../contract/settings';
 import type { PaymentAttempt, PaymentProvider } from '../core/charge-order';
 import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError } from '../core/errors';
-import { isPaymentOf } from '../core/payment-ownership';
+import type { AuditDependencies, StripePayment } from '../core/audit';
+import { isPaymentOf, ownOrderId } from '../core/payment-ownership';
 
 /** PaymentIntent states in which the money is (or will be) collected without the customer's help. */
 const PAID_STATUSES = new Set(['succeeded', 'processing', 'requires_capture']);
@@ -99,6 +100,34 @@ function lookupQuery(namespace: string, orderId: string): string {
   const clause = (key: string, value: string) => `metadata['${key}']:'${value}'`;
   const scope = namespace === BEFORE_NAMESPACES ? clause(PAYMENT_METADATA.marker, PAYMENT_METADATA.markerValue) : clause(PAYMENT_METADATA.namespace, namespace);
   return `${clause(PAYMENT_METADATA.orderId, orderId)} AND ${scope}`;
+}
+
+/** This deployment's PaymentIntents as the audit reads them (a listing by creation time, and one by id). */
+export function createStripeAuditSource(getClient: () => Promise<Stripe>, namespace: string): Pick<AuditDependencies, 'paymentsCreatedBetween' | 'readPayment'> {
+  const auditedPayment = (intent: Stripe.PaymentIntent, madeIn: string): StripePayment | undefined => {
+    const orderId = ownOrderId(madeIn, intent);
+    if (orderId === undefined) return undefined;
+    return { paymentId: intent.id, orderId, amount: intent.amount, currency: intent.currency, outcome: attemptOf(intent).status, created: intent.created };
+  };
+  return {
+    async *paymentsCreatedBetween(since, until) {
+      const stripe = await getClient();
+      const created = { gte: Math.floor(since.getTime() / 1000), lt: Math.ceil(until.getTime() / 1000) };
+      // The SDK pages through the listing (newest first) as the loop asks for more.
+      for await (const intent of stripe.paymentIntents.list({ created, limit: 100 })) {
+        const payment = auditedPayment(intent, namespace);
+        if (payment !== undefined) yield payment;
+      }
+    },
+    async readPayment(paymentId, madeIn) {
+      try {
+        return auditedPayment(await (await getClient()).paymentIntents.retrieve(paymentId), madeIn);
+      } catch (error) {
+        if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) return undefined;
+        throw error;
+      }
+    },
+  };
 }
 
 /** The client, or a retryable failure when it cannot be had (e.g. the key could not be read from Secrets Manager). */

@@ -17,7 +17,12 @@ export const ENV = {
   /** How often `npm start` runs the reconciler (in AWS a schedule does). */
   reconcileIntervalSeconds: 'RECONCILE_INTERVAL_SECONDS',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
 } as const;
 
 export const SERVICE_NAME = 'payments';
+/** The CloudWatch namespace of this service's own metrics (alarms read them there). */
+export const METRICS_NAMESPACE = 'ExactlyOncePayments';
+/** Metric names the alarms depend on. */
+export const METRIC_NAMES = { auditDiscrepancies: 'AuditDiscrepancies' } as const;

@@ -71,3 +71,7 @@ export const LOCAL_RECONCILE_INTERVAL_SECONDS = 60;
 /** The reconciler stops taking new records when its function has less time left than this. */
 export const RECONCILE_STOP_MARGIN_MS = 15_000;
 export const RECONCILER_TIMEOUT_SECONDS = 4 * 60;
+
+/** The audit compares the last day by default, and runs daily in AWS. */
+export const AUDIT_DEFAULT_WINDOW = '24h';
+export const AUDIT_TIMEOUT_SECONDS = 10 * 60;

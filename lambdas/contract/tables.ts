@@ -25,20 +25,32 @@ export const idempotencyTable: TableDefinition = {
 };
 
 /**
+ * Both ledger indexes spread records over this many shards (by a hash of the orderId), so one busy
+ * partition key does not throttle every write; readers query each shard.
+ */
+export const INDEX_SHARDS = 8;
+
+/**
  * Pending orders by the time of their latest attempt, for the reconciler. Sparse: only a `pending`
- * record has `pendingShard`, so the index holds nothing else and is read without scanning the
- * ledger. Records spread over a few shards, so one busy partition key does not throttle every write.
+ * record has `pendingShard` (`pending#<shard>`), so the index holds nothing else and is read
+ * without scanning the ledger.
  */
 export const pendingIndex: IndexDefinition = {
   indexName: 'PendingByAttempt',
   partitionKey: 'pendingShard',
   sortKey: 'attemptAt',
 };
-export const PENDING_SHARDS = 8;
+
+/** Orders by the day they were created (`<YYYY-MM-DD>#<shard>`), for the audit of a time window. */
+export const createdIndex: IndexDefinition = {
+  indexName: 'CreatedByDay',
+  partitionKey: 'createdDayShard',
+  sortKey: 'createdAt',
+};
 
 /** The permanent payments ledger: one item per order, never expired. */
 export const ledgerTable: TableDefinition = {
   logicalName: 'PaymentsLedger',
   partitionKey: 'orderId',
-  indexes: [pendingIndex],
+  indexes: [pendingIndex, createdIndex],
 };

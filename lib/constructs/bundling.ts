@@ -19,6 +19,7 @@ export const FUNCTION_ENTRIES = {
   getPayment: 'lambdas/handlers/get-payment.ts',
   stripeWebhook: 'lambdas/handlers/stripe-webhook.ts',
   reconcilePending: 'lambdas/handlers/reconcile-pending.ts',
+  auditLedger: 'lambdas/handlers/audit-ledger.ts',
 } as const;
 
 export const entryPath = (name: keyof typeof FUNCTION_ENTRIES): string => join(__dirname, '..', '..', FUNCTION_ENTRIES[name]);

@@ -273,9 +273,22 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     return { status: 200, body: { object: 'search_result', data, has_more: matches.length > limit, next_page: null, url: '/v1/payment_intents/search' } };
   }
 
+  /** Lists PaymentIntents newest first, as Stripe does: `created[gte|gt|lte|lt]`, `limit`, `starting_after`. */
+  function listPaymentIntents(params: Record<string, unknown>): StoredResponse {
+    const created = (params.created ?? {}) as Record<string, string>;
+    const bounds = { gte: -Infinity, gt: -Infinity, lte: Infinity, lt: Infinity, ...Object.fromEntries(Object.entries(created).map(([k, v]) => [k, Number(v)])) };
+    const newestFirst = [...paymentIntents.values()].reverse().sort((a, b) => b.created - a.created);
+    const inRange = newestFirst.filter((i) => i.created >= bounds.gte && i.created > bounds.gt && i.created <= bounds.lte && i.created < bounds.lt);
+    const after = typeof params.starting_after === 'string' ? inRange.findIndex((i) => i.id === params.starting_after) + 1 : 0;
+    const limit = params.limit === undefined ? 10 : Number(params.limit);
+    const data = inRange.slice(after, after + limit);
+    return { status: 200, body: { object: 'list', data, has_more: after + limit < inRange.length, url: '/v1/payment_intents' } };
+  }
+
   function route(method: string, path: string, params: Record<string, unknown>): StoredResponse {
     if (method === 'POST' && path === '/v1/payment_intents') return createPaymentIntent(params);
     if (method === 'GET' && path === '/v1/payment_intents/search') return searchPaymentIntents(params);
+    if (method === 'GET' && path === '/v1/payment_intents') return listPaymentIntents(params);
     if (method === 'POST' && path === '/v1/refunds') return createRefund(params);
     const action = /^\/v1\/payment_intents\/([^/]+)\/(confirm|cancel)$/.exec(path);
     if (method === 'POST' && action) {

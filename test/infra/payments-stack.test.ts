@@ -90,9 +90,9 @@ describe('charge function', () => {
         .map((resource) => resource.Properties.Environment?.Variables.PAYMENTS_NAMESPACE);
     // By default the stack name, account and region: no other deployment can have it.
     const byDefault = { 'Fn::Join': ['', ['ExactlyOncePayments-', { Ref: 'AWS::AccountId' }, '-', { Ref: 'AWS::Region' }]] };
-    // The charge, worker, webhook and reconciler functions: every one that talks to Stripe.
-    expect(namespaces(template.toJSON().Resources)).toEqual([byDefault, byDefault, byDefault, byDefault]);
-    expect(namespaces(synthesize({ namespace: 'alice-sandbox' }).template.toJSON().Resources)).toEqual(Array(4).fill('alice-sandbox'));
+    // The charge, worker, webhook, reconciler and audit functions: every one that talks to Stripe.
+    expect(namespaces(template.toJSON().Resources)).toEqual(Array(5).fill(byDefault));
+    expect(namespaces(synthesize({ namespace: 'alice-sandbox' }).template.toJSON().Resources)).toEqual(Array(5).fill('alice-sandbox'));
     expect(() => synthesize({ namespace: 'has:colon' })).toThrow(/namespace/);
   });
 

@@ -109,6 +109,13 @@ describe('npm start', () => {
     });
     expect(reconcile.status).toBe(0);
     expect(reconcile.stdout).toMatch(/examined\s*│\s*0/); // nothing pending for long: nothing to settle
+    const audit = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/audit.ts', '--local', '--since', '1h', '--json'], {
+      cwd: resolve(__dirname, '../..'),
+      env: { ...process.env, LOCAL_RUNTIME_FILE: runtimeFile },
+      encoding: 'utf8',
+    });
+    expect(audit.status).toBe(0);
+    expect(JSON.parse(audit.stdout)).toMatchObject({ paymentsAtStripe: 2, ledgerRecords: 2, discrepancies: [] });
 
     const exited = new Promise<number | null>((r) => running?.child.once('exit', (code) => r(code)));
     running.child.kill('SIGINT');

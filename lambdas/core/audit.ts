@@ -1,0 +1,117 @@
+import { namespaceOf, type LedgerRecord, type LedgerStatus, type PaymentOutcome } from './charge-order';
+
+/** A PaymentIntent of this deployment, as the audit compares it with the ledger. */
+export interface StripePayment {
+  paymentId: string;
+  orderId: string;
+  amount: number;
+  currency: string;
+  outcome: PaymentOutcome;
+  /** Unix seconds. */
+  created: number;
+}
+
+export type DiscrepancyKind =
+  /** Stripe has a PaymentIntent of ours for an order the ledger has no record of. */
+  | 'payment_without_record'
+  /** The record names another PaymentIntent, or none, although Stripe has this one for the order (two PaymentIntents for one order land here). */
+  | 'other_payment'
+  | 'amount'
+  | 'currency'
+  /** The record's state is not what the PaymentIntent's state means. */
+  | 'state'
+  /** The record names a PaymentIntent that Stripe does not have (or that is not ours). */
+  | 'payment_missing_at_stripe';
+
+export interface Discrepancy {
+  kind: DiscrepancyKind;
+  orderId: string;
+  paymentId?: string;
+  /** What the ledger says, and what Stripe says, for the field in question. */
+  ledger?: string;
+  stripe?: string;
+}
+
+export interface AuditReport {
+  since: string;
+  until: string;
+  /** This deployment's PaymentIntents created in the window. */
+  paymentsAtStripe: number;
+  /** Ledger records of orders created in the window. */
+  ledgerRecords: number;
+  discrepancies: Discrepancy[];
+}
+
+export interface AuditDependencies {
+  /** This deployment's PaymentIntents created in [since, until). */
+  paymentsCreatedBetween(since: Date, until: Date): AsyncIterable<StripePayment>;
+  /** The ledger records of orders created in [since, until). */
+  recordsCreatedBetween(since: Date, until: Date): AsyncIterable<LedgerRecord>;
+  readRecord(orderId: string): Promise<LedgerRecord | undefined>;
+  /** One PaymentIntent by id, if Stripe has it and it is this deployment's. */
+  readPayment(paymentId: string, namespace: string): Promise<StripePayment | undefined>;
+  /** A record still pending within this many seconds of its latest attempt is in flight, not a discrepancy. */
+  graceSeconds: number;
+  now?: () => Date;
+}
+
+/** The ledger states that agree with a PaymentIntent's outcome (money taken may since have been refunded). */
+const AGREEING_STATES: Record<PaymentOutcome, readonly LedgerStatus[]> = {
+  charged: ['charged', 'partially_refunded', 'refunded'],
+  declined: ['declined'],
+  requires_action: ['requires_action'],
+  canceled: ['canceled'],
+};
+
+/**
+ * Compares Stripe with the ledger over a window, from both sides: every PaymentIntent of this
+ * deployment must have its order's record agreeing on the PaymentIntent, amount, currency and
+ * state; every record that names a PaymentIntent must name one Stripe has. Reads only.
+ */
+export function createAudit({ paymentsCreatedBetween, recordsCreatedBetween, readRecord, readPayment, graceSeconds, now = () => new Date() }: AuditDependencies) {
+  return async function audit(since: Date): Promise<AuditReport> {
+    const until = now();
+    const inFlightAfter = new Date(until.getTime() - graceSeconds * 1000).toISOString();
+    const inFlight = (record: LedgerRecord) => record.status === 'pending' && (record.attemptAt ?? record.createdAt) >= inFlightAfter;
+    const discrepancies: Discrepancy[] = [];
+    const records = new Map<string, LedgerRecord>();
+    for await (const record of recordsCreatedBetween(since, until)) records.set(record.orderId, record);
+
+    const compare = (record: LedgerRecord, payment: StripePayment) => {
+      const about = { orderId: record.orderId, paymentId: payment.paymentId };
+      if (inFlight(record)) return;
+      if (record.paymentId !== payment.paymentId) discrepancies.push({ kind: 'other_payment', ...about, ledger: record.paymentId ?? 'none', stripe: payment.paymentId });
+      if (record.amount !== payment.amount) discrepancies.push({ kind: 'amount', ...about, ledger: String(record.amount), stripe: String(payment.amount) });
+      if (record.currency !== payment.currency) discrepancies.push({ kind: 'currency', ...about, ledger: record.currency, stripe: payment.currency });
+      if (!AGREEING_STATES[payment.outcome].includes(record.status)) discrepancies.push({ kind: 'state', ...about, ledger: record.status, stripe: payment.outcome });
+    };
+
+    const seen = new Set<string>();
+    let paymentsAtStripe = 0;
+    for await (const payment of paymentsCreatedBetween(since, until)) {
+      paymentsAtStripe += 1;
+      seen.add(payment.paymentId);
+      const record = records.get(payment.orderId) ?? (await readRecord(payment.orderId));
+      if (record === undefined) discrepancies.push({ kind: 'payment_without_record', orderId: payment.orderId, paymentId: payment.paymentId });
+      else compare(record, payment);
+    }
+    for (const record of records.values()) {
+      if (record.paymentId === undefined || seen.has(record.paymentId)) continue;
+      // Made before the window, or not ours, or not at Stripe at all: ask for it by id.
+      const payment = await readPayment(record.paymentId, namespaceOf(record));
+      if (payment === undefined) discrepancies.push({ kind: 'payment_missing_at_stripe', orderId: record.orderId, paymentId: record.paymentId });
+      else compare(record, payment);
+    }
+    return { since: since.toISOString(), until: until.toISOString(), paymentsAtStripe, ledgerRecords: records.size, discrepancies };
+  };
+}
+
+export type Audit = ReturnType<typeof createAudit>;
+
+/** `24h`, `90m`, `7d`: how far back the audit looks from now. */
+export function windowStart(window: string, now: Date = new Date()): Date {
+  const match = /^(\d+)([mhd])$/.exec(window);
+  if (match === null) throw new Error(`the window must look like 24h, 90m or 7d, not "${window}"`);
+  const unitMs = { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'];
+  return new Date(now.getTime() - Number(match[1]) * unitMs);
+}

@@ -1,0 +1,53 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { stripeFromSecret } from '../adapters/charge-service';
+import { createLedgerReader, createLedgerWindowReader } from '../adapters/dynamodb-ledger';
+import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
+import { createStripeAuditSource } from '../adapters/stripe-payments';
+import { assertNamespace } from '../contract/payment-metadata';
+import { ENV, METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME } from '../contract/environment';
+import { AUDIT_DEFAULT_WINDOW, PENDING_GRACE_SECONDS } from '../contract/settings';
+import { createAudit, windowStart, type Audit, type AuditReport } from '../core/audit';
+
+/** Run daily (or by `npm run audit`, which may pass `since`: `24h`, `7d`, …); the answer is the report. */
+export type AuditHandler = (event: { since?: string } | undefined, context: Context) => Promise<AuditReport>;
+
+/**
+ * Compares Stripe with the ledger and emits the number of differences as a metric, which an alarm
+ * watches above 0. The report names orders, PaymentIntents and the fields that differ; nothing else.
+ */
+export function createAuditHandler(
+  audit: Audit,
+  metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+  logger = new Logger({ serviceName: SERVICE_NAME }),
+): AuditHandler {
+  return async (event, context) => {
+    logger.addContext(context);
+    const report = await audit(windowStart(event?.since ?? AUDIT_DEFAULT_WINDOW));
+    metrics.addMetric(METRIC_NAMES.auditDiscrepancies, MetricUnit.Count, report.discrepancies.length);
+    metrics.publishStoredMetrics();
+    const { discrepancies, ...totals } = report;
+    if (discrepancies.length > 0) logger.error('Stripe and the ledger differ', { ...totals, discrepancies });
+    else logger.info('Stripe and the ledger agree', totals);
+    return report;
+  };
+}
+
+let deployedHandler: AuditHandler | undefined;
+
+export const handler: AuditHandler = (event, context) => {
+  deployedHandler ??= (() => {
+    const dynamoDb = lambdaDynamoDbClient();
+    const ledgerTableName = requiredEnv(ENV.ledgerTableName);
+    return createAuditHandler(
+      createAudit({
+        ...createStripeAuditSource(stripeFromSecret(requiredEnv(ENV.stripeSecretId)), assertNamespace(requiredEnv(ENV.namespace))),
+        recordsCreatedBetween: createLedgerWindowReader(dynamoDb, ledgerTableName),
+        readRecord: createLedgerReader(dynamoDb, ledgerTableName),
+        graceSeconds: PENDING_GRACE_SECONDS,
+      }),
+    );
+  })();
+  return deployedHandler(event, context);
+};

@@ -1,0 +1,63 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { ENV, METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/contract/environment';
+import { AUDIT_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
+import { createdIndex } from '../../lambdas/contract/tables';
+import { entryPath } from './bundling';
+import { ScheduledFunction } from './scheduled-function';
+
+export interface LedgerAuditProps {
+  ledger: ITable;
+  stripeSecret: ISecret;
+  alarmTopic: ITopic;
+  /** Variables every payments function shares (the namespace). */
+  environment: Record<string, string>;
+  logLevel: string;
+  removalPolicy: RemovalPolicy;
+}
+
+/** The daily audit of Stripe against the ledger, and the alarm on any difference it finds. */
+export class LedgerAudit extends ScheduledFunction {
+  readonly discrepancyAlarm: Alarm;
+
+  constructor(scope: Construct, id: string, props: LedgerAuditProps) {
+    const every = Duration.days(1);
+    super(scope, id, {
+      entry: entryPath('auditLedger'),
+      description: 'Compares this deployment\'s PaymentIntents at Stripe with the ledger (reads only)',
+      timeout: Duration.seconds(AUDIT_TIMEOUT_SECONDS),
+      every,
+      // The day's records from their index (Query), and a record by orderId (GetItem).
+      tables: [
+        { table: props.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem'], index: { indexName: createdIndex.indexName, actions: ['Query'] } },
+      ],
+      stripeSecret: props.stripeSecret,
+      environment: { ...props.environment, [ENV.metricsNamespace]: METRICS_NAMESPACE },
+      alarmTopic: props.alarmTopic,
+      whenItFails: 'The daily audit of Stripe against the ledger failed to run. Read its log group, then `npm run audit`.',
+      logLevel: props.logLevel,
+      removalPolicy: props.removalPolicy,
+    });
+    this.discrepancyAlarm = new Alarm(this, 'DiscrepancyAlarm', {
+      alarmDescription: 'Stripe and the ledger differ: run `npm run audit -- --since 48h` for the list; each row names the order, the PaymentIntent and the field.',
+      metric: new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: METRIC_NAMES.auditDiscrepancies,
+        dimensionsMap: { service: SERVICE_NAME },
+        period: every,
+        statistic: 'Maximum',
+      }),
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      // A day without a report is the error alarm's business.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.discrepancyAlarm.addAlarmAction(new SnsAction(props.alarmTopic));
+  }
+}

@@ -1,0 +1,45 @@
+import { Duration } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { PaymentsFunction, type PaymentsFunctionProps } from './payments-function';
+
+export interface ScheduledFunctionProps extends PaymentsFunctionProps {
+  every: Duration;
+  /** Where its error alarm notifies. */
+  alarmTopic: ITopic;
+  /** What a person does when a run fails: the error alarm's description. */
+  whenItFails: string;
+}
+
+/**
+ * A payments function run on a schedule (the reconciler, the audit), with the alarm that fires
+ * when a run fails. A failed run is not retried on top of the next one: the next run is the retry.
+ */
+export class ScheduledFunction extends Construct {
+  readonly function: PaymentsFunction;
+  readonly errorAlarm: Alarm;
+
+  constructor(scope: Construct, id: string, { every, alarmTopic, whenItFails, ...functionProps }: ScheduledFunctionProps) {
+    super(scope, id);
+    this.function = new PaymentsFunction(this, 'Function', functionProps);
+    this.function.function.configureAsyncInvoke({ retryAttempts: 0 });
+    new Rule(this, 'Schedule', {
+      description: functionProps.description,
+      schedule: Schedule.rate(every),
+      targets: [new LambdaFunction(this.function.function, { retryAttempts: 2 })],
+    });
+    this.errorAlarm = new Alarm(this, 'ErrorAlarm', {
+      alarmDescription: whenItFails,
+      metric: this.function.function.metricErrors({ period: every, statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.errorAlarm.addAlarmAction(new SnsAction(alarmTopic));
+  }
+}

@@ -1,0 +1,123 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { ENV, METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/contract/environment';
+import { PENDING_GRACE_SECONDS, RECONCILER_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
+import { createdIndex, ledgerTable, pendingIndex } from '../../lambdas/contract/tables';
+import { synthesize } from '../support/synth';
+
+const { template } = synthesize({ sandbox: 'true' });
+const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
+
+function only(type: string, properties: Record<string, unknown>): string {
+  const ids = Object.keys(template.findResources(type, { Properties: Match.objectLike(properties) }));
+  expect(ids).toHaveLength(1);
+  return ids[0];
+}
+
+const ledgerId = only('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: ledgerTable.partitionKey, KeyType: 'HASH' }] });
+const reconcilerId = only('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Settles orders left pending') });
+const auditId = only('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Compares this deployment') });
+const topicId = () => Object.keys(template.findResources('AWS::SNS::Topic'))[0];
+
+/** The DynamoDB statements of a function's role. */
+function dynamoDbStatements(functionId: string) {
+  const roleId = resources[functionId].Properties.Role['Fn::GetAtt'][0];
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((policy) => policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>)
+    .filter((statement) => [statement.Action].flat().some((action) => action.startsWith('dynamodb:')));
+}
+
+describe('the reconciler', () => {
+  it('finds pending orders through a sparse index of the ledger (pending shard, latest attempt), never a scan', () => {
+    const key = ({ partitionKey, sortKey }: typeof pendingIndex) => [
+      { AttributeName: partitionKey, KeyType: 'HASH' },
+      { AttributeName: sortKey, KeyType: 'RANGE' },
+    ];
+    expect(resources[ledgerId].Properties.GlobalSecondaryIndexes).toEqual([
+      { IndexName: pendingIndex.indexName, KeySchema: key(pendingIndex), Projection: { ProjectionType: 'ALL' } },
+      { IndexName: createdIndex.indexName, KeySchema: key(createdIndex), Projection: { ProjectionType: 'ALL' } },
+    ]);
+  });
+
+  it('is a function with the grace period, the ledger and the namespace in its environment', () => {
+    expect(resources[reconcilerId].Properties).toMatchObject({
+      Timeout: RECONCILER_TIMEOUT_SECONDS,
+      Environment: {
+        Variables: {
+          [ENV.pendingGraceSeconds]: String(PENDING_GRACE_SECONDS),
+          [ENV.ledgerTableName]: { Ref: ledgerId },
+          [ENV.namespace]: expect.anything(),
+          [ENV.stripeSecretId]: expect.anything(),
+        },
+      },
+    });
+  });
+
+  it('may query the pending index and update the ledger, and nothing else in DynamoDB', () => {
+    expect(dynamoDbStatements(reconcilerId)).toEqual([
+      expect.objectContaining({ Action: 'dynamodb:UpdateItem', Resource: { 'Fn::GetAtt': [ledgerId, 'Arn'] } }),
+      expect.objectContaining({
+        Action: 'dynamodb:Query',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, `/index/${pendingIndex.indexName}`]] },
+      }),
+    ]);
+  });
+
+  it('runs every 5 minutes, and a failed run is not retried on top of the next one', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [reconcilerId, 'Arn'] } })],
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: reconcilerId }, MaximumRetryAttempts: 0 });
+  });
+
+  it('alarms to the alarm topic when a run fails', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Namespace: 'AWS/Lambda',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: reconcilerId } }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [{ Ref: topicId() }],
+    });
+  });
+
+  it('names itself in an output, for `npm run reconcile`', () => {
+    template.hasOutput('ReconcilerFunctionName', { Value: { Ref: reconcilerId } });
+  });
+});
+
+describe('the daily audit', () => {
+  it('reads the day\'s records from their index and single records, and writes nothing', () => {
+    expect(dynamoDbStatements(auditId)).toEqual([
+      expect.objectContaining({ Action: 'dynamodb:GetItem', Resource: { 'Fn::GetAtt': [ledgerId, 'Arn'] } }),
+      expect.objectContaining({
+        Action: 'dynamodb:Query',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, `/index/${createdIndex.indexName}`]] },
+      }),
+    ]);
+  });
+
+  it('runs daily, publishes to the service\'s metric namespace, and alarms to the topic on any difference and on a failed run', () => {
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 day)', Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [auditId, 'Arn'] } })] });
+    expect(resources[auditId].Properties.Environment.Variables).toMatchObject({ [ENV.metricsNamespace]: METRICS_NAMESPACE, [ENV.namespace]: expect.anything() });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS_NAMESPACE,
+      MetricName: METRIC_NAMES.auditDiscrepancies,
+      Dimensions: [{ Name: 'service', Value: 'payments' }],
+      Statistic: 'Maximum',
+      Period: 86_400,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [{ Ref: topicId() }],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: auditId } }],
+      AlarmActions: [{ Ref: topicId() }],
+    });
+    template.hasOutput('AuditFunctionName', { Value: { Ref: auditId } });
+  });
+});

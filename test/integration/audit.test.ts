@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { createChargeService } from '../../lambdas/adapters/charge-service';
+import { createLedgerReader, createLedgerWindowReader } from '../../lambdas/adapters/dynamodb-ledger';
+import { createStripeAuditSource, createStripePayments } from '../../lambdas/adapters/stripe-payments';
+import { PENDING_GRACE_SECONDS } from '../../lambdas/contract/settings';
+import { createAudit, windowStart } from '../../lambdas/core/audit';
+import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
+import { lambdaContext } from '../../local/lambda-context';
+import { createTables, localTableNames } from '../../local/tables';
+import { newOrderId, postEvent, serviceOptions, silentLogger, startLocalParts, type LocalParts } from '../support/local-parts';
+
+/** The audit against DynamoDB Local and the Stripe emulator; each test in a namespace and tables of its own. */
+let shared: LocalParts;
+let parts: LocalParts;
+let namespace: string;
+beforeAll(async () => {
+  shared = await startLocalParts();
+});
+afterAll(() => shared?.stop());
+beforeEach(async () => {
+  namespace = `audit-${randomUUID().slice(0, 8)}`;
+  const tables = localTableNames(`${namespace}-`);
+  await createTables(shared.dynamoDb, tables);
+  parts = { ...shared, tables };
+});
+
+const order = (orderId: string, paymentMethod = 'pm_card_visa') => ({ orderId, amount: 1800, currency: 'eur', paymentMethod });
+const charge = (body: unknown) => createChargePaymentHandler(createChargeService(serviceOptions(parts, parts.dynamoDb, namespace), 'api'), silentLogger)(postEvent(body), lambdaContext());
+const audit = () =>
+  createAudit({
+    ...createStripeAuditSource(async () => parts.stripe, namespace),
+    recordsCreatedBetween: createLedgerWindowReader(parts.dynamoDb, parts.tables.ledgerTableName),
+    readRecord: createLedgerReader(parts.dynamoDb, parts.tables.ledgerTableName),
+    graceSeconds: PENDING_GRACE_SECONDS,
+  })(windowStart('24h'));
+
+async function rewriteLedger(orderId: string, field: string, value: string): Promise<void> {
+  await parts.dynamoDb.send(
+    new UpdateItemCommand({
+      TableName: parts.tables.ledgerTableName,
+      Key: { orderId: { S: orderId } },
+      UpdateExpression: 'SET #field = :value',
+      ExpressionAttributeNames: { '#field': field },
+      ExpressionAttributeValues: { ':value': { S: value } },
+    }),
+  );
+}
+
+describe('the audit of Stripe against the ledger', () => {
+  it('finds no difference after charges, declines and payments that need the customer, across pages of Stripe\'s listing', async () => {
+    const orderIds = Array.from({ length: 105 }, (_, i) => newOrderId(`agree-${i}`));
+    for (const [i, orderId] of orderIds.entries()) {
+      const paymentMethod = i % 10 === 0 ? 'pm_card_chargeDeclined' : i % 10 === 1 ? 'pm_card_authenticationRequired' : 'pm_card_visa';
+      expect([201, 402]).toContain((await charge(order(orderId, paymentMethod))).statusCode);
+    }
+    const report = await audit();
+    expect(report).toMatchObject({ paymentsAtStripe: 105, ledgerRecords: 105, discrepancies: [] });
+  });
+
+  it('reports an orphan charge, a state the ledger got wrong, and a PaymentIntent Stripe does not have', async () => {
+    const [orphan, wrongState, ghost, fine] = ['orphan', 'wrong-state', 'ghost', 'fine'].map((label) => newOrderId(label));
+    // Charged at Stripe by this deployment, never recorded.
+    await createStripePayments(async () => parts.stripe).createPayment(order(orphan), namespace);
+    for (const orderId of [wrongState, ghost, fine]) expect((await charge(order(orderId))).statusCode).toBe(201);
+    await rewriteLedger(wrongState, 'status', 'declined');
+    await rewriteLedger(ghost, 'paymentId', 'pi_ghost');
+
+    const { discrepancies } = await audit();
+    expect(discrepancies).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'payment_without_record', orderId: orphan }),
+        expect.objectContaining({ kind: 'state', orderId: wrongState, ledger: 'declined', stripe: 'charged' }),
+        expect.objectContaining({ kind: 'other_payment', orderId: ghost, ledger: 'pi_ghost' }),
+        expect.objectContaining({ kind: 'payment_missing_at_stripe', orderId: ghost, paymentId: 'pi_ghost' }),
+      ]),
+    );
+    expect(discrepancies.some((d) => d.orderId === fine)).toBe(false);
+  });
+
+  it('takes no other deployment\'s PaymentIntents into account', async () => {
+    await createStripePayments(async () => parts.stripe).createPayment(order(newOrderId('elsewhere')), `${namespace}-other`);
+    expect(await audit()).toMatchObject({ paymentsAtStripe: 0, discrepancies: [] });
+  });
+});

@@ -1,0 +1,38 @@
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/contract/environment';
+import type { AuditReport } from '../../lambdas/core/audit';
+import { createAuditHandler } from '../../lambdas/handlers/audit-ledger';
+import { lambdaContext } from '../../local/lambda-context';
+import { capturedLogger } from '../support/captured-logs';
+
+const report = (count: number): AuditReport => ({
+  since: '2026-11-27T12:00:00.000Z',
+  until: '2026-11-28T12:00:00.000Z',
+  paymentsAtStripe: 5,
+  ledgerRecords: 5,
+  discrepancies: Array.from({ length: count }, (_, i) => ({ kind: 'payment_without_record' as const, orderId: `o-${i}`, paymentId: `pi_${i}` })),
+});
+
+describe('the audit function', () => {
+  it.each([0, 2])('emits the number of differences (%i) as one EMF metric, which the alarm reads', async (count) => {
+    const output = capturedLogger();
+    let windows: string[] = [];
+    try {
+      const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+      const handler = createAuditHandler(async (since) => ((windows = [since.toISOString()]), report(count)), metrics, output.logger);
+      await expect(handler({ since: '24h' }, lambdaContext())).resolves.toMatchObject({ discrepancies: { length: count } });
+    } finally {
+      output.restore();
+    }
+    const emf = output.entries().filter((entry) => entry._aws !== undefined);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({
+      _aws: { CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [['service']], Metrics: [{ Name: METRIC_NAMES.auditDiscrepancies, Unit: 'Count' }] }] },
+      service: SERVICE_NAME,
+      [METRIC_NAMES.auditDiscrepancies]: count,
+    });
+    expect(Date.now() - Date.parse(windows[0])).toBeGreaterThan(23.9 * 3_600_000);
+    const level = count > 0 ? 'ERROR' : 'INFO';
+    expect(output.entries()).toContainEqual(expect.objectContaining({ level, ledgerRecords: 5 }));
+  });
+});

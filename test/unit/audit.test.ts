@@ -1,0 +1,79 @@
+import { createAudit, windowStart, type StripePayment } from '../../lambdas/core/audit';
+import type { LedgerRecord } from '../../lambdas/core/charge-order';
+
+const NOW = new Date('2026-11-28T12:00:00Z');
+const SINCE = new Date('2026-11-27T12:00:00Z');
+const at = (minutesAgo: number) => new Date(NOW.getTime() - minutesAgo * 60_000).toISOString();
+
+const record = (orderId: string, extra: Partial<LedgerRecord> = {}): LedgerRecord => ({
+  orderId, status: 'charged', amount: 1000, currency: 'eur', paymentId: `pi_${orderId}`, namespace: 'prod', createdAt: at(60), updatedAt: at(60), attemptAt: at(60), ...extra,
+});
+const payment = (orderId: string, extra: Partial<StripePayment> = {}): StripePayment => ({
+  paymentId: `pi_${orderId}`, orderId, amount: 1000, currency: 'eur', outcome: 'charged', created: 1_800_000_000, ...extra,
+});
+
+function auditOf(records: LedgerRecord[], payments: StripePayment[], elsewhere: StripePayment[] = []) {
+  return createAudit({
+    async *paymentsCreatedBetween() {
+      yield* payments;
+    },
+    async *recordsCreatedBetween() {
+      yield* records;
+    },
+    readRecord: async (orderId) => records.find((r) => r.orderId === orderId),
+    readPayment: async (paymentId) => [...payments, ...elsewhere].find((p) => p.paymentId === paymentId),
+    graceSeconds: 600,
+    now: () => NOW,
+  })(SINCE);
+}
+
+describe('the audit', () => {
+  it('finds nothing when the ledger agrees with Stripe (a refund after the charge agrees too)', async () => {
+    const report = await auditOf([record('a'), record('b', { status: 'refunded' }), record('c', { status: 'declined' })], [payment('a'), payment('b'), payment('c', { outcome: 'declined' })]);
+    expect(report).toEqual({ since: SINCE.toISOString(), until: NOW.toISOString(), paymentsAtStripe: 3, ledgerRecords: 3, discrepancies: [] });
+  });
+
+  it('reports a PaymentIntent with no ledger record: an orphan charge', async () => {
+    expect((await auditOf([], [payment('orphan')])).discrepancies).toEqual([{ kind: 'payment_without_record', orderId: 'orphan', paymentId: 'pi_orphan' }]);
+  });
+
+  it('reports a record that disagrees on the PaymentIntent, amount, currency or state', async () => {
+    const report = await auditOf(
+      [record('pi', { paymentId: 'pi_other' }), record('amount', { amount: 999 }), record('currency', { currency: 'usd' }), record('state', { status: 'expired' })],
+      [payment('pi'), payment('amount'), payment('currency'), payment('state')],
+      [payment('pi', { paymentId: 'pi_other' })],
+    );
+    expect(report.discrepancies).toEqual([
+      { kind: 'other_payment', orderId: 'pi', paymentId: 'pi_pi', ledger: 'pi_other', stripe: 'pi_pi' },
+      { kind: 'amount', orderId: 'amount', paymentId: 'pi_amount', ledger: '999', stripe: '1000' },
+      { kind: 'currency', orderId: 'currency', paymentId: 'pi_currency', ledger: 'usd', stripe: 'eur' },
+      { kind: 'state', orderId: 'state', paymentId: 'pi_state', ledger: 'expired', stripe: 'charged' },
+    ]);
+  });
+
+  it('reports two PaymentIntents for one order: the second is another payment than the record\'s', async () => {
+    const report = await auditOf([record('twice')], [payment('twice'), payment('twice', { paymentId: 'pi_second' })]);
+    expect(report.discrepancies).toEqual([{ kind: 'other_payment', orderId: 'twice', paymentId: 'pi_second', ledger: 'pi_twice', stripe: 'pi_second' }]);
+  });
+
+  it('reports a record naming a PaymentIntent Stripe does not have, and checks one made before the window by id', async () => {
+    const report = await auditOf([record('ghost'), record('older')], [], [payment('older')]);
+    expect(report.discrepancies).toEqual([{ kind: 'payment_missing_at_stripe', orderId: 'ghost', paymentId: 'pi_ghost' }]);
+  });
+
+  it('leaves an order in flight alone: pending within the grace period, its answer not yet written', async () => {
+    const report = await auditOf([record('flight', { status: 'pending', paymentId: undefined, attemptAt: at(2) })], [payment('flight')]);
+    expect(report.discrepancies).toEqual([]);
+    const stale = await auditOf([record('stale', { status: 'pending', paymentId: undefined, attemptAt: at(30) })], [payment('stale')]);
+    expect(stale.discrepancies.map((d) => d.kind)).toEqual(['other_payment', 'state']);
+  });
+});
+
+describe('windowStart', () => {
+  it.each([['24h', 24 * 3_600_000], ['90m', 90 * 60_000], ['7d', 7 * 86_400_000]])('reads %s', (window, ms) => {
+    expect(windowStart(window, NOW).getTime()).toBe(NOW.getTime() - ms);
+  });
+  it('refuses anything else', () => {
+    expect(() => windowStart('yesterday', NOW)).toThrow(/24h/);
+  });
+});
