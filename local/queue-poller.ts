@@ -14,7 +14,13 @@ export interface QueuePoller {
  * handler, delete the records it did not report as failed, and leave the failed ones to come back
  * after the visibility timeout (and to the dead-letter queue after maxReceiveCount receives).
  */
-export function startQueuePoller(sqs: SQSClient, queueUrl: string, handler: QueueHandler): QueuePoller {
+export function startQueuePoller(
+  sqs: SQSClient,
+  queueUrl: string,
+  handler: QueueHandler,
+  /** Tests shorten it so a batch that hangs (a crash) fails within their time. */
+  workerTimeoutSeconds: number = chargeQueue.workerTimeoutSeconds,
+): QueuePoller {
   let running = true;
   const loop = (async () => {
     while (running) {
@@ -30,7 +36,7 @@ export function startQueuePoller(sqs: SQSClient, queueUrl: string, handler: Queu
         );
         if (Messages.length === 0) continue;
         const event: SQSEvent = { Records: Messages.map((message) => toRecord(message, queueUrl)) };
-        const timeoutMs = chargeQueue.workerTimeoutSeconds * 1000;
+        const timeoutMs = workerTimeoutSeconds * 1000;
         // Like Lambda: a batch that outlives the function's timeout failed as a whole; nothing is deleted.
         let timer: NodeJS.Timeout | undefined;
         const timedOut = new Promise<never>((_, reject) => {

@@ -24,10 +24,12 @@ const REQUEST_FIELDS: Record<string, string> = {
  * (the local emulator, stripe-mock). Timeouts and retries come from the shared settings, which
  * also size the Lambda timeout.
  */
-export function createStripeClient(apiKey: string, apiBase?: string): Stripe {
+export function createStripeClient(apiKey: string, apiBase?: string, httpClient?: Stripe.HttpClient): Stripe {
   const server = apiBase === undefined ? {} : serverOptions(new URL(apiBase));
   return new Stripe(apiKey, {
     ...server,
+    // Only tests pass one: an HTTP client that injects faults around the real one.
+    ...(httpClient !== undefined && { httpClient }),
     timeout: STRIPE_TIMEOUT_MS,
     maxNetworkRetries: STRIPE_MAX_NETWORK_RETRIES,
     telemetry: false,
