@@ -125,23 +125,10 @@ export class PaymentsStack extends Stack {
     });
     webhookSecret.grantRead(this.stripeWebhook.role);
 
-    this.reconciler = new Reconciler(this, 'Reconciler', {
-      ledger: this.tables.ledger,
-      stripeSecret: secret,
-      alarmTopic: this.queue.alarmTopic,
-      environment: namespace,
-      logLevel,
-      removalPolicy,
-    });
-
-    this.audit = new LedgerAudit(this, 'Audit', {
-      ledger: this.tables.ledger,
-      stripeSecret: secret,
-      alarmTopic: this.queue.alarmTopic,
-      environment: namespace,
-      logLevel,
-      removalPolicy,
-    });
+    // Scheduled, from Stripe's side: settle what stayed pending, and compare Stripe with the ledger.
+    const ledgerOperation = { ledger: this.tables.ledger, stripeSecret: secret, alarmTopic: this.queue.alarmTopic, environment: namespace, logLevel, removalPolicy };
+    this.reconciler = new Reconciler(this, 'Reconciler', ledgerOperation);
+    this.audit = new LedgerAudit(this, 'Audit', ledgerOperation);
 
     this.api = new PaymentsApi(this, 'Api', {
       functions: { chargePayment: this.chargePayment.function, getPayment: this.getPayment.function, stripeWebhook: this.stripeWebhook.function },

@@ -16,6 +16,8 @@ import { createChargeOrder } from '../lambdas/core/charge-order';
 import { BUNDLE_BUDGET_BYTES, entryPath, FUNCTION_BUNDLING, FUNCTION_ENTRIES } from '../lib/constructs/bundling';
 import { localDynamoDbClient } from '../local/dynamodb-local';
 import { lambdaContext } from '../local/lambda-context';
+import { localSqsClient, startSqsEmulator } from '../local/queues';
+import { soak } from './soak';
 import { forgetIdempotencyKeys, startLocalParts, TEST_NAMESPACE, type LocalParts } from '../test/support/local-parts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
@@ -83,7 +85,8 @@ async function timed(rounds: number, run: (round: number) => Promise<unknown>): 
 }
 
 async function main(): Promise<void> {
-  const parts = await startLocalParts();
+  const [parts, sqsEmulator] = await Promise.all([startLocalParts(), startSqsEmulator()]);
+  const sqs = localSqsClient(sqsEmulator.endpoint);
   try {
     const report: string[] = [];
     report.push(`# Benchmark results`, '', `Run by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ${cpus().length} cores, ${ROUNDS} rounds per latency row. DynamoDB Local and the Stripe emulator run on this machine, so latencies compare the code paths with each other; they are not AWS latencies.`, '');
@@ -169,12 +172,15 @@ async function main(): Promise<void> {
       '',
     );
 
+    report.push(...(await soak(parts, sqs)));
+
     const text = report.join('\n');
     console.log(text);
     writeFileSync(resolve(__dirname, '../docs/benchmark.md'), `${text}\n`);
     counting.client.destroy();
   } finally {
-    await parts.stop();
+    sqs.destroy();
+    await Promise.all([parts.stop(), sqsEmulator.stop()]);
   }
 }
 

@@ -29,6 +29,31 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
   const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   const key = ledgerTable.partitionKey;
 
+  /**
+   * Applies an update only to a pending (or expired) record: a final state is never overwritten
+   * by a late or repeated attempt. Returns the record as it is after: this update's, or the one
+   * that stopped it.
+   */
+  async function moveResumable(orderId: string, update: ReturnType<typeof setExpression>, action: string): Promise<LedgerRecord> {
+    try {
+      const { Attributes } = await documents.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { [key]: orderId },
+          ...update,
+          ConditionExpression: '#status IN (:pendingStatus, :expired)',
+          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':pendingStatus': 'pending', ':expired': 'expired' },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return Attributes as LedgerRecord;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException && error.Item) return unmarshall(error.Item) as LedgerRecord;
+      throw storeError(action, error);
+    }
+  }
+
   return {
     async createPendingOrGet(order: ChargeRequest, { channel, namespace }: OrderOrigin, now: string) {
       const pending: LedgerRecord & IndexKeys = {
@@ -66,48 +91,11 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
       }
     },
 
-    async markAttempt(orderId: string, now: string) {
-      const update = setExpression({ status: 'pending', attemptAt: now, pendingShard: pendingShardOf(orderId), updatedAt: now }, []);
-      try {
-        const { Attributes } = await documents.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { [key]: orderId },
-            ...update,
-            ConditionExpression: '#status IN (:pendingStatus, :expired)',
-            ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':pendingStatus': 'pending', ':expired': 'expired' },
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        return Attributes as LedgerRecord;
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException && error.Item) return unmarshall(error.Item) as LedgerRecord;
-        throw storeError('mark the charge attempt', error);
-      }
-    },
+    // A new attempt makes the record pending again, its index key back, attempted now.
+    markAttempt: (orderId: string, now: string) =>
+      moveResumable(orderId, setExpression({ status: 'pending', attemptAt: now, pendingShard: pendingShardOf(orderId), updatedAt: now }, []), 'mark the charge attempt'),
 
-    async finalize(orderId: string, fact: LedgerFact, now: string) {
-      const update = setExpression({ ...fact, updatedAt: now });
-      try {
-        // Only a pending (or expired) record moves: a final state is never overwritten by a late or repeated attempt.
-        const { Attributes } = await documents.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { [key]: orderId },
-            ...update,
-            ConditionExpression: '#status IN (:pendingStatus, :expired)',
-            ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':pendingStatus': 'pending', ':expired': 'expired' },
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        );
-        return Attributes as LedgerRecord;
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException && error.Item) return unmarshall(error.Item) as LedgerRecord;
-        throw storeError('finalize the ledger record', error);
-      }
-    },
+    finalize: (orderId: string, fact: LedgerFact, now: string) => moveResumable(orderId, setExpression({ ...fact, updatedAt: now }), 'finalize the ledger record'),
 
     async releasePending(orderId: string) {
       try {

@@ -1,31 +1,18 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { ENV, METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/contract/environment';
 import { AUDIT_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
 import { createdIndex } from '../../lambdas/contract/tables';
 import { entryPath } from './bundling';
-import { ScheduledFunction } from './scheduled-function';
-
-export interface LedgerAuditProps {
-  ledger: ITable;
-  stripeSecret: ISecret;
-  alarmTopic: ITopic;
-  /** Variables every payments function shares (the namespace). */
-  environment: Record<string, string>;
-  logLevel: string;
-  removalPolicy: RemovalPolicy;
-}
+import { ScheduledFunction, type LedgerOperationProps } from './scheduled-function';
 
 /** The daily audit of Stripe against the ledger, and the alarm on any difference it finds. */
 export class LedgerAudit extends ScheduledFunction {
   readonly discrepancyAlarm: Alarm;
 
-  constructor(scope: Construct, id: string, props: LedgerAuditProps) {
+  constructor(scope: Construct, id: string, props: LedgerOperationProps) {
     const every = Duration.days(1);
     super(scope, id, {
       entry: entryPath('auditLedger'),

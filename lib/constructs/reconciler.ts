@@ -1,27 +1,14 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
-import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/contract/environment';
 import { PENDING_GRACE_SECONDS, RECONCILE_INTERVAL_MINUTES, RECONCILER_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
 import { pendingIndex } from '../../lambdas/contract/tables';
 import { entryPath } from './bundling';
-import { ScheduledFunction } from './scheduled-function';
-
-export interface ReconcilerProps {
-  ledger: ITable;
-  stripeSecret: ISecret;
-  alarmTopic: ITopic;
-  /** Variables every payments function shares (the namespace). */
-  environment: Record<string, string>;
-  logLevel: string;
-  removalPolicy: RemovalPolicy;
-}
+import { ScheduledFunction, type LedgerOperationProps } from './scheduled-function';
 
 /** The reconciler: settles orders left pending past the grace period from Stripe's side, every few minutes. */
 export class Reconciler extends ScheduledFunction {
-  constructor(scope: Construct, id: string, props: ReconcilerProps) {
+  constructor(scope: Construct, id: string, props: LedgerOperationProps) {
     super(scope, id, {
       entry: entryPath('reconcilePending'),
       description: 'Settles orders left pending past the grace period from Stripe\'s side (never charges)',

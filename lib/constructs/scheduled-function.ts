@@ -1,11 +1,24 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { PaymentsFunction, type PaymentsFunctionProps } from './payments-function';
+
+/** What the stack gives each scheduled function that reads the ledger and Stripe (the reconciler, the audit). */
+export interface LedgerOperationProps {
+  ledger: ITable;
+  stripeSecret: ISecret;
+  alarmTopic: ITopic;
+  /** Variables every payments function shares (the namespace). */
+  environment: Record<string, string>;
+  logLevel: string;
+  removalPolicy: RemovalPolicy;
+}
 
 export interface ScheduledFunctionProps extends PaymentsFunctionProps {
   every: Duration;

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
 import { createLedgerReader, createLedgerWindowReader } from '../../lambdas/adapters/dynamodb-ledger';
 import { createStripeAuditSource, createStripePayments } from '../../lambdas/adapters/stripe-payments';
@@ -8,7 +7,7 @@ import { createAudit, windowStart } from '../../lambdas/core/audit';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { lambdaContext } from '../../local/lambda-context';
 import { createTables, localTableNames } from '../../local/tables';
-import { newOrderId, postEvent, serviceOptions, silentLogger, startLocalParts, type LocalParts } from '../support/local-parts';
+import { newOrderId, postEvent, serviceOptions, setLedgerField, silentLogger, startLocalParts, type LocalParts } from '../support/local-parts';
 
 /** The audit against DynamoDB Local and the Stripe emulator; each test in a namespace and tables of its own. */
 let shared: LocalParts;
@@ -35,17 +34,7 @@ const audit = () =>
     graceSeconds: PENDING_GRACE_SECONDS,
   })(windowStart('24h'));
 
-async function rewriteLedger(orderId: string, field: string, value: string): Promise<void> {
-  await parts.dynamoDb.send(
-    new UpdateItemCommand({
-      TableName: parts.tables.ledgerTableName,
-      Key: { orderId: { S: orderId } },
-      UpdateExpression: 'SET #field = :value',
-      ExpressionAttributeNames: { '#field': field },
-      ExpressionAttributeValues: { ':value': { S: value } },
-    }),
-  );
-}
+const rewriteLedger = (orderId: string, field: string, value: string) => setLedgerField(parts, orderId, field, value);
 
 describe('the audit of Stripe against the ledger', () => {
   it('finds no difference after charges, declines and payments that need the customer, across pages of Stripe\'s listing', async () => {

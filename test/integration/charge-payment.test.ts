@@ -1,6 +1,5 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
 import { createDynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createIdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
@@ -12,6 +11,7 @@ import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { freePort } from '../../local/free-port';
 import { lambdaContext } from '../../local/lambda-context';
 import {
+  backdateLedger,
   chargeHandler,
   forgetIdempotencyKeys,
   ledgerRecord,
@@ -43,17 +43,8 @@ const order = (orderId: string, extra: Record<string, unknown> = {}) => ({
 });
 const body = (response: { body: string }) => JSON.parse(response.body);
 
-/** Moves a ledger record's creation back in time, as if the order had been pending for `hours`. */
-async function ageLedgerRecord(orderId: string, hours: number): Promise<void> {
-  await parts.dynamoDb.send(
-    new UpdateItemCommand({
-      TableName: parts.tables.ledgerTableName,
-      Key: { orderId: { S: orderId } },
-      UpdateExpression: 'SET createdAt = :then',
-      ExpressionAttributeValues: { ':then': { S: new Date(Date.now() - hours * 3_600_000).toISOString() } },
-    }),
-  );
-}
+/** As if the order had been pending for `hours`. */
+const ageLedgerRecord = (orderId: string, hours: number) => backdateLedger(parts, orderId, 'createdAt', hours * 60);
 
 describe('POST /payments against DynamoDB Local and the Stripe emulator', () => {
   it('charges once, then replays the stored result with Idempotent-Replayed', async () => {

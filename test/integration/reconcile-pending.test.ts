@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
 import { createDynamoDbLedger, createLedgerFactWriter, createPendingLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
@@ -12,7 +11,7 @@ import { createChargePaymentHandler } from '../../lambdas/handlers/charge-paymen
 import { lambdaContext } from '../../local/lambda-context';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
 import { createTables, localTableNames } from '../../local/tables';
-import { ledgerRecord, newOrderId, postEvent, serviceOptions, silentLogger, startLocalParts, TEST_NAMESPACE, type LocalParts } from '../support/local-parts';
+import { backdateLedger, ledgerRecord, newOrderId, postEvent, serviceOptions, silentLogger, startLocalParts, TEST_NAMESPACE, type LocalParts } from '../support/local-parts';
 
 /**
  * The reconciler against DynamoDB Local and the Stripe emulator: every order left pending, with no
@@ -41,16 +40,7 @@ function reconciler(payments: Pick<PaymentProvider, 'findPayment'> = createStrip
 }
 
 /** As if the order's latest attempt started this many minutes ago (the index is keyed on it). */
-async function ageAttempt(orderId: string, minutes: number): Promise<void> {
-  await parts.dynamoDb.send(
-    new UpdateItemCommand({
-      TableName: parts.tables.ledgerTableName,
-      Key: { orderId: { S: orderId } },
-      UpdateExpression: 'SET attemptAt = :then',
-      ExpressionAttributeValues: { ':then': { S: new Date(Date.now() - minutes * 60_000).toISOString() } },
-    }),
-  );
-}
+const ageAttempt = (orderId: string, minutes: number) => backdateLedger(parts, orderId, 'attemptAt', minutes);
 
 /** The pending record written, then a crash: before Stripe was called, or after it charged. */
 async function abandoned(orderId: string, { charged, channel = 'api' }: { charged: boolean; channel?: OrderChannel }): Promise<void> {

@@ -20,6 +20,23 @@ export interface Fault {
   kind: FaultKind;
 }
 
+/** Asked before every request a step makes: the fault it meets, if any. */
+export type FaultPlan = (step: Step) => FaultKind | undefined;
+
+/**
+ * One fault, once: the first request of its step meets it. A Stripe failure lasts for the SDK's
+ * try and both its retries (a one-off would be hidden by them).
+ */
+export function faultOnce({ step, kind }: Fault): FaultPlan {
+  let left = step === 'Stripe call' && kind.startsWith('fails') ? 3 : 1;
+  return (at) => (at === step && left > 0 ? ((left -= 1), kind) : undefined);
+}
+
+/** Any fault at any step, with this probability per request. */
+export function randomFaults(probability: number, random: () => number = Math.random): FaultPlan {
+  return () => (random() < probability ? FAULT_KINDS[Math.floor(random() * FAULT_KINDS.length)] : undefined);
+}
+
 /** A crash: the call never returns, so nothing after it runs (the Lambda is gone). */
 const never = () => new Promise<never>(() => undefined);
 const lost = (what: string) => Object.assign(new Error(`${what}: the connection was reset`), { name: 'TimeoutError', code: 'ECONNRESET', $metadata: {} });
@@ -42,39 +59,32 @@ function dynamoDbStep(commandName: string, tableName: string, tables: TableNames
   return undefined;
 }
 
-/** A real DynamoDB client whose first request of the faulty step meets the fault; every other request goes through. */
-export function faultyDynamoDb(endpoint: string, tables: TableNames, fault: Fault): DynamoDBClient {
+/** A real DynamoDB client whose requests of each DynamoDB step meet what the plan says. */
+export function faultyDynamoDb(endpoint: string, tables: TableNames, plan: FaultPlan): DynamoDBClient {
   const client = localDynamoDbClient(endpoint);
-  let armed = fault.step !== 'Stripe call';
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const input = args.input as { TableName?: string };
-      if (!armed || dynamoDbStep(context.commandName ?? '', input.TableName ?? '', tables) !== fault.step) return next(args);
-      armed = false;
-      return withFault(fault.kind, () => next(args), fault.step);
+      const step = dynamoDbStep(context.commandName ?? '', (args.input as { TableName?: string }).TableName ?? '', tables);
+      const kind = step && plan(step);
+      return kind ? withFault(kind, () => next(args), step) : next(args);
     },
     { step: 'initialize', name: 'injectFault' },
   );
   return client;
 }
 
-/**
- * The real Stripe SDK over real HTTP, whose PaymentIntent creations meet the fault: a failure
- * lasts for the SDK's try and both its retries (a one-off would be hidden by them), a crash
- * happens once. Every other request goes through.
- */
-export function faultyStripe(apiKey: string, apiBase: string, fault: Fault | undefined): Stripe {
+/** The real Stripe SDK over real HTTP, whose PaymentIntent creations meet what the plan says. */
+export function faultyStripe(apiKey: string, apiBase: string, plan: FaultPlan): Stripe {
   const inner = Stripe.createNodeHttpClient();
-  let armed = fault?.step !== 'Stripe call' ? 0 : fault.kind.startsWith('fails') ? 3 : 1;
   class FaultyHttpClient extends Stripe.HttpClient {
     override getClientName() {
       return inner.getClientName();
     }
     override makeRequest(...args: Parameters<Stripe.HttpClient['makeRequest']>) {
       const [, , path, method] = args;
-      if (armed === 0 || method !== 'POST' || path !== '/v1/payment_intents') return inner.makeRequest(...args);
-      armed -= 1;
-      return withFault((fault as Fault).kind, () => inner.makeRequest(...args).then((response) => response.toJSON()), 'Stripe call') as never;
+      const kind = method === 'POST' && path === '/v1/payment_intents' ? plan('Stripe call') : undefined;
+      if (kind === undefined) return inner.makeRequest(...args);
+      return withFault(kind, () => inner.makeRequest(...args).then((response) => response.toJSON()), 'Stripe call') as never;
     }
   }
   return createStripeClient(apiKey, apiBase, new FaultyHttpClient());

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DeleteItemCommand, GetItemCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, ScanCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type Stripe from 'stripe';
@@ -79,6 +79,24 @@ export async function ledgerRecord(parts: LocalParts, orderId: string): Promise<
     new GetItemCommand({ TableName: parts.tables.ledgerTableName, Key: { orderId: { S: orderId } }, ConsistentRead: true }),
   );
   return Item && (unmarshall(Item) as LedgerRecord);
+}
+
+/** Overwrites one text field of a ledger record, as a bug or a person at the console might. */
+export async function setLedgerField(parts: LocalParts, orderId: string, field: string, value: string): Promise<void> {
+  await parts.dynamoDb.send(
+    new UpdateItemCommand({
+      TableName: parts.tables.ledgerTableName,
+      Key: { orderId: { S: orderId } },
+      UpdateExpression: 'SET #field = :value',
+      ExpressionAttributeNames: { '#field': field },
+      ExpressionAttributeValues: { ':value': { S: value } },
+    }),
+  );
+}
+
+/** Moves a ledger time back, as if the order had been created, or last attempted, this many minutes ago. */
+export function backdateLedger(parts: LocalParts, orderId: string, field: 'createdAt' | 'attemptAt', minutesAgo: number): Promise<void> {
+  return setLedgerField(parts, orderId, field, new Date(Date.now() - minutesAgo * 60_000).toISOString());
 }
 
 export async function ledgerSize(parts: LocalParts): Promise<number> {

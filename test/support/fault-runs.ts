@@ -1,0 +1,83 @@
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { createChargeService, type ChargeServiceOptions } from '../../lambdas/adapters/charge-service';
+import { createDeadLetter } from '../../lambdas/adapters/dead-letter-queue';
+import { createLedgerReader, createLedgerWindowReader, createPendingLedger } from '../../lambdas/adapters/dynamodb-ledger';
+import { createRetryLater } from '../../lambdas/adapters/queue-retries';
+import { createStripeAuditSource, createStripePayments } from '../../lambdas/adapters/stripe-payments';
+import { createAudit, windowStart, type AuditReport } from '../../lambdas/core/audit';
+import { createReconcilePending } from '../../lambdas/core/reconcile-pending';
+import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker';
+import { startQueuePoller, type QueuePoller } from '../../local/queue-poller';
+import { createQueues, type LocalQueues } from '../../local/queues';
+import type { TableNames } from '../../local/tables';
+import { faultyDynamoDb, faultyStripe, type FaultPlan } from './faults';
+import { silentLogger, type LocalParts } from './local-parts';
+
+/**
+ * Deployments that meet faults, over real local parts, and the loop that runs the queue and the
+ * reconciler until nothing moves: shared by the fault matrix (a test) and the soak (the benchmark).
+ * Everything runs fast: a crashed call's lock, the retry delay and the reconciler's grace are short.
+ */
+export const LOCK_MS = 1_000;
+export const GRACE_SECONDS = 1;
+const SHORT_RETRIES = { baseDelaySeconds: 1, maxDelaySeconds: 1 };
+
+/** One deployment's namespace and tables. */
+export interface Deployment {
+  namespace: string;
+  tables: TableNames;
+}
+
+/** What one Lambda of the deployment is wired with: real clients that meet the plan's faults. */
+export function faultyServiceOptions(parts: LocalParts, deployment: Deployment, plan: FaultPlan): ChargeServiceOptions {
+  const stripe = faultyStripe(parts.stripeEmulator.apiKey, parts.stripeEmulator.url, plan);
+  return { dynamoDb: faultyDynamoDb(parts.dynamoDbLocal.endpoint, deployment.tables, plan), ...deployment.tables, stripe: async () => stripe, namespace: deployment.namespace };
+}
+
+/** A queue and its dead-letter queue, consumed by a worker that meets the plan's faults (as the event source mapping would, with a short timeout). */
+export async function startFaultyWorker(parts: LocalParts, sqs: SQSClient, deployment: Deployment, plan: FaultPlan, prefix: string): Promise<LocalQueues & { poller: QueuePoller; options: ChargeServiceOptions }> {
+  const queues = await createQueues(sqs, prefix, { visibilityTimeoutSeconds: 1 });
+  const options = faultyServiceOptions(parts, deployment, plan);
+  const worker = createChargeWorkerHandler(
+    { charge: createChargeService(options, 'queue'), deadLetter: createDeadLetter(sqs, queues.deadLetterQueueUrl), retryLater: createRetryLater(sqs, queues.queueUrl, SHORT_RETRIES) },
+    silentLogger,
+  );
+  return { ...queues, options, poller: startQueuePoller(sqs, queues.queueUrl, worker, LOCK_MS / 1000) };
+}
+
+/** Messages on these queues, visible or in flight. */
+export async function messagesOn(sqs: SQSClient, queueUrls: string[]): Promise<number> {
+  const counts = await Promise.all(
+    queueUrls.map(async (QueueUrl) => {
+      const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+      return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible);
+    }),
+  );
+  return counts.reduce((sum, count) => sum + count, 0);
+}
+
+/** Runs the reconciler until no record is pending and the queues are empty, or throws at the deadline. */
+export async function runToQuiescence(parts: LocalParts, deployment: Deployment, queuesEmpty: () => Promise<boolean>, deadlineMs = 60_000): Promise<void> {
+  const ledger = createPendingLedger(parts.dynamoDb, deployment.tables.ledgerTableName);
+  const reconcile = createReconcilePending({ ledger, payments: createStripePayments(async () => parts.stripe), graceSeconds: GRACE_SECONDS });
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    await reconcile();
+    // Every pending record, however recent: the sparse index holds exactly those.
+    const pending: string[] = [];
+    for await (const record of ledger.pendingAttemptedBefore('9999')) pending.push(record.orderId);
+    if (pending.length === 0 && (await queuesEmpty())) return;
+    if (Date.now() > deadline) throw new Error(`no quiescence; still pending: ${pending.slice(0, 10).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** The audit of the deployment over the last hour. */
+export function auditDeployment(parts: LocalParts, deployment: Deployment): Promise<AuditReport> {
+  return createAudit({
+    ...createStripeAuditSource(async () => parts.stripe, deployment.namespace),
+    recordsCreatedBetween: createLedgerWindowReader(parts.dynamoDb, deployment.tables.ledgerTableName),
+    readRecord: createLedgerReader(parts.dynamoDb, deployment.tables.ledgerTableName),
+    graceSeconds: GRACE_SECONDS,
+  })(windowStart('1h'));
+}
