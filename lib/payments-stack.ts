@@ -1,4 +1,4 @@
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/contract/environment';
@@ -11,6 +11,7 @@ import { PaymentsApi } from './constructs/payments-api';
 import { PaymentsFunction, type TableAccess } from './constructs/payments-function';
 import { LedgerAudit } from './constructs/ledger-audit';
 import { Reconciler } from './constructs/reconciler';
+import { stackOutput } from './constructs/stack-output';
 import { StripeSecret } from './constructs/stripe-secret';
 
 export interface PaymentsStackProps extends StackProps {
@@ -138,13 +139,15 @@ export class PaymentsStack extends Stack {
     });
 
     // The operator commands (npm run dlq:inspect / dlq:redrive) find the queues by these outputs.
-    new CfnOutput(this, 'ChargeQueueUrl', { value: this.queue.queue.queueUrl });
-    new CfnOutput(this, 'ChargeQueueArn', { value: this.queue.queue.queueArn });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queue.deadLetterQueue.queueUrl });
-    new CfnOutput(this, 'DeadLetterQueueArn', { value: this.queue.deadLetterQueue.queueArn });
+    stackOutput(this, 'IdempotencyTableName', { value: this.tables.idempotency.tableName, description: 'The key table (Powertools idempotency records)' });
+    stackOutput(this, 'LedgerTableName', { value: this.tables.ledger.tableName, description: 'The payments ledger' });
+    stackOutput(this, 'ChargeQueueUrl', { value: this.queue.queue.queueUrl });
+    stackOutput(this, 'ChargeQueueArn', { value: this.queue.queue.queueArn });
+    stackOutput(this, 'DeadLetterQueueUrl', { value: this.queue.deadLetterQueue.queueUrl });
+    stackOutput(this, 'DeadLetterQueueArn', { value: this.queue.deadLetterQueue.queueArn });
     // `npm run reconcile` invokes it for one run now.
-    new CfnOutput(this, 'ReconcilerFunctionName', { value: this.reconciler.function.function.functionName });
+    stackOutput(this, 'ReconcilerFunctionName', { value: this.reconciler.function.function.functionName });
     // `npm run audit` invokes it for a report now.
-    new CfnOutput(this, 'AuditFunctionName', { value: this.audit.function.function.functionName });
+    stackOutput(this, 'AuditFunctionName', { value: this.audit.function.function.functionName });
   }
 }

@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Topic } from 'aws-cdk-lib/aws-sns';
@@ -59,6 +60,21 @@ export class ChargeQueue extends Construct {
     });
 
     this.alarmTopic = new Topic(this, 'AlarmTopic', { enforceSSL: true });
+    // enforceSSL gives the topic a policy, which replaces SNS's default one: CloudWatch may then
+    // publish only if a statement allows it, for this stack's alarms (their names start with the stack's).
+    const stack = Stack.of(this);
+    this.alarmTopic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisStack',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:${stack.stackName}-*` },
+          StringEquals: { 'aws:SourceAccount': stack.account },
+        },
+      }),
+    );
     if (alarmEmail !== undefined) this.alarmTopic.addSubscription(new EmailSubscription(alarmEmail));
     for (const alarm of [this.deadLetterAlarm, this.backlogAlarm]) alarm.addAlarmAction(new SnsAction(this.alarmTopic));
     Validations.of(this.alarmTopic).acknowledge({

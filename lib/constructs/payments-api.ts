@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AwsIntegration,
@@ -20,6 +20,7 @@ import { Construct } from 'constructs';
 import { chargeRequestSchema } from '../../lambdas/contract/payment-request';
 import { QUEUED_STATUS, routes, type FunctionName } from '../../lambdas/contract/routes';
 import { API_INTEGRATION_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
+import { stackOutput } from './stack-output';
 
 export interface PaymentsApiProps {
   functions: Record<FunctionName, IFunction>;
@@ -29,6 +30,15 @@ export interface PaymentsApiProps {
   /** Steady-state requests per second per API key, and the burst above it. */
   throttle: { rateLimit: number; burstLimit: number };
 }
+
+/**
+ * How the SQS integration's answers are classified (API Gateway matches the whole status code):
+ * a 4xx other than 403 and 429 is SQS refusing this message, so a retry cannot help (400); a 403
+ * (our own permission, e.g. IAM still propagating right after a deploy), a 429 (throttled) or a
+ * 5xx is worth retrying (503).
+ */
+export const QUEUE_REFUSED_PATTERN = '4(0[0-24-9]|1\\d|2[0-8]|[3-9]\\d)';
+export const QUEUE_UNAVAILABLE_PATTERN = '403|429|5\\d{2}';
 
 /** The shared request schema in the form CDK's model expects: `$schema` becomes `schema`. */
 export function toModelSchema({ $schema: _dialect, ...schema }: typeof chargeRequestSchema): JsonSchema {
@@ -109,9 +119,11 @@ export class PaymentsApi extends Construct {
     });
     usagePlan.addApiKey(apiKey);
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the payments API' });
-    new CfnOutput(this, 'ApiKeyId', { value: apiKey.keyId, description: 'Id of the API key' });
-    new CfnOutput(this, 'GetApiKeyCommand', {
+    // The same URL as ApiUrl under a generated name: one name for it is enough.
+    this.api.node.tryRemoveChild('Endpoint');
+    stackOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the payments API' });
+    stackOutput(this, 'ApiKeyId', { value: apiKey.keyId, description: 'Id of the API key' });
+    stackOutput(this, 'GetApiKeyCommand', {
       value: `aws apigateway get-api-key --api-key ${apiKey.keyId} --include-value --query value --output text`,
       description: 'Prints the API key value to send as the x-api-key header',
     });
@@ -164,13 +176,14 @@ export class PaymentsApi extends Construct {
           },
           {
             // SQS refused this message (e.g. over its size limit): sending it again cannot help.
+            // Not a 403: that is this integration's permission (e.g. IAM still propagating after a deploy).
             statusCode: '400',
-            selectionPattern: '4\\d{2}',
+            selectionPattern: QUEUE_REFUSED_PATTERN,
             responseTemplates: { 'application/json': '{"error":{"code":"invalid_request","message":"the queue refused this order"}}' },
           },
           {
             statusCode: '503',
-            selectionPattern: '5\\d{2}',
+            selectionPattern: QUEUE_UNAVAILABLE_PATTERN,
             responseTemplates: {
               'application/json': '{"error":{"code":"queue_unavailable","message":"the order could not be queued; retrying is safe"}}',
             },

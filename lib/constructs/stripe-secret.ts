@@ -1,6 +1,7 @@
-import { CfnOutput, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { stackOutput } from './stack-output';
 
 export interface StripeSecretProps {
   /** What the secret holds, for its description and its output. */
@@ -22,7 +23,7 @@ export class StripeSecret extends Construct {
     super(scope, id);
     this.secret =
       existingSecretName === undefined ? this.createSecret(holds, removalPolicy) : Secret.fromSecretNameV2(this, 'Existing', existingSecretName);
-    new CfnOutput(this, `${id}Name`, { value: this.secret.secretName, description: `Secrets Manager secret to put the ${holds} into` });
+    stackOutput(this, `${id}Name`, { value: this.secret.secretName, description: `Secrets Manager secret to put the ${holds} into` });
   }
 
   private createSecret(holds: string, removalPolicy: RemovalPolicy): ISecret {

@@ -1,5 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { chargeQueue, WORKER_STRIPE_REQUESTS_IN_FLIGHT } from '../../lambdas/contract/queues';
+import { QUEUE_REFUSED_PATTERN, QUEUE_UNAVAILABLE_PATTERN } from '../../lib/constructs/payments-api';
 import { synthesize } from '../support/synth';
 
 const { template } = synthesize({ sandbox: 'true' });
@@ -81,6 +82,27 @@ describe('charge queue and dead-letter queue', () => {
     });
   });
 
+  it('lets CloudWatch publish this stack\'s alarms to the topic (its policy replaces the default one that would)', () => {
+    const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topicId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: { Ref: topicId },
+            Condition: {
+              ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', Match.arrayWith([':alarm:ExactlyOncePayments-*'])] } },
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
   it('subscribes the alarm email given in context', () => {
     synthesize({ alarmEmail: 'oncall@example.com' }).template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
@@ -149,7 +171,12 @@ describe('POST /payments/async', () => {
     expect(method().Integration.RequestParameters).toEqual({ 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'" });
     expect(method().Integration.RequestTemplates['application/json']).toMatch(/\)Action=SendMessage&/);
     const responses = method().Integration.IntegrationResponses as Array<{ StatusCode: string; SelectionPattern?: string; ResponseTemplates: Record<string, string> }>;
-    expect(responses.map((r) => [r.StatusCode, r.SelectionPattern])).toEqual([['202', undefined], ['400', '4\\d{2}'], ['503', '5\\d{2}']]);
+    expect(responses.map((r) => [r.StatusCode, r.SelectionPattern])).toEqual([['202', undefined], ['400', QUEUE_REFUSED_PATTERN], ['503', QUEUE_UNAVAILABLE_PATTERN]]);
+    // API Gateway matches a selection pattern against the whole status code of SQS's answer.
+    const answered = (status: number) => responses.find((r) => r.SelectionPattern !== undefined && new RegExp(`^(?:${r.SelectionPattern})$`).test(String(status)))?.StatusCode;
+    expect([400, 404, 413, 430, 499].map(answered)).toEqual(['400', '400', '400', '400', '400']);
+    expect([403, 429, 500, 503].map(answered)).toEqual(['503', '503', '503', '503']); // 403: IAM may still be propagating; retrying is right
+    expect(answered(200)).toBeUndefined();
     expect(JSON.parse(responses[0].ResponseTemplates['application/json'].replace(/\$util\.escapeJavaScript\([^)]*\)/, 'order-1'))).toEqual({
       orderId: 'order-1',
       status: 'queued',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chargeQueue, retryCeilingSeconds, retryFloorSeconds } from '../../lambdas/contract/queues';
+import { synthesize } from '../support/synth';
 
 const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
 
@@ -19,5 +20,21 @@ describe('the README stays true to the contract', () => {
     }
     expect(readme).toContain(`| ${chargeQueue.maxReceiveCount} | — | SQS moves the message to the dead-letter queue |`);
     expect(readme).toContain(`after ${chargeQueue.maxReceiveCount} receives`);
+  });
+});
+
+describe('the README\'s stack outputs', () => {
+  const outputs = Object.keys(synthesize().template.toJSON().Outputs as Record<string, unknown>).sort();
+  const table = readme.slice(readme.indexOf('### Stack outputs'), readme.indexOf('`npx cdk synth` works offline'));
+  const documented = [...table.matchAll(/^\| (.+?) \|/gm)].flatMap(([, cell]) => [...cell.matchAll(/`(\w+)`/g)].map(([, name]) => name)).sort();
+  const mentioned = [...readme.matchAll(/<(\w+) output>|outputs? (?:its name )?as `(\w+)`/g)].map(([, a, b]) => a ?? b);
+
+  it('names every output the template has, and no other', () => {
+    expect(documented).toEqual(outputs);
+  });
+
+  it('mentions only outputs the template has', () => {
+    expect(mentioned.length).toBeGreaterThan(0);
+    for (const name of mentioned) expect(outputs).toContain(name);
   });
 });
