@@ -31,6 +31,8 @@ export interface PaymentsStackProps extends StackProps {
   /** Where the queue alarms send their notifications (subscribed to the alarm topic). */
   alarmEmail?: string;
   logLevel?: string;
+  /** API Gateway execution logs: `create` the account's CloudWatch role, use the `existing` one, or `off`. */
+  executionLogs: 'create' | 'existing' | 'off';
 }
 
 export class PaymentsStack extends Stack {
@@ -136,6 +138,7 @@ export class PaymentsStack extends Stack {
       chargeQueue: this.queue.queue,
       removalPolicy,
       throttle: { rateLimit: 50, burstLimit: 100 },
+      executionLogs: props.executionLogs,
     });
 
     // The operator commands (npm run dlq:inspect / dlq:redrive) find the queues by these outputs.

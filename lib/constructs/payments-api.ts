@@ -29,6 +29,12 @@ export interface PaymentsApiProps {
   removalPolicy: RemovalPolicy;
   /** Steady-state requests per second per API key, and the burst above it. */
   throttle: { rateLimit: number; burstLimit: number };
+  /**
+   * Execution logs need the account's API Gateway CloudWatch role, one setting per account and
+   * region: `create` makes it (and keeps it when the stack goes), `existing` uses the one the
+   * account has, `off` writes access logs only.
+   */
+  executionLogs: 'create' | 'existing' | 'off';
 }
 
 /**
@@ -58,14 +64,16 @@ export class PaymentsApi extends Construct {
     this.api = new RestApi(this, 'Api', {
       description: 'Exactly-once payments API',
       endpointTypes: [EndpointType.REGIONAL],
-      // Execution logs need the account-level API Gateway role; CDK creates it with the stack.
-      cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: props.removalPolicy,
+      // The account-wide role silently replaces one the account may have, and every REST API in
+      // the region depends on it: made only when asked, and never deleted with the stack.
+      cloudWatchRole: props.executionLogs === 'create',
+      ...(props.executionLogs === 'create' && { cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN }),
       deployOptions: {
         stageName: 'v1',
         accessLogDestination: new LogGroupLogDestination(accessLogs),
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
-        loggingLevel: MethodLoggingLevel.ERROR,
+        // Without the account's role, a stage with execution logging fails to deploy.
+        loggingLevel: props.executionLogs === 'off' ? MethodLoggingLevel.OFF : MethodLoggingLevel.ERROR,
         dataTraceEnabled: false, // request bodies would put payment details into the logs
         tracingEnabled: true,
         metricsEnabled: true,
@@ -128,11 +136,19 @@ export class PaymentsApi extends Construct {
       description: 'Prints the API key value to send as the x-api-key header',
     });
 
-    const cloudWatchRole = this.api.node.findChild('CloudWatchRole');
-    Validations.of(cloudWatchRole).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-      reason: 'The account-level role API Gateway writes execution logs with; AWS documents this managed policy for it and it is scoped to API Gateway.',
-    });
+    const cloudWatchRole = this.api.node.tryFindChild('CloudWatchRole');
+    if (cloudWatchRole !== undefined) {
+      Validations.of(cloudWatchRole).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+        reason: 'The account-level role API Gateway writes execution logs with; AWS documents this managed policy for it and it is scoped to API Gateway.',
+      });
+    }
+    if (props.executionLogs === 'off') {
+      Validations.of(this.api).acknowledge({
+        id: 'AwsSolutions-APIG6',
+        reason: 'Execution logs need the account-wide API Gateway CloudWatch role, which this stack does not take over unless asked (-c apiGatewayCloudWatchRole=true, or -c apiGatewayExecutionLogs=true when the account has one); access logs are always written.',
+      });
+    }
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG4',
       reason: 'Callers are backend services authenticated by API key and a throttled usage plan; add an IAM or Cognito authorizer when end users call the API directly.',

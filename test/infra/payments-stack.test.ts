@@ -173,12 +173,28 @@ describe('API', () => {
     template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
   });
 
-  it('writes access logs and traces the stage', () => {
+  it('writes access logs and traces the stage; no execution logs, and no account-wide role, unless asked', () => {
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
       TracingEnabled: true,
-      MethodSettings: [Match.objectLike({ LoggingLevel: 'ERROR', DataTraceEnabled: false })],
+      MethodSettings: [Match.objectLike({ LoggingLevel: 'OFF', DataTraceEnabled: false })],
     });
+    template.resourceCountIs('AWS::ApiGateway::Account', 0);
+  });
+
+  it('creates the account\'s API Gateway CloudWatch role only with -c apiGatewayCloudWatchRole=true, and keeps it when the stack goes', () => {
+    for (const sandbox of ['true', 'false']) {
+      const created = synthesize({ sandbox, apiGatewayCloudWatchRole: 'true' }).template;
+      const [account] = Object.values(created.findResources('AWS::ApiGateway::Account'));
+      expect(account).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      created.hasResourceProperties('AWS::ApiGateway::Stage', { MethodSettings: [Match.objectLike({ LoggingLevel: 'ERROR', DataTraceEnabled: false })] });
+    }
+  });
+
+  it('writes execution logs with the account\'s own role given -c apiGatewayExecutionLogs=true, without touching it', () => {
+    const existing = synthesize({ apiGatewayExecutionLogs: 'true' }).template;
+    existing.resourceCountIs('AWS::ApiGateway::Account', 0);
+    existing.hasResourceProperties('AWS::ApiGateway::Stage', { MethodSettings: [Match.objectLike({ LoggingLevel: 'ERROR' })] });
   });
 
   it('outputs the API URL and the command that prints the API key', () => {
