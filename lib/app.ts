@@ -5,7 +5,7 @@ import { PaymentsStack } from './payments-stack';
 
 /**
  * Adds the payments stack to an app, configured from context (`-c name=value`):
- * `sandbox=true` (destroy data with the stack), `apiGatewayCloudWatchRole=true` / `apiGatewayExecutionLogs=true` (execution logs), `namespace` (at Stripe; default `<stack>-<account>-<region>`), `stripeSecretName`, `stripeWebhookSecretName`, `alarmEmail`, `logLevel`, `stackName`.
+ * `sandbox=true` (destroy data with the stack), `ledgerIndexes=N` (upgrading in steps), `apiGatewayCloudWatchRole=true` / `apiGatewayExecutionLogs=true` (execution logs), `namespace` (at Stripe; default `<stack>-<account>-<region>`), `stripeSecretName`, `stripeWebhookSecretName`, `alarmEmail`, `logLevel`, `stackName`.
  * Every AWS Solutions finding fails synth unless acknowledged, with its reason, where it arises.
  */
 export function buildApp(app: App): PaymentsStack {
@@ -18,6 +18,7 @@ export function buildApp(app: App): PaymentsStack {
     stripeWebhookSecretName: context('stripeWebhookSecretName'),
     alarmEmail: context('alarmEmail'),
     logLevel: context('logLevel'),
+    ledgerIndexes: context('ledgerIndexes') === undefined ? undefined : Number(context('ledgerIndexes')),
     executionLogs: context('apiGatewayCloudWatchRole') === 'true' ? 'create' : context('apiGatewayExecutionLogs') === 'true' ? 'existing' : 'off',
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });

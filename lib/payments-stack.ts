@@ -31,6 +31,8 @@ export interface PaymentsStackProps extends StackProps {
   /** Where the queue alarms send their notifications (subscribed to the alarm topic). */
   alarmEmail?: string;
   logLevel?: string;
+  /** Deploy only the first N ledger indexes (upgrading a ledger deployed without them: one per update). */
+  ledgerIndexes?: number;
   /** API Gateway execution logs: `create` the account's CloudWatch role, use the `existing` one, or `off`. */
   executionLogs: 'create' | 'existing' | 'off';
 }
@@ -51,7 +53,7 @@ export class PaymentsStack extends Stack {
     const removalPolicy = props.sandbox ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     const logLevel = props.logLevel ?? 'INFO';
 
-    this.tables = new PaymentTables(this, 'Tables', { removalPolicy });
+    this.tables = new PaymentTables(this, 'Tables', { removalPolicy, ledgerIndexes: props.ledgerIndexes });
     this.queue = new ChargeQueue(this, 'ChargeQueue', { removalPolicy, alarmEmail: props.alarmEmail });
     const { secret } = new StripeSecret(this, 'StripeSecret', {
       holds: 'Stripe secret API key (sk_test_... or sk_live_...)',

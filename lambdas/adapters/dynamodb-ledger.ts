@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ChargeRequest } from '../contract/payment-request';
 import { createdIndex, INDEX_SHARDS, ledgerTable, pendingIndex, type IndexDefinition } from '../contract/tables';
 import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
-import { namespaceOf, type LedgerFact, type LedgerRecord, type OrderOrigin, type PaymentsLedger } from '../core/charge-order';
+import { namespaceOf, type LedgerFact, type LedgerRecord, type OrderChannel, type OrderOrigin, type PaymentsLedger } from '../core/charge-order';
 import type { PendingLedger } from '../core/reconcile-pending';
 import type { FactOutcome, PaymentStatusUpdate } from '../core/payment-events';
 import { StoreUnavailableError } from '../core/errors';
@@ -92,8 +92,15 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
     },
 
     // A new attempt makes the record pending again, its index key back, attempted now.
-    markAttempt: (orderId: string, now: string) =>
-      moveResumable(orderId, setExpression({ status: 'pending', attemptAt: now, pendingShard: pendingShardOf(orderId), updatedAt: now }, []), 'mark the charge attempt'),
+    markAttempt: (orderId: string, channel: OrderChannel, now: string) => {
+      const update = setExpression({ status: 'pending', attemptAt: now, pendingShard: pendingShardOf(orderId), updatedAt: now }, []);
+      const withChannel = {
+        UpdateExpression: `${update.UpdateExpression}, #channel = if_not_exists(#channel, :channel)`,
+        ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#channel': 'channel' },
+        ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':channel': channel },
+      };
+      return moveResumable(orderId, withChannel, 'mark the charge attempt');
+    },
 
     finalize: (orderId: string, fact: LedgerFact, now: string) => moveResumable(orderId, setExpression({ ...fact, updatedAt: now }), 'finalize the ledger record'),
 
@@ -249,6 +256,55 @@ export function createLedgerWindowReader(client: DynamoDBClient, tableName: stri
       }
     }
   };
+}
+
+/**
+ * Gives records written before the ledger had its indexes their index keys, once, after the
+ * upgrade: every record its created day (for the audit), and a pending one its pending shard and,
+ * as its latest attempt, its last update (for the reconciler). Each write is conditional, so it
+ * is safe to run beside live traffic and to run again. A Scan, but a one-off.
+ */
+export async function backfillIndexKeys(client: DynamoDBClient, tableName: string): Promise<{ scanned: number; dated: number; pendingIndexed: number }> {
+  const documents = DynamoDBDocumentClient.from(client);
+  const counts = { scanned: 0, dated: 0, pendingIndexed: 0 };
+  const setIfAbsent = async (record: LedgerRecord, fields: Record<string, string>, condition: string, values: Record<string, string> = {}) => {
+    try {
+      await documents.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { [ledgerTable.partitionKey]: record.orderId },
+          UpdateExpression: `SET ${Object.keys(fields).map((name) => `#${name} = :${name}`).join(', ')}`,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: Object.fromEntries([...Object.keys(fields), ...(condition.includes('#status') ? ['status'] : [])].map((name) => [`#${name}`, name])),
+          ExpressionAttributeValues: { ...Object.fromEntries(Object.entries(fields).map(([name, value]) => [`:${name}`, value])), ...values },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw storeError('backfill the index keys', error);
+    }
+  };
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey, FilterExpression: 'attribute_not_exists(createdDayShard) OR (#status = :pending AND attribute_not_exists(pendingShard))', ExpressionAttributeNames: { '#status': 'status' }, ExpressionAttributeValues: { ':pending': 'pending' } }));
+    for (const record of (page.Items ?? []) as Array<LedgerRecord & IndexKeys>) {
+      counts.scanned += 1;
+      const shard = shardOf(record.orderId);
+      if (record.createdDayShard === undefined && (await setIfAbsent(record, { createdDayShard: createdDayShardKey(record.createdAt, shard) }, 'attribute_not_exists(createdDayShard)'))) counts.dated += 1;
+      if (record.status === 'pending' && record.pendingShard === undefined) {
+        const indexed = await setIfAbsent(
+          record,
+          { pendingShard: pendingShardKey(shard), attemptAt: record.attemptAt ?? record.updatedAt },
+          '#status = :pending AND attribute_not_exists(pendingShard)',
+          { ':pending': 'pending' },
+        );
+        if (indexed) counts.pendingIndexed += 1;
+      }
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return counts;
 }
 
 /** Reads one order's ledger record (strongly consistent: a client polling after a 202 sees the latest). */

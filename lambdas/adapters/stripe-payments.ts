@@ -5,7 +5,11 @@ import { STRIPE_LOOKUP_TIMEOUT_MS, STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_MS
 import type { PaymentAttempt, PaymentProvider } from '../core/charge-order';
 import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError } from '../core/errors';
 import type { AuditDependencies, StripePayment } from '../core/audit';
+import type { PaymentLookups } from '../core/reconcile-pending';
 import { isPaymentOf, ownOrderId } from '../core/payment-ownership';
+
+/** The most PaymentIntents a listing reads before it gives up (and answers "unsure"). */
+const LISTING_LIMIT = 5_000;
 
 /** PaymentIntent states in which the money is (or will be) collected without the customer's help. */
 const PAID_STATUSES = new Set(['succeeded', 'processing', 'requires_capture']);
@@ -43,7 +47,7 @@ function serverOptions(url: URL) {
 }
 
 /** Stripe as the charge use case's payment provider. `getClient` may be async (the key is a secret). */
-export function createStripePayments(getClient: () => Promise<Stripe>): PaymentProvider {
+export function createStripePayments(getClient: () => Promise<Stripe>): PaymentProvider & PaymentLookups {
   return {
     async createPayment(order: ChargeRequest, namespace: string): Promise<PaymentAttempt> {
       // Text that is not well-formed Unicode cannot be encoded into a request: nothing is sent, and
@@ -72,6 +76,31 @@ export function createStripePayments(getClient: () => Promise<Stripe>): PaymentP
         return attemptOf(intent);
       } catch (error) {
         return declineOrThrow(order, error);
+      }
+    },
+
+    async findPaymentCreatedBetween(order: ChargeRequest, namespace: string, from: Date, to: Date): Promise<PaymentAttempt | undefined> {
+      const stripe = await clientOrUnavailable(getClient);
+      const created = { gte: Math.floor(from.getTime() / 1000), lte: Math.ceil(to.getTime() / 1000) };
+      let seen = 0;
+      try {
+        // The SDK pages through the listing (newest first) as the loop asks for more.
+        for await (const intent of stripe.paymentIntents.list({ created, limit: 100 })) {
+          if (isPaymentOf(namespace, intent, order)) return attemptOf(intent);
+          if ((seen += 1) >= LISTING_LIMIT) throw new PaymentProviderError(`more than ${LISTING_LIMIT} PaymentIntents in the window to be sure none is ours`, true);
+        }
+      } catch (error) {
+        throw error instanceof PaymentProviderError ? error : new PaymentProviderError('payment provider unavailable', true, { cause: error });
+      }
+      return undefined;
+    },
+
+    async clientSecretOf(paymentId: string): Promise<string | undefined> {
+      const stripe = await clientOrUnavailable(getClient);
+      try {
+        return (await stripe.paymentIntents.retrieve(paymentId)).client_secret ?? undefined;
+      } catch (error) {
+        throw new PaymentProviderError('payment provider unavailable', true, { cause: error });
       }
     },
 

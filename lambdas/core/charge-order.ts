@@ -86,10 +86,11 @@ export interface PaymentsLedger {
   createPendingOrGet(order: ChargeRequest, origin: OrderOrigin, now: string): Promise<LedgerRecord | undefined>;
   /**
    * Marks a new attempt on a `pending` or `expired` record (it becomes `pending`, attempted now),
-   * before Stripe is called, so the reconciler leaves it alone. Returns the record as it is after
+   * before Stripe is called, so the reconciler leaves it alone. A record written before records
+   * knew their channel takes this attempt's. Returns the record as it is after
    * (someone else's final record if they finished first).
    */
-  markAttempt(orderId: string, now: string): Promise<LedgerRecord>;
+  markAttempt(orderId: string, channel: OrderChannel, now: string): Promise<LedgerRecord>;
   /** Moves a pending (or expired) record to its final status; returns the stored record (someone else's if they won). */
   finalize(orderId: string, fact: LedgerFact, now: string): Promise<LedgerRecord>;
   /** Removes a pending record after Stripe refused the payment and charged nothing. */
@@ -104,6 +105,8 @@ export interface PaymentProvider {
    * one made in this namespace for this orderId, amount and currency (payment-ownership.ts).
    */
   findPayment(order: ChargeRequest, namespace: string): Promise<PaymentAttempt | undefined>;
+  /** The client secret of a PaymentIntent that needs the customer (read only; it is never stored). */
+  clientSecretOf(paymentId: string): Promise<string | undefined>;
 }
 
 /** Plain JSON (no undefined, no Date): Powertools stores it as the idempotent response. */
@@ -141,10 +144,10 @@ export function createChargeOrder({ ledger, payments, origin, now = () => new Da
     let namespace = origin.namespace;
     if (existing !== undefined) {
       assertSamePayment(existing, order);
-      if (!RESUMABLE_STATUSES.includes(existing.status)) return toChargeResult(existing, true);
+      if (!RESUMABLE_STATUSES.includes(existing.status)) return replayOf(existing);
       // Claimed before Stripe is called, so the reconciler cannot expire what is about to be charged.
-      const resumed = await ledger.markAttempt(order.orderId, now().toISOString());
-      if (!RESUMABLE_STATUSES.includes(resumed.status)) return toChargeResult(resumed, true);
+      const resumed = await ledger.markAttempt(order.orderId, origin.channel, now().toISOString());
+      if (!RESUMABLE_STATUSES.includes(resumed.status)) return replayOf(resumed);
       // Resume with exactly what was first sent to Stripe: a changed description must not break the key.
       request = requestOf(existing);
       namespace = namespaceOf(existing);
@@ -166,6 +169,16 @@ export function createChargeOrder({ ledger, payments, origin, now = () => new Da
     const record = await ledger.finalize(order.orderId, ledgerFact(attempt), now().toISOString());
     return toChargeResult(record, false, attempt.clientSecret);
   };
+
+  /**
+   * A finished order's answer from the ledger. One that needs the customer is asked of Stripe for
+   * its client secret, which the ledger never keeps: the key table's stored answer may be gone
+   * (after 24 h), or there never was one (the reconciler or a webhook settled the order).
+   */
+  async function replayOf(record: LedgerRecord): Promise<ChargeResult> {
+    const needsCustomer = record.status === 'requires_action' && record.paymentId !== undefined;
+    return toChargeResult(record, true, needsCustomer ? await payments.clientSecretOf(record.paymentId as string) : undefined);
+  }
 }
 
 export type ChargeOrder = ReturnType<typeof createChargeOrder>;

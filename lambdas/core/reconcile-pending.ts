@@ -1,4 +1,6 @@
-import { ledgerFact, namespaceOf, type LedgerFact, type LedgerRecord, type PaymentProvider } from './charge-order';
+import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../contract/settings';
+import type { ChargeRequest } from '../contract/payment-request';
+import { ledgerFact, namespaceOf, type LedgerFact, type LedgerRecord, type PaymentAttempt, type PaymentProvider } from './charge-order';
 
 /** The reconciler's view of the ledger (the DynamoDB adapter reads a sparse index of pending records). */
 export interface PendingLedger {
@@ -10,10 +12,22 @@ export interface PendingLedger {
   expire(record: LedgerRecord, now: string): Promise<boolean>;
 }
 
+/** How the reconciler finds an order's PaymentIntent: reads only. */
+export interface PaymentLookups extends Pick<PaymentProvider, 'findPayment'> {
+  /**
+   * Lists the PaymentIntents created in [from, to] and finds the order's among them (the same rule
+   * as findPayment). Unlike search, a listing is current: a "none" from it can be trusted.
+   */
+  findPaymentCreatedBetween(order: ChargeRequest, namespace: string, from: Date, to: Date): Promise<PaymentAttempt | undefined>;
+}
+
+/** Our clock and Stripe's may differ by this much (a PaymentIntent's `created` is Stripe's time). */
+const CLOCK_SKEW_MS = 60_000;
+
 export interface ReconcileDependencies {
   ledger: PendingLedger;
-  /** Only the strict, namespaced lookup: the reconciler never creates or confirms a payment. */
-  payments: Pick<PaymentProvider, 'findPayment'>;
+  /** Only the strict, namespaced lookups: the reconciler never creates or confirms a payment. */
+  payments: PaymentLookups;
   graceSeconds: number;
   now?: () => Date;
 }
@@ -30,8 +44,11 @@ export interface ReconcileSummary {
   settled: number;
   /** API orders with no PaymentIntent: nothing charged, nothing in flight. */
   expired: number;
-  /** Queued orders with no PaymentIntent: their message is being retried or is dead-lettered. */
-  leftToQueue: number;
+  /**
+   * No PaymentIntent, and not known to have come through the API: a queued order (its message is
+   * being retried or is dead-lettered), or a record written before records knew their channel.
+   */
+  leftAlone: number;
   /** Changed by someone else (a retry, a webhook, another run) between the read and the write: left as they made it. */
   movedOn: number;
   /** Could not be settled this run (Stripe or DynamoDB failing); tried again next run. */
@@ -43,15 +60,27 @@ export interface ReconcileSummary {
 /**
  * Settles every order left `pending` past the grace period from Stripe's side, without the client
  * or webhooks: a PaymentIntent of this deployment for the order → Stripe's state; none and the
- * order came through the API → `expired`; none and it came through the queue → left to the queue.
+ * order came through the API → `expired`; none otherwise (the queue) → left to the queue.
  * It only reads Stripe, so it can never cause a charge, and it only moves a record that is still
  * pending with the attempt it read, so it never moves one backwards or overrides a newer attempt.
  */
 export function createReconcilePending({ ledger, payments, graceSeconds, now = () => new Date() }: ReconcileDependencies) {
+  /**
+   * Search finds a PaymentIntent cheaply, but lags behind new ones (about a minute, longer while
+   * Stripe has trouble), so its "none" is not trusted: the PaymentIntents created while the order
+   * could have made one (from its creation to its latest attempt's end) are listed, which is current.
+   */
+  async function findAnyPayment(record: LedgerRecord) {
+    const namespace = namespaceOf(record);
+    const found = await payments.findPayment(record, namespace);
+    if (found !== undefined) return found;
+    const from = new Date(Date.parse(record.createdAt) - CLOCK_SKEW_MS);
+    const to = new Date(Date.parse(record.attemptAt ?? record.createdAt) + CHARGE_FUNCTION_TIMEOUT_SECONDS * 1000 + CLOCK_SKEW_MS);
+    return payments.findPaymentCreatedBetween(record, namespace, from, to);
+  }
+
   return async function reconcilePending({ outOfTime = () => false }: ReconcileRun = {}): Promise<ReconcileSummary> {
-    const summary: ReconcileSummary = { examined: 0, settled: 0, expired: 0, leftToQueue: 0, movedOn: 0, failed: 0, unfinished: false };
-    // Stripe's search lags about a minute behind a new PaymentIntent; the grace period is far longer,
-    // so a record past it that Stripe's search does not find has no PaymentIntent.
+    const summary: ReconcileSummary = { examined: 0, settled: 0, expired: 0, leftAlone: 0, movedOn: 0, failed: 0, unfinished: false };
     const cutoff = new Date(now().getTime() - graceSeconds * 1000).toISOString();
     for await (const record of ledger.pendingAttemptedBefore(cutoff)) {
       if (outOfTime()) {
@@ -60,13 +89,13 @@ export function createReconcilePending({ ledger, payments, graceSeconds, now = (
       }
       summary.examined += 1;
       try {
-        const found = await payments.findPayment(record, namespaceOf(record));
+        const found = await findAnyPayment(record);
         if (found !== undefined) {
           summary[(await ledger.settle(record, ledgerFact(found), now().toISOString())) ? 'settled' : 'movedOn'] += 1;
-        } else if (record.channel === 'queue') {
-          summary.leftToQueue += 1;
-        } else {
+        } else if (record.channel === 'api') {
           summary[(await ledger.expire(record, now().toISOString())) ? 'expired' : 'movedOn'] += 1;
+        } else {
+          summary.leftAlone += 1;
         }
       } catch {
         // One order's failure must not stop the others; the next run tries it again.

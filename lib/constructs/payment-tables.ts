@@ -5,6 +5,11 @@ import { idempotencyTable, ledgerTable, type TableDefinition } from '../../lambd
 
 export interface PaymentTablesProps {
   removalPolicy: RemovalPolicy;
+  /**
+   * How many of the ledger's indexes to deploy (all by default). CloudFormation adds at most one
+   * global secondary index per update, so a ledger deployed without them is upgraded in steps.
+   */
+  ledgerIndexes?: number;
 }
 
 /** The key table (Powertools idempotency records, expired by TTL) and the permanent payments ledger. */
@@ -12,10 +17,10 @@ export class PaymentTables extends Construct {
   readonly idempotency: Table;
   readonly ledger: Table;
 
-  constructor(scope: Construct, id: string, { removalPolicy }: PaymentTablesProps) {
+  constructor(scope: Construct, id: string, { removalPolicy, ledgerIndexes }: PaymentTablesProps) {
     super(scope, id);
     this.idempotency = this.tableFrom(idempotencyTable, removalPolicy);
-    this.ledger = this.tableFrom(ledgerTable, removalPolicy);
+    this.ledger = this.tableFrom({ ...ledgerTable, indexes: ledgerTable.indexes?.slice(0, ledgerIndexes) }, removalPolicy);
   }
 
   /** Key schema, TTL and indexes come from the definitions the local runtime creates its tables from. */

@@ -39,6 +39,12 @@ describe('the reconciler', () => {
     ]);
   });
 
+  it('can be deployed one index at a time (-c ledgerIndexes=1), as CloudFormation requires to upgrade a ledger that has none', () => {
+    const { template: firstStep } = synthesize({ sandbox: 'true', ledgerIndexes: '1' });
+    const [ledger] = Object.values(firstStep.findResources('AWS::DynamoDB::Table', { Properties: Match.objectLike({ KeySchema: [{ AttributeName: ledgerTable.partitionKey, KeyType: 'HASH' }] }) }));
+    expect(ledger.Properties.GlobalSecondaryIndexes.map((index: { IndexName: string }) => index.IndexName)).toEqual([pendingIndex.indexName]);
+  });
+
   it('is a function with the grace period, the ledger and the namespace in its environment', () => {
     expect(resources[reconcilerId].Properties).toMatchObject({
       Timeout: RECONCILER_TIMEOUT_SECONDS,

@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
-import { createDynamoDbLedger, createLedgerFactWriter, createPendingLedger } from '../../lambdas/adapters/dynamodb-ledger';
+import { backfillIndexKeys, createDynamoDbLedger, createLedgerFactWriter, createPendingLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
 import type { ChargeRequest } from '../../lambdas/contract/payment-request';
-import type { OrderChannel, PaymentProvider } from '../../lambdas/core/charge-order';
+import type { OrderChannel } from '../../lambdas/core/charge-order';
 import { statusUpdateFrom } from '../../lambdas/core/payment-events';
-import { createReconcilePending } from '../../lambdas/core/reconcile-pending';
+import { createReconcilePending, type PaymentLookups } from '../../lambdas/core/reconcile-pending';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { lambdaContext } from '../../local/lambda-context';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
@@ -35,8 +37,8 @@ const GRACE_SECONDS = 600;
 const order = (orderId: string, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({ orderId, amount: 2300, currency: 'eur', paymentMethod: 'pm_card_visa', ...extra });
 const charge = (body: unknown) => createChargePaymentHandler(createChargeService(serviceOptions(parts), 'api'), silentLogger)(postEvent(body), lambdaContext());
 
-function reconciler(payments: Pick<PaymentProvider, 'findPayment'> = createStripePayments(async () => parts.stripe)) {
-  return createReconcilePending({ ledger: createPendingLedger(parts.dynamoDb, parts.tables.ledgerTableName), payments, graceSeconds: GRACE_SECONDS });
+function reconciler(payments: PaymentLookups = createStripePayments(async () => parts.stripe), now?: () => Date) {
+  return createReconcilePending({ ledger: createPendingLedger(parts.dynamoDb, parts.tables.ledgerTableName), payments, graceSeconds: GRACE_SECONDS, now });
 }
 
 /** As if the order's latest attempt started this many minutes ago (the index is keyed on it). */
@@ -67,6 +69,26 @@ describe('the reconciler', () => {
     expect(await reconciler()()).toMatchObject({ examined: 0 }); // no longer pending: out of the index
   });
 
+  it('settles, not expires, an order Stripe charged while Stripe\'s search lags behind (its listing does not)', async () => {
+    const orderId = newOrderId('search-lag');
+    await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(order(orderId), { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString());
+    await createStripePayments(async () => parts.stripe).createPayment(order(orderId), TEST_NAMESPACE);
+    const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
+    const elevenMinutesLater = () => new Date(Date.now() + 11 * 60_000); // the record and its PaymentIntent as Stripe dated them, past the grace
+    // Stripe as it is during an incident: search has not indexed the new PaymentIntent yet; all else is current.
+    const lagging = new Proxy(parts.stripe, {
+      get: (stripe, name) =>
+        name === 'paymentIntents'
+          ? new Proxy(stripe.paymentIntents, {
+              get: (intents, method) =>
+                method === 'search' ? async () => ({ object: 'search_result', data: [], has_more: false }) : Reflect.get(intents, method).bind(intents),
+            })
+          : Reflect.get(stripe, name),
+    });
+    expect(await reconciler(createStripePayments(async () => lagging), elevenMinutesLater)()).toMatchObject({ settled: 1, expired: 0 });
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', paymentId: intent.id });
+  });
+
   it('expires an API order with no PaymentIntent; the same request then charges it once, another amount is still 422', async () => {
     const orderId = newOrderId('never-sent');
     await abandoned(orderId, { charged: false });
@@ -85,9 +107,24 @@ describe('the reconciler', () => {
     const [waiting, paid] = [newOrderId('queued-waiting'), newOrderId('queued-paid')];
     await abandoned(waiting, { charged: false, channel: 'queue' });
     await abandoned(paid, { charged: true, channel: 'queue' });
-    expect(await reconciler()()).toMatchObject({ examined: 2, leftToQueue: 1, settled: 1 });
+    expect(await reconciler()()).toMatchObject({ examined: 2, leftAlone: 1, settled: 1 });
     expect(await ledgerRecord(parts, waiting)).toMatchObject({ status: 'pending' });
     expect(await ledgerRecord(parts, paid)).toMatchObject({ status: 'charged' });
+  });
+
+  it('settles a payment that needs the customer, and a later retry still gets its client secret (asked of Stripe, never stored)', async () => {
+    const orderId = newOrderId('needs-customer');
+    const request = order(orderId, { paymentMethod: 'pm_card_authenticationRequired' });
+    await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(request, { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString());
+    await createStripePayments(async () => parts.stripe).createPayment(request, TEST_NAMESPACE);
+    await ageAttempt(orderId, 11);
+    expect(await reconciler()()).toMatchObject({ settled: 1 });
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'requires_action' });
+
+    const retried = await charge(request);
+    expect(retried.statusCode).toBe(200);
+    expect(JSON.parse(retried.body)).toMatchObject({ status: 'already_processed', clientSecret: parts.stripeEmulator.paymentIntentsForOrder(orderId)[0].client_secret });
+    expect(JSON.stringify(await ledgerRecord(parts, orderId))).not.toContain('_secret_');
   });
 
   it('leaves an order whose latest attempt is within the grace period alone', async () => {
@@ -98,14 +135,53 @@ describe('the reconciler', () => {
     expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'pending' });
   });
 
+  describe('records written before this version', () => {
+    /** A record as the ledger wrote it before it had indexes and channels: no attemptAt, pendingShard, createdDayShard or channel. */
+    async function writtenBefore(orderId: string, status: 'pending' | 'charged'): Promise<void> {
+      const at = new Date(Date.now() - 60 * 60_000).toISOString();
+      const item = { orderId, status, amount: 2300, currency: 'eur', paymentMethod: 'pm_card_visa', namespace: TEST_NAMESPACE, createdAt: at, updatedAt: at };
+      await parts.dynamoDb.send(new PutItemCommand({ TableName: parts.tables.ledgerTableName, Item: marshall(item) }));
+    }
+
+    it('are invisible to the reconciler until the one-off backfill gives them their index keys; then a charged one is settled', async () => {
+      const [paid, charged] = [newOrderId('before-paid'), newOrderId('before-final')];
+      await writtenBefore(paid, 'pending');
+      await writtenBefore(charged, 'charged');
+      await createStripePayments(async () => parts.stripe).createPayment(order(paid), TEST_NAMESPACE);
+      expect(await reconciler()()).toMatchObject({ examined: 0 });
+
+      expect(await backfillIndexKeys(parts.dynamoDb, parts.tables.ledgerTableName)).toEqual({ scanned: 2, dated: 2, pendingIndexed: 1 });
+      expect(await backfillIndexKeys(parts.dynamoDb, parts.tables.ledgerTableName)).toEqual({ scanned: 0, dated: 0, pendingIndexed: 0 });
+      expect(await reconciler()()).toMatchObject({ examined: 1, settled: 1 });
+      expect(await ledgerRecord(parts, paid)).toMatchObject({ status: 'charged' });
+    });
+
+    it('are never expired, since nothing says they came through the API; a retry that resumes one gives it its channel', async () => {
+      const [unknown, resumed] = [newOrderId('before-unknown'), newOrderId('before-resumed')];
+      await writtenBefore(unknown, 'pending');
+      await writtenBefore(resumed, 'pending');
+      await backfillIndexKeys(parts.dynamoDb, parts.tables.ledgerTableName);
+      expect(await reconciler()()).toMatchObject({ examined: 2, expired: 0, leftAlone: 2 });
+
+      // A queued retry of the second, during a Stripe blip: it takes the queue's channel, and stays the queue's.
+      parts.stripeEmulator.faults.failNext(3, 500);
+      await expect(createChargeService(serviceOptions(parts), 'queue')(order(resumed))).rejects.toThrow();
+      expect(await ledgerRecord(parts, resumed)).toMatchObject({ status: 'pending', channel: 'queue' });
+    });
+  });
+
   describe('races', () => {
     /** Stripe's lookup, with something else happening to the order while it is asked. */
-    const lookupDuring = (meanwhile: () => Promise<void>): Pick<PaymentProvider, 'findPayment'> => ({
-      async findPayment(request, namespace) {
-        await meanwhile();
-        return createStripePayments(async () => parts.stripe).findPayment(request, namespace);
-      },
-    });
+    const lookupDuring = (meanwhile: () => Promise<void>): PaymentLookups => {
+      const stripe = createStripePayments(async () => parts.stripe);
+      return {
+        async findPayment(request, namespace) {
+          await meanwhile();
+          return stripe.findPayment(request, namespace);
+        },
+        findPaymentCreatedBetween: (...args) => stripe.findPaymentCreatedBetween(...args),
+      };
+    };
 
     it('loses to a client retry that comes while it asks Stripe: the retry charges once, the record is not expired', async () => {
       const orderId = newOrderId('race-retry');

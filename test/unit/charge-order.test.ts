@@ -4,6 +4,7 @@ import {
   type LedgerRecord,
   type PaymentAttempt,
   type PaymentProvider,
+  type OrderChannel,
   type OrderOrigin,
   type PaymentsLedger,
 } from '../../lambdas/core/charge-order';
@@ -21,10 +22,10 @@ class FakeLedger implements PaymentsLedger {
     return undefined;
   }
 
-  async markAttempt(orderId: string, now: string) {
+  async markAttempt(orderId: string, channel: OrderChannel, now: string) {
     const record = this.records.get(orderId);
     if (!record) throw new Error('no record');
-    if (record.status === 'pending' || record.status === 'expired') Object.assign(record, { status: 'pending', attemptAt: now, updatedAt: now });
+    if (record.status === 'pending' || record.status === 'expired') Object.assign(record, { status: 'pending', attemptAt: now, updatedAt: now, channel: record.channel ?? channel });
     return { ...record };
   }
 
@@ -51,6 +52,11 @@ class FakeStripe implements PaymentProvider {
   async createPayment(order: ChargeRequest, _namespace: string) {
     this.calls.push(order);
     return this.answer();
+  }
+  secretsAsked: string[] = [];
+  async clientSecretOf(paymentId: string) {
+    this.secretsAsked.push(paymentId);
+    return `${paymentId}_secret_from_stripe`;
   }
   async findPayment(order: ChargeRequest, _namespace: string) {
     this.lookups.push(order.orderId);
@@ -213,6 +219,10 @@ describe('chargeOrder', () => {
     const stripe = new FakeStripe(() => ({ status: 'requires_action', paymentId: 'pi_5', paymentStatus: 'requires_payment_method', clientSecret: 'pi_5_secret' }));
     const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'requires_action', clientSecret: 'pi_5_secret' });
-    await expect(chargeOrder(order)).resolves.toMatchObject({ replayed: true, clientSecret: null });
+    expect(ledger.records.get('order-1')).not.toHaveProperty('clientSecret');
+    // The ledger never keeps it: a replay from the ledger asks Stripe for it again.
+    await expect(chargeOrder(order)).resolves.toMatchObject({ replayed: true, clientSecret: 'pi_5_secret_from_stripe' });
+    expect(stripe.secretsAsked).toEqual(['pi_5']);
+    expect(stripe.calls).toHaveLength(1);
   });
 });

@@ -1,6 +1,7 @@
 import type { ChargeRequest } from '../../lambdas/contract/payment-request';
-import type { LedgerFact, LedgerRecord, PaymentAttempt, PaymentProvider } from '../../lambdas/core/charge-order';
-import { createReconcilePending, type PendingLedger } from '../../lambdas/core/reconcile-pending';
+import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
+import type { LedgerFact, LedgerRecord, PaymentAttempt } from '../../lambdas/core/charge-order';
+import { createReconcilePending, type PaymentLookups, type PendingLedger } from '../../lambdas/core/reconcile-pending';
 
 const NOW = new Date('2026-11-28T12:00:00Z');
 const minutesAgo = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000).toISOString();
@@ -33,21 +34,26 @@ class FakePendingLedger implements PendingLedger {
   }
 }
 
-/** Stripe as the reconciler may use it: lookups only. Anything else would be a charge. */
-function stripeWith(found: Record<string, PaymentAttempt | Error>) {
+/**
+ * Stripe as the reconciler may use it: lookups only (its type has no way to create or confirm).
+ * `listed` is what a listing finds that search does not show yet.
+ */
+function stripeWith(found: Record<string, PaymentAttempt | Error>, listed: Record<string, PaymentAttempt> = {}) {
   const lookups: Array<{ orderId: string; namespace: string }> = [];
-  const payments: PaymentProvider = {
+  const listings: Array<{ orderId: string; from: string; to: string }> = [];
+  const payments: PaymentLookups = {
     async findPayment(order: ChargeRequest, namespace: string) {
       lookups.push({ orderId: order.orderId, namespace });
       const answer = found[order.orderId];
       if (answer instanceof Error) throw answer;
       return answer;
     },
-    async createPayment() {
-      throw new Error('the reconciler must never create or confirm a payment');
+    async findPaymentCreatedBetween(order: ChargeRequest, _namespace: string, from: Date, to: Date) {
+      listings.push({ orderId: order.orderId, from: from.toISOString(), to: to.toISOString() });
+      return listed[order.orderId];
     },
   };
-  return { payments, lookups };
+  return { payments, lookups, listings };
 }
 
 const charged: PaymentAttempt = { status: 'charged', paymentId: 'pi_1', paymentStatus: 'succeeded', paymentCreated: 1_800_000_000 };
@@ -58,11 +64,21 @@ describe('reconcilePending', () => {
     const { payments } = stripeWith({ paid: charged, 'queued-paid': { ...charged, paymentId: 'pi_2' } });
     const summary = await createReconcilePending({ ledger, payments, graceSeconds: 600, now: () => NOW })();
 
-    expect(summary).toEqual({ examined: 4, settled: 2, expired: 1, leftToQueue: 1, movedOn: 0, failed: 0, unfinished: false });
+    expect(summary).toEqual({ examined: 4, settled: 2, expired: 1, leftAlone: 1, movedOn: 0, failed: 0, unfinished: false });
     expect(ledger.records.get('paid')).toMatchObject({ status: 'charged', paymentId: 'pi_1', factVersion: expect.any(String) });
     expect(ledger.records.get('nothing')).toMatchObject({ status: 'expired' });
     expect(ledger.records.get('queued')).toMatchObject({ status: 'pending' });
     expect(ledger.records.get('queued-paid')).toMatchObject({ status: 'charged', paymentId: 'pi_2' });
+  });
+
+  it('does not trust search\'s "none" (it lags): it lists what was created while the order could have made a PaymentIntent', async () => {
+    const ledger = new FakePendingLedger([record('lagging', 30, { createdAt: minutesAgo(90) })]);
+    const { payments, listings } = stripeWith({}, { lagging: charged });
+    const summary = await createReconcilePending({ ledger, payments, graceSeconds: 600, now: () => NOW })();
+    expect(summary).toMatchObject({ settled: 1, expired: 0 });
+    expect(ledger.records.get('lagging')).toMatchObject({ status: 'charged', paymentId: 'pi_1' });
+    // From its creation to the end of its latest attempt, give or take a minute of clock skew.
+    expect(listings).toEqual([{ orderId: 'lagging', from: minutesAgo(91), to: new Date(Date.parse(minutesAgo(30)) + (CHARGE_FUNCTION_TIMEOUT_SECONDS + 60) * 1000).toISOString() }]);
   });
 
   it('leaves a record whose latest attempt is within the grace period alone, without asking Stripe', async () => {
@@ -83,14 +99,14 @@ describe('reconcilePending', () => {
 
   it('never moves a record that changed after it was read (a retry\'s new attempt, a webhook, another run): counted as moved on', async () => {
     const ledger = new FakePendingLedger([record('retried', 30), record('webhooked', 30)]);
-    const payments: PaymentProvider = {
+    const payments: PaymentLookups = {
+      findPaymentCreatedBetween: async () => undefined,
       async findPayment(order) {
         // While Stripe is asked, a client retry marks a new attempt, and a webhook charges the other order.
         if (order.orderId === 'retried') Object.assign(ledger.records.get('retried') as LedgerRecord, { attemptAt: NOW.toISOString() });
         if (order.orderId === 'webhooked') Object.assign(ledger.records.get('webhooked') as LedgerRecord, { status: 'charged', paymentId: 'pi_w' });
         return undefined;
       },
-      createPayment: async () => Promise.reject(new Error('never')),
     };
     const summary = await createReconcilePending({ ledger, payments, graceSeconds: 600, now: () => NOW })();
     expect(summary).toMatchObject({ examined: 2, expired: 0, movedOn: 2 });
