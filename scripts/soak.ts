@@ -6,7 +6,7 @@
  * (default 0.02), SOAK_SEED for a repeatable run.
  */
 import { randomUUID } from 'node:crypto';
-import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createChargeService } from '../lambdas/adapters/charge-service';
 import { createLedgerWindowReader } from '../lambdas/adapters/dynamodb-ledger';
 import type { ChargeRequest } from '../lambdas/contract/payment-request';
@@ -89,11 +89,7 @@ export async function soak(parts: LocalParts, sqs: SQSClient): Promise<string[]>
   const recorded = new Set(records.map((record) => record.orderId));
   const byStatus = (status: string) => records.filter((record) => record.status === status).length;
   const intents = orders.map((order) => parts.stripeEmulator.paymentIntentsForOrder(order.orderId, deployment.namespace));
-  let deadLettered = 0;
-  for (const worker of workers) {
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: worker.deadLetterQueueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 60 }));
-    deadLettered += Messages.length;
-  }
+  const deadLettered = await messagesOn(sqs, workers.map((worker) => worker.deadLetterQueueUrl));
   const audit = await auditDeployment(parts, deployment);
 
   return [

@@ -205,8 +205,11 @@ export function createPendingLedger(client: DynamoDBClient, tableName: string): 
 
   return {
     async *pendingAttemptedBefore(cutoff: string) {
-      for (let shard = 0; shard < INDEX_SHARDS; shard += 1) {
-        yield* queryIndex(documents, tableName, pendingIndex, pendingShardKey(shard), { is: '<', than: cutoff });
+      // Each run starts at another shard, so a run that stops early (out of time) leaves a
+      // different part of the backlog for the next, rather than always the same shards unread.
+      const first = Math.floor(Math.random() * INDEX_SHARDS);
+      for (let i = 0; i < INDEX_SHARDS; i += 1) {
+        yield* queryIndex(documents, tableName, pendingIndex, pendingShardKey((first + i) % INDEX_SHARDS), { is: '<', than: cutoff });
       }
     },
     settle: (record, fact, now) => moveIfUnchanged(record, { ...fact, updatedAt: now }, 'settle the pending record'),

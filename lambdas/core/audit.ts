@@ -69,9 +69,9 @@ const AGREEING_STATES: Record<PaymentOutcome, readonly LedgerStatus[]> = {
  * state; every record that names a PaymentIntent must name one Stripe has. Reads only.
  */
 export function createAudit({ paymentsCreatedBetween, recordsCreatedBetween, readRecord, readPayment, graceSeconds, now = () => new Date() }: AuditDependencies) {
-  return async function audit(since: Date): Promise<AuditReport> {
-    const until = now();
-    const inFlightAfter = new Date(until.getTime() - graceSeconds * 1000).toISOString();
+  /** Compares the orders created in [since, until) (until: now by default). */
+  return async function audit(since: Date, until: Date = now()): Promise<AuditReport> {
+    const inFlightAfter = new Date(now().getTime() - graceSeconds * 1000).toISOString();
     const inFlight = (record: LedgerRecord) => record.status === 'pending' && (record.attemptAt ?? record.createdAt) >= inFlightAfter;
     const discrepancies: Discrepancy[] = [];
     const records = new Map<string, LedgerRecord>();
@@ -108,7 +108,7 @@ export function createAudit({ paymentsCreatedBetween, recordsCreatedBetween, rea
 
 export type Audit = ReturnType<typeof createAudit>;
 
-/** `24h`, `90m`, `7d`: how far back the audit looks from now. */
+/** `24h`, `90m`, `7d`: how far back the audit looks from `now`. */
 export function windowStart(window: string, now: Date = new Date()): Date {
   const match = /^(\d+)([mhd])$/.exec(window);
   if (match === null) throw new Error(`the window must look like 24h, 90m or 7d, not "${window}"`);

@@ -10,8 +10,18 @@ import { ENV, METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME } from '../contract/
 import { AUDIT_DEFAULT_WINDOW, PENDING_GRACE_SECONDS } from '../contract/settings';
 import { createAudit, windowStart, type Audit, type AuditReport } from '../core/audit';
 
-/** Run daily (or by `npm run audit`, which may pass `since`: `24h`, `7d`, …); the answer is the report. */
-export type AuditHandler = (event: { since?: string } | undefined, context: Context) => Promise<AuditReport>;
+/**
+ * What a run compares: the orders created from `since` ago until `settledFor` ago (`24h`, `30m`, …;
+ * default the last day, until now). The daily schedule leaves out the last half hour, which the
+ * reconciler may still be settling, and overlaps the day before by an hour (DAILY_AUDIT_WINDOW).
+ */
+export interface AuditRequest {
+  since?: string;
+  settledFor?: string;
+}
+
+/** Run daily (or by `npm run audit`); the answer is the report. */
+export type AuditHandler = (event: AuditRequest | undefined, context: Context) => Promise<AuditReport>;
 
 /**
  * Compares Stripe with the ledger and emits the number of differences as a metric, which an alarm
@@ -24,7 +34,8 @@ export function createAuditHandler(
 ): AuditHandler {
   return async (event, context) => {
     logger.addContext(context);
-    const report = await audit(windowStart(event?.since ?? AUDIT_DEFAULT_WINDOW));
+    const until = windowStart(event?.settledFor ?? '0m');
+    const report = await audit(windowStart(event?.since ?? AUDIT_DEFAULT_WINDOW, until), until);
     metrics.addMetric(METRIC_NAMES.auditDiscrepancies, MetricUnit.Count, report.discrepancies.length);
     metrics.publishStoredMetrics();
     const { discrepancies, ...totals } = report;

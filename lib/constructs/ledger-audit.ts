@@ -3,7 +3,7 @@ import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Construct } from 'constructs';
 import { ENV, METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/contract/environment';
-import { AUDIT_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
+import { AUDIT_TIMEOUT_SECONDS, DAILY_AUDIT_WINDOW } from '../../lambdas/contract/settings';
 import { createdIndex } from '../../lambdas/contract/tables';
 import { entryPath } from './bundling';
 import { ScheduledFunction, type LedgerOperationProps } from './scheduled-function';
@@ -19,6 +19,7 @@ export class LedgerAudit extends ScheduledFunction {
       description: 'Compares this deployment\'s PaymentIntents at Stripe with the ledger (reads only)',
       timeout: Duration.seconds(AUDIT_TIMEOUT_SECONDS),
       every,
+      input: DAILY_AUDIT_WINDOW,
       // The day's records from their index (Query), and a record by orderId (GetItem).
       tables: [
         { table: props.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem'], index: { indexName: createdIndex.indexName, actions: ['Query'] } },

@@ -1,7 +1,7 @@
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -26,6 +26,8 @@ export interface ScheduledFunctionProps extends PaymentsFunctionProps {
   alarmTopic: ITopic;
   /** What a person does when a run fails: the error alarm's description. */
   whenItFails: string;
+  /** The event each scheduled run gets, if any. */
+  input?: Record<string, unknown>;
 }
 
 /**
@@ -36,14 +38,14 @@ export class ScheduledFunction extends Construct {
   readonly function: PaymentsFunction;
   readonly errorAlarm: Alarm;
 
-  constructor(scope: Construct, id: string, { every, alarmTopic, whenItFails, ...functionProps }: ScheduledFunctionProps) {
+  constructor(scope: Construct, id: string, { every, alarmTopic, whenItFails, input, ...functionProps }: ScheduledFunctionProps) {
     super(scope, id);
     this.function = new PaymentsFunction(this, 'Function', functionProps);
     this.function.function.configureAsyncInvoke({ retryAttempts: 0 });
     new Rule(this, 'Schedule', {
       description: functionProps.description,
       schedule: Schedule.rate(every),
-      targets: [new LambdaFunction(this.function.function, { retryAttempts: 2 })],
+      targets: [new LambdaFunction(this.function.function, { retryAttempts: 2, ...(input !== undefined && { event: RuleTargetInput.fromObject(input) }) })],
     });
     this.errorAlarm = new Alarm(this, 'ErrorAlarm', {
       alarmDescription: whenItFails,

@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENV, METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/contract/environment';
-import { PENDING_GRACE_SECONDS, RECONCILER_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
+import { DAILY_AUDIT_WINDOW, PENDING_GRACE_SECONDS, RECONCILER_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
 import { createdIndex, ledgerTable, pendingIndex } from '../../lambdas/contract/tables';
 import { synthesize } from '../support/synth';
 
@@ -107,7 +107,11 @@ describe('the daily audit', () => {
   });
 
   it('runs daily, publishes to the service\'s metric namespace, and alarms to the topic on any difference and on a failed run', () => {
-    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 day)', Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [auditId, 'Arn'] } })] });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 day)',
+      // A day and an hour, up to half an hour ago: consecutive runs overlap, and no order being settled is judged.
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [auditId, 'Arn'] }, Input: JSON.stringify(DAILY_AUDIT_WINDOW) })],
+    });
     expect(resources[auditId].Properties.Environment.Variables).toMatchObject({ [ENV.metricsNamespace]: METRICS_NAMESPACE, [ENV.namespace]: expect.anything() });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: METRICS_NAMESPACE,

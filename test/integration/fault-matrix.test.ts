@@ -40,6 +40,8 @@ interface PathRun {
   orderIdOf: (fault: Fault) => string;
   /** Sync path: the status the client got from its one call, or undefined when it never answered. */
   answers: Map<string, number | undefined>;
+  /** How often each cell's fault struck (0 would mean the cell tested nothing). */
+  struck: Map<string, number>;
   audit: AuditReport;
 }
 
@@ -55,12 +57,15 @@ async function startPath(path: 'sync' | 'queue'): Promise<PathRun> {
   const pollers: QueuePoller[] = [];
   const queueUrls: string[] = [];
   const answers = new Map<string, number | undefined>();
+  const struck = new Map<string, () => number>();
 
   await Promise.all(
     CELLS.map(async (fault) => {
       const orderId = orderIdOf(fault);
+      const plan = faultOnce(fault);
+      struck.set(orderId, plan.struck);
       if (path === 'sync') {
-        const options = faultyServiceOptions(parts, deployment, faultOnce(fault));
+        const options = faultyServiceOptions(parts, deployment, plan);
         clients.push(options.dynamoDb);
         const handler = createChargePaymentHandler(createChargeService(options, 'api'), silentLogger);
         // One call, never retried; a crashed one never answers.
@@ -68,7 +73,7 @@ async function startPath(path: 'sync' | 'queue'): Promise<PathRun> {
         answers.set(orderId, answer?.statusCode);
         return;
       }
-      const worker = await startFaultyWorker(parts, sqs, deployment, faultOnce(fault), `${orderId.slice(-40)}-`);
+      const worker = await startFaultyWorker(parts, sqs, deployment, plan, `${orderId.slice(-40)}-`);
       clients.push(worker.options.dynamoDb);
       pollers.push(worker.poller);
       queueUrls.push(worker.queueUrl);
@@ -81,7 +86,8 @@ async function startPath(path: 'sync' | 'queue'): Promise<PathRun> {
     await Promise.all(pollers.map((poller) => poller.stop()));
     clients.forEach((client) => client.destroy());
   }
-  return { ...deployment, orderIdOf, answers, audit: await auditDeployment(parts, deployment) };
+  const strikes = new Map([...struck].map(([orderId, count]) => [orderId, count()]));
+  return { ...deployment, orderIdOf, answers, struck: strikes, audit: await auditDeployment(parts, deployment) };
 }
 
 describe.each(['sync', 'queue'] as const)('the %s path, a fault at every step, no retry by the client and no webhook', (path) => {
@@ -100,6 +106,7 @@ describe.each(['sync', 'queue'] as const)('the %s path, a fault at every step, n
     const intents = parts.stripeEmulator.paymentIntentsForOrder(orderId, run.namespace);
     const record = (await createLedgerReader(parts.dynamoDb, run.tables.ledgerTableName)(orderId)) as LedgerRecord | undefined;
     expect(intents.length).toBeLessThanOrEqual(1);
+    expect(run.struck.get(orderId)).toBeGreaterThan(0);
     if (path === 'sync') {
       // The fault did strike: a crash never answers; a failure is an error, except after the
       // charge when only completing the key failed (the client gets its charge).

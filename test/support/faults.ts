@@ -25,11 +25,13 @@ export type FaultPlan = (step: Step) => FaultKind | undefined;
 
 /**
  * One fault, once: the first request of its step meets it. A Stripe failure lasts for the SDK's
- * try and both its retries (a one-off would be hidden by them).
+ * try and both its retries (a one-off would be hidden by them). `struck()` says how often it did.
  */
-export function faultOnce({ step, kind }: Fault): FaultPlan {
-  let left = step === 'Stripe call' && kind.startsWith('fails') ? 3 : 1;
-  return (at) => (at === step && left > 0 ? ((left -= 1), kind) : undefined);
+export function faultOnce({ step, kind }: Fault): FaultPlan & { struck(): number } {
+  const times = step === 'Stripe call' && kind.startsWith('fails') ? 3 : 1;
+  let left = times;
+  const plan = (at: Step) => (at === step && left > 0 ? ((left -= 1), kind) : undefined);
+  return Object.assign(plan, { struck: () => times - left });
 }
 
 /** Any fault at any step, with this probability per request. */

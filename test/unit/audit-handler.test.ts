@@ -4,6 +4,7 @@ import type { AuditReport } from '../../lambdas/core/audit';
 import { createAuditHandler } from '../../lambdas/handlers/audit-ledger';
 import { lambdaContext } from '../../local/lambda-context';
 import { capturedLogger } from '../support/captured-logs';
+import { silentLogger } from '../support/local-parts';
 
 const report = (count: number): AuditReport => ({
   since: '2026-11-27T12:00:00.000Z',
@@ -14,6 +15,21 @@ const report = (count: number): AuditReport => ({
 });
 
 describe('the audit function', () => {
+  it('compares the window it is asked for: from `since` ago until `settledFor` ago', async () => {
+    const windows: Array<[number, number]> = [];
+    const handler = createAuditHandler(async (since, until) => (windows.push([Date.now() - since.getTime(), Date.now() - (until as Date).getTime()]), report(0)), new Metrics({ namespace: METRICS_NAMESPACE }), silentLogger);
+    const output = capturedLogger();
+    try {
+      await handler({ since: '25h', settledFor: '30m' }, lambdaContext());
+    } finally {
+      output.restore();
+    }
+    const [[sinceAgo, untilAgo]] = windows;
+    expect(untilAgo).toBeGreaterThanOrEqual(30 * 60_000);
+    expect(untilAgo).toBeLessThan(31 * 60_000);
+    expect(sinceAgo - untilAgo).toBe(25 * 3_600_000);
+  });
+
   it.each([0, 2])('emits the number of differences (%i) as one EMF metric, which the alarm reads', async (count) => {
     const output = capturedLogger();
     let windows: string[] = [];

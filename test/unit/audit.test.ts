@@ -1,3 +1,4 @@
+import { DAILY_AUDIT_WINDOW } from '../../lambdas/contract/settings';
 import { createAudit, windowStart, type StripePayment } from '../../lambdas/core/audit';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
 
@@ -75,5 +76,44 @@ describe('windowStart', () => {
   });
   it('refuses anything else', () => {
     expect(() => windowStart('yesterday', NOW)).toThrow(/24h/);
+  });
+});
+
+describe('the daily audit\'s windows', () => {
+  const T1 = new Date('2026-11-28T03:00:00Z');
+  const T2 = new Date(T1.getTime() + 24 * 3_600_000);
+  const sec = (date: Date) => Math.floor(date.getTime() / 1000);
+  const run = (at: Date, records: LedgerRecord[], payments: StripePayment[]) => {
+    const until = windowStart(DAILY_AUDIT_WINDOW.settledFor, at);
+    return createAudit({
+      async *paymentsCreatedBetween(since, end) {
+        for (const p of payments) if (p.created >= sec(since) && p.created < sec(end)) yield p;
+      },
+      async *recordsCreatedBetween(since, end) {
+        for (const r of records) if (r.createdAt >= since.toISOString() && r.createdAt < end.toISOString()) yield r;
+      },
+      readRecord: async (orderId) => records.find((r) => r.orderId === orderId),
+      readPayment: async (paymentId) => payments.find((p) => p.paymentId === paymentId),
+      graceSeconds: 600,
+      now: () => at,
+    })(windowStart(DAILY_AUDIT_WINDOW.since, until), until);
+  };
+
+  it('catch a second PaymentIntent made minutes before a run: the next run still covers it, once it is settled', async () => {
+    const created = new Date(T1.getTime() - 5 * 60_000);
+    const payments = [
+      { ...payment('o1'), created: sec(created) },
+      { ...payment('o1', { paymentId: 'pi_second' }), created: sec(created) + 6 },
+    ];
+    const inFlight = record('o1', { status: 'pending', paymentId: undefined, createdAt: created.toISOString(), attemptAt: created.toISOString() });
+    expect((await run(T1, [inFlight], payments)).discrepancies).toEqual([]); // not settled yet: left for the next run
+    const settled = { ...inFlight, status: 'charged' as const, paymentId: 'pi_o1' };
+    expect((await run(T2, [settled], payments)).discrepancies).toEqual([{ kind: 'other_payment', orderId: 'o1', paymentId: 'pi_second', ledger: 'pi_o1', stripe: 'pi_second' }]);
+  });
+
+  it('raise no alarm about an order the reconciler may still be settling (pending for 11 minutes)', async () => {
+    const created = new Date(T1.getTime() - 11 * 60_000);
+    const pendingRecord = record('o3', { status: 'pending', paymentId: undefined, createdAt: created.toISOString(), attemptAt: created.toISOString() });
+    expect((await run(T1, [pendingRecord], [{ ...payment('o3'), created: sec(created) }])).discrepancies).toEqual([]);
   });
 });
