@@ -5,7 +5,7 @@ import { PaymentsStack } from './payments-stack';
 
 /**
  * Adds the payments stack to an app, configured from context (`-c name=value`):
- * `sandbox=true` (destroy data with the stack), `ledgerIndexes=N` (upgrading in steps), `apiGatewayCloudWatchRole=true` / `apiGatewayExecutionLogs=true` (execution logs), `namespace` (at Stripe; default `<stack>-<account>-<region>`), `stripeSecretName`, `stripeWebhookSecretName`, `alarmEmail`, `logLevel`, `stackName`.
+ * `sandbox=true` (destroy data with the stack), `ledgerIndexes=N` (upgrading in steps), `apiGatewayCloudWatchRole=true` / `apiGatewayExecutionLogs=true` (execution logs), `namespace` (at Stripe; default `<stack>-<account>-<region>`), `stripeSecretName`, `stripeWebhookSecretName`, `secretsKmsKeyArn`, `alarmEmail`, `logLevel`, `stackName`.
  * Every AWS Solutions finding fails synth unless acknowledged, with its reason, where it arises.
  */
 export function buildApp(app: App): PaymentsStack {
@@ -16,6 +16,7 @@ export function buildApp(app: App): PaymentsStack {
     namespace: context('namespace') === undefined ? undefined : assertNamespace(context('namespace') as string),
     stripeSecretName: context('stripeSecretName'),
     stripeWebhookSecretName: context('stripeWebhookSecretName'),
+    secretsKmsKeyArn: context('secretsKmsKeyArn'),
     alarmEmail: context('alarmEmail'),
     logLevel: context('logLevel'),
     ledgerIndexes: context('ledgerIndexes') === undefined ? undefined : Number(context('ledgerIndexes')),

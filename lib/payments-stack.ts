@@ -28,6 +28,8 @@ export interface PaymentsStackProps extends StackProps {
   stripeSecretName?: string;
   /** Use this existing secret for the webhook signing secret (`whsec_…`) instead of creating one. */
   stripeWebhookSecretName?: string;
+  /** The customer-managed KMS key the existing secrets are encrypted with, if not the AWS-managed one. */
+  secretsKmsKeyArn?: string;
   /** Where the queue alarms send their notifications (subscribed to the alarm topic). */
   alarmEmail?: string;
   logLevel?: string;
@@ -76,7 +78,8 @@ export class PaymentsStack extends Stack {
       { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['PutItem', 'UpdateItem', 'DeleteItem'] },
     ];
     const namespace = { [ENV.namespace]: props.namespace ?? `${this.stackName}-${Aws.ACCOUNT_ID}-${Aws.REGION}` };
-    const chargeFunction = { timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS), tables: chargeTables, stripeSecret: secret, logLevel, removalPolicy };
+    const secretsKeyArn = props.secretsKmsKeyArn;
+    const chargeFunction = { timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS), tables: chargeTables, stripeSecret: secret, secretsKeyArn, logLevel, removalPolicy };
 
     this.chargePayment = new PaymentsFunction(this, 'ChargePayment', {
       ...chargeFunction,
@@ -124,6 +127,7 @@ export class PaymentsStack extends Stack {
       ],
       // The API key, to ask Stripe which order a refunded Charge belongs to.
       stripeSecret: secret,
+      secretsKeyArn,
       environment: { ...namespace, [ENV.stripeWebhookSecretId]: webhookSecret.secretName },
       logLevel,
       removalPolicy,
@@ -131,7 +135,7 @@ export class PaymentsStack extends Stack {
     webhookSecret.grantRead(this.stripeWebhook.role);
 
     // Scheduled, from Stripe's side: settle what stayed pending, and compare Stripe with the ledger.
-    const ledgerOperation = { ledger: this.tables.ledger, stripeSecret: secret, alarmTopic: this.queue.alarmTopic, environment: namespace, logLevel, removalPolicy };
+    const ledgerOperation = { ledger: this.tables.ledger, stripeSecret: secret, secretsKeyArn, alarmTopic: this.queue.alarmTopic, environment: namespace, logLevel, removalPolicy };
     this.reconciler = new Reconciler(this, 'Reconciler', ledgerOperation);
     this.audit = new LedgerAudit(this, 'Audit', ledgerOperation);
 

@@ -25,6 +25,7 @@ export class LedgerAudit extends ScheduledFunction {
         { table: props.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem'], index: { indexName: createdIndex.indexName, actions: ['Query'] } },
       ],
       stripeSecret: props.stripeSecret,
+      secretsKeyArn: props.secretsKeyArn,
       environment: { ...props.environment, [ENV.metricsNamespace]: METRICS_NAMESPACE },
       alarmTopic: props.alarmTopic,
       whenItFails: 'The daily audit of Stripe against the ledger failed to run. Read its log group, then `npm run audit`.',

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -26,6 +26,8 @@ export interface PaymentsFunctionProps {
   tables: TableAccess[];
   /** The Stripe key's secret, for functions that call Stripe. */
   stripeSecret?: ISecret;
+  /** The customer-managed KMS key existing secrets are encrypted with, if any: the function may decrypt with it, through Secrets Manager only. */
+  secretsKeyArn?: string;
   /** Further variables, named in lambdas/contract/environment.ts. */
   environment?: Record<string, string>;
   logLevel: string;
@@ -81,6 +83,15 @@ export class PaymentsFunction extends Construct {
       }
     }
     props.stripeSecret?.grantRead(this.role);
+    if (props.secretsKeyArn !== undefined) {
+      this.role.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [props.secretsKeyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+        }),
+      );
+    }
 
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

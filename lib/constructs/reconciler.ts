@@ -19,6 +19,7 @@ export class Reconciler extends ScheduledFunction {
         { table: props.ledger, environmentVariable: ENV.ledgerTableName, actions: ['UpdateItem'], index: { indexName: pendingIndex.indexName, actions: ['Query'] } },
       ],
       stripeSecret: props.stripeSecret,
+      secretsKeyArn: props.secretsKeyArn,
       environment: { ...props.environment, [ENV.pendingGraceSeconds]: String(PENDING_GRACE_SECONDS) },
       alarmTopic: props.alarmTopic,
       whenItFails: 'The reconciler failed a run: pending orders may stay unsettled. Read its log group, check Stripe and DynamoDB, then `npm run reconcile`.',

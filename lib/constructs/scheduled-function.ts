@@ -13,6 +13,7 @@ import { PaymentsFunction, type PaymentsFunctionProps } from './payments-functio
 export interface LedgerOperationProps {
   ledger: ITable;
   stripeSecret: ISecret;
+  secretsKeyArn?: string;
   alarmTopic: ITopic;
   /** Variables every payments function shares (the namespace). */
   environment: Record<string, string>;

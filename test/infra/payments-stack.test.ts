@@ -96,6 +96,19 @@ describe('charge function', () => {
     expect(() => synthesize({ namespace: 'has:colon' })).toThrow(/namespace/);
   });
 
+  it('may decrypt existing secrets with their customer-managed key (-c secretsKmsKeyArn), through Secrets Manager only, in every function that reads one', () => {
+    const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const { template: withKey } = synthesize({ stripeSecretName: 'prod/stripe', stripeWebhookSecretName: 'prod/whsec', secretsKmsKeyArn: keyArn });
+    const decrypts = Object.values(withKey.findResources('AWS::IAM::Policy'))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: unknown; Resource: unknown; Condition?: unknown }>)
+      .filter((statement) => statement.Action === 'kms:Decrypt');
+    expect(decrypts).toHaveLength(5); // charge, worker, webhook, reconciler, audit
+    for (const statement of decrypts) {
+      expect(statement).toMatchObject({ Resource: keyArn, Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } } });
+    }
+    expect(JSON.stringify(template.toJSON())).not.toContain('kms:Decrypt');
+  });
+
   it('gets table names, the secret name and Powertools settings from the environment, never the key', () => {
     const variables = fn.Environment.Variables;
     expect(variables).toMatchObject({
