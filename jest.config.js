@@ -10,7 +10,7 @@ const project = (name, extra = {}) => ({
 
 module.exports = {
   projects: [
-    project('unit'),
+    project('unit', { setupFiles: ['<rootDir>/test/support/quiet-logs.ts'] }),
     project('infra'),
     // Each integration file starts its own DynamoDB Local and Stripe emulator, so files may run in parallel.
     project('integration', { slowTestThreshold: 30, setupFiles: ['<rootDir>/test/support/quiet-logs.ts'] }),

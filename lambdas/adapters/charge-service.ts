@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type Stripe from 'stripe';
-import { ENV } from '../contract/environment';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
+import { ENV, METRIC_NAMES } from '../contract/environment';
 import { assertNamespace } from '../contract/payment-metadata';
 import { createChargeOrder, type OrderChannel } from '../core/charge-order';
 import { createDynamoDbLedger } from './dynamodb-ledger';
@@ -18,10 +19,14 @@ export interface ChargeServiceOptions {
 }
 
 /** The idempotent charge wired to DynamoDB and Stripe, for orders from one channel: used as-is by Lambda and the local runtime. */
-export function createChargeService({ dynamoDb, idempotencyTableName, ledgerTableName, stripe, namespace }: ChargeServiceOptions, channel: OrderChannel): IdempotentCharge {
+export function createChargeService(
+  { dynamoDb, idempotencyTableName, ledgerTableName, stripe, namespace }: ChargeServiceOptions,
+  channel: OrderChannel,
+  metrics?: Metrics,
+): IdempotentCharge {
   const chargeOrder = createChargeOrder({
     ledger: createDynamoDbLedger(dynamoDb, ledgerTableName),
-    payments: createStripePayments(stripe),
+    payments: createStripePayments(stripe, metrics && ((ms) => metrics.addMetric(METRIC_NAMES.stripeLatency, MetricUnit.Milliseconds, ms))),
     origin: { channel, namespace },
   });
   return createIdempotentCharge({ chargeOrder, dynamoDb, tableName: idempotencyTableName });
@@ -39,8 +44,8 @@ export function serviceOptionsFromEnvironment(): ChargeServiceOptions {
 }
 
 /** The charge service as deployed. */
-export function chargeServiceFromEnvironment(channel: OrderChannel): IdempotentCharge {
-  return createChargeService(serviceOptionsFromEnvironment(), channel);
+export function chargeServiceFromEnvironment(channel: OrderChannel, metrics?: Metrics): IdempotentCharge {
+  return createChargeService(serviceOptionsFromEnvironment(), channel, metrics);
 }
 
 /** Reads the Stripe key from its secret (cached), and keeps one client per key value. */

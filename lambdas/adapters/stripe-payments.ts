@@ -47,7 +47,11 @@ function serverOptions(url: URL) {
 }
 
 /** Stripe as the charge use case's payment provider. `getClient` may be async (the key is a secret). */
-export function createStripePayments(getClient: () => Promise<Stripe>): PaymentProvider & PaymentLookups {
+export function createStripePayments(
+  getClient: () => Promise<Stripe>,
+  /** Told how long each PaymentIntent creation took, answered or not (the Stripe latency metric). */
+  observeCreate?: (milliseconds: number) => void,
+): PaymentProvider & PaymentLookups {
   return {
     async createPayment(order: ChargeRequest, namespace: string): Promise<PaymentAttempt> {
       // Text that is not well-formed Unicode cannot be encoded into a request: nothing is sent, and
@@ -56,6 +60,7 @@ export function createStripePayments(getClient: () => Promise<Stripe>): PaymentP
       const unsendable = unsendableField(order);
       if (unsendable !== undefined) throw new PaymentRejectedError(unsendable, 'request_not_sendable');
       const stripe = await clientOrUnavailable(getClient);
+      const started = Date.now();
       try {
         const intent = await stripe.paymentIntents.create(
           {
@@ -76,6 +81,8 @@ export function createStripePayments(getClient: () => Promise<Stripe>): PaymentP
         return attemptOf(intent);
       } catch (error) {
         return declineOrThrow(order, error);
+      } finally {
+        observeCreate?.(Date.now() - started);
       }
     },
 

@@ -17,12 +17,42 @@ export const ENV = {
   /** How often `npm start` runs the reconciler (in AWS a schedule does). */
   reconcileIntervalSeconds: 'RECONCILE_INTERVAL_SECONDS',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
-  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
 } as const;
 
 export const SERVICE_NAME = 'payments';
 /** The CloudWatch namespace of this service's own metrics (alarms read them there). */
 export const METRICS_NAMESPACE = 'ExactlyOncePayments';
-/** Metric names the alarms depend on. */
-export const METRIC_NAMES = { auditDiscrepancies: 'AuditDiscrepancies' } as const;
+/**
+ * The service's own metrics, one per outcome, each a count of 1 per occurrence (the README's
+ * metrics table lists them). Dimension: `service` only, never an orderId; a dead letter also by
+ * its failure code.
+ */
+export const METRIC_NAMES = {
+  charged: 'Charged',
+  requiresAction: 'RequiresAction',
+  canceled: 'Canceled',
+  declined: 'Declined',
+  replayed: 'Replayed',
+  invalidRequest: 'InvalidRequest',
+  keyReused: 'KeyReused',
+  inProgress: 'InProgress',
+  providerUnavailable: 'ProviderUnavailable',
+  storeUnavailable: 'StoreUnavailable',
+  internalError: 'InternalError',
+  queueRetry: 'QueueRetry',
+  deadLettered: 'DeadLettered',
+  webhookApplied: 'WebhookApplied',
+  webhookDuplicate: 'WebhookDuplicate',
+  webhookStale: 'WebhookStale',
+  webhookConflict: 'WebhookConflict',
+  webhookUnknownOrder: 'WebhookUnknownOrder',
+  webhookIgnored: 'WebhookIgnored',
+  webhookRejected: 'WebhookRejected',
+  reconcilerSettled: 'ReconcilerSettled',
+  reconcilerExpired: 'ReconcilerExpired',
+  auditDiscrepancies: 'AuditDiscrepancies',
+  /** Milliseconds each PaymentIntent creation took at Stripe (retries included). */
+  stripeLatency: 'StripeLatency',
+} as const;
+export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];

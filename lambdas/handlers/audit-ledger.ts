@@ -1,14 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { stripeFromSecret } from '../adapters/charge-service';
 import { createLedgerReader, createLedgerWindowReader } from '../adapters/dynamodb-ledger';
 import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
 import { createStripeAuditSource } from '../adapters/stripe-payments';
 import { assertNamespace } from '../contract/payment-metadata';
-import { ENV, METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME } from '../contract/environment';
+import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { AUDIT_DEFAULT_WINDOW, PENDING_GRACE_SECONDS } from '../contract/settings';
 import { createAudit, windowStart, type Audit, type AuditReport } from '../core/audit';
+import { countOutcome, serviceMetrics } from './outcome-metrics';
 
 /**
  * What a run compares: the orders created from `since` ago until `settledFor` ago (`24h`, `30m`, …;
@@ -29,14 +29,14 @@ export type AuditHandler = (event: AuditRequest | undefined, context: Context) =
  */
 export function createAuditHandler(
   audit: Audit,
-  metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+  metrics = serviceMetrics(),
   logger = new Logger({ serviceName: SERVICE_NAME }),
 ): AuditHandler {
   return async (event, context) => {
     logger.addContext(context);
     const until = windowStart(event?.settledFor ?? '0m');
     const report = await audit(windowStart(event?.since ?? AUDIT_DEFAULT_WINDOW, until), until);
-    metrics.addMetric(METRIC_NAMES.auditDiscrepancies, MetricUnit.Count, report.discrepancies.length);
+    countOutcome(metrics, METRIC_NAMES.auditDiscrepancies, report.discrepancies.length);
     metrics.publishStoredMetrics();
     const { discrepancies, ...totals } = report;
     if (discrepancies.length > 0) logger.error('Stripe and the ledger differ', { ...totals, discrepancies });

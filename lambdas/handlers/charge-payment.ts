@@ -5,11 +5,12 @@ import { SERVICE_NAME } from '../contract/environment';
 import { MAX_REQUEST_BODY_BYTES } from '../contract/payment-request';
 import { parseChargeRequest } from '../core/validate-charge-request';
 import { errorSummary } from './error-summary';
+import { countOutcome, responseOutcome, serviceMetrics } from './outcome-metrics';
 import { chargeResponse, errorResponse, failureResponse, invalidRequest, rawBodyOf, type ApiHandler } from './http-responses';
 
-/** POST /payments: parse, charge idempotently, map the outcome to the HTTP contract. */
-export function createChargePaymentHandler(charge: IdempotentCharge, logger = new Logger({ serviceName: SERVICE_NAME })): ApiHandler {
-  return async (event, context) => {
+/** POST /payments: parse, charge idempotently, map the outcome to the HTTP contract; count the outcome. */
+export function createChargePaymentHandler(charge: IdempotentCharge, logger = new Logger({ serviceName: SERVICE_NAME }), metrics = serviceMetrics()): ApiHandler {
+  const answer: ApiHandler = async (event, context) => {
     logger.addContext(context);
     const rawBody = rawBodyOf(event);
     if (rawBody && Buffer.byteLength(rawBody, 'utf8') > MAX_REQUEST_BODY_BYTES) {
@@ -33,12 +34,22 @@ export function createChargePaymentHandler(charge: IdempotentCharge, logger = ne
       logger.removeKeys(['orderId']);
     }
   };
+  return async (event, context) => {
+    metrics.captureColdStartMetric();
+    const response = await answer(event, context);
+    countOutcome(metrics, responseOutcome(response));
+    metrics.publishStoredMetrics();
+    return response;
+  };
 }
 
 let deployedHandler: ApiHandler | undefined;
 
 /** The Lambda entry point; dependencies are built on the first call so importing this module has no effects. */
 export const handler: ApiHandler = (event, context) => {
-  deployedHandler ??= createChargePaymentHandler(chargeServiceFromEnvironment('api'));
+  deployedHandler ??= (() => {
+    const metrics = serviceMetrics();
+    return createChargePaymentHandler(chargeServiceFromEnvironment('api', metrics), undefined, metrics);
+  })();
   return deployedHandler(event, context);
 };

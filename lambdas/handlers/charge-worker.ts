@@ -7,9 +7,10 @@ import { createDeadLetter, type DeadLetter, type PermanentFailure } from '../ada
 import { awsClientSettings, requiredEnv } from '../adapters/environment';
 import type { IdempotentCharge } from '../adapters/idempotent-charge';
 import { createRetryLater, type RetryLater } from '../adapters/queue-retries';
-import { ENV, SERVICE_NAME } from '../contract/environment';
+import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { describeFieldErrors, parseChargeRequest } from '../core/validate-charge-request';
 import { errorSummary } from './error-summary';
+import { countOutcome, resultOutcome, serviceMetrics } from './outcome-metrics';
 
 export type QueueHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
@@ -42,8 +43,16 @@ export interface ChargeWorkerDependencies {
 export function createChargeWorkerHandler(
   { charge, deadLetter, retryLater }: ChargeWorkerDependencies,
   logger = new Logger({ serviceName: SERVICE_NAME }),
+  metrics = serviceMetrics(),
 ): QueueHandler {
+  /** A dead letter counts once, by its failure code (a handful of values, never an id). */
+  const countDeadLetter = (code: string) => {
+    const single = metrics.singleMetric();
+    single.addDimension('failureCode', code);
+    countOutcome(single, METRIC_NAMES.deadLettered);
+  };
   return async (event, context) => {
+    metrics.captureColdStartMetric();
     // One processor per invocation: it holds the batch's state, and local runs may overlap.
     const processor = new BatchProcessor(EventType.SQS);
     logger.addContext(context);
@@ -55,12 +64,14 @@ export function createChargeWorkerHandler(
       if (!request.ok) {
         const reason = describeFieldErrors(request.errors);
         log.error('dead-lettering an invalid message', { reason });
-        return deadLetter(received, { code: 'invalid_request', reason });
+        await deadLetter(received, { code: 'invalid_request', reason });
+        return countDeadLetter('invalid_request');
       }
       const { orderId } = request.value;
       try {
         const result = await charge(request.value, context);
         log.info('charge finished', { orderId, status: result.status, replayed: result.replayed, paymentId: result.paymentId });
+        countOutcome(metrics, resultOutcome(result));
       } catch (error) {
         const failure = permanentFailure(error);
         if (failure === undefined) {
@@ -70,13 +81,19 @@ export function createChargeWorkerHandler(
             return undefined;
           });
           log.warn('charge failed, SQS will retry', { orderId, receiveCount, retryInSeconds, error: errorSummary(error) });
+          countOutcome(metrics, METRIC_NAMES.queueRetry);
           throw error;
         }
         log.error('dead-lettering a message that cannot succeed', { orderId, ...failure, error: errorSummary(error) });
         await deadLetter(received, failure);
+        countDeadLetter(failure.code);
       }
     };
-    return processPartialResponse(event, chargeRecord, processor, { context, throwOnFullBatchFailure: false });
+    try {
+      return await processPartialResponse(event, chargeRecord, processor, { context, throwOnFullBatchFailure: false });
+    } finally {
+      metrics.publishStoredMetrics();
+    }
   };
 }
 
@@ -85,11 +102,12 @@ let deployedHandler: QueueHandler | undefined;
 export const handler: QueueHandler = (event, context) => {
   deployedHandler ??= (() => {
     const sqs = new SQSClient(awsClientSettings());
+    const metrics = serviceMetrics();
     return createChargeWorkerHandler({
-      charge: chargeServiceFromEnvironment('queue'),
+      charge: chargeServiceFromEnvironment('queue', metrics),
       deadLetter: createDeadLetter(sqs, requiredEnv(ENV.deadLetterQueueUrl)),
       retryLater: createRetryLater(sqs, requiredEnv(ENV.chargeQueueUrl)),
-    });
+    }, undefined, metrics);
   })();
   return deployedHandler(event, context);
 };

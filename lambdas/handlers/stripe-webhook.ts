@@ -2,8 +2,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { requiredEnv, secretReader } from '../adapters/environment';
 import { serviceOptionsFromEnvironment } from '../adapters/charge-service';
 import { createStripeEventHandling, createStripeEventVerifier, type DeliveryOutcome, type HandleStripeEvent, type VerifyStripeEvent } from '../adapters/stripe-webhooks';
-import { ENV, SERVICE_NAME } from '../contract/environment';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { ENV, METRIC_NAMES, SERVICE_NAME, type MetricName } from '../contract/environment';
 import { errorSummary } from './error-summary';
+import { countOutcome, serviceMetrics } from './outcome-metrics';
 import { errorResponse, failureResponse, rawBodyOf, type ApiHandler } from './http-responses';
 
 /**
@@ -14,12 +16,28 @@ export function createStripeWebhookHandler(
   verify: VerifyStripeEvent,
   handleEvent: HandleStripeEvent,
   logger = new Logger({ serviceName: SERVICE_NAME }),
+  metrics = serviceMetrics(),
 ): ApiHandler {
+  const answer = handleDelivery(verify, handleEvent, logger, metrics);
+  return async (event, context) => {
+    metrics.captureColdStartMetric();
+    try {
+      return await answer(event, context);
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+function handleDelivery(verify: VerifyStripeEvent, handleEvent: HandleStripeEvent, logger: Logger, metrics: Metrics): ApiHandler {
   return async (event, context) => {
     logger.addContext(context);
     const rawBody = rawBodyOf(event) ?? '';
     const signature = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'stripe-signature')?.[1];
-    if (!signature) return errorResponse(400, 'invalid_signature', 'the Stripe-Signature header is missing');
+    if (!signature) {
+      countOutcome(metrics, METRIC_NAMES.webhookRejected);
+      return errorResponse(400, 'invalid_signature', 'the Stripe-Signature header is missing');
+    }
 
     let stripeEvent;
     try {
@@ -27,6 +45,7 @@ export function createStripeWebhookHandler(
     } catch (error) {
       if (error instanceof Error && error.name === 'InvalidSignatureError') {
         logger.warn('webhook signature rejected', { error: errorSummary(error) });
+        countOutcome(metrics, METRIC_NAMES.webhookRejected);
         return errorResponse(400, 'invalid_signature', 'the Stripe-Signature header does not match this body');
       }
       logger.error('webhook verification failed', { error: errorSummary(error) });
@@ -39,6 +58,7 @@ export function createStripeWebhookHandler(
       // Both are answered 200 (redelivering cannot help) but need a person: see NEEDS_A_PERSON.
       if (NEEDS_A_PERSON.has(outcome)) logger.error('webhook refused: the ledger disagrees with this event', details);
       else logger.info('webhook handled', details);
+      countOutcome(metrics, WEBHOOK_OUTCOME_METRICS[outcome]);
       const answer = outcome === 'unknown_order' ? 'ignored' : outcome;
       return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ received: true, outcome: answer }) };
     } catch (error) {
@@ -55,6 +75,15 @@ export function createStripeWebhookHandler(
  * the ledger writes `pending` before every Stripe call, so either means something is wrong.
  */
 const NEEDS_A_PERSON = new Set<DeliveryOutcome>(['conflict', 'unknown_order']);
+
+const WEBHOOK_OUTCOME_METRICS: Record<DeliveryOutcome, MetricName> = {
+  applied: METRIC_NAMES.webhookApplied,
+  duplicate: METRIC_NAMES.webhookDuplicate,
+  stale: METRIC_NAMES.webhookStale,
+  conflict: METRIC_NAMES.webhookConflict,
+  unknown_order: METRIC_NAMES.webhookUnknownOrder,
+  ignored: METRIC_NAMES.webhookIgnored,
+};
 
 let deployedHandler: ApiHandler | undefined;
 

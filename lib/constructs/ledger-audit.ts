@@ -26,7 +26,7 @@ export class LedgerAudit extends ScheduledFunction {
       ],
       stripeSecret: props.stripeSecret,
       secretsKeyArn: props.secretsKeyArn,
-      environment: { ...props.environment, [ENV.metricsNamespace]: METRICS_NAMESPACE },
+      environment: props.environment,
       alarmTopic: props.alarmTopic,
       whenItFails: 'The daily audit of Stripe against the ledger failed to run. Read its log group, then `npm run audit`.',
       logLevel: props.logLevel,

@@ -106,13 +106,13 @@ describe('the daily audit', () => {
     ]);
   });
 
-  it('runs daily, publishes to the service\'s metric namespace, and alarms to the topic on any difference and on a failed run', () => {
+  it('runs daily, and alarms to the topic on any difference and on a failed run', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 day)',
       // A day and an hour, up to half an hour ago: consecutive runs overlap, and no order being settled is judged.
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [auditId, 'Arn'] }, Input: JSON.stringify(DAILY_AUDIT_WINDOW) })],
     });
-    expect(resources[auditId].Properties.Environment.Variables).toMatchObject({ [ENV.metricsNamespace]: METRICS_NAMESPACE, [ENV.namespace]: expect.anything() });
+    expect(resources[auditId].Properties.Environment.Variables).toMatchObject({ [ENV.namespace]: expect.anything() });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: METRICS_NAMESPACE,
       MetricName: METRIC_NAMES.auditDiscrepancies,

@@ -6,7 +6,9 @@ import { createIdempotentCharge } from '../../lambdas/adapters/idempotent-charge
 import { createStripeClient, createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { BEFORE_NAMESPACES, paymentMetadata, stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
 import { createChargeOrder, type PaymentsLedger } from '../../lambdas/core/charge-order';
+import { METRIC_NAMES } from '../../lambdas/contract/environment';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
+import { capturedMetrics } from '../support/captured-metrics';
 import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { freePort } from '../../local/free-port';
 import { lambdaContext } from '../../local/lambda-context';
@@ -61,6 +63,20 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
     expect(stripeRequestsFor(parts, orderId)).toBe(1);
     expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', paymentId: body(first).paymentId, amount: 4200 });
+  });
+
+  it('publishes the outcome and how long Stripe took, in one EMF blob per call', async () => {
+    const captured = capturedMetrics();
+    try {
+      const handler = createChargePaymentHandler(createChargeService(serviceOptions(parts), 'api', captured.metrics), silentLogger, captured.metrics);
+      expect((await post(handler, order(newOrderId('latency')))).statusCode).toBe(201);
+    } finally {
+      captured.restore();
+    }
+    const [blob] = captured.blobs();
+    expect(blob.metrics).toEqual({ [METRIC_NAMES.charged]: 1, [METRIC_NAMES.stripeLatency]: expect.any(Number) });
+    expect(blob.metrics[METRIC_NAMES.stripeLatency]).toBeGreaterThan(0);
+    expect(blob.values._aws).toMatchObject({ CloudWatchMetrics: [{ Metrics: expect.arrayContaining([{ Name: METRIC_NAMES.stripeLatency, Unit: 'Milliseconds' }]) }] });
   });
 
   it('50 concurrent identical requests make one PaymentIntent, one ledger record and no 5xx', async () => {

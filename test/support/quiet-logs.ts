@@ -2,3 +2,5 @@
 process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 // The pinned AWS SDK warns once per process that later releases need Node 22: known, and noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// Metrics would print an EMF line per call; tests that check metrics turn them on for themselves (captured-metrics.ts).
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';

@@ -1,9 +1,10 @@
-import { Metrics } from '@aws-lambda-powertools/metrics';
 import { METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/contract/environment';
 import type { AuditReport } from '../../lambdas/core/audit';
 import { createAuditHandler } from '../../lambdas/handlers/audit-ledger';
+import { serviceMetrics } from '../../lambdas/handlers/outcome-metrics';
 import { lambdaContext } from '../../local/lambda-context';
 import { capturedLogger } from '../support/captured-logs';
+import { capturedMetrics } from '../support/captured-metrics';
 import { silentLogger } from '../support/local-parts';
 
 const report = (count: number): AuditReport => ({
@@ -17,7 +18,7 @@ const report = (count: number): AuditReport => ({
 describe('the audit function', () => {
   it('compares the window it is asked for: from `since` ago until `settledFor` ago', async () => {
     const windows: Array<[number, number]> = [];
-    const handler = createAuditHandler(async (since, until) => (windows.push([Date.now() - since.getTime(), Date.now() - (until as Date).getTime()]), report(0)), new Metrics({ namespace: METRICS_NAMESPACE }), silentLogger);
+    const handler = createAuditHandler(async (since, until) => (windows.push([Date.now() - since.getTime(), Date.now() - (until as Date).getTime()]), report(0)), serviceMetrics(), silentLogger);
     const output = capturedLogger();
     try {
       await handler({ since: '25h', settledFor: '30m' }, lambdaContext());
@@ -30,25 +31,22 @@ describe('the audit function', () => {
     expect(sinceAgo - untilAgo).toBe(25 * 3_600_000);
   });
 
-  it.each([0, 2])('emits the number of differences (%i) as one EMF metric, which the alarm reads', async (count) => {
-    const output = capturedLogger();
+  it.each([0, 2])('emits the number of differences (%i) as one EMF metric, which the alarm reads, and logs the report', async (count) => {
+    const captured = capturedMetrics();
+    const { logs } = captured;
     let windows: string[] = [];
     try {
-      const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
-      const handler = createAuditHandler(async (since) => ((windows = [since.toISOString()]), report(count)), metrics, output.logger);
+      const handler = createAuditHandler(async (since) => ((windows = [since.toISOString()]), report(count)), captured.metrics, logs.logger);
       await expect(handler({ since: '24h' }, lambdaContext())).resolves.toMatchObject({ discrepancies: { length: count } });
     } finally {
-      output.restore();
+      captured.restore();
     }
-    const emf = output.entries().filter((entry) => entry._aws !== undefined);
-    expect(emf).toHaveLength(1);
-    expect(emf[0]).toMatchObject({
-      _aws: { CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [['service']], Metrics: [{ Name: METRIC_NAMES.auditDiscrepancies, Unit: 'Count' }] }] },
-      service: SERVICE_NAME,
-      [METRIC_NAMES.auditDiscrepancies]: count,
-    });
+    const blobs = captured.blobs();
+    expect(blobs).toHaveLength(1);
+    expect(blobs[0]).toMatchObject({ metrics: { [METRIC_NAMES.auditDiscrepancies]: count }, dimensions: [['service']], values: { service: SERVICE_NAME } });
+    expect(blobs[0].values._aws).toMatchObject({ CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Metrics: [{ Name: METRIC_NAMES.auditDiscrepancies, Unit: 'Count' }] }] });
     expect(Date.now() - Date.parse(windows[0])).toBeGreaterThan(23.9 * 3_600_000);
     const level = count > 0 ? 'ERROR' : 'INFO';
-    expect(output.entries()).toContainEqual(expect.objectContaining({ level, ledgerRecords: 5 }));
+    expect(logs.entries()).toContainEqual(expect.objectContaining({ level, ledgerRecords: 5 }));
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { METRIC_NAMES } from '../../lambdas/contract/environment';
 import { chargeQueue, retryCeilingSeconds, retryFloorSeconds } from '../../lambdas/contract/queues';
 import { synthesize } from '../support/synth';
 
@@ -36,5 +37,14 @@ describe('the README\'s stack outputs', () => {
   it('mentions only outputs the template has', () => {
     expect(mentioned.length).toBeGreaterThan(0);
     for (const name of mentioned) expect(outputs).toContain(name);
+  });
+});
+
+describe('the README\'s metrics table', () => {
+  const table = readme.slice(readme.indexOf('### Metrics'), readme.indexOf('### Operator commands'));
+  const documented = [...table.matchAll(/^\| (.+?) \| (Count|Milliseconds) \|/gm)].flatMap(([, cell]) => [...cell.matchAll(/`(\w+)`/g)].map(([, name]) => name));
+
+  it('lists every metric the service publishes, and no other', () => {
+    expect(documented.filter((name) => name !== 'ColdStart').sort()).toEqual(Object.values(METRIC_NAMES).sort());
   });
 });

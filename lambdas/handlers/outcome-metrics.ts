@@ -1,0 +1,52 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME, type MetricName } from '../contract/environment';
+import type { ChargeResult } from '../core/charge-order';
+
+/** The service's metrics, as EMF in the function's log (Powertools Metrics); each handler publishes once per invocation. */
+export function serviceMetrics(): Metrics {
+  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+}
+
+export function countOutcome(metrics: Metrics, name: MetricName, count = 1): void {
+  metrics.addMetric(name, MetricUnit.Count, count);
+}
+
+/** What a finished charge counts as. */
+export function resultOutcome(result: ChargeResult): MetricName {
+  if (result.replayed) return METRIC_NAMES.replayed;
+  const byStatus: Partial<Record<ChargeResult['status'], MetricName>> = {
+    charged: METRIC_NAMES.charged,
+    requires_action: METRIC_NAMES.requiresAction,
+    canceled: METRIC_NAMES.canceled,
+    declined: METRIC_NAMES.declined,
+  };
+  return byStatus[result.status] ?? METRIC_NAMES.charged;
+}
+
+/** What an answer of POST /payments counts as: its status, and for a 201 the payment's. */
+export function responseOutcome(response: APIGatewayProxyResult): MetricName {
+  const replayed = (response.headers as Record<string, string> | undefined)?.['Idempotent-Replayed'] === 'true';
+  if (replayed) return METRIC_NAMES.replayed;
+  switch (response.statusCode) {
+    case 201: {
+      const { status } = JSON.parse(response.body) as { status: string };
+      return status === 'requires_action' ? METRIC_NAMES.requiresAction : status === 'canceled' ? METRIC_NAMES.canceled : METRIC_NAMES.charged;
+    }
+    case 402:
+      return METRIC_NAMES.declined;
+    case 400:
+    case 413:
+      return METRIC_NAMES.invalidRequest;
+    case 409:
+      return METRIC_NAMES.inProgress;
+    case 422:
+      return METRIC_NAMES.keyReused;
+    case 502:
+      return METRIC_NAMES.providerUnavailable;
+    case 503:
+      return METRIC_NAMES.storeUnavailable;
+    default:
+      return METRIC_NAMES.internalError;
+  }
+}
