@@ -1,6 +1,7 @@
 import { Validations, type App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { assertNamespace } from '../lambdas/contract/payment-metadata';
+import { ledgerTable } from '../lambdas/contract/tables';
 import { PaymentsStack } from './payments-stack';
 
 /**
@@ -19,10 +20,19 @@ export function buildApp(app: App): PaymentsStack {
     secretsKmsKeyArn: context('secretsKmsKeyArn'),
     alarmEmail: context('alarmEmail'),
     logLevel: context('logLevel'),
-    ledgerIndexes: context('ledgerIndexes') === undefined ? undefined : Number(context('ledgerIndexes')),
+    ledgerIndexes: ledgerIndexesFrom(context('ledgerIndexes')),
     executionLogs: context('apiGatewayCloudWatchRole') === 'true' ? 'create' : context('apiGatewayExecutionLogs') === 'true' ? 'existing' : 'off',
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return stack;
+}
+
+/** `-c ledgerIndexes=N`: a whole number of the ledger's indexes; anything else would drop them all. */
+function ledgerIndexesFrom(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const count = Number(value);
+  const most = ledgerTable.indexes?.length ?? 0;
+  if (!Number.isInteger(count) || count < 0 || count > most) throw new Error(`-c ledgerIndexes must be a whole number from 0 to ${most}, not "${value}"`);
+  return count;
 }

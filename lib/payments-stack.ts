@@ -10,6 +10,7 @@ import { PaymentTables } from './constructs/payment-tables';
 import { PaymentsApi } from './constructs/payments-api';
 import { PaymentsFunction, type TableAccess } from './constructs/payments-function';
 import { LedgerAudit } from './constructs/ledger-audit';
+import { Monitoring } from './constructs/monitoring';
 import { Reconciler } from './constructs/reconciler';
 import { stackOutput } from './constructs/stack-output';
 import { StripeSecret } from './constructs/stripe-secret';
@@ -49,6 +50,7 @@ export class PaymentsStack extends Stack {
   readonly api: PaymentsApi;
   readonly reconciler: Reconciler;
   readonly audit: LedgerAudit;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PaymentsStackProps) {
     super(scope, id, props);
@@ -145,6 +147,29 @@ export class PaymentsStack extends Stack {
       removalPolicy,
       throttle: { rateLimit: 50, burstLimit: 100 },
       executionLogs: props.executionLogs,
+    });
+
+    const functions = (list: Array<[string, PaymentsFunction, boolean]>) =>
+      list.map(([name, fn, alarmOnErrors]) => ({ name, function: fn.function, timeout: fn.function.timeout ?? Duration.seconds(3), alarmOnErrors }));
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      stage: this.api.api.deploymentStage,
+      // The scheduled functions own their error alarms.
+      functions: functions([
+        ['ChargePayment', this.chargePayment, true],
+        ['ChargeWorker', this.chargeWorker, true],
+        ['GetPayment', this.getPayment, true],
+        ['StripeWebhook', this.stripeWebhook, true],
+        ['Reconciler', this.reconciler.function, false],
+        ['Audit', this.audit.function, false],
+      ]),
+      tables: [this.tables.idempotency, this.tables.ledger],
+      queue: this.queue.queue,
+      deadLetterQueue: this.queue.deadLetterQueue,
+      alarmTopic: this.queue.alarmTopic,
+    });
+    stackOutput(this, 'DashboardUrl', {
+      value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,
+      description: 'The CloudWatch dashboard of the payments service',
     });
 
     // The operator commands (npm run dlq:inspect / dlq:redrive) find the queues by these outputs.

@@ -79,9 +79,10 @@ export const RECONCILER_TIMEOUT_SECONDS = 4 * 60;
 /** The audit compares the last day by default, and runs daily in AWS. */
 export const AUDIT_DEFAULT_WINDOW = '24h';
 /**
- * What the daily run compares: a day and an hour (so consecutive runs overlap, and a late or
- * failed run misses nothing), leaving out the last half hour, past the reconciler's grace and
- * interval, so that an order still being settled is neither missed nor taken for a difference.
+ * What the daily run compares: two days and an hour, so each run covers the day before again (a
+ * run that failed, and is not retried, leaves no day unaudited), leaving out the last half hour,
+ * past the reconciler's grace and interval, so that an order still being settled is neither
+ * missed nor taken for a difference.
  */
-export const DAILY_AUDIT_WINDOW = { since: '25h', settledFor: '30m' } as const;
+export const DAILY_AUDIT_WINDOW = { since: '49h', settledFor: '30m' } as const;
 export const AUDIT_TIMEOUT_SECONDS = 10 * 60;

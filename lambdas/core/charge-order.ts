@@ -1,7 +1,7 @@
 import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
 import { PAYMENT_IDENTITY_FIELDS, type ChargeRequest } from '../contract/payment-request';
 import { STRIPE_KEY_TRUSTED_FOR_MS } from '../contract/settings';
-import { OrderConflictError, PaymentRejectedError } from './errors';
+import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from './errors';
 import { factVersion } from './payment-events';
 
 /**
@@ -176,8 +176,14 @@ export function createChargeOrder({ ledger, payments, origin, now = () => new Da
    * (after 24 h), or there never was one (the reconciler or a webhook settled the order).
    */
   async function replayOf(record: LedgerRecord): Promise<ChargeResult> {
-    const needsCustomer = record.status === 'requires_action' && record.paymentId !== undefined;
-    return toChargeResult(record, true, needsCustomer ? await payments.clientSecretOf(record.paymentId as string) : undefined);
+    // Only an API client can pass it to the customer; the queue worker needs none.
+    if (record.status !== 'requires_action' || record.paymentId === undefined || origin.channel !== 'api') return toChargeResult(record, true);
+    // Stripe unavailable: the answer is still the ledger's, without the secret (the client may ask again).
+    const clientSecret = await payments.clientSecretOf(record.paymentId).catch((error: unknown) => {
+      if (error instanceof PaymentProviderError) return undefined;
+      throw error;
+    });
+    return toChargeResult(record, true, clientSecret);
   }
 }
 

@@ -23,6 +23,8 @@ export interface PaymentLookups extends Pick<PaymentProvider, 'findPayment'> {
 
 /** Our clock and Stripe's may differ by this much (a PaymentIntent's `created` is Stripe's time). */
 const CLOCK_SKEW_MS = 60_000;
+/** A PaymentIntent this old is in Stripe's search (normally within a minute; this leaves an hour for an incident). */
+const SEARCH_TRUSTED_AFTER_MS = 60 * 60_000;
 
 export interface ReconcileDependencies {
   ledger: PendingLedger;
@@ -67,15 +69,18 @@ export interface ReconcileSummary {
 export function createReconcilePending({ ledger, payments, graceSeconds, now = () => new Date() }: ReconcileDependencies) {
   /**
    * Search finds a PaymentIntent cheaply, but lags behind new ones (about a minute, longer while
-   * Stripe has trouble), so its "none" is not trusted: the PaymentIntents created while the order
-   * could have made one (from its creation to its latest attempt's end) are listed, which is current.
+   * Stripe has trouble), so its "none" is not trusted where it decides something (an API order is
+   * about to be expired): the PaymentIntents created around the latest attempt are listed, which is
+   * current. Older ones search has long since indexed; a queued or unknown-channel order is left
+   * alone whatever the answer, so it is not listed.
    */
   async function findAnyPayment(record: LedgerRecord) {
     const namespace = namespaceOf(record);
     const found = await payments.findPayment(record, namespace);
-    if (found !== undefined) return found;
-    const from = new Date(Date.parse(record.createdAt) - CLOCK_SKEW_MS);
-    const to = new Date(Date.parse(record.attemptAt ?? record.createdAt) + CHARGE_FUNCTION_TIMEOUT_SECONDS * 1000 + CLOCK_SKEW_MS);
+    if (found !== undefined || record.channel !== 'api') return found;
+    const attemptAt = Date.parse(record.attemptAt ?? record.createdAt);
+    const from = new Date(Math.max(Date.parse(record.createdAt), attemptAt - SEARCH_TRUSTED_AFTER_MS) - CLOCK_SKEW_MS);
+    const to = new Date(attemptAt + CHARGE_FUNCTION_TIMEOUT_SECONDS * 1000 + CLOCK_SKEW_MS);
     return payments.findPaymentCreatedBetween(record, namespace, from, to);
   }
 

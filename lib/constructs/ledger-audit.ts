@@ -33,7 +33,7 @@ export class LedgerAudit extends ScheduledFunction {
       removalPolicy: props.removalPolicy,
     });
     this.discrepancyAlarm = new Alarm(this, 'DiscrepancyAlarm', {
-      alarmDescription: 'Stripe and the ledger differ: run `npm run audit -- --since 48h` for the list; each row names the order, the PaymentIntent and the field.',
+      alarmDescription: 'Stripe and the ledger differ: run `npm run audit -- --since 49h` for the list; each row names the order, the PaymentIntent and the field.',
       metric: new Metric({
         namespace: METRICS_NAMESPACE,
         metricName: METRIC_NAMES.auditDiscrepancies,

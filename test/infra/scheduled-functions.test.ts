@@ -45,6 +45,10 @@ describe('the reconciler', () => {
     expect(ledger.Properties.GlobalSecondaryIndexes.map((index: { IndexName: string }) => index.IndexName)).toEqual([pendingIndex.indexName]);
   });
 
+  it('refuses a -c ledgerIndexes that is not a whole number of its indexes (it would drop them all)', () => {
+    for (const value of ['two', '-1', '1.5', '3']) expect(() => synthesize({ ledgerIndexes: value })).toThrow(/ledgerIndexes/);
+  });
+
   it('is a function with the grace period, the ledger and the namespace in its environment', () => {
     expect(resources[reconcilerId].Properties).toMatchObject({
       Timeout: RECONCILER_TIMEOUT_SECONDS,

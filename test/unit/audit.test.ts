@@ -111,6 +111,16 @@ describe('the daily audit\'s windows', () => {
     expect((await run(T2, [settled], payments)).discrepancies).toEqual([{ kind: 'other_payment', orderId: 'o1', paymentId: 'pi_second', ledger: 'pi_o1', stripe: 'pi_second' }]);
   });
 
+  it('leave no day unaudited when one run fails (each covers the day before again)', () => {
+    const windowOf = (runAt: Date) => {
+      const until = windowStart(DAILY_AUDIT_WINDOW.settledFor, runAt);
+      return { since: windowStart(DAILY_AUDIT_WINDOW.since, until).getTime(), until: until.getTime() };
+    };
+    const before = windowOf(new Date(T1.getTime() - 24 * 3_600_000)); // ran
+    const after = windowOf(T2); // the run at T1 failed and was not retried
+    expect(after.since).toBeLessThanOrEqual(before.until);
+  });
+
   it('raise no alarm about an order the reconciler may still be settling (pending for 11 minutes)', async () => {
     const created = new Date(T1.getTime() - 11 * 60_000);
     const pendingRecord = record('o3', { status: 'pending', paymentId: undefined, createdAt: created.toISOString(), attemptAt: created.toISOString() });

@@ -214,6 +214,20 @@ describe('chargeOrder', () => {
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'charged', paymentId: 'pi_4' });
   });
 
+  it('replays a payment that needs the customer from the ledger even while Stripe is down (without the secret), and never asks for the worker', async () => {
+    for (const [channel, asked] of [['api', ['pi_6']], ['queue', []]] as const) {
+      const ledger = new FakeLedger();
+      await ledger.createPendingOrGet(order, { channel, namespace: 'test' }, clock().toISOString());
+      await ledger.finalize('order-1', { status: 'requires_action', paymentId: 'pi_6', paymentStatus: 'requires_payment_method' }, clock().toISOString());
+      const stripe = new FakeStripe();
+      const secretsAsked: string[] = [];
+      stripe.clientSecretOf = async (paymentId: string) => (secretsAsked.push(paymentId), Promise.reject(new PaymentProviderError('down', true)));
+      const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin: { channel, namespace: 'test' }, now: clock });
+      await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'requires_action', replayed: true, clientSecret: null });
+      expect(secretsAsked).toEqual(asked);
+    }
+  });
+
   it('hands out the client secret of a payment that needs the customer', async () => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe(() => ({ status: 'requires_action', paymentId: 'pi_5', paymentStatus: 'requires_payment_method', clientSecret: 'pi_5_secret' }));

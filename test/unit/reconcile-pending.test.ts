@@ -81,6 +81,20 @@ describe('reconcilePending', () => {
     expect(listings).toEqual([{ orderId: 'lagging', from: minutesAgo(91), to: new Date(Date.parse(minutesAgo(30)) + (CHARGE_FUNCTION_TIMEOUT_SECONDS + 60) * 1000).toISOString() }]);
   });
 
+  it('lists only around the latest attempt (search has long indexed anything older), so an order resumed days later costs one short listing', async () => {
+    const ledger = new FakePendingLedger([record('week-old', 20, { createdAt: minutesAgo(7 * 24 * 60) })]);
+    const { payments, listings } = stripeWith({});
+    expect(await createReconcilePending({ ledger, payments, graceSeconds: 600, now: () => NOW })()).toMatchObject({ expired: 1, failed: 0 });
+    expect(listings).toEqual([{ orderId: 'week-old', from: minutesAgo(20 + 60 + 1), to: new Date(Date.parse(minutesAgo(20)) + (CHARGE_FUNCTION_TIMEOUT_SECONDS + 60) * 1000).toISOString() }]);
+  });
+
+  it('does not list for an order it leaves alone whatever the answer (queued, or of unknown channel)', async () => {
+    const ledger = new FakePendingLedger([record('queued', 60, { channel: 'queue' }), record('unknown', 60, { channel: undefined })]);
+    const { payments, listings } = stripeWith({});
+    for (let run = 0; run < 3; run += 1) await createReconcilePending({ ledger, payments, graceSeconds: 600, now: () => NOW })();
+    expect(listings).toEqual([]);
+  });
+
   it('leaves a record whose latest attempt is within the grace period alone, without asking Stripe', async () => {
     const ledger = new FakePendingLedger([record('recent', 9)]);
     const { payments, lookups } = stripeWith({});

@@ -1,0 +1,75 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/contract/environment';
+import { API_5XX_RATE_ALARM, DURATION_ALARM_SHARE } from '../../lib/constructs/monitoring';
+import { synthesize } from '../support/synth';
+
+const { template } = synthesize({ sandbox: 'true' });
+const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
+const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => r.Properties);
+const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
+const functionIds = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function').map(([id]) => id);
+const onFunction = (metricName: string, functionId: string) =>
+  alarms.filter((a) => a.MetricName === metricName && a.Dimensions?.[0]?.Value?.Ref === functionId);
+
+describe('alarms', () => {
+  it('every one notifies the alarm topic', () => {
+    expect(alarms.length).toBeGreaterThan(20);
+    for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
+  });
+
+  it('every function alarms on errors (once), throttles, and a run longer than 80% of its timeout', () => {
+    expect(functionIds).toHaveLength(6);
+    for (const id of functionIds) {
+      expect(onFunction('Errors', id)).toEqual([expect.objectContaining({ Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' })]);
+      expect(onFunction('Throttles', id)).toEqual([expect.objectContaining({ Statistic: 'Sum', Threshold: 1 })]);
+      expect(onFunction('Duration', id)).toEqual([
+        expect.objectContaining({ Statistic: 'Maximum', Threshold: resources[id].Properties.Timeout * 1000 * DURATION_ALARM_SHARE }),
+      ]);
+    }
+  });
+
+  it('the API alarms when more than 5% of requests on stage v1 answer 5xx', () => {
+    const [stageId] = Object.keys(template.findResources('AWS::ApiGateway::Stage', { Properties: Match.objectLike({ StageName: 'v1' }) }));
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5XXError',
+      Dimensions: Match.arrayWith([{ Name: 'Stage', Value: { Ref: stageId } }]),
+      Statistic: 'Average',
+      Threshold: API_5XX_RATE_ALARM,
+    });
+  });
+
+  it('both tables alarm on throttled requests and on system errors', () => {
+    const tableIds = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::DynamoDB::Table').map(([id]) => id);
+    for (const tableId of tableIds) {
+      for (const metricName of ['ThrottledRequests', 'SystemErrors']) {
+        const matching = alarms.filter((a) => JSON.stringify(a.Metrics ?? []).includes(metricName) && JSON.stringify(a.Metrics).includes(tableId));
+        expect(matching).toEqual([expect.objectContaining({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' })]);
+      }
+    }
+  });
+
+  it.each([METRIC_NAMES.webhookConflict, METRIC_NAMES.webhookUnknownOrder])('webhooks alarm on %s above 0', (metricName) => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: METRICS_NAMESPACE, MetricName: metricName, Statistic: 'Sum', Threshold: 1, Dimensions: [{ Name: 'service', Value: 'payments' }] });
+  });
+});
+
+describe('the dashboard', () => {
+  const body = JSON.stringify(Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')?.Properties.DashboardBody);
+
+  it.each([
+    ['API requests and errors of stage v1', '5XXError'],
+    ['every function\'s concurrency', 'ConcurrentExecutions'],
+    ['consumed table capacity', 'ConsumedWriteCapacityUnits'],
+    ['the oldest queued message', 'ApproximateAgeOfOldestMessage'],
+    ['the business metrics', METRIC_NAMES.charged],
+    ['Stripe latency', METRIC_NAMES.stripeLatency],
+    ['audit differences', METRIC_NAMES.auditDiscrepancies],
+  ])('shows %s', (_what, metric) => {
+    expect(body).toContain(metric);
+  });
+
+  it('is named in an output', () => {
+    template.hasOutput('DashboardUrl', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }) });
+  });
+});
