@@ -3,7 +3,8 @@
  * (DynamoDB Local, the Stripe emulator over HTTP). Prints a Markdown report and writes it to
  * docs/benchmark.md. Numbers here are for reading and comparing, never asserted by a test.
  */
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -13,7 +14,7 @@ import { createIdempotentCharge } from '../lambdas/adapters/idempotent-charge';
 import { createStripePayments } from '../lambdas/adapters/stripe-payments';
 import type { ChargeRequest } from '../lambdas/contract/payment-request';
 import { createChargeOrder } from '../lambdas/core/charge-order';
-import { BUNDLE_BUDGET_BYTES, entryPath, FUNCTION_BUNDLING, FUNCTION_ENTRIES } from '../lib/constructs/bundling';
+import { entryPath, FUNCTION_BUNDLING, FUNCTION_ENTRIES } from '../lib/constructs/bundling';
 import { localDynamoDbClient } from '../local/dynamodb-local';
 import { lambdaContext } from '../local/lambda-context';
 import { localSqsClient, startSqsEmulator } from '../local/queues';
@@ -22,29 +23,62 @@ import { forgetIdempotencyKeys, startLocalParts, TEST_NAMESPACE, type LocalParts
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
 
-async function bundleSizes(): Promise<string[]> {
-  const rows: string[] = [];
+/** Where bundles are written for the init measurement: inside the checkout, so `@aws-sdk/*` resolves as in Lambda's runtime. */
+const BENCH_DIR = resolve(__dirname, '../.bench');
+const INIT_RUNS = 7;
+/** A module init within this of a handler that only creates a DynamoDB client meets the target. */
+const INIT_TARGET_MS = 15;
+
+async function bundle(entry: string, name: string): Promise<{ file: string; bytes: number; stripeBytes: number }> {
+  const file = resolve(BENCH_DIR, `${name}.js`);
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    outfile: file,
+    platform: 'node',
+    format: 'cjs',
+    minify: FUNCTION_BUNDLING.minify,
+    target: FUNCTION_BUNDLING.target,
+    mainFields: [...FUNCTION_BUNDLING.mainFields],
+    external: [...FUNCTION_BUNDLING.externalModules],
+    metafile: true,
+  });
+  const [output] = Object.values(result.metafile.outputs);
+  const stripeBytes = Object.entries(output.inputs)
+    .filter(([path]) => path.includes('node_modules/stripe/'))
+    .reduce((sum, [, input]) => sum + input.bytesInOutput, 0);
+  return { file, bytes: output.bytes, stripeBytes };
+}
+
+/** Median milliseconds to load a module in a fresh Node process, as a cold start does. */
+function initMs(file: string): number {
+  const script = `const t = process.hrtime.bigint(); require(${JSON.stringify(file)}); console.log(Number(process.hrtime.bigint() - t) / 1e6);`;
+  const runs = Array.from({ length: INIT_RUNS }, () => Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, AWS_REGION: 'us-east-1' } }).trim()));
+  return runs.sort((a, b) => a - b)[Math.floor(INIT_RUNS / 2)];
+}
+
+/** Init time of each handler module, side by side with a handler that only creates a DynamoDB client; and bundle sizes. */
+async function initTimes(): Promise<string[]> {
+  mkdirSync(BENCH_DIR, { recursive: true });
+  const baselineEntry = resolve(BENCH_DIR, 'dynamodb-only.ts');
+  writeFileSync(baselineEntry, "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nconst client = new DynamoDBClient({});\nexport const handler = async () => client.config.region;\n");
+  const baseline = initMs((await bundle(baselineEntry, 'dynamodb-only')).file);
+  // What Tracer alone costs at module load: the same handler, with the Tracer every function creates.
+  const tracerEntry = resolve(BENCH_DIR, 'dynamodb-and-tracer.ts');
+  writeFileSync(tracerEntry, `import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nimport { tracer, traced } from '${resolve(__dirname, '../lambdas/adapters/tracing')}';\nconst client = traced(new DynamoDBClient({}));\nexport const handler = async () => [client.config.region, tracer.isTracingEnabled()];\n`);
+  const tracerBundle = await bundle(tracerEntry, 'dynamodb-and-tracer');
+  const withTracer = initMs(tracerBundle.file);
+  const rows = [
+    `| a handler that only creates a DynamoDB client | — | — | ${baseline.toFixed(1)} | — | reference |`,
+    `| the same, with Powertools Tracer | ${kib(tracerBundle.bytes)} | — | ${withTracer.toFixed(1)} | +${(withTracer - baseline).toFixed(1)} | what Tracer costs |`,
+  ];
   for (const name of Object.keys(FUNCTION_ENTRIES) as Array<keyof typeof FUNCTION_ENTRIES>) {
-    const result = await build({
-      entryPoints: [entryPath(name)],
-      bundle: true,
-      write: false,
-      platform: 'node',
-      format: 'cjs',
-      minify: FUNCTION_BUNDLING.minify,
-      target: FUNCTION_BUNDLING.target,
-      mainFields: [...FUNCTION_BUNDLING.mainFields],
-      external: [...FUNCTION_BUNDLING.externalModules],
-      metafile: true,
-    });
-    const bytes = result.outputFiles[0].contents.length;
-    const inputs = Object.values(result.metafile.outputs)[0].inputs;
-    const stripeBytes = Object.entries(inputs)
-      .filter(([path]) => path.includes('node_modules/stripe/'))
-      .reduce((sum, [, input]) => sum + input.bytesInOutput, 0);
-    const verdict = bytes <= BUNDLE_BUDGET_BYTES ? 'within budget' : `**over budget by ${kib(bytes - BUNDLE_BUDGET_BYTES)}**`;
-    rows.push(`| ${name} | ${kib(bytes)} | ${kib(stripeBytes)} | ${kib(BUNDLE_BUDGET_BYTES)} | ${verdict} |`);
+    const { file, bytes, stripeBytes } = await bundle(entryPath(name), name);
+    const init = initMs(file);
+    const delta = init - baseline;
+    rows.push(`| ${name} | ${kib(bytes)} | ${kib(stripeBytes)} | ${init.toFixed(1)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)} | ${delta <= INIT_TARGET_MS ? 'within target' : '**over target**'} |`);
   }
+  rmSync(BENCH_DIR, { recursive: true, force: true });
   return rows;
 }
 
@@ -91,7 +125,16 @@ async function main(): Promise<void> {
     const report: string[] = [];
     report.push(`# Benchmark results`, '', `Run by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ${cpus().length} cores, ${ROUNDS} rounds per latency row. DynamoDB Local and the Stripe emulator run on this machine, so latencies compare the code paths with each other; they are not AWS latencies.`, '');
 
-    report.push('## Bundle size per function (`@aws-sdk/*` external, minified)', '', '| function | size | of which Stripe SDK | budget | verdict |', '|---|---|---|---|---|', ...(await bundleSizes()), '');
+    report.push(
+      `## Module init per function (fresh process, median of ${INIT_RUNS}; \`@aws-sdk/*\` external as in Lambda, minified)`,
+      '',
+      `The cold-start measure: loading the handler module, side by side with a handler that only creates a DynamoDB client; target within ${INIT_TARGET_MS} ms of it. Powertools Tracer, Metrics and Logger are in every handler.`,
+      '',
+      '| function | bundle | of which Stripe SDK | init (ms) | vs DynamoDB only (ms) | verdict |',
+      '|---|---|---|---|---|---|',
+      ...(await initTimes()),
+      '',
+    );
 
     const counting = countingClient(parts.dynamoDbLocal.endpoint);
     const counted = chargeFor(parts, counting.client);

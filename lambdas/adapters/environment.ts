@@ -2,6 +2,7 @@ import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
+import { traced } from './tracing';
 import { AWS_MAX_ATTEMPTS, AWS_REQUEST_TIMEOUT_MS, AWS_RETRY_DELAY_MS, SECRET_CACHE_SECONDS } from '../contract/settings';
 
 /** A variable the stack always sets; its absence is a deployment bug, reported as such. */
@@ -24,7 +25,7 @@ export function awsClientSettings() {
 }
 
 export function lambdaDynamoDbClient(): DynamoDBClient {
-  return new DynamoDBClient(awsClientSettings());
+  return traced(new DynamoDBClient(awsClientSettings()));
 }
 
 let secrets: SecretsProvider | undefined;
@@ -35,7 +36,7 @@ let secrets: SecretsProvider | undefined;
  */
 export function secretReader(secretId: string): () => Promise<string> {
   return async () => {
-    secrets ??= new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient(awsClientSettings()) });
+    secrets ??= new SecretsProvider({ awsSdkV3Client: traced(new SecretsManagerClient(awsClientSettings())) });
     const value = await secrets.get(secretId, { maxAge: SECRET_CACHE_SECONDS });
     if (typeof value !== 'string' || value === '') throw new Error(`secret ${secretId} holds no value`);
     return value;

@@ -7,6 +7,7 @@ import { OrderConflictError, PaymentInProgressError, PaymentProviderError, Payme
 import type { AuditDependencies, StripePayment } from '../core/audit';
 import type { PaymentLookups } from '../core/reconcile-pending';
 import { isPaymentOf, ownOrderId } from '../core/payment-ownership';
+import { inSubsegment } from './tracing';
 
 /** The most PaymentIntents a listing reads before it gives up (and answers "unsure"). */
 const LISTING_LIMIT = 5_000;
@@ -62,7 +63,7 @@ export function createStripePayments(
       const stripe = await clientOrUnavailable(getClient);
       const started = Date.now();
       try {
-        const intent = await stripe.paymentIntents.create(
+        const intent = await inSubsegment('Stripe: create PaymentIntent', () => stripe.paymentIntents.create(
           {
             amount: order.amount,
             currency: order.currency,
@@ -77,7 +78,7 @@ export function createStripePayments(
           },
           // A retry after a crash gets the first PaymentIntent back; another deployment's key differs.
           { idempotencyKey: stripeIdempotencyKey(namespace, order.orderId) },
-        );
+        ));
         return attemptOf(intent);
       } catch (error) {
         return declineOrThrow(order, error);

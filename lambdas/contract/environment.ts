@@ -17,6 +17,9 @@ export const ENV = {
   /** How often `npm start` runs the reconciler (in AWS a schedule does). */
   reconcileIntervalSeconds: 'RECONCILE_INTERVAL_SECONDS',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
+  /** Set to false: an answer (a client secret) or an error (a Stripe error object) must never reach a trace. */
+  tracerCaptureResponse: 'POWERTOOLS_TRACER_CAPTURE_RESPONSE',
+  tracerCaptureError: 'POWERTOOLS_TRACER_CAPTURE_ERROR',
   logLevel: 'POWERTOOLS_LOG_LEVEL',
 } as const;
 

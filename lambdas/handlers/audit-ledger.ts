@@ -9,6 +9,7 @@ import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { AUDIT_DEFAULT_WINDOW, PENDING_GRACE_SECONDS } from '../contract/settings';
 import { createAudit, windowStart, type Audit, type AuditReport } from '../core/audit';
 import { countOutcome, serviceMetrics } from './outcome-metrics';
+import { withTracing } from '../adapters/tracing';
 
 /**
  * What a run compares: the orders created from `since` ago until `settledFor` ago (`24h`, `30m`, …;
@@ -47,7 +48,7 @@ export function createAuditHandler(
 
 let deployedHandler: AuditHandler | undefined;
 
-export const handler: AuditHandler = (event, context) => {
+export const handler: AuditHandler = withTracing((event: Parameters<AuditHandler>[0], context: Context) => {
   deployedHandler ??= (() => {
     const dynamoDb = lambdaDynamoDbClient();
     const ledgerTableName = requiredEnv(ENV.ledgerTableName);
@@ -61,4 +62,4 @@ export const handler: AuditHandler = (event, context) => {
     );
   })();
   return deployedHandler(event, context);
-};
+});

@@ -7,6 +7,8 @@ import { parseChargeRequest } from '../core/validate-charge-request';
 import { errorSummary } from './error-summary';
 import { countOutcome, responseOutcome, serviceMetrics } from './outcome-metrics';
 import { chargeResponse, errorResponse, failureResponse, invalidRequest, rawBodyOf, type ApiHandler } from './http-responses';
+import { withTracing } from '../adapters/tracing';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 
 /** POST /payments: parse, charge idempotently, map the outcome to the HTTP contract; count the outcome. */
 export function createChargePaymentHandler(charge: IdempotentCharge, logger = new Logger({ serviceName: SERVICE_NAME }), metrics = serviceMetrics()): ApiHandler {
@@ -46,10 +48,10 @@ export function createChargePaymentHandler(charge: IdempotentCharge, logger = ne
 let deployedHandler: ApiHandler | undefined;
 
 /** The Lambda entry point; dependencies are built on the first call so importing this module has no effects. */
-export const handler: ApiHandler = (event, context) => {
+export const handler: ApiHandler = withTracing((event: APIGatewayProxyEvent, context: Context) => {
   deployedHandler ??= (() => {
     const metrics = serviceMetrics();
     return createChargePaymentHandler(chargeServiceFromEnvironment('api', metrics), undefined, metrics);
   })();
   return deployedHandler(event, context);
-};
+});

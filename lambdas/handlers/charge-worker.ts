@@ -7,6 +7,7 @@ import { createDeadLetter, type DeadLetter, type PermanentFailure } from '../ada
 import { awsClientSettings, requiredEnv } from '../adapters/environment';
 import type { IdempotentCharge } from '../adapters/idempotent-charge';
 import { createRetryLater, type RetryLater } from '../adapters/queue-retries';
+import { traced, withTracing } from '../adapters/tracing';
 import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { describeFieldErrors, parseChargeRequest } from '../core/validate-charge-request';
 import { errorSummary } from './error-summary';
@@ -99,9 +100,9 @@ export function createChargeWorkerHandler(
 
 let deployedHandler: QueueHandler | undefined;
 
-export const handler: QueueHandler = (event, context) => {
+export const handler: QueueHandler = withTracing((event: SQSEvent, context: Context) => {
   deployedHandler ??= (() => {
-    const sqs = new SQSClient(awsClientSettings());
+    const sqs = traced(new SQSClient(awsClientSettings()));
     const metrics = serviceMetrics();
     return createChargeWorkerHandler({
       charge: chargeServiceFromEnvironment('queue', metrics),
@@ -110,4 +111,4 @@ export const handler: QueueHandler = (event, context) => {
     }, undefined, metrics);
   })();
   return deployedHandler(event, context);
-};
+});

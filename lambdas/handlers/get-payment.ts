@@ -5,6 +5,8 @@ import { ENV, SERVICE_NAME } from '../contract/environment';
 import { ORDER_ID_PATTERN } from '../contract/payment-request';
 import { errorSummary } from './error-summary';
 import { errorResponse, failureResponse, type ApiHandler } from './http-responses';
+import { withTracing } from '../adapters/tracing';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 const orderIdPattern = new RegExp(ORDER_ID_PATTERN);
 
 /** GET /payments/{orderId}: the order's ledger record, or 404 while no charge has started. */
@@ -30,7 +32,7 @@ export function createGetPaymentHandler(readLedger: LedgerReader, logger = new L
 
 let deployedHandler: ApiHandler | undefined;
 
-export const handler: ApiHandler = (event, context) => {
+export const handler: ApiHandler = withTracing((event: APIGatewayProxyEvent, context: Context) => {
   deployedHandler ??= createGetPaymentHandler(createLedgerReader(lambdaDynamoDbClient(), requiredEnv(ENV.ledgerTableName)));
   return deployedHandler(event, context);
-};
+});

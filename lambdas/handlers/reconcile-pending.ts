@@ -8,6 +8,7 @@ import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { RECONCILE_STOP_MARGIN_MS } from '../contract/settings';
 import { createReconcilePending, type ReconcilePending, type ReconcileSummary } from '../core/reconcile-pending';
 import { countOutcome, serviceMetrics } from './outcome-metrics';
+import { withTracing } from '../adapters/tracing';
 
 /** Run on a schedule (or by `npm run reconcile`); the answer is the run's summary. */
 export type ReconcileHandler = (event: unknown, context: Context) => Promise<ReconcileSummary>;
@@ -35,7 +36,7 @@ export function createReconcileHandler(reconcile: ReconcilePending, logger = new
 
 let deployedHandler: ReconcileHandler | undefined;
 
-export const handler: ReconcileHandler = (event, context) => {
+export const handler: ReconcileHandler = withTracing((event: unknown, context: Context) => {
   deployedHandler ??= (() => {
     return createReconcileHandler(
       createReconcilePending({
@@ -46,4 +47,4 @@ export const handler: ReconcileHandler = (event, context) => {
     );
   })();
   return deployedHandler(event, context);
-};
+});

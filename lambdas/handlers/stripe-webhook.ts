@@ -7,6 +7,8 @@ import { ENV, METRIC_NAMES, SERVICE_NAME, type MetricName } from '../contract/en
 import { errorSummary } from './error-summary';
 import { countOutcome, serviceMetrics } from './outcome-metrics';
 import { errorResponse, failureResponse, rawBodyOf, type ApiHandler } from './http-responses';
+import { withTracing } from '../adapters/tracing';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 
 /**
  * POST /webhooks/stripe: verify the signature on the raw body, apply the event once, answer 200.
@@ -87,10 +89,10 @@ const WEBHOOK_OUTCOME_METRICS: Record<DeliveryOutcome, MetricName> = {
 
 let deployedHandler: ApiHandler | undefined;
 
-export const handler: ApiHandler = (event, context) => {
+export const handler: ApiHandler = withTracing((event: APIGatewayProxyEvent, context: Context) => {
   deployedHandler ??= (() => {
     const signingSecret = secretReader(requiredEnv(ENV.stripeWebhookSecretId));
     return createStripeWebhookHandler(createStripeEventVerifier(signingSecret), createStripeEventHandling(serviceOptionsFromEnvironment()));
   })();
   return deployedHandler(event, context);
-};
+});

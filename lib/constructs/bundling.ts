@@ -23,6 +23,3 @@ export const FUNCTION_ENTRIES = {
 } as const;
 
 export const entryPath = (name: keyof typeof FUNCTION_ENTRIES): string => join(__dirname, '..', '..', FUNCTION_ENTRIES[name]);
-
-/** Budget per function bundle, in bytes (README, "Known gaps"). */
-export const BUNDLE_BUDGET_BYTES = 300 * 1024;

@@ -62,6 +62,8 @@ export class PaymentsFunction extends Construct {
       tracing: Tracing.ACTIVE,
       environment: {
         [ENV.serviceName]: SERVICE_NAME,
+        [ENV.tracerCaptureResponse]: 'false',
+        [ENV.tracerCaptureError]: 'false',
         [ENV.logLevel]: props.logLevel,
         ...(props.stripeSecret && { [ENV.stripeSecretId]: props.stripeSecret.secretName }),
         ...Object.fromEntries(props.tables.map(({ table, environmentVariable }) => [environmentVariable, table.tableName])),

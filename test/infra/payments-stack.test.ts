@@ -109,6 +109,15 @@ describe('charge function', () => {
     expect(JSON.stringify(template.toJSON())).not.toContain('kms:Decrypt');
   });
 
+  it('traces every function without ever recording an answer or an error (client secrets, Stripe error objects)', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(6);
+    for (const fn of functions) {
+      expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      expect(fn.Properties.Environment.Variables).toMatchObject({ POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false', POWERTOOLS_TRACER_CAPTURE_ERROR: 'false' });
+    }
+  });
+
   it('gets table names, the secret name and Powertools settings from the environment, never the key', () => {
     const variables = fn.Environment.Variables;
     expect(variables).toMatchObject({
