@@ -15,6 +15,7 @@ import { createAudit } from '../lambdas/core/audit';
 import { createReconcilePending } from '../lambdas/core/reconcile-pending';
 import { createAuditHandler } from '../lambdas/handlers/audit-ledger';
 import { errorSummary } from '../lambdas/handlers/error-summary';
+import { serviceMetrics } from '../lambdas/handlers/outcome-metrics';
 import { createReconcileHandler } from '../lambdas/handlers/reconcile-pending';
 import { createChargePaymentHandler } from '../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../lambdas/handlers/charge-worker';
@@ -127,14 +128,16 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     // The embedded emulator is this runtime's alone; a real Stripe account may be shared with colleagues.
     const namespace = assertNamespace(settings.namespace ?? (stripeEmulator ? LOCAL_NAMESPACE : machineNamespace()));
     const service = { dynamoDb, ...tables, stripe: async () => stripe, namespace };
-    const charge = { api: createChargeService(service, 'api'), queue: createChargeService(service, 'queue') };
+    // As each Lambda does: one metrics instance for the handler and its charge service (Stripe latency).
+    const metrics = { api: serviceMetrics(), queue: serviceMetrics() };
+    const charge = { api: createChargeService(service, 'api', metrics.api), queue: createChargeService(service, 'queue', metrics.queue) };
     const stripeWebhookSecret = settings.stripeWebhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
 
     const worker = createChargeWorkerHandler({
       charge: charge.queue,
       deadLetter: createDeadLetter(sqs, queues.deadLetterQueueUrl),
       retryLater: createRetryLater(sqs, queues.queueUrl, settings.retrySchedule),
-    });
+    }, undefined, metrics.queue);
     const poller = startQueuePoller(sqs, queues.queueUrl, worker);
     stops.push(poller.stop);
 
@@ -164,7 +167,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     const api = await startLocalApi({
       port: settings.port,
       handlers: {
-        chargePayment: createChargePaymentHandler(charge.api),
+        chargePayment: createChargePaymentHandler(charge.api, undefined, metrics.api),
         getPayment: createGetPaymentHandler(createLedgerReader(dynamoDb, tables.ledgerTableName)),
         stripeWebhook: createStripeWebhookHandler(
           createStripeEventVerifier(async () => stripeWebhookSecret),

@@ -1,3 +1,5 @@
+// The functions' metrics are EMF lines in their logs; locally they would fill the terminal. Set it to false to see them.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 import { writeRuntimeFile } from './runtime-file';
 import { settingsFromEnvironment, startLocalRuntime } from './runtime';
 
