@@ -8,7 +8,7 @@ import { assertNamespace } from '../contract/payment-metadata';
 import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { AUDIT_DEFAULT_WINDOW, PENDING_GRACE_SECONDS } from '../contract/settings';
 import { createAudit, windowStart, type Audit, type AuditReport } from '../core/audit';
-import { countOutcome, serviceMetrics } from './outcome-metrics';
+import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
 import { withTracing } from '../adapters/tracing';
 
 /**
@@ -38,7 +38,7 @@ export function createAuditHandler(
     const until = windowStart(event?.settledFor ?? '0m');
     const report = await audit(windowStart(event?.since ?? AUDIT_DEFAULT_WINDOW, until), until);
     countOutcome(metrics, METRIC_NAMES.auditDiscrepancies, report.discrepancies.length);
-    metrics.publishStoredMetrics();
+    publishCounts(metrics);
     const { discrepancies, ...totals } = report;
     if (discrepancies.length > 0) logger.error('Stripe and the ledger differ', { ...totals, discrepancies });
     else logger.info('Stripe and the ledger agree', totals);

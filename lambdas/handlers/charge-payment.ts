@@ -5,7 +5,7 @@ import { SERVICE_NAME } from '../contract/environment';
 import { MAX_REQUEST_BODY_BYTES } from '../contract/payment-request';
 import { parseChargeRequest } from '../core/validate-charge-request';
 import { errorSummary } from './error-summary';
-import { countOutcome, responseOutcome, serviceMetrics } from './outcome-metrics';
+import { countOutcome, publishCounts, responseOutcome, serviceMetrics } from './outcome-metrics';
 import { chargeResponse, errorResponse, failureResponse, invalidRequest, rawBodyOf, type ApiHandler } from './http-responses';
 import { withTracing } from '../adapters/tracing';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
@@ -40,7 +40,7 @@ export function createChargePaymentHandler(charge: IdempotentCharge, logger = ne
     metrics.captureColdStartMetric();
     const response = await answer(event, context);
     countOutcome(metrics, responseOutcome(response));
-    metrics.publishStoredMetrics();
+    publishCounts(metrics);
     return response;
   };
 }

@@ -11,7 +11,7 @@ import { traced, withTracing } from '../adapters/tracing';
 import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { describeFieldErrors, parseChargeRequest } from '../core/validate-charge-request';
 import { errorSummary } from './error-summary';
-import { countOutcome, resultOutcome, serviceMetrics } from './outcome-metrics';
+import { countOutcome, publishCounts, resultOutcome, serviceMetrics } from './outcome-metrics';
 
 export type QueueHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
@@ -93,7 +93,7 @@ export function createChargeWorkerHandler(
     try {
       return await processPartialResponse(event, chargeRecord, processor, { context, throwOnFullBatchFailure: false });
     } finally {
-      metrics.publishStoredMetrics();
+      publishCounts(metrics);
     }
   };
 }

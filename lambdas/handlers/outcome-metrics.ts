@@ -8,6 +8,15 @@ export function serviceMetrics(): Metrics {
   return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
 }
 
+/**
+ * Publishes what the invocation counted. One that counted nothing of its own (a batch whose every
+ * record was dead-lettered, counted as single metrics; a delivery that failed before its outcome)
+ * publishes nothing, rather than Powertools' warning about an empty publish.
+ */
+export function publishCounts(metrics: Metrics): void {
+  if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+}
+
 export function countOutcome(metrics: Metrics, name: MetricName, count = 1): void {
   metrics.addMetric(name, MetricUnit.Count, count);
 }

@@ -7,7 +7,7 @@ import { createStripePayments } from '../adapters/stripe-payments';
 import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { RECONCILE_STOP_MARGIN_MS } from '../contract/settings';
 import { createReconcilePending, type ReconcilePending, type ReconcileSummary } from '../core/reconcile-pending';
-import { countOutcome, serviceMetrics } from './outcome-metrics';
+import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
 import { withTracing } from '../adapters/tracing';
 
 /** Run on a schedule (or by `npm run reconcile`); the answer is the run's summary. */
@@ -24,7 +24,7 @@ export function createReconcileHandler(reconcile: ReconcilePending, logger = new
     const summary = await reconcile({ outOfTime: () => context.getRemainingTimeInMillis() < RECONCILE_STOP_MARGIN_MS });
     countOutcome(metrics, METRIC_NAMES.reconcilerSettled, summary.settled);
     countOutcome(metrics, METRIC_NAMES.reconcilerExpired, summary.expired);
-    metrics.publishStoredMetrics();
+    publishCounts(metrics);
     if (summary.failed > 0) {
       logger.error('pending orders could not be settled; the next run tries again', { ...summary });
       throw new Error(`${summary.failed} pending order(s) could not be settled`);

@@ -5,7 +5,7 @@ import { createStripeEventHandling, createStripeEventVerifier, type DeliveryOutc
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { ENV, METRIC_NAMES, SERVICE_NAME, type MetricName } from '../contract/environment';
 import { errorSummary } from './error-summary';
-import { countOutcome, serviceMetrics } from './outcome-metrics';
+import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
 import { errorResponse, failureResponse, rawBodyOf, type ApiHandler } from './http-responses';
 import { withTracing } from '../adapters/tracing';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
@@ -26,7 +26,7 @@ export function createStripeWebhookHandler(
     try {
       return await answer(event, context);
     } finally {
-      metrics.publishStoredMetrics();
+      publishCounts(metrics);
     }
   };
 }
