@@ -1,5 +1,7 @@
 // The functions' metrics are EMF lines in their logs; locally they would fill the terminal. Set it to false to see them.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// The pinned AWS SDK warns that its releases after early 2027 need Node 22: known (README), and not what npm start should open with.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { writeRuntimeFile } from './runtime-file';
 import { settingsFromEnvironment, startLocalRuntime } from './runtime';
 

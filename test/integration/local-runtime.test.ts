@@ -22,7 +22,8 @@ async function npmStart(): Promise<RunningStart> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
     cwd: resolve(__dirname, '../..'),
-    env: { ...process.env, PORT: String(port), DYNAMODB_ENDPOINT: '', STRIPE_SECRET_KEY: '', LOCAL_RUNTIME_FILE: runtimeFile },
+    // As a newcomer's shell has it: none of the variables the tests set to keep their own output quiet.
+    env: { ...withoutTestQuieting(process.env), PORT: String(port), DYNAMODB_ENDPOINT: '', STRIPE_SECRET_KEY: '', LOCAL_RUNTIME_FILE: runtimeFile },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -35,6 +36,11 @@ async function npmStart(): Promise<RunningStart> {
   }
   const dynamoDbPort = Number(/DynamoDB: http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
   return { child, apiUrl: `http://127.0.0.1:${port}`, dynamoDbPort, output: () => output };
+}
+
+function withoutTestQuieting(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: _warning, POWERTOOLS_METRICS_DISABLED: _metrics, POWERTOOLS_LOG_LEVEL: _logs, ...rest } = env;
+  return rest;
 }
 
 function portAnswers(port: number): Promise<boolean> {
@@ -73,6 +79,7 @@ describe('npm start', () => {
   it('serves POST /payments end to end and stops every part on Ctrl-C', async () => {
     running = await npmStart();
     expect(running.output()).toContain(`curl -i -X POST ${running.apiUrl}/payments`);
+    expect(running.output()).not.toContain('NodeVersionSupportWarning');
 
     const first = await charge(running.apiUrl, 'smoke-1');
     expect(first.status).toBe(201);
