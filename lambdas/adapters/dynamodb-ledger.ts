@@ -271,15 +271,16 @@ export async function backfillIndexKeys(client: DynamoDBClient, tableName: strin
   const documents = DynamoDBDocumentClient.from(client);
   const counts = { scanned: 0, dated: 0, pendingIndexed: 0 };
   const setIfAbsent = async (record: LedgerRecord, fields: Record<string, string>, condition: string, values: Record<string, string> = {}) => {
+    const update = setExpression(fields, []);
     try {
       await documents.send(
         new UpdateCommand({
           TableName: tableName,
           Key: { [ledgerTable.partitionKey]: record.orderId },
-          UpdateExpression: `SET ${Object.keys(fields).map((name) => `#${name} = :${name}`).join(', ')}`,
+          ...update,
           ConditionExpression: condition,
-          ExpressionAttributeNames: Object.fromEntries([...Object.keys(fields), ...(condition.includes('#status') ? ['status'] : [])].map((name) => [`#${name}`, name])),
-          ExpressionAttributeValues: { ...Object.fromEntries(Object.entries(fields).map(([name, value]) => [`:${name}`, value])), ...values },
+          ExpressionAttributeNames: { ...update.ExpressionAttributeNames, ...(condition.includes('#status') && { '#status': 'status' }) },
+          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ...values },
         }),
       );
       return true;

@@ -98,7 +98,7 @@ export function createStripePayments(
           if ((seen += 1) >= LISTING_LIMIT) throw new PaymentProviderError(`more than ${LISTING_LIMIT} PaymentIntents in the window to be sure none is ours`, true);
         }
       } catch (error) {
-        throw error instanceof PaymentProviderError ? error : new PaymentProviderError('payment provider unavailable', true, { cause: error });
+        throw error instanceof PaymentProviderError ? error : providerUnavailable(error);
       }
       return undefined;
     },
@@ -108,7 +108,7 @@ export function createStripePayments(
       try {
         return (await stripe.paymentIntents.retrieve(paymentId)).client_secret ?? undefined;
       } catch (error) {
-        throw new PaymentProviderError('payment provider unavailable', true, { cause: error });
+        throw providerUnavailable(error);
       }
     },
 
@@ -119,7 +119,7 @@ export function createStripePayments(
         // Stripe's own retry of a reset connection is counted in STRIPE_LOOKUP_WORST_CASE_MS.
         result = await stripe.paymentIntents.search({ query: lookupQuery(namespace, order.orderId), limit: 100 }, { maxNetworkRetries: 0, timeout: STRIPE_LOOKUP_TIMEOUT_MS });
       } catch (error) {
-        throw new PaymentProviderError('payment provider unavailable', true, { cause: error });
+        throw providerUnavailable(error);
       }
       // The query already narrows to this namespace; the predicate also checks amount and currency.
       const ours = result.data.filter((candidate) => isPaymentOf(namespace, candidate, order));
@@ -169,12 +169,17 @@ export function createStripeAuditSource(getClient: () => Promise<Stripe>, namesp
   };
 }
 
+/** Stripe could not be asked or did not answer in a way that settles anything: retrying is safe. */
+function providerUnavailable(cause: unknown): PaymentProviderError {
+  return new PaymentProviderError('payment provider unavailable', true, { cause });
+}
+
 /** The client, or a retryable failure when it cannot be had (e.g. the key could not be read from Secrets Manager). */
 async function clientOrUnavailable(getClient: () => Promise<Stripe>): Promise<Stripe> {
   try {
     return await getClient();
   } catch (error) {
-    throw new PaymentProviderError('payment provider unavailable', true, { cause: error });
+    throw providerUnavailable(error);
   }
 }
 
@@ -191,7 +196,7 @@ function attemptOf(intent: Stripe.PaymentIntent): PaymentAttempt {
 function declineOrThrow(order: ChargeRequest, error: unknown): PaymentAttempt {
   // Not an answer from Stripe that we understand: the request may or may not have reached it, so
   // only a retry with the same key can tell.
-  if (!(error instanceof Stripe.errors.StripeError)) throw new PaymentProviderError('payment provider unavailable', true, { cause: error });
+  if (!(error instanceof Stripe.errors.StripeError)) throw providerUnavailable(error);
   if (error instanceof Stripe.errors.StripeCardError) {
     // A decline is a result, not a failure: it is stored and replayed without asking Stripe again.
     return {
