@@ -2,18 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { QUEUED_STATUS, routes, type FunctionName, type Route } from '../lambdas/contract/routes';
+import { queueRequest, selectQueueResponse } from '../lambdas/contract/queue-integration';
+import { routes, type FunctionName, type Route } from '../lambdas/contract/routes';
 import { parseChargeRequest } from '../lambdas/core/validate-charge-request';
 import { errorSummary } from '../lambdas/handlers/error-summary';
 import { errorResponse, invalidRequest, type ApiHandler } from '../lambdas/handlers/http-responses';
 import { lambdaContext } from './lambda-context';
+import { renderTemplate } from './mapping-templates';
+import type { ServiceAnswer, ServiceRequest } from './sqs-query-protocol';
 
 export interface LocalApiOptions {
   port: number;
   /** One handler per function the routes name, built exactly as the Lambda builds it. */
   handlers: Record<FunctionName, ApiHandler>;
-  /** Sends a validated body to the charge queue (the API Gateway → SQS integration). */
-  enqueue: (body: string) => Promise<void>;
+  /** The charge queue's endpoint that `POST /payments/async` sends its rendered request to. */
+  queueEndpoint: (request: ServiceRequest) => Promise<ServiceAnswer>;
   /** The deployed function's timeout, so `getRemainingTimeInMillis` tells the truth. */
   timeoutSeconds: number;
   /**
@@ -21,6 +24,22 @@ export interface LocalApiOptions {
    * script can only do in AWS by invoking a function, it does here through this server.
    */
   operations?: Record<string, (query: URLSearchParams) => Promise<unknown>>;
+  /** Called once each request is answered (npm start prints a line). */
+  onRequest?: (request: AnsweredRequest) => void;
+}
+
+export interface AnsweredRequest {
+  method: string;
+  path: string;
+  statusCode: number;
+  milliseconds: number;
+  /** The order the request names in its path or body, when it names one. */
+  orderId?: string;
+}
+
+interface Answered {
+  result: APIGatewayProxyResult;
+  orderId?: string;
 }
 
 export interface LocalApi {
@@ -35,37 +54,43 @@ const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
  * Serves the routes of `lambdas/contract/routes.ts` by building the API Gateway REST proxy event
  * and Lambda context the deployed function receives, and writing its result back as HTTP.
  */
-export async function startLocalApi({ port, handlers, enqueue, timeoutSeconds, operations = {} }: LocalApiOptions): Promise<LocalApi> {
+export async function startLocalApi({ port, handlers, queueEndpoint, timeoutSeconds, operations = {}, onRequest }: LocalApiOptions): Promise<LocalApi> {
   const compiled = routes.map((route) => ({ route, pattern: pathPattern(route.path) }));
 
-  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const url = new URL(request.url ?? '/', 'http://local');
-    const body = await readBody(request);
-    if (body === undefined) return write(response, { statusCode: 413, body: '{"message":"Request Too Long"}' });
-
+  async function answer(request: IncomingMessage, url: URL, body: string | undefined): Promise<Answered> {
+    if (body === undefined) return { result: { statusCode: 413, body: '{"message":"Request Too Long"}' } };
     const operation = /^\/_local\/([a-z]+)$/.exec(url.pathname)?.[1];
     if (operation !== undefined && request.method === 'POST' && Object.hasOwn(operations, operation)) {
       const result = await operations[operation](url.searchParams).then((value) => ({ statusCode: 200, value }), (error: unknown) => ({ statusCode: 500, value: { error: errorSummary(error) } }));
-      return write(response, { statusCode: result.statusCode, body: JSON.stringify(result.value) });
+      return { result: { statusCode: result.statusCode, body: JSON.stringify(result.value) } };
     }
     for (const { route, pattern } of compiled) {
       const match = pattern.exec(url.pathname);
       if (match === null || route.method !== request.method) continue;
-      if (route.kind === 'queue') return write(response, await sendToQueue(body, enqueue));
+      if (route.kind === 'queue') return { result: await sendToQueue(body, queueEndpoint), orderId: bodyOrderId(body) };
       const pathParameters = decodedPathParameters(match.groups ?? {});
-      if (pathParameters === undefined) return write(response, errorResponse(400, 'invalid_request', 'the path is not valid percent-encoding'));
+      if (pathParameters === undefined) return { result: errorResponse(400, 'invalid_request', 'the path is not valid percent-encoding') };
       const event = proxyEvent(request, url, route, pathParameters, body);
       const result = await invokeWithTimeout(handlers[route.function], event, route.function, timeoutSeconds);
-      return write(response, result);
+      return { result, orderId: pathParameters.orderId ?? bodyOrderId(body) };
     }
-    write(response, { statusCode: 403, body: '{"message":"Missing Authentication Token"}' });
+    return { result: { statusCode: 403, body: '{"message":"Missing Authentication Token"}' } };
   }
 
   const server: Server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      console.error('local API: handler crashed', errorSummary(error));
-      write(response, { statusCode: 502, body: '{"message":"Internal server error"}' });
-    });
+    const startedAt = performance.now();
+    const url = new URL(request.url ?? '/', 'http://local');
+    readBody(request)
+      .then((body) => answer(request, url, body))
+      .catch((error: unknown): Answered => {
+        console.error('local API: handler crashed', errorSummary(error));
+        return { result: { statusCode: 502, body: '{"message":"Internal server error"}' } };
+      })
+      .then(({ result, orderId }) => {
+        const milliseconds = Math.round(performance.now() - startedAt);
+        onRequest?.({ method: request.method ?? '', path: url.pathname, statusCode: result.statusCode, milliseconds, orderId });
+        write(response, result);
+      });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -82,16 +107,28 @@ export async function startLocalApi({ port, handlers, enqueue, timeoutSeconds, o
   };
 }
 
-/** What API Gateway does for POST /payments/async: check the body against the model, send it, answer 202. */
-async function sendToQueue(body: string, enqueue: (body: string) => Promise<void>): Promise<APIGatewayProxyResult> {
+/**
+ * What API Gateway does for POST /payments/async: checks the body against the model, renders the
+ * deployed request template, sends it to SQS, and renders the response template SQS's status selects.
+ */
+async function sendToQueue(body: string, queueEndpoint: (request: ServiceRequest) => Promise<ServiceAnswer>): Promise<APIGatewayProxyResult> {
   const request = parseChargeRequest(body);
   if (!request.ok) return invalidRequest(request.errors);
+  const requestId = randomUUID();
+  const answer = await queueEndpoint({ headers: queueRequest.headers, body: renderTemplate(queueRequest.template, { body, requestId }) });
+  const selected = selectQueueResponse(answer.statusCode);
+  return { statusCode: selected.statusCode, body: renderTemplate(selected.template, { body: answer.body, requestId }) };
+}
+
+/** The body's orderId (or a Stripe event's), for the request log: whatever the sender wrote, valid or not. */
+function bodyOrderId(body: string): string | undefined {
   try {
-    await enqueue(body);
+    const sent = JSON.parse(body) as { orderId?: unknown; data?: { object?: { metadata?: { orderId?: unknown } } } } | null;
+    const orderId = sent?.orderId ?? sent?.data?.object?.metadata?.orderId;
+    return typeof orderId === 'string' ? orderId : undefined;
   } catch {
-    return errorResponse(503, 'queue_unavailable', 'the order could not be queued; retrying is safe');
+    return undefined;
   }
-  return { statusCode: 202, body: JSON.stringify({ orderId: request.value.orderId, status: QUEUED_STATUS }) };
 }
 
 function pathPattern(path: string): RegExp {

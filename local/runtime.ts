@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createChargeService } from '../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
 import { createRetryLater } from '../lambdas/adapters/queue-retries';
@@ -21,12 +20,13 @@ import { createChargePaymentHandler } from '../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../lambdas/handlers/charge-worker';
 import { createGetPaymentHandler } from '../lambdas/handlers/get-payment';
 import { createStripeWebhookHandler } from '../lambdas/handlers/stripe-webhook';
-import { startLocalApi } from './api-server';
+import { startLocalApi, type AnsweredRequest } from './api-server';
 import { localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local';
 import { lambdaContext } from './lambda-context';
 import { startPeriodic } from './periodic';
 import { startQueuePoller } from './queue-poller';
 import { createQueues, localSqsClient, startSqsEmulator, type LocalQueues } from './queues';
+import { sqsQueryEndpoint } from './sqs-query-protocol';
 import { startStripeEmulator, type StripeEmulator } from './stripe-emulator/stripe-emulator';
 import { createTables, localTableNames, type TableNames } from './tables';
 
@@ -51,6 +51,8 @@ export interface LocalRuntimeSettings {
   pendingGraceSeconds?: number;
   /** The deployment namespace at Stripe (PAYMENTS_NAMESPACE); when unset `local` with the embedded emulator, else `local-<user>-<host>`. */
   namespace?: string;
+  /** Called once each API request is answered (npm start prints a line). */
+  onRequest?: (request: AnsweredRequest) => void;
 }
 
 export interface LocalRuntime {
@@ -179,8 +181,9 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
         reconcile: reconcileOnce,
         audit: (query) => auditHandler({ since: query.get('since') ?? undefined }, lambdaContext(AUDIT_TIMEOUT_SECONDS * 1000, 'auditLedger')),
       },
-      enqueue: async (body) => void (await sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: body }))),
+      queueEndpoint: sqsQueryEndpoint(sqs, queues.queueUrl),
       timeoutSeconds: CHARGE_FUNCTION_TIMEOUT_SECONDS,
+      onRequest: settings.onRequest,
     });
     stops.push(api.stop);
     stripeEmulator?.webhooks.addEndpoint({ url: `${api.url}/webhooks/stripe`, secret: stripeWebhookSecret });

@@ -2,12 +2,18 @@
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 // The pinned AWS SDK warns that its releases after early 2027 need Node 22: known (README), and not what npm start should open with.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// A dev server prints one line per request; the handlers' structured logs only when asked:
+// LOG_FORMAT=json as Lambda writes them, POWERTOOLS_DEV=true pretty-printed, or any POWERTOOLS_LOG_LEVEL.
+const handlerLogsAsked = process.env.LOG_FORMAT === 'json' || process.env.POWERTOOLS_DEV === 'true' || process.env.POWERTOOLS_LOG_LEVEL !== undefined;
+if (!handlerLogsAsked) process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 import { writeRuntimeFile } from './runtime-file';
+import { ORDER_ID_PATTERN } from '../lambdas/contract/payment-request';
+import type { AnsweredRequest } from './api-server';
 import { settingsFromEnvironment, startLocalRuntime } from './runtime';
 
 /** `npm start`: the local API with its embedded parts; Ctrl-C (or a crash) stops all of them. */
 async function main(): Promise<void> {
-  const runtime = await startLocalRuntime(settingsFromEnvironment());
+  const runtime = await startLocalRuntime({ ...settingsFromEnvironment(), onRequest: (request) => console.log(requestLine(request)) });
   const removeRuntimeFile = writeRuntimeFile({ pid: process.pid, url: runtime.url, sqsEndpoint: runtime.sqsEndpoint, queues: runtime.queues });
   let stopping = false;
   const shutdown = async (exitCode: number) => {
@@ -40,8 +46,16 @@ Try it:
   curl -i ${runtime.url}/payments/order-2
   npm run dlq:inspect -- --local
   npm run reconcile -- --local
+  npm run smoke -- --url ${runtime.url}
 
+One line per request below; the handlers' logs with LOG_FORMAT=json (or POWERTOOLS_DEV=true to pretty-print).
 Press Ctrl-C to stop.`);
+}
+
+/** `POST /payments 201 182 ms order-1`; an orderId the contract would refuse is not echoed (it may hold anything, newlines too). */
+function requestLine({ method, path, statusCode, milliseconds, orderId }: AnsweredRequest): string {
+  const order = orderId === undefined ? '' : new RegExp(ORDER_ID_PATTERN).test(orderId) ? ` ${orderId}` : ' (invalid orderId)';
+  return `${method} ${path} ${statusCode} ${milliseconds} ms${order}`;
 }
 
 main().catch((error: unknown) => {

@@ -18,7 +18,8 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { chargeRequestSchema } from '../../lambdas/contract/payment-request';
-import { QUEUED_STATUS, routes, type FunctionName } from '../../lambdas/contract/routes';
+import { queueRequest, queueResponses } from '../../lambdas/contract/queue-integration';
+import { routes, type FunctionName } from '../../lambdas/contract/routes';
 import { API_INTEGRATION_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
 import { stackOutput } from './stack-output';
 
@@ -36,15 +37,6 @@ export interface PaymentsApiProps {
    */
   executionLogs: 'create' | 'existing' | 'off';
 }
-
-/**
- * How the SQS integration's answers are classified (API Gateway matches the whole status code):
- * a 4xx other than 403 and 429 is SQS refusing this message, so a retry cannot help (400); a 403
- * (our own permission, e.g. IAM still propagating right after a deploy), a 429 (throttled) or a
- * 5xx is worth retrying (503).
- */
-export const QUEUE_REFUSED_PATTERN = '4(0[0-24-9]|1\\d|2[0-8]|[3-9]\\d)';
-export const QUEUE_UNAVAILABLE_PATTERN = '403|429|5\\d{2}';
 
 /** The shared request schema in the form CDK's model expects: `$schema` becomes `schema`. */
 export function toModelSchema({ $schema: _dialect, ...schema }: typeof chargeRequestSchema): JsonSchema {
@@ -99,7 +91,7 @@ export class PaymentsApi extends Construct {
           requestValidator: validator,
           requestModels: { 'application/json': chargeRequestModel },
         }),
-        ...(route.kind === 'queue' && { methodResponses: [{ statusCode: '202' }, { statusCode: '400' }, { statusCode: '503' }] }),
+        ...(route.kind === 'queue' && { methodResponses: queueResponses.map(({ statusCode }) => ({ statusCode: String(statusCode) })) }),
       });
     }
 
@@ -164,8 +156,8 @@ export class PaymentsApi extends Construct {
   }
 
   /**
-   * API Gateway → SQS without a Lambda: the body (already checked against the model) becomes the
-   * message. The role may send to this one queue and do nothing else.
+   * API Gateway → SQS without a Lambda, with the contract's mapping templates: the body (already
+   * checked against the model) becomes the message. The role may send to this one queue and do nothing else.
    */
   private queueIntegration(queue: IQueue): AwsIntegration {
     const role = new Role(this, 'QueueIntegrationRole', { assumedBy: new ServicePrincipal('apigateway.amazonaws.com') });
@@ -177,34 +169,15 @@ export class PaymentsApi extends Construct {
       options: {
         credentialsRole: role,
         passthroughBehavior: PassthroughBehavior.NEVER,
-        requestParameters: { 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'" },
-        // The orderId is kept in a request override so the answer can name it (the response template only sees SQS's answer).
-        // One line: the form body must start with `Action=`, whatever Velocity does with a newline after #set.
-        requestTemplates: {
-          'application/json': "#set($context.requestOverride.header.orderId = $input.path('$.orderId'))Action=SendMessage&MessageBody=$util.urlEncode($input.body)",
-        },
-        integrationResponses: [
-          {
-            statusCode: '202',
-            responseTemplates: {
-              'application/json': `{"orderId":"$util.escapeJavaScript($context.requestOverride.header.orderId)","status":"${QUEUED_STATUS}"}`,
-            },
-          },
-          {
-            // SQS refused this message (e.g. over its size limit): sending it again cannot help.
-            // Not a 403: that is this integration's permission (e.g. IAM still propagating after a deploy).
-            statusCode: '400',
-            selectionPattern: QUEUE_REFUSED_PATTERN,
-            responseTemplates: { 'application/json': '{"error":{"code":"invalid_request","message":"the queue refused this order"}}' },
-          },
-          {
-            statusCode: '503',
-            selectionPattern: QUEUE_UNAVAILABLE_PATTERN,
-            responseTemplates: {
-              'application/json': '{"error":{"code":"queue_unavailable","message":"the order could not be queued; retrying is safe"}}',
-            },
-          },
-        ],
+        requestParameters: Object.fromEntries(
+          Object.entries(queueRequest.headers).map(([name, value]) => [`integration.request.header.${name}`, `'${value}'`]),
+        ),
+        requestTemplates: { 'application/json': queueRequest.template },
+        integrationResponses: queueResponses.map(({ statusCode, selectionPattern, template }) => ({
+          statusCode: String(statusCode),
+          selectionPattern,
+          responseTemplates: { 'application/json': template },
+        })),
       },
     });
   }

@@ -79,9 +79,12 @@ const deadLetterFor = (orderId: string) => async (): Promise<DeadLetterView | un
   (await deadLetters()).find((message) => message.orderId === orderId);
 
 describe('POST /payments/async through the queue', () => {
-  it('answers 202 queued, and GET /payments/{orderId} then shows the charge', async () => {
+  it("answers 202 queued with SQS's message id, and GET /payments/{orderId} then shows the charge", async () => {
     const orderId = newOrderId('async');
-    expect(await post('/payments/async', order(orderId))).toEqual({ status: 202, body: { orderId, status: 'queued' } });
+    expect(await post('/payments/async', order(orderId))).toEqual({
+      status: 202,
+      body: { messageId: expect.stringMatching(/^[0-9a-f-]{36}$/), requestId: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'queued' },
+    });
     await waitFor('the charge', finalRecord(orderId));
     const response = await fetch(`${runtime.url}/payments/${orderId}`);
     expect(response.status).toBe(200);

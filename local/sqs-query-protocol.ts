@@ -1,0 +1,40 @@
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+
+/** An HTTP request or answer between API Gateway and an AWS service, as its integration sees it. */
+export interface ServiceRequest {
+  headers: Readonly<Record<string, string>>;
+  body: string;
+}
+export interface ServiceAnswer {
+  statusCode: number;
+  body: string;
+}
+
+/**
+ * The queue's endpoint for SQS's query protocol, as API Gateway calls it: a form-encoded
+ * `Action=SendMessage`, answered in JSON. fauxqs speaks only SQS's JSON protocol, so this decodes
+ * the form as SQS does and sends the message through the SDK; no library translates between the
+ * two, hence by hand, and only the one action the integration uses.
+ */
+export function sqsQueryEndpoint(sqs: SQSClient, queueUrl: string): (request: ServiceRequest) => Promise<ServiceAnswer> {
+  return async ({ headers, body }) => {
+    if (headers['Content-Type'] !== 'application/x-www-form-urlencoded') return queryError(400, 'InvalidParameterValue', 'expected a form-encoded body');
+    const form = new URLSearchParams(body);
+    if (form.get('Action') !== 'SendMessage') return queryError(400, 'InvalidAction', `unsupported action ${form.get('Action')}`);
+    const messageBody = form.get('MessageBody');
+    if (messageBody === null) return queryError(400, 'MissingParameter', 'MessageBody is required');
+    try {
+      const sent = await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: messageBody }));
+      const result = { MessageId: sent.MessageId, MD5OfMessageBody: sent.MD5OfMessageBody };
+      return { statusCode: 200, body: JSON.stringify({ SendMessageResponse: { SendMessageResult: result, ResponseMetadata: { RequestId: sent.$metadata.requestId } } }) };
+    } catch (error) {
+      // SQS's own answer keeps its status; no answer at all (connection refused) is what API Gateway sees as a 5xx.
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 500;
+      return queryError(status, (error as Error).name, 'the queue did not take the message');
+    }
+  };
+}
+
+function queryError(statusCode: number, code: string, message: string): ServiceAnswer {
+  return { statusCode, body: JSON.stringify({ Error: { Code: code, Message: message } }) };
+}
