@@ -1,5 +1,8 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 
+/** Where `npm run deploy` writes the stack outputs and `npm run smoke` reads them (git-ignored). */
+export const OUTPUTS_FILE = 'cdk-outputs.json';
+
 /** The deployed stack (STACK_NAME, default ExactlyOncePayments) the operator commands act on. */
 export const STACK_NAME = process.env.STACK_NAME ?? 'ExactlyOncePayments';
 

@@ -18,12 +18,12 @@ interface RunningStart {
   output: () => string;
 }
 
-async function npmStart(): Promise<RunningStart> {
+async function npmStart(extraEnv: Record<string, string> = {}): Promise<RunningStart> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
     cwd: resolve(__dirname, '../..'),
     // As a newcomer's shell has it: none of the variables the tests set to keep their own output quiet.
-    env: { ...withoutTestQuieting(process.env), PORT: String(port), DYNAMODB_ENDPOINT: '', STRIPE_SECRET_KEY: '', LOCAL_RUNTIME_FILE: runtimeFile },
+    env: { ...withoutTestQuieting(process.env), PORT: String(port), DYNAMODB_ENDPOINT: '', STRIPE_SECRET_KEY: '', LOCAL_RUNTIME_FILE: runtimeFile, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -101,6 +101,21 @@ describe('npm start', () => {
     const charged = await waitFor(async () => (await statusOf()) === 'charged', 15_000);
     expect(charged).toBe(true);
 
+    // A dev server's output: one line per request, and no handler logs unless asked.
+    expect(running.output()).toMatch(/^POST \/payments 201 \d+ ms smoke-1$/m);
+    expect(running.output()).toMatch(/^POST \/payments 200 \d+ ms smoke-1$/m);
+    expect(running.output()).toMatch(/^POST \/payments\/async 202 \d+ ms smoke-2$/m);
+    expect(running.output()).toMatch(/^GET \/payments\/smoke-2 200 \d+ ms smoke-2$/m);
+    expect(running.output()).not.toContain('charge finished');
+
+    // The script that checks a deployed stack, against this one.
+    const smoke = spawnSync('npm', ['run', 'smoke', '--', '--url', running.apiUrl], { cwd: resolve(__dirname, '../..'), env: withoutTestQuieting(process.env), encoding: 'utf8' });
+    expect(smoke.stdout).toContain('All 8 checks passed.');
+    expect(smoke.status).toBe(0);
+    const wrongStage = spawnSync('npm', ['run', 'smoke', '--', '--url', `${running.apiUrl}/v0`], { cwd: resolve(__dirname, '../..'), env: withoutTestQuieting(process.env), encoding: 'utf8' });
+    expect(wrongStage.stdout).toContain('8 of 8 checks failed.');
+    expect(wrongStage.status).toBe(1);
+
     // The operator command finds the running runtime's queues.
     const inspect = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/dlq.ts', 'inspect', '--local'], {
       cwd: resolve(__dirname, '../..'),
@@ -122,7 +137,7 @@ describe('npm start', () => {
       encoding: 'utf8',
     });
     expect(audit.status).toBe(0);
-    expect(JSON.parse(audit.stdout)).toMatchObject({ paymentsAtStripe: 2, ledgerRecords: 2, discrepancies: [] });
+    expect(JSON.parse(audit.stdout)).toMatchObject({ paymentsAtStripe: 4, ledgerRecords: 4, discrepancies: [] }); // two orders here, two from the smoke checks
 
     const exited = new Promise<number | null>((r) => running?.child.once('exit', (code) => r(code)));
     running.child.kill('SIGINT');
@@ -132,8 +147,11 @@ describe('npm start', () => {
     expect(dynamoDbLocalProcesses(running.dynamoDbPort)).toEqual([]);
   });
 
-  it('leaves no DynamoDB Local behind when it is killed outright', async () => {
-    running = await npmStart();
+  it('prints the handlers\' structured logs with LOG_FORMAT=json, and leaves no DynamoDB Local behind when it is killed outright', async () => {
+    running = await npmStart({ LOG_FORMAT: 'json' });
+    expect((await charge(running.apiUrl, 'logged-1')).status).toBe(201);
+    const output = running.output;
+    expect(await waitFor(() => /^\{.*"message":"charge finished".*\}$/m.test(output()), 5_000)).toBe(true);
     expect(dynamoDbLocalProcesses(running.dynamoDbPort)).toHaveLength(1);
     running.child.kill('SIGKILL');
     const port = running.dynamoDbPort;

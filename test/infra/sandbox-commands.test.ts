@@ -1,0 +1,39 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { OUTPUTS_FILE } from '../../scripts/stack-outputs';
+import { synthesize } from '../support/synth';
+
+/** `npm run deploy` and `npm run destroy` cannot run without an AWS account: their flags are checked here instead. */
+const root = resolve(__dirname, '../..');
+const { scripts } = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+const cdkHelp = (verb: string) => execFileSync(resolve(root, 'node_modules/.bin/cdk'), [verb, '--help'], { cwd: root, encoding: 'utf8' });
+const contextOf = (script: string) => Object.fromEntries([...script.matchAll(/-c (\w+)=(\S+)/g)].map(([, name, value]) => [name, value]));
+
+describe.each([
+  ['deploy', 'cdk deploy '],
+  ['destroy', 'cdk destroy '],
+])('npm run %s', (name, command) => {
+  const script = scripts[name];
+
+  it(`runs ${command.trim()} with options the CDK CLI knows`, () => {
+    expect(script.startsWith(command)).toBe(true);
+    const help = cdkHelp(command.split(' ')[1]);
+    const options = [...script.matchAll(/\s(--?[a-z][\w-]*)/g)].map(([, option]) => option);
+    expect(options.length).toBeGreaterThan(0);
+    expect(options.filter((option) => !new RegExp(`(^|[\\s,])${option}(?=[\\s,])`, 'm').test(help))).toEqual([]);
+  });
+
+  it('acts on a sandbox stack, whose tables, logs and queues go with it', () => {
+    expect(contextOf(script)).toEqual({ sandbox: 'true' });
+    const resources = Object.values(synthesize(contextOf(script)).template.toJSON().Resources) as Array<{ Type: string; DeletionPolicy?: string }>;
+    const data = resources.filter(({ Type }) => ['AWS::DynamoDB::Table', 'AWS::SQS::Queue', 'AWS::Logs::LogGroup'].includes(Type));
+    expect(data.length).toBeGreaterThan(4);
+    expect(data.filter(({ DeletionPolicy }) => DeletionPolicy !== 'Delete')).toEqual([]);
+  });
+});
+
+it('writes the outputs to the git-ignored file npm run smoke reads', () => {
+  expect(scripts.deploy).toContain(`--outputs-file ${OUTPUTS_FILE}`);
+  expect(readFileSync(resolve(root, '.gitignore'), 'utf8').split('\n')).toContain(OUTPUTS_FILE);
+});
