@@ -1,4 +1,4 @@
-import { Validations, type App } from 'aws-cdk-lib';
+import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { assertNamespace } from '../lambdas/contract/payment-metadata';
 import { ledgerTable } from '../lambdas/contract/tables';

@@ -1,16 +1,16 @@
 import { Aws, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/contract/environment';
 import { chargeQueue } from '../lambdas/contract/queues';
 import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
 import { entryPath } from './constructs/bundling';
 import { ChargeQueue } from './constructs/charge-queue';
+import { LedgerAudit } from './constructs/ledger-audit';
+import { Monitoring } from './constructs/monitoring';
 import { PaymentTables } from './constructs/payment-tables';
 import { PaymentsApi } from './constructs/payments-api';
 import { PaymentsFunction, type TableAccess } from './constructs/payments-function';
-import { LedgerAudit } from './constructs/ledger-audit';
-import { Monitoring } from './constructs/monitoring';
 import { Reconciler } from './constructs/reconciler';
 import { stackOutput } from './constructs/stack-output';
 import { StripeSecret } from './constructs/stripe-secret';
@@ -81,7 +81,14 @@ export class PaymentsStack extends Stack {
     ];
     const namespace = { [ENV.namespace]: props.namespace ?? `${this.stackName}-${Aws.ACCOUNT_ID}-${Aws.REGION}` };
     const secretsKeyArn = props.secretsKmsKeyArn;
-    const chargeFunction = { timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS), tables: chargeTables, stripeSecret: secret, secretsKeyArn, logLevel, removalPolicy };
+    const chargeFunction = {
+      timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS),
+      tables: chargeTables,
+      stripeSecret: secret,
+      secretsKeyArn,
+      logLevel,
+      removalPolicy,
+    };
 
     this.chargePayment = new PaymentsFunction(this, 'ChargePayment', {
       ...chargeFunction,
@@ -137,7 +144,15 @@ export class PaymentsStack extends Stack {
     webhookSecret.grantRead(this.stripeWebhook.role);
 
     // Scheduled, from Stripe's side: settle what stayed pending, and compare Stripe with the ledger.
-    const ledgerOperation = { ledger: this.tables.ledger, stripeSecret: secret, secretsKeyArn, alarmTopic: this.queue.alarmTopic, environment: namespace, logLevel, removalPolicy };
+    const ledgerOperation = {
+      ledger: this.tables.ledger,
+      stripeSecret: secret,
+      secretsKeyArn,
+      alarmTopic: this.queue.alarmTopic,
+      environment: namespace,
+      logLevel,
+      removalPolicy,
+    };
     this.reconciler = new Reconciler(this, 'Reconciler', ledgerOperation);
     this.audit = new LedgerAudit(this, 'Audit', ledgerOperation);
 

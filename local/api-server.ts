@@ -3,10 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { queueRequest, selectQueueResponse } from '../lambdas/contract/queue-integration';
-import { routes, type FunctionName, type Route } from '../lambdas/contract/routes';
+import { type FunctionName, type Route, routes } from '../lambdas/contract/routes';
 import { parseChargeRequest } from '../lambdas/core/validate-charge-request';
 import { errorSummary } from '../lambdas/handlers/error-summary';
-import { errorResponse, invalidRequest, type ApiHandler } from '../lambdas/handlers/http-responses';
+import { type ApiHandler, errorResponse, invalidRequest } from '../lambdas/handlers/http-responses';
 import { lambdaContext } from './lambda-context';
 import { renderTemplate } from './mapping-templates';
 import type { ServiceAnswer, ServiceRequest } from './sqs-query-protocol';
@@ -61,7 +61,10 @@ export async function startLocalApi({ port, handlers, queueEndpoint, timeoutSeco
     if (body === undefined) return { result: { statusCode: 413, body: '{"message":"Request Too Long"}' } };
     const operation = /^\/_local\/([a-z]+)$/.exec(url.pathname)?.[1];
     if (operation !== undefined && request.method === 'POST' && Object.hasOwn(operations, operation)) {
-      const result = await operations[operation](url.searchParams).then((value) => ({ statusCode: 200, value }), (error: unknown) => ({ statusCode: 500, value: { error: errorSummary(error) } }));
+      const result = await operations[operation](url.searchParams).then(
+        (value) => ({ statusCode: 200, value }),
+        (error: unknown) => ({ statusCode: 500, value: { error: errorSummary(error) } }),
+      );
       return { result: { statusCode: result.statusCode, body: JSON.stringify(result.value) } };
     }
     for (const { route, pattern } of compiled) {
@@ -148,19 +151,13 @@ function decodedPathParameters(groups: Record<string, string>): Record<string, s
 /** A map with no prototype: a header or query parameter named `__proto__` is just a name. */
 const emptyMap = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
 
-function proxyEvent(
-  request: IncomingMessage,
-  url: URL,
-  route: Route,
-  pathParameters: Record<string, string>,
-  body: string,
-): APIGatewayProxyEvent {
+function proxyEvent(request: IncomingMessage, url: URL, route: Route, pathParameters: Record<string, string>, body: string): APIGatewayProxyEvent {
   const headers = emptyMap<string>();
   const multiValueHeaders = emptyMap<string[]>();
   for (let i = 0; i < request.rawHeaders.length; i += 2) {
     const [name, value] = [request.rawHeaders[i], request.rawHeaders[i + 1]];
     headers[name] = value;
-    (multiValueHeaders[name] ??= []).push(value);
+    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
   }
   const query = [...new Set(url.searchParams.keys())];
   const queryStringParameters = emptyMap<string>();

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 
 /**
  * Runs in a detached Node process: when the parent dies (even by SIGKILL, where no exit handler

@@ -1,7 +1,7 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import type { QueueHandler } from '../lambdas/handlers/charge-worker';
 import { chargeQueue } from '../lambdas/contract/queues';
+import type { QueueHandler } from '../lambdas/handlers/charge-worker';
 import { errorSummary } from '../lambdas/handlers/error-summary';
 import { lambdaContext } from './lambda-context';
 

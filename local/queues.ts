@@ -33,7 +33,10 @@ export async function startSqsEmulator(): Promise<SqsEmulator> {
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   for (;;) {
-    const healthy = await fetch(`${endpoint}/health`).then((response) => response.ok, () => false);
+    const healthy = await fetch(`${endpoint}/health`).then(
+      (response) => response.ok,
+      () => false,
+    );
     if (healthy) return { endpoint, stop };
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();
@@ -64,9 +67,7 @@ export async function createQueues(
       Attributes: { MessageRetentionPeriod: String(chargeQueue.deadLetterRetentionDays * day) },
     }),
   );
-  const { Attributes } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: deadLetter.QueueUrl, AttributeNames: ['QueueArn'] }),
-  );
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: deadLetter.QueueUrl, AttributeNames: ['QueueArn'] }));
   const queue = await sqs.send(
     new CreateQueueCommand({
       QueueName: `${prefix}${chargeQueue.logicalName}`,

@@ -2,32 +2,38 @@ import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { createChargeService } from '../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
-import { createRetryLater } from '../lambdas/adapters/queue-retries';
 import { createLedgerReader, createLedgerWindowReader, createPendingLedger } from '../lambdas/adapters/dynamodb-ledger';
+import { createRetryLater } from '../lambdas/adapters/queue-retries';
 import { createStripeAuditSource, createStripeClient, createStripePayments } from '../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, createStripeEventVerifier } from '../lambdas/adapters/stripe-webhooks';
 import { ENV } from '../lambdas/contract/environment';
 import { assertNamespace, LOCAL_NAMESPACE } from '../lambdas/contract/payment-metadata';
 import type { RetrySchedule } from '../lambdas/contract/queues';
-import { AUDIT_TIMEOUT_SECONDS, CHARGE_FUNCTION_TIMEOUT_SECONDS, LOCAL_RECONCILE_INTERVAL_SECONDS, PENDING_GRACE_SECONDS, RECONCILER_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
+import {
+  AUDIT_TIMEOUT_SECONDS,
+  CHARGE_FUNCTION_TIMEOUT_SECONDS,
+  LOCAL_RECONCILE_INTERVAL_SECONDS,
+  PENDING_GRACE_SECONDS,
+  RECONCILER_TIMEOUT_SECONDS,
+} from '../lambdas/contract/settings';
 import { createAudit } from '../lambdas/core/audit';
 import { createReconcilePending } from '../lambdas/core/reconcile-pending';
 import { createAuditHandler } from '../lambdas/handlers/audit-ledger';
-import { errorSummary } from '../lambdas/handlers/error-summary';
-import { serviceMetrics } from '../lambdas/handlers/outcome-metrics';
-import { createReconcileHandler } from '../lambdas/handlers/reconcile-pending';
 import { createChargePaymentHandler } from '../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../lambdas/handlers/charge-worker';
+import { errorSummary } from '../lambdas/handlers/error-summary';
 import { createGetPaymentHandler } from '../lambdas/handlers/get-payment';
+import { serviceMetrics } from '../lambdas/handlers/outcome-metrics';
+import { createReconcileHandler } from '../lambdas/handlers/reconcile-pending';
 import { createStripeWebhookHandler } from '../lambdas/handlers/stripe-webhook';
-import { startLocalApi, type AnsweredRequest } from './api-server';
+import { type AnsweredRequest, startLocalApi } from './api-server';
 import { localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local';
 import { lambdaContext } from './lambda-context';
 import { startPeriodic } from './periodic';
 import { startQueuePoller } from './queue-poller';
-import { createQueues, localSqsClient, startSqsEmulator, type LocalQueues } from './queues';
+import { createQueues, type LocalQueues, localSqsClient, startSqsEmulator } from './queues';
 import { sqsQueryEndpoint } from './sqs-query-protocol';
-import { startStripeEmulator, type StripeEmulator } from './stripe-emulator/stripe-emulator';
+import { type StripeEmulator, startStripeEmulator } from './stripe-emulator/stripe-emulator';
 import { createTables, localTableNames, type TableNames } from './tables';
 
 /** The variables of the README's local runtime settings, and what tests may change. */
@@ -107,10 +113,21 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
   try {
     // Started side by side; allSettled so that every part that did start is registered for stopping.
     const [dynamoDbStarted, sqsStarted, stripeStarted] = await Promise.allSettled([
-      settings.dynamoDbEndpoint ?? startDynamoDbLocal().then(({ endpoint, stop: stopDb }) => (stops.push(stopDb), endpoint)),
-      settings.sqsEndpoint ?? startSqsEmulator().then(({ endpoint, stop: stopSqs }) => (stops.push(stopSqs), endpoint)),
+      settings.dynamoDbEndpoint ??
+        startDynamoDbLocal().then(({ endpoint, stop: stopDb }) => {
+          stops.push(stopDb);
+          return endpoint;
+        }),
+      settings.sqsEndpoint ??
+        startSqsEmulator().then(({ endpoint, stop: stopSqs }) => {
+          stops.push(stopSqs);
+          return endpoint;
+        }),
       settings.stripeSecretKey === undefined
-        ? startStripeEmulator().then((emulator) => (stops.push(emulator.stop), emulator))
+        ? startStripeEmulator().then((emulator) => {
+            stops.push(emulator.stop);
+            return emulator;
+          })
         : undefined,
     ]);
     const dynamoDbEndpoint = startedValue(dynamoDbStarted);
@@ -119,7 +136,10 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
 
     const dynamoDb = localDynamoDbClient(dynamoDbEndpoint);
     const sqs = localSqsClient(sqsEndpoint);
-    stops.push(async () => (dynamoDb.destroy(), sqs.destroy()));
+    stops.push(async () => {
+      dynamoDb.destroy();
+      sqs.destroy();
+    });
     const tables = localTableNames(settings.namePrefix);
     await createTables(dynamoDb, tables);
     const queues = await createQueues(sqs, settings.namePrefix, { visibilityTimeoutSeconds: settings.queueVisibilityTimeoutSeconds });
@@ -135,11 +155,15 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     const charge = { api: createChargeService(service, 'api', metrics.api), queue: createChargeService(service, 'queue', metrics.queue) };
     const stripeWebhookSecret = settings.stripeWebhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
 
-    const worker = createChargeWorkerHandler({
-      charge: charge.queue,
-      deadLetter: createDeadLetter(sqs, queues.deadLetterQueueUrl),
-      retryLater: createRetryLater(sqs, queues.queueUrl, settings.retrySchedule),
-    }, undefined, metrics.queue);
+    const worker = createChargeWorkerHandler(
+      {
+        charge: charge.queue,
+        deadLetter: createDeadLetter(sqs, queues.deadLetterQueueUrl),
+        retryLater: createRetryLater(sqs, queues.queueUrl, settings.retrySchedule),
+      },
+      undefined,
+      metrics.queue,
+    );
     const poller = startQueuePoller(sqs, queues.queueUrl, worker);
     stops.push(poller.stop);
 
@@ -187,7 +211,19 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     });
     stops.push(api.stop);
     stripeEmulator?.webhooks.addEndpoint({ url: `${api.url}/webhooks/stripe`, secret: stripeWebhookSecret });
-    return { url: api.url, dynamoDbEndpoint, sqsEndpoint, tables, queues, stripeEmulator, stripeWebhookSecret, namespace, reconcileIntervalSeconds, pendingGraceSeconds, stop };
+    return {
+      url: api.url,
+      dynamoDbEndpoint,
+      sqsEndpoint,
+      tables,
+      queues,
+      stripeEmulator,
+      stripeWebhookSecret,
+      namespace,
+      reconcileIntervalSeconds,
+      pendingGraceSeconds,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

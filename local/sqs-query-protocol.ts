@@ -26,7 +26,10 @@ export function sqsQueryEndpoint(sqs: SQSClient, queueUrl: string): (request: Se
     try {
       const sent = await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: messageBody }));
       const result = { MessageId: sent.MessageId, MD5OfMessageBody: sent.MD5OfMessageBody };
-      return { statusCode: 200, body: JSON.stringify({ SendMessageResponse: { SendMessageResult: result, ResponseMetadata: { RequestId: sent.$metadata.requestId } } }) };
+      return {
+        statusCode: 200,
+        body: JSON.stringify({ SendMessageResponse: { SendMessageResult: result, ResponseMetadata: { RequestId: sent.$metadata.requestId } } }),
+      };
     } catch (error) {
       // SQS's own answer keeps its status; no answer at all (connection refused) is what API Gateway sees as a 5xx.
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 500;

@@ -6,10 +6,11 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // LOG_FORMAT=json as Lambda writes them, POWERTOOLS_DEV=true pretty-printed, or any POWERTOOLS_LOG_LEVEL.
 const handlerLogsAsked = process.env.LOG_FORMAT === 'json' || process.env.POWERTOOLS_DEV === 'true' || process.env.POWERTOOLS_LOG_LEVEL !== undefined;
 if (!handlerLogsAsked) process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-import { writeRuntimeFile } from './runtime-file';
+
 import { ORDER_ID_PATTERN } from '../lambdas/contract/payment-request';
 import type { AnsweredRequest } from './api-server';
 import { settingsFromEnvironment, startLocalRuntime } from './runtime';
+import { writeRuntimeFile } from './runtime-file';
 
 /** `npm start`: the local API with its embedded parts; Ctrl-C (or a crash) stops all of them. */
 async function main(): Promise<void> {

@@ -1,9 +1,4 @@
-import {
-  CreateTableCommand,
-  ResourceInUseException,
-  UpdateTimeToLiveCommand,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, type DynamoDBClient, ResourceInUseException, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { idempotencyTable, ledgerTable, type TableDefinition } from '../lambdas/contract/tables';
 
 export interface TableNames {

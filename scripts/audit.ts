@@ -6,8 +6,9 @@
  * 1 when Stripe and the ledger differ. In AWS the operator needs cloudformation:DescribeStacks on
  * the stack and lambda:InvokeFunction on the audit function.
  */
-import type { AuditReport } from '../lambdas/core/audit';
+
 import { AUDIT_DEFAULT_WINDOW } from '../lambdas/contract/settings';
+import type { AuditReport } from '../lambdas/core/audit';
 import { runOperation } from './run-operation';
 
 async function main(): Promise<number> {

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { build } from 'esbuild';
 import { createDynamoDbLedger } from '../lambdas/adapters/dynamodb-ledger';
 import { createIdempotentCharge } from '../lambdas/adapters/idempotent-charge';
@@ -18,8 +18,8 @@ import { entryPath, FUNCTION_BUNDLING, FUNCTION_ENTRIES } from '../lib/construct
 import { localDynamoDbClient } from '../local/dynamodb-local';
 import { lambdaContext } from '../local/lambda-context';
 import { localSqsClient, startSqsEmulator } from '../local/queues';
+import { forgetIdempotencyKeys, type LocalParts, startLocalParts, TEST_NAMESPACE } from '../test/support/local-parts';
 import { soak } from './soak';
-import { forgetIdempotencyKeys, startLocalParts, TEST_NAMESPACE, type LocalParts } from '../test/support/local-parts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
 
@@ -53,7 +53,9 @@ async function bundle(entry: string, name: string): Promise<{ file: string; byte
 /** Median milliseconds to load a module in a fresh Node process, as a cold start does. */
 function initMs(file: string): number {
   const script = `const t = process.hrtime.bigint(); require(${JSON.stringify(file)}); console.log(Number(process.hrtime.bigint() - t) / 1e6);`;
-  const runs = Array.from({ length: INIT_RUNS }, () => Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, AWS_REGION: 'us-east-1' } }).trim()));
+  const runs = Array.from({ length: INIT_RUNS }, () =>
+    Number(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, AWS_REGION: 'us-east-1' } }).trim()),
+  );
   return runs.sort((a, b) => a - b)[Math.floor(INIT_RUNS / 2)];
 }
 
@@ -61,11 +63,17 @@ function initMs(file: string): number {
 async function initTimes(): Promise<string[]> {
   mkdirSync(BENCH_DIR, { recursive: true });
   const baselineEntry = resolve(BENCH_DIR, 'dynamodb-only.ts');
-  writeFileSync(baselineEntry, "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nconst client = new DynamoDBClient({});\nexport const handler = async () => client.config.region;\n");
+  writeFileSync(
+    baselineEntry,
+    "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nconst client = new DynamoDBClient({});\nexport const handler = async () => client.config.region;\n",
+  );
   const baseline = initMs((await bundle(baselineEntry, 'dynamodb-only')).file);
   // What Tracer alone costs at module load: the same handler, with the Tracer every function creates.
   const tracerEntry = resolve(BENCH_DIR, 'dynamodb-and-tracer.ts');
-  writeFileSync(tracerEntry, `import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nimport { tracer, traced } from '${resolve(__dirname, '../lambdas/adapters/tracing')}';\nconst client = traced(new DynamoDBClient({}));\nexport const handler = async () => [client.config.region, tracer.isTracingEnabled()];\n`);
+  writeFileSync(
+    tracerEntry,
+    `import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nimport { tracer, traced } from '${resolve(__dirname, '../lambdas/adapters/tracing')}';\nconst client = traced(new DynamoDBClient({}));\nexport const handler = async () => [client.config.region, tracer.isTracingEnabled()];\n`,
+  );
   const tracerBundle = await bundle(tracerEntry, 'dynamodb-and-tracer');
   const withTracer = initMs(tracerBundle.file);
   const rows = [
@@ -76,7 +84,9 @@ async function initTimes(): Promise<string[]> {
     const { file, bytes, stripeBytes } = await bundle(entryPath(name), name);
     const init = initMs(file);
     const delta = init - baseline;
-    rows.push(`| ${name} | ${kib(bytes)} | ${kib(stripeBytes)} | ${init.toFixed(1)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)} | ${delta <= INIT_TARGET_MS ? 'within target' : '**over target**'} |`);
+    rows.push(
+      `| ${name} | ${kib(bytes)} | ${kib(stripeBytes)} | ${init.toFixed(1)} | ${delta >= 0 ? '+' : ''}${delta.toFixed(1)} | ${delta <= INIT_TARGET_MS ? 'within target' : '**over target**'} |`,
+    );
   }
   rmSync(BENCH_DIR, { recursive: true, force: true });
   return rows;
@@ -86,8 +96,20 @@ async function initTimes(): Promise<string[]> {
 function countingClient(endpoint: string): { client: DynamoDBClient; requests: () => number; reset: () => void } {
   const client = localDynamoDbClient(endpoint);
   let count = 0;
-  client.middlewareStack.add((next) => (args) => ((count += 1), next(args)), { step: 'finalizeRequest', name: 'countRequests' });
-  return { client, requests: () => count, reset: () => void (count = 0) };
+  client.middlewareStack.add(
+    (next) => (args) => {
+      count += 1;
+      return next(args);
+    },
+    { step: 'finalizeRequest', name: 'countRequests' },
+  );
+  return {
+    client,
+    requests: () => count,
+    reset: () => {
+      count = 0;
+    },
+  };
 }
 
 function chargeFor(parts: LocalParts, dynamoDb: DynamoDBClient) {
@@ -101,7 +123,7 @@ function chargeFor(parts: LocalParts, dynamoDb: DynamoDBClient) {
 
 let orderCounter = 0;
 const newOrder = (label: string): ChargeRequest => ({
-  orderId: `bench-${label}-${(orderCounter += 1)}`,
+  orderId: `bench-${label}-${++orderCounter}`,
   amount: 1999,
   currency: 'eur',
   paymentMethod: 'pm_card_visa',
@@ -123,7 +145,12 @@ async function main(): Promise<void> {
   const sqs = localSqsClient(sqsEmulator.endpoint);
   try {
     const report: string[] = [];
-    report.push(`# Benchmark results`, '', `Run by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ${cpus().length} cores, ${ROUNDS} rounds per latency row. DynamoDB Local and the Stripe emulator run on this machine, so latencies compare the code paths with each other; they are not AWS latencies.`, '');
+    report.push(
+      `# Benchmark results`,
+      '',
+      `Run by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ${cpus().length} cores, ${ROUNDS} rounds per latency row. DynamoDB Local and the Stripe emulator run on this machine, so latencies compare the code paths with each other; they are not AWS latencies.`,
+      '',
+    );
 
     report.push(
       `## Module init per function (fresh process, median of ${INIT_RUNS}; \`@aws-sdk/*\` external as in Lambda, minified)`,

@@ -2,10 +2,10 @@ import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
   type Message,
   type MessageAttributeValue,
+  ReceiveMessageCommand,
+  SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { DEAD_LETTER_ATTRIBUTES } from '../lambdas/contract/queues';
@@ -100,9 +100,7 @@ export async function redriveByCopy(sqs: SQSClient, deadLetterQueueUrl: string, 
     const earlier = Messages.filter((message) => Number(message.Attributes?.SentTimestamp ?? 0) <= startedAt);
     empty = earlier.length === 0 ? empty + 1 : 0;
     for (const message of earlier) {
-      await sqs.send(
-        new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: message.Body, MessageAttributes: withoutFailure(message.MessageAttributes) }),
-      );
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: message.Body, MessageAttributes: withoutFailure(message.MessageAttributes) }));
       await sqs.send(new DeleteMessageCommand({ QueueUrl: deadLetterQueueUrl, ReceiptHandle: message.ReceiptHandle }));
       moved += 1;
     }

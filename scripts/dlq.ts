@@ -57,7 +57,9 @@ async function redrive(target: Target): Promise<void> {
       const { Results = [] } = await target.sqs.send(new ListMessageMoveTasksCommand({ SourceArn: target.arns.deadLetterQueue, MaxResults: 1 }));
       const task = Results[0];
       if (task?.Status === 'RUNNING') continue;
-      console.log(`${task?.Status ?? 'UNKNOWN'}: moved ${task?.ApproximateNumberOfMessagesMoved ?? 0} message(s)${task?.FailureReason ? `; ${task.FailureReason}` : ''}`);
+      console.log(
+        `${task?.Status ?? 'UNKNOWN'}: moved ${task?.ApproximateNumberOfMessagesMoved ?? 0} message(s)${task?.FailureReason ? `; ${task.FailureReason}` : ''}`,
+      );
       if (task?.Status !== 'COMPLETED') process.exitCode = 1;
       return;
     }

@@ -47,7 +47,8 @@ async function runSmokeChecks({ url, apiKey }: Target): Promise<SmokeCheck[]> {
     return { status: response.status, headers: response.headers, body: parsed(text) };
   };
   const run = `smoke-${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}-${randomUUID().slice(0, 8)}`;
-  const order = (orderId: string, amount = 1999) => JSON.stringify({ orderId, amount, currency: 'eur', paymentMethod: 'pm_card_visa', description: 'npm run smoke' });
+  const order = (orderId: string, amount = 1999) =>
+    JSON.stringify({ orderId, amount, currency: 'eur', paymentMethod: 'pm_card_visa', description: 'npm run smoke' });
   const checks: SmokeCheck[] = [];
   const expect = (check: string, expected: string, answer: Answer, ok: boolean, detail = '') =>
     checks.push({ check, expected, got: `${answer.status}${detail}${ok ? '' : ` ${JSON.stringify(answer.body).slice(0, 160)}`}`, ok });
@@ -57,7 +58,13 @@ async function runSmokeChecks({ url, apiKey }: Target): Promise<SmokeCheck[]> {
   expect('POST /payments charges a new order', '201', charged, charged.status === 201, ` ${charged.body.status ?? ''}`);
   const replay = await send('POST', '/payments', order(syncOrder));
   const replayed = replay.headers.get('idempotent-replayed');
-  expect('the same request again replays the answer', '200, Idempotent-Replayed: true', replay, replay.status === 200 && replayed === 'true', `, Idempotent-Replayed: ${replayed}`);
+  expect(
+    'the same request again replays the answer',
+    '200, Idempotent-Replayed: true',
+    replay,
+    replay.status === 200 && replayed === 'true',
+    `, Idempotent-Replayed: ${replayed}`,
+  );
   const otherAmount = await send('POST', '/payments', order(syncOrder, 2999));
   expect('the same orderId with another amount is refused', '422', otherAmount, otherAmount.status === 422);
   const badBody = await send('POST', '/payments', JSON.stringify({ orderId: `${run}-bad`, amount: -1, currency: 'eur' }));
@@ -65,10 +72,22 @@ async function runSmokeChecks({ url, apiKey }: Target): Promise<SmokeCheck[]> {
 
   const asyncOrder = `${run}-async`;
   const queued = await send('POST', '/payments/async', order(asyncOrder));
-  expect('POST /payments/async queues the order', '202 queued', queued, queued.status === 202 && queued.body.status === 'queued', ` ${queued.body.status ?? ''}`);
+  expect(
+    'POST /payments/async queues the order',
+    '202 queued',
+    queued,
+    queued.status === 202 && queued.body.status === 'queued',
+    ` ${queued.body.status ?? ''}`,
+  );
   // Nothing queued, nothing to wait for: the check fails at once.
   const settled = queued.status === 202 ? await finalState(() => send('GET', `/payments/${asyncOrder}`)) : queued;
-  expect(`GET reaches a final state within ${FINAL_STATE_WITHIN_MS / 1000} s`, '200, not pending', settled, settled.status === 200 && settled.body.status !== 'pending', ` ${settled.body.status ?? ''}`);
+  expect(
+    `GET reaches a final state within ${FINAL_STATE_WITHIN_MS / 1000} s`,
+    '200, not pending',
+    settled,
+    settled.status === 200 && settled.body.status !== 'pending',
+    ` ${settled.body.status ?? ''}`,
+  );
 
   const unsigned = await send('POST', '/webhooks/stripe', JSON.stringify({ id: 'evt_smoke', type: 'payment_intent.succeeded' }));
   expect('an unsigned webhook is refused', '400', unsigned, unsigned.status === 400);

@@ -16,7 +16,7 @@ import { lambdaContext } from '../local/lambda-context';
 import { createTables, localTableNames } from '../local/tables';
 import { auditDeployment, faultyServiceOptions, LOCK_MS, messagesOn, runToQuiescence, startFaultyWorker } from '../test/support/fault-runs';
 import { randomFaults } from '../test/support/faults';
-import { postEvent, silentLogger, type LocalParts } from '../test/support/local-parts';
+import { type LocalParts, postEvent, silentLogger } from '../test/support/local-parts';
 
 const ORDERS = Number(process.env.SOAK_ORDERS ?? 3000);
 const FAULT_RATE = Number(process.env.SOAK_FAULT_RATE ?? 0.02);
@@ -44,10 +44,26 @@ export async function soak(parts: LocalParts, sqs: SQSClient): Promise<string[]>
   await createTables(parts.dynamoDb, deployment.tables);
   const instances = Array.from({ length: SYNC_INSTANCES }, () => faultyServiceOptions(parts, deployment, randomFaults(FAULT_RATE, random)));
   const handlers = instances.map((options) => createChargePaymentHandler(createChargeService(options, 'api'), silentLogger));
-  const workers = await Promise.all(Array.from({ length: WORKERS }, (_, i) => startFaultyWorker(parts, sqs, deployment, randomFaults(FAULT_RATE, random), `${deployment.namespace}-w${i}-`)));
+  const workers = await Promise.all(
+    Array.from({ length: WORKERS }, (_, i) => startFaultyWorker(parts, sqs, deployment, randomFaults(FAULT_RATE, random), `${deployment.namespace}-w${i}-`)),
+  );
 
-  const methods = ['pm_card_visa', 'pm_card_visa', 'pm_card_visa', 'pm_card_visa', 'pm_card_visa', 'pm_card_visa', 'pm_card_chargeDeclined', 'pm_card_authenticationRequired'];
-  const orders: ChargeRequest[] = Array.from({ length: ORDERS }, (_, i) => ({ orderId: `${deployment.namespace}-${i}`, amount: 500 + i, currency: 'eur', paymentMethod: pick(methods) }));
+  const methods = [
+    'pm_card_visa',
+    'pm_card_visa',
+    'pm_card_visa',
+    'pm_card_visa',
+    'pm_card_visa',
+    'pm_card_visa',
+    'pm_card_chargeDeclined',
+    'pm_card_authenticationRequired',
+  ];
+  const orders: ChargeRequest[] = Array.from({ length: ORDERS }, (_, i) => ({
+    orderId: `${deployment.namespace}-${i}`,
+    amount: 500 + i,
+    currency: 'eur',
+    paymentMethod: pick(methods),
+  }));
   const counts = { syncCalls: 0, queuedMessages: 0, duplicates: 0, unanswered: 0 };
   const sendSync = async (order: ChargeRequest) => {
     counts.syncCalls += 1;
@@ -77,19 +93,32 @@ export async function soak(parts: LocalParts, sqs: SQSClient): Promise<string[]>
   await Promise.all(Array.from({ length: CONCURRENT_ORDERS }, client));
   const sentIn = Date.now() - started;
   try {
-    await runToQuiescence(parts, deployment, async () => (await messagesOn(sqs, workers.map((w) => w.queueUrl))) === 0, 300_000);
+    await runToQuiescence(
+      parts,
+      deployment,
+      async () =>
+        (await messagesOn(
+          sqs,
+          workers.map((w) => w.queueUrl),
+        )) === 0,
+      300_000,
+    );
   } finally {
     await Promise.all(workers.map((worker) => worker.poller.stop()));
-    [...instances, ...workers.map((w) => w.options)].forEach((options) => options.dynamoDb.destroy());
+    for (const options of [...instances, ...workers.map((w) => w.options)]) options.dynamoDb.destroy();
   }
   const settledIn = Date.now() - started;
 
   const records: LedgerRecord[] = [];
-  for await (const record of createLedgerWindowReader(parts.dynamoDb, deployment.tables.ledgerTableName)(new Date(started - 60_000), new Date())) records.push(record);
+  for await (const record of createLedgerWindowReader(parts.dynamoDb, deployment.tables.ledgerTableName)(new Date(started - 60_000), new Date()))
+    records.push(record);
   const recorded = new Set(records.map((record) => record.orderId));
   const byStatus = (status: string) => records.filter((record) => record.status === status).length;
   const intents = orders.map((order) => parts.stripeEmulator.paymentIntentsForOrder(order.orderId, deployment.namespace));
-  const deadLettered = await messagesOn(sqs, workers.map((worker) => worker.deadLetterQueueUrl));
+  const deadLettered = await messagesOn(
+    sqs,
+    workers.map((worker) => worker.deadLetterQueueUrl),
+  );
   const audit = await auditDeployment(parts, deployment);
 
   return [

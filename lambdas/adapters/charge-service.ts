@@ -1,6 +1,6 @@
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type Stripe from 'stripe';
-import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { ENV, METRIC_NAMES } from '../contract/environment';
 import { assertNamespace } from '../contract/payment-metadata';
 import { createChargeOrder, type OrderChannel } from '../core/charge-order';

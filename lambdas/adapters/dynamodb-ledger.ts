@@ -1,14 +1,23 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import type { ChargeRequest } from '../contract/payment-request';
-import { createdIndex, INDEX_SHARDS, ledgerTable, pendingIndex, type IndexDefinition } from '../contract/tables';
 import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
-import { namespaceOf, type LedgerFact, type LedgerRecord, type OrderChannel, type OrderOrigin, type PaymentsLedger } from '../core/charge-order';
-import type { PendingLedger } from '../core/reconcile-pending';
-import type { FactOutcome, PaymentStatusUpdate } from '../core/payment-events';
+import type { ChargeRequest } from '../contract/payment-request';
+import { createdIndex, INDEX_SHARDS, type IndexDefinition, ledgerTable, pendingIndex } from '../contract/tables';
+import { type LedgerFact, type LedgerRecord, namespaceOf, type OrderChannel, type OrderOrigin, type PaymentsLedger } from '../core/charge-order';
 import { StoreUnavailableError } from '../core/errors';
+import type { FactOutcome, PaymentStatusUpdate } from '../core/payment-events';
+import type { PendingLedger } from '../core/reconcile-pending';
 
 /** The index keys of a record (contract/tables.ts); the pending one only while it is pending. */
 interface IndexKeys {
@@ -102,7 +111,8 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
       return moveResumable(orderId, withChannel, 'mark the charge attempt');
     },
 
-    finalize: (orderId: string, fact: LedgerFact, now: string) => moveResumable(orderId, setExpression({ ...fact, updatedAt: now }), 'finalize the ledger record'),
+    finalize: (orderId: string, fact: LedgerFact, now: string) =>
+      moveResumable(orderId, setExpression({ ...fact, updatedAt: now }), 'finalize the ledger record'),
 
     async releasePending(orderId: string) {
       try {
@@ -149,7 +159,13 @@ export function createLedgerFactWriter(client: DynamoDBClient, tableName: string
             '(attribute_not_exists(#factVersion) OR #factVersion < :factVersion)',
             '(attribute_not_exists(#paymentId) OR #paymentId = :paymentId)',
           ].join(' AND '),
-          ExpressionAttributeNames: { ...expression.ExpressionAttributeNames, '#key': key, '#namespace': 'namespace', '#amount': 'amount', '#currency': 'currency' },
+          ExpressionAttributeNames: {
+            ...expression.ExpressionAttributeNames,
+            '#key': key,
+            '#namespace': 'namespace',
+            '#amount': 'amount',
+            '#currency': 'currency',
+          },
           ExpressionAttributeValues: {
             ...expression.ExpressionAttributeValues,
             ...(namespace !== BEFORE_NAMESPACES && { ':namespace': namespace }),
@@ -227,7 +243,7 @@ async function* queryIndex(
 ): AsyncIterable<LedgerRecord> {
   let startKey: Record<string, unknown> | undefined;
   do {
-    let page;
+    let page: QueryCommandOutput;
     try {
       page = await documents.send(
         new QueryCommand({
@@ -253,7 +269,10 @@ export function createLedgerWindowReader(client: DynamoDBClient, tableName: stri
   return async function* recordsCreatedBetween(since: Date, until: Date): AsyncIterable<LedgerRecord> {
     for (let day = new Date(since.toISOString().slice(0, 10)); day < until; day = new Date(day.getTime() + 24 * 3_600_000)) {
       for (let shard = 0; shard < INDEX_SHARDS; shard += 1) {
-        for await (const record of queryIndex(documents, tableName, createdIndex, createdDayShardKey(day.toISOString(), shard), { is: '>=', than: since.toISOString() })) {
+        for await (const record of queryIndex(documents, tableName, createdIndex, createdDayShardKey(day.toISOString(), shard), {
+          is: '>=',
+          than: since.toISOString(),
+        })) {
           if (record.createdAt < until.toISOString()) yield record;
         }
       }
@@ -291,11 +310,23 @@ export async function backfillIndexKeys(client: DynamoDBClient, tableName: strin
   };
   let startKey: Record<string, unknown> | undefined;
   do {
-    const page = await documents.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey, FilterExpression: 'attribute_not_exists(createdDayShard) OR (#status = :pending AND attribute_not_exists(pendingShard))', ExpressionAttributeNames: { '#status': 'status' }, ExpressionAttributeValues: { ':pending': 'pending' } }));
+    const page = await documents.send(
+      new ScanCommand({
+        TableName: tableName,
+        ExclusiveStartKey: startKey,
+        FilterExpression: 'attribute_not_exists(createdDayShard) OR (#status = :pending AND attribute_not_exists(pendingShard))',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':pending': 'pending' },
+      }),
+    );
     for (const record of (page.Items ?? []) as Array<LedgerRecord & IndexKeys>) {
       counts.scanned += 1;
       const shard = shardOf(record.orderId);
-      if (record.createdDayShard === undefined && (await setIfAbsent(record, { createdDayShard: createdDayShardKey(record.createdAt, shard) }, 'attribute_not_exists(createdDayShard)'))) counts.dated += 1;
+      if (
+        record.createdDayShard === undefined &&
+        (await setIfAbsent(record, { createdDayShard: createdDayShardKey(record.createdAt, shard) }, 'attribute_not_exists(createdDayShard)'))
+      )
+        counts.dated += 1;
       if (record.status === 'pending' && record.pendingShard === undefined) {
         const indexed = await setIfAbsent(
           record,
@@ -316,9 +347,7 @@ export function createLedgerReader(client: DynamoDBClient, tableName: string) {
   const documents = DynamoDBDocumentClient.from(client);
   return async (orderId: string): Promise<LedgerRecord | undefined> => {
     try {
-      const { Item } = await documents.send(
-        new GetCommand({ TableName: tableName, Key: { [ledgerTable.partitionKey]: orderId }, ConsistentRead: true }),
-      );
+      const { Item } = await documents.send(new GetCommand({ TableName: tableName, Key: { [ledgerTable.partitionKey]: orderId }, ConsistentRead: true }));
       return Item as LedgerRecord | undefined;
     } catch (error) {
       throw storeError('read the ledger record', error);

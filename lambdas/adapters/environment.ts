@@ -2,8 +2,8 @@ import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
-import { traced } from './tracing';
 import { AWS_MAX_ATTEMPTS, AWS_REQUEST_TIMEOUT_MS, AWS_RETRY_DELAY_MS, SECRET_CACHE_SECONDS } from '../contract/settings';
+import { traced } from './tracing';
 
 /** A variable the stack always sets; its absence is a deployment bug, reported as such. */
 export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {

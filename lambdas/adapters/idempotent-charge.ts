@@ -1,8 +1,8 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
-import { PAYMENT_IDENTITY_FIELDS, type ChargeRequest } from '../contract/payment-request';
+import { type ChargeRequest, PAYMENT_IDENTITY_FIELDS } from '../contract/payment-request';
 import { IDEMPOTENCY_EXPIRY_SECONDS, IDEMPOTENCY_KEY_PREFIX } from '../contract/settings';
 import { idempotencyTable } from '../contract/tables';
 import type { ChargeOrder, ChargeResult } from '../core/charge-order';
@@ -47,10 +47,12 @@ export function createIdempotentCharge({ chargeOrder, dynamoDb, tableName }: Ide
   });
   const persistenceStore = keyTablePersistence(dynamoDb, tableName);
   // Only the order (argument 0) is hashed; the outcome holder rides along.
-  const charge = makeIdempotent(
-    async (order: ChargeRequest, outcome: Outcome) => (outcome.result = await chargeOrder(order)),
-    { persistenceStore, config, keyPrefix: IDEMPOTENCY_KEY_PREFIX, dataIndexArgument: 0 },
-  );
+  const charge = makeIdempotent(async (order: ChargeRequest, outcome: Outcome) => (outcome.result = await chargeOrder(order)), {
+    persistenceStore,
+    config,
+    keyPrefix: IDEMPOTENCY_KEY_PREFIX,
+    dataIndexArgument: 0,
+  });
   return async (order, context) => {
     if (context !== undefined) config.registerLambdaContext(context);
     const outcome: Outcome = {};

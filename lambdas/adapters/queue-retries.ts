@@ -1,5 +1,5 @@
 import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { retryDelaySeconds, RETRY_SCHEDULE, type RetrySchedule } from '../contract/queues';
+import { RETRY_SCHEDULE, type RetrySchedule, retryDelaySeconds } from '../contract/queues';
 
 /** A received message, as far as delaying its next delivery needs it. */
 export interface RetriableMessage {

@@ -2,11 +2,11 @@ import Stripe from 'stripe';
 import { BEFORE_NAMESPACES, PAYMENT_METADATA, paymentMetadata, stripeIdempotencyKey } from '../contract/payment-metadata';
 import type { ChargeRequest } from '../contract/payment-request';
 import { STRIPE_LOOKUP_TIMEOUT_MS, STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_MS } from '../contract/settings';
+import type { AuditDependencies, StripePayment } from '../core/audit';
 import type { PaymentAttempt, PaymentProvider } from '../core/charge-order';
 import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError } from '../core/errors';
-import type { AuditDependencies, StripePayment } from '../core/audit';
-import type { PaymentLookups } from '../core/reconcile-pending';
 import { isPaymentOf, ownOrderId } from '../core/payment-ownership';
+import type { PaymentLookups } from '../core/reconcile-pending';
 import { inSubsegment } from './tracing';
 
 /** The most PaymentIntents a listing reads before it gives up (and answers "unsure"). */
@@ -63,22 +63,24 @@ export function createStripePayments(
       const stripe = await clientOrUnavailable(getClient);
       const started = Date.now();
       try {
-        const intent = await inSubsegment('Stripe: create PaymentIntent', () => stripe.paymentIntents.create(
-          {
-            amount: order.amount,
-            currency: order.currency,
-            customer: order.customerId,
-            description: order.description,
-            payment_method: order.paymentMethod,
-            // Without a payment method the customer confirms later (Stripe.js); with one, charge now.
-            confirm: order.paymentMethod !== undefined,
-            // A server-side charge cannot follow a redirect, so only offer methods that need none.
-            automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
-            metadata: paymentMetadata(namespace, order.orderId),
-          },
-          // A retry after a crash gets the first PaymentIntent back; another deployment's key differs.
-          { idempotencyKey: stripeIdempotencyKey(namespace, order.orderId) },
-        ));
+        const intent = await inSubsegment('Stripe: create PaymentIntent', () =>
+          stripe.paymentIntents.create(
+            {
+              amount: order.amount,
+              currency: order.currency,
+              customer: order.customerId,
+              description: order.description,
+              payment_method: order.paymentMethod,
+              // Without a payment method the customer confirms later (Stripe.js); with one, charge now.
+              confirm: order.paymentMethod !== undefined,
+              // A server-side charge cannot follow a redirect, so only offer methods that need none.
+              automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+              metadata: paymentMetadata(namespace, order.orderId),
+            },
+            // A retry after a crash gets the first PaymentIntent back; another deployment's key differs.
+            { idempotencyKey: stripeIdempotencyKey(namespace, order.orderId) },
+          ),
+        );
         return attemptOf(intent);
       } catch (error) {
         return declineOrThrow(order, error);
@@ -95,7 +97,8 @@ export function createStripePayments(
         // The SDK pages through the listing (newest first) as the loop asks for more.
         for await (const intent of stripe.paymentIntents.list({ created, limit: 100 })) {
           if (isPaymentOf(namespace, intent, order)) return attemptOf(intent);
-          if ((seen += 1) >= LISTING_LIMIT) throw new PaymentProviderError(`more than ${LISTING_LIMIT} PaymentIntents in the window to be sure none is ours`, true);
+          seen += 1;
+          if (seen >= LISTING_LIMIT) throw new PaymentProviderError(`more than ${LISTING_LIMIT} PaymentIntents in the window to be sure none is ours`, true);
         }
       } catch (error) {
         throw error instanceof PaymentProviderError ? error : providerUnavailable(error);
@@ -117,7 +120,10 @@ export function createStripePayments(
       let result: Stripe.ApiSearchResult<Stripe.PaymentIntent>;
       try {
         // Stripe's own retry of a reset connection is counted in STRIPE_LOOKUP_WORST_CASE_MS.
-        result = await stripe.paymentIntents.search({ query: lookupQuery(namespace, order.orderId), limit: 100 }, { maxNetworkRetries: 0, timeout: STRIPE_LOOKUP_TIMEOUT_MS });
+        result = await stripe.paymentIntents.search(
+          { query: lookupQuery(namespace, order.orderId), limit: 100 },
+          { maxNetworkRetries: 0, timeout: STRIPE_LOOKUP_TIMEOUT_MS },
+        );
       } catch (error) {
         throw providerUnavailable(error);
       }
@@ -142,7 +148,10 @@ function lookupQuery(namespace: string, orderId: string): string {
 }
 
 /** This deployment's PaymentIntents as the audit reads them (a listing by creation time, and one by id). */
-export function createStripeAuditSource(getClient: () => Promise<Stripe>, namespace: string): Pick<AuditDependencies, 'paymentsCreatedBetween' | 'readPayment'> {
+export function createStripeAuditSource(
+  getClient: () => Promise<Stripe>,
+  namespace: string,
+): Pick<AuditDependencies, 'paymentsCreatedBetween' | 'readPayment'> {
   const auditedPayment = (intent: Stripe.PaymentIntent, madeIn: string): StripePayment | undefined => {
     const orderId = ownOrderId(madeIn, intent);
     if (orderId === undefined) return undefined;

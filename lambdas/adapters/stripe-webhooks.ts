@@ -1,11 +1,11 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { Context } from 'aws-lambda';
 import Stripe from 'stripe';
+import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
 import { WEBHOOK_EVENT_EXPIRY_SECONDS, WEBHOOK_EVENT_KEY_PREFIX, WEBHOOK_TOLERANCE_SECONDS } from '../contract/settings';
 import { InvalidSignatureError } from '../core/errors';
 import { createApplyPaymentEvent, type EventOutcome, type PaymentEvent } from '../core/payment-events';
 import { ownOrderId } from '../core/payment-ownership';
-import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
 import type { ChargeServiceOptions } from './charge-service';
 import { createLedgerFactWriter } from './dynamodb-ledger';
 import { keyTablePersistence } from './idempotent-charge';
@@ -40,7 +40,13 @@ export type StripeEventHandlingOptions = ChargeServiceOptions;
  * Applies verified events to the ledger, each event id once: the key table (own key prefix,
  * remembered longer than Stripe's three days of retries) turns a redelivery into `duplicate`.
  */
-export function createStripeEventHandling({ dynamoDb, idempotencyTableName, ledgerTableName, stripe, namespace }: StripeEventHandlingOptions): HandleStripeEvent {
+export function createStripeEventHandling({
+  dynamoDb,
+  idempotencyTableName,
+  ledgerTableName,
+  stripe,
+  namespace,
+}: StripeEventHandlingOptions): HandleStripeEvent {
   const applyPaymentEvent = createApplyPaymentEvent({
     namespace,
     applyStatusUpdate: createLedgerFactWriter(dynamoDb, ledgerTableName),

@@ -9,7 +9,7 @@ import type { FinalStatus, LedgerStatus } from '../core/charge-order';
 import type { ErrorCode } from '../handlers/http-responses';
 import { chargeRequestSchema, MAX_REQUEST_BODY_BYTES, PAYMENT_IDENTITY_FIELDS } from './payment-request';
 import type { QueuedAnswer, QueueIntegrationResponse } from './queue-integration';
-import { QUEUED_STATUS, routes, type Route } from './routes';
+import { QUEUED_STATUS, type Route, routes } from './routes';
 import { RETRY_AFTER_SECONDS } from './settings';
 
 type Json = Record<string, unknown>;
@@ -99,7 +99,12 @@ const schemas = {
   Payment: object(
     {
       ...paymentFields,
-      status: { type: 'string', enum: CHARGE_STATUSES, description: 'A fresh charge is `charged`, `requires_action` or `canceled` (another final status if a webhook settled it meanwhile); a replay is `already_processed`.' },
+      status: {
+        type: 'string',
+        enum: CHARGE_STATUSES,
+        description:
+          'A fresh charge is `charged`, `requires_action` or `canceled` (another final status if a webhook settled it meanwhile); a replay is `already_processed`.',
+      },
       clientSecret: text('Only with `requires_action`: what Stripe.js needs to let the customer finish the payment.'),
     },
     ['clientSecret'],
@@ -126,16 +131,28 @@ const schemas = {
   } satisfies Record<keyof QueuedAnswer, Json>),
   WebhookReceipt: object({
     received: { type: 'boolean', const: true },
-    outcome: { type: 'string', enum: WEBHOOK_OUTCOMES, description: 'What the event did to the ledger; `conflict` and `ignored` are logged for a person to look at.' },
+    outcome: {
+      type: 'string',
+      enum: WEBHOOK_OUTCOMES,
+      description: 'What the event did to the ledger; `conflict` and `ignored` are logged for a person to look at.',
+    },
   }),
   Error: object({
     error: object(
       {
-        code: { type: 'string', enum: ERROR_CODES, description: 'Stable and machine-readable; `request_refused` and `gateway_error` are any other 4xx or 5xx API Gateway raises itself.' },
+        code: {
+          type: 'string',
+          enum: ERROR_CODES,
+          description: 'Stable and machine-readable; `request_refused` and `gateway_error` are any other 4xx or 5xx API Gateway raises itself.',
+        },
         message: text('For people; no stack traces or internal messages.'),
         details: {
           oneOf: [
-            { type: 'array', description: '`invalid_request`: each offending field (`body` for the body as a whole).', items: object({ field: { type: 'string' }, message: { type: 'string' } }) },
+            {
+              type: 'array',
+              description: '`invalid_request`: each offending field (`body` for the body as a whole).',
+              items: object({ field: { type: 'string' }, message: { type: 'string' } }),
+            },
             object({ ...paymentFields, declineCode: nullableText("Stripe's decline code.") }, [], '`card_declined`: the payment and why it was declined.'),
           ],
         },

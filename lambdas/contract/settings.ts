@@ -8,7 +8,8 @@ export const STRIPE_MAX_NETWORK_RETRIES = 2;
 /** stripe-node sleeps at most 0.5 s × 2^(n-1) before its n-th retry (capped at 5 s), and never less than 0.5 s. */
 const stripeBackoffMs = (retry: number) => Math.min(500 * 2 ** (retry - 1), 5_000);
 const STRIPE_CREATE_WORST_CASE_MS =
-  STRIPE_TIMEOUT_MS * (STRIPE_MAX_NETWORK_RETRIES + 1) + Array.from({ length: STRIPE_MAX_NETWORK_RETRIES }, (_, n) => stripeBackoffMs(n + 1)).reduce((sum, ms) => sum + ms, 0);
+  STRIPE_TIMEOUT_MS * (STRIPE_MAX_NETWORK_RETRIES + 1) +
+  Array.from({ length: STRIPE_MAX_NETWORK_RETRIES }, (_, n) => stripeBackoffMs(n + 1)).reduce((sum, ms) => sum + ms, 0);
 /** The metadata lookup (only for an order pending for a day) makes one short attempt, without the SDK's retries. */
 export const STRIPE_LOOKUP_TIMEOUT_MS = 1_500;
 /**

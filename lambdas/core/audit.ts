@@ -1,4 +1,4 @@
-import { namespaceOf, type LedgerRecord, type LedgerStatus, type PaymentOutcome } from './charge-order';
+import { type LedgerRecord, type LedgerStatus, namespaceOf, type PaymentOutcome } from './charge-order';
 
 /** A PaymentIntent of this deployment, as the audit compares it with the ledger. */
 export interface StripePayment {
@@ -68,7 +68,14 @@ const AGREEING_STATES: Record<PaymentOutcome, readonly LedgerStatus[]> = {
  * deployment must have its order's record agreeing on the PaymentIntent, amount, currency and
  * state; every record that names a PaymentIntent must name one Stripe has. Reads only.
  */
-export function createAudit({ paymentsCreatedBetween, recordsCreatedBetween, readRecord, readPayment, graceSeconds, now = () => new Date() }: AuditDependencies) {
+export function createAudit({
+  paymentsCreatedBetween,
+  recordsCreatedBetween,
+  readRecord,
+  readPayment,
+  graceSeconds,
+  now = () => new Date(),
+}: AuditDependencies) {
   /** Compares the orders created in [since, until) (until: now by default). */
   return async function audit(since: Date, until: Date = now()): Promise<AuditReport> {
     const inFlightAfter = new Date(now().getTime() - graceSeconds * 1000).toISOString();
@@ -80,10 +87,12 @@ export function createAudit({ paymentsCreatedBetween, recordsCreatedBetween, rea
     const compare = (record: LedgerRecord, payment: StripePayment) => {
       const about = { orderId: record.orderId, paymentId: payment.paymentId };
       if (inFlight(record)) return;
-      if (record.paymentId !== payment.paymentId) discrepancies.push({ kind: 'other_payment', ...about, ledger: record.paymentId ?? 'none', stripe: payment.paymentId });
+      if (record.paymentId !== payment.paymentId)
+        discrepancies.push({ kind: 'other_payment', ...about, ledger: record.paymentId ?? 'none', stripe: payment.paymentId });
       if (record.amount !== payment.amount) discrepancies.push({ kind: 'amount', ...about, ledger: String(record.amount), stripe: String(payment.amount) });
       if (record.currency !== payment.currency) discrepancies.push({ kind: 'currency', ...about, ledger: record.currency, stripe: payment.currency });
-      if (!AGREEING_STATES[payment.outcome].includes(record.status)) discrepancies.push({ kind: 'state', ...about, ledger: record.status, stripe: payment.outcome });
+      if (!AGREEING_STATES[payment.outcome].includes(record.status))
+        discrepancies.push({ kind: 'state', ...about, ledger: record.status, stripe: payment.outcome });
     };
 
     const seen = new Set<string>();

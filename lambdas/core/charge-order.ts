@@ -1,5 +1,5 @@
 import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
-import { PAYMENT_IDENTITY_FIELDS, type ChargeRequest } from '../contract/payment-request';
+import { type ChargeRequest, PAYMENT_IDENTITY_FIELDS } from '../contract/payment-request';
 import { STRIPE_KEY_TRUSTED_FOR_MS } from '../contract/settings';
 import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from './errors';
 import { factVersion } from './payment-events';

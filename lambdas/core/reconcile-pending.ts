@@ -1,6 +1,6 @@
-import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../contract/settings';
 import type { ChargeRequest } from '../contract/payment-request';
-import { ledgerFact, namespaceOf, type LedgerFact, type LedgerRecord, type PaymentAttempt, type PaymentProvider } from './charge-order';
+import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../contract/settings';
+import { type LedgerFact, type LedgerRecord, ledgerFact, namespaceOf, type PaymentAttempt, type PaymentProvider } from './charge-order';
 
 /** The reconciler's view of the ledger (the DynamoDB adapter reads a sparse index of pending records). */
 export interface PendingLedger {

@@ -1,4 +1,4 @@
-import { chargeRequestSchema, type ChargeRequest } from '../contract/payment-request';
+import { type ChargeRequest, chargeRequestSchema } from '../contract/payment-request';
 
 export interface FieldError {
   /** The offending field (`body` when the body as a whole is wrong). */

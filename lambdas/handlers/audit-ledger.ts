@@ -4,12 +4,12 @@ import { stripeFromSecret } from '../adapters/charge-service';
 import { createLedgerReader, createLedgerWindowReader } from '../adapters/dynamodb-ledger';
 import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
 import { createStripeAuditSource } from '../adapters/stripe-payments';
-import { assertNamespace } from '../contract/payment-metadata';
-import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
-import { AUDIT_DEFAULT_WINDOW, PENDING_GRACE_SECONDS } from '../contract/settings';
-import { createAudit, windowStart, type Audit, type AuditReport } from '../core/audit';
-import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
 import { withTracing } from '../adapters/tracing';
+import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
+import { assertNamespace } from '../contract/payment-metadata';
+import { AUDIT_DEFAULT_WINDOW, PENDING_GRACE_SECONDS } from '../contract/settings';
+import { type Audit, type AuditReport, createAudit, windowStart } from '../core/audit';
+import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
 
 /**
  * What a run compares: the orders created from `since` ago until `settledFor` ago (`24h`, `30m`, …;
@@ -28,11 +28,7 @@ export type AuditHandler = (event: AuditRequest | undefined, context: Context) =
  * Compares Stripe with the ledger and emits the number of differences as a metric, which an alarm
  * watches above 0. The report names orders, PaymentIntents and the fields that differ; nothing else.
  */
-export function createAuditHandler(
-  audit: Audit,
-  metrics = serviceMetrics(),
-  logger = new Logger({ serviceName: SERVICE_NAME }),
-): AuditHandler {
+export function createAuditHandler(audit: Audit, metrics = serviceMetrics(), logger = new Logger({ serviceName: SERVICE_NAME })): AuditHandler {
   return async (event, context) => {
     logger.addContext(context);
     const until = windowStart(event?.settledFor ?? '0m');

@@ -1,17 +1,21 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { chargeServiceFromEnvironment } from '../adapters/charge-service';
 import type { IdempotentCharge } from '../adapters/idempotent-charge';
+import { withTracing } from '../adapters/tracing';
 import { SERVICE_NAME } from '../contract/environment';
 import { MAX_REQUEST_BODY_BYTES } from '../contract/payment-request';
 import { parseChargeRequest } from '../core/validate-charge-request';
 import { errorSummary } from './error-summary';
+import { type ApiHandler, chargeResponse, errorResponse, failureResponse, invalidRequest, rawBodyOf } from './http-responses';
 import { countOutcome, publishCounts, responseOutcome, serviceMetrics } from './outcome-metrics';
-import { chargeResponse, errorResponse, failureResponse, invalidRequest, rawBodyOf, type ApiHandler } from './http-responses';
-import { withTracing } from '../adapters/tracing';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 
 /** POST /payments: parse, charge idempotently, map the outcome to the HTTP contract; count the outcome. */
-export function createChargePaymentHandler(charge: IdempotentCharge, logger = new Logger({ serviceName: SERVICE_NAME }), metrics = serviceMetrics()): ApiHandler {
+export function createChargePaymentHandler(
+  charge: IdempotentCharge,
+  logger = new Logger({ serviceName: SERVICE_NAME }),
+  metrics = serviceMetrics(),
+): ApiHandler {
   const answer: ApiHandler = async (event, context) => {
     logger.addContext(context);
     const rawBody = rawBodyOf(event);

@@ -104,11 +104,15 @@ export const handler: QueueHandler = withTracing((event: SQSEvent, context: Cont
   deployedHandler ??= (() => {
     const sqs = traced(new SQSClient(awsClientSettings()));
     const metrics = serviceMetrics();
-    return createChargeWorkerHandler({
-      charge: chargeServiceFromEnvironment('queue', metrics),
-      deadLetter: createDeadLetter(sqs, requiredEnv(ENV.deadLetterQueueUrl)),
-      retryLater: createRetryLater(sqs, requiredEnv(ENV.chargeQueueUrl)),
-    }, undefined, metrics);
+    return createChargeWorkerHandler(
+      {
+        charge: chargeServiceFromEnvironment('queue', metrics),
+        deadLetter: createDeadLetter(sqs, requiredEnv(ENV.deadLetterQueueUrl)),
+        retryLater: createRetryLater(sqs, requiredEnv(ENV.chargeQueueUrl)),
+      },
+      undefined,
+      metrics,
+    );
   })();
   return deployedHandler(event, context);
 });

@@ -1,12 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { createLedgerReader, type LedgerReader } from '../adapters/dynamodb-ledger';
 import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
+import { withTracing } from '../adapters/tracing';
 import { ENV, SERVICE_NAME } from '../contract/environment';
 import { ORDER_ID_PATTERN } from '../contract/payment-request';
 import { errorSummary } from './error-summary';
-import { errorResponse, failureResponse, type ApiHandler } from './http-responses';
-import { withTracing } from '../adapters/tracing';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { type ApiHandler, errorResponse, failureResponse } from './http-responses';
+
 const orderIdPattern = new RegExp(ORDER_ID_PATTERN);
 
 /** GET /payments/{orderId}: the order's ledger record, or 404 while no charge has started. */

@@ -1,6 +1,6 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME, type MetricName } from '../contract/environment';
+import { METRIC_NAMES, METRICS_NAMESPACE, type MetricName, SERVICE_NAME } from '../contract/environment';
 import type { ChargeResult } from '../core/charge-order';
 
 /** The service's metrics, as EMF in the function's log (Powertools Metrics); each handler publishes once per invocation. */

@@ -4,11 +4,11 @@ import { stripeFromSecret } from '../adapters/charge-service';
 import { createPendingLedger } from '../adapters/dynamodb-ledger';
 import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
 import { createStripePayments } from '../adapters/stripe-payments';
+import { withTracing } from '../adapters/tracing';
 import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { RECONCILE_STOP_MARGIN_MS } from '../contract/settings';
 import { createReconcilePending, type ReconcilePending, type ReconcileSummary } from '../core/reconcile-pending';
 import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
-import { withTracing } from '../adapters/tracing';
 
 /** Run on a schedule (or by `npm run reconcile`); the answer is the run's summary. */
 export type ReconcileHandler = (event: unknown, context: Context) => Promise<ReconcileSummary>;
@@ -18,7 +18,11 @@ export type ReconcileHandler = (event: unknown, context: Context) => Promise<Rec
  * every record fails (after settling the others), so the function's error alarm tells a person
  * the reconciler cannot do its job; the next scheduled run tries again.
  */
-export function createReconcileHandler(reconcile: ReconcilePending, logger = new Logger({ serviceName: SERVICE_NAME }), metrics = serviceMetrics()): ReconcileHandler {
+export function createReconcileHandler(
+  reconcile: ReconcilePending,
+  logger = new Logger({ serviceName: SERVICE_NAME }),
+  metrics = serviceMetrics(),
+): ReconcileHandler {
   return async (_event, context) => {
     logger.addContext(context);
     const summary = await reconcile({ outOfTime: () => context.getRemainingTimeInMillis() < RECONCILE_STOP_MARGIN_MS });

@@ -1,14 +1,20 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { requiredEnv, secretReader } from '../adapters/environment';
-import { serviceOptionsFromEnvironment } from '../adapters/charge-service';
-import { createStripeEventHandling, createStripeEventVerifier, type DeliveryOutcome, type HandleStripeEvent, type VerifyStripeEvent } from '../adapters/stripe-webhooks';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { ENV, METRIC_NAMES, SERVICE_NAME, type MetricName } from '../contract/environment';
-import { errorSummary } from './error-summary';
-import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
-import { errorResponse, failureResponse, rawBodyOf, type ApiHandler } from './http-responses';
-import { withTracing } from '../adapters/tracing';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { serviceOptionsFromEnvironment } from '../adapters/charge-service';
+import { requiredEnv, secretReader } from '../adapters/environment';
+import {
+  createStripeEventHandling,
+  createStripeEventVerifier,
+  type DeliveryOutcome,
+  type HandleStripeEvent,
+  type VerifyStripeEvent,
+} from '../adapters/stripe-webhooks';
+import { withTracing } from '../adapters/tracing';
+import { ENV, METRIC_NAMES, type MetricName, SERVICE_NAME } from '../contract/environment';
+import { errorSummary } from './error-summary';
+import { type ApiHandler, errorResponse, failureResponse, rawBodyOf } from './http-responses';
+import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
 
 /**
  * POST /webhooks/stripe: verify the signature on the raw body, apply the event once, answer 200.
@@ -41,7 +47,7 @@ function handleDelivery(verify: VerifyStripeEvent, handleEvent: HandleStripeEven
       return errorResponse(400, 'invalid_signature', 'the Stripe-Signature header is missing');
     }
 
-    let stripeEvent;
+    let stripeEvent: Awaited<ReturnType<VerifyStripeEvent>>;
     try {
       stripeEvent = await verify(rawBody, signature);
     } catch (error) {
@@ -65,7 +71,11 @@ function handleDelivery(verify: VerifyStripeEvent, handleEvent: HandleStripeEven
       return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ received: true, outcome: answer }) };
     } catch (error) {
       const response = failureResponse(error);
-      logger.warn('webhook not handled; Stripe will deliver it again', { eventId: stripeEvent.id, statusCode: response.statusCode, error: errorSummary(error) });
+      logger.warn('webhook not handled; Stripe will deliver it again', {
+        eventId: stripeEvent.id,
+        statusCode: response.statusCode,
+        error: errorSummary(error),
+      });
       return response;
     }
   };

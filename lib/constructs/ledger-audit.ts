@@ -1,12 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { Construct } from 'constructs';
+import type { Construct } from 'constructs';
 import { ENV, METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/contract/environment';
 import { AUDIT_TIMEOUT_SECONDS, DAILY_AUDIT_WINDOW } from '../../lambdas/contract/settings';
 import { createdIndex } from '../../lambdas/contract/tables';
 import { entryPath } from './bundling';
-import { ScheduledFunction, type LedgerOperationProps } from './scheduled-function';
+import { type LedgerOperationProps, ScheduledFunction } from './scheduled-function';
 
 /** The daily audit of Stripe against the ledger, and the alarm on any difference it finds. */
 export class LedgerAudit extends ScheduledFunction {
@@ -16,13 +16,18 @@ export class LedgerAudit extends ScheduledFunction {
     const every = Duration.days(1);
     super(scope, id, {
       entry: entryPath('auditLedger'),
-      description: 'Compares this deployment\'s PaymentIntents at Stripe with the ledger (reads only)',
+      description: "Compares this deployment's PaymentIntents at Stripe with the ledger (reads only)",
       timeout: Duration.seconds(AUDIT_TIMEOUT_SECONDS),
       every,
       input: DAILY_AUDIT_WINDOW,
       // The day's records from their index (Query), and a record by orderId (GetItem).
       tables: [
-        { table: props.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem'], index: { indexName: createdIndex.indexName, actions: ['Query'] } },
+        {
+          table: props.ledger,
+          environmentVariable: ENV.ledgerTableName,
+          actions: ['GetItem'],
+          index: { indexName: createdIndex.indexName, actions: ['Query'] },
+        },
       ],
       stripeSecret: props.stripeSecret,
       secretsKeyArn: props.secretsKeyArn,
@@ -33,7 +38,8 @@ export class LedgerAudit extends ScheduledFunction {
       removalPolicy: props.removalPolicy,
     });
     this.discrepancyAlarm = new Alarm(this, 'DiscrepancyAlarm', {
-      alarmDescription: 'Stripe and the ledger differ: run `npm run audit -- --since 49h` for the list; each row names the order, the PaymentIntent and the field.',
+      alarmDescription:
+        'Stripe and the ledger differ: run `npm run audit -- --since 49h` for the list; each row names the order, the PaymentIntent and the field.',
       metric: new Metric({
         namespace: METRICS_NAMESPACE,
         metricName: METRIC_NAMES.auditDiscrepancies,

@@ -1,23 +1,23 @@
 import { Duration } from 'aws-cdk-lib';
+import type { Stage } from 'aws-cdk-lib/aws-apigateway';
 import {
   Alarm,
   ComparisonOperator,
   Dashboard,
   GraphWidget,
-  HorizontalAnnotation,
+  type HorizontalAnnotation,
   type IMetric,
   Metric,
   TextWidget,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type { Stage } from 'aws-cdk-lib/aws-apigateway';
 import { Operation, type Table } from 'aws-cdk-lib/aws-dynamodb';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME, type MetricName } from '../../lambdas/contract/environment';
+import { METRIC_NAMES, METRICS_NAMESPACE, type MetricName, SERVICE_NAME } from '../../lambdas/contract/environment';
 
 export interface MonitoredFunction {
   name: string;
@@ -54,13 +54,27 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const alarm = (alarmId: string, metric: IMetric, threshold: number, description: string, comparisonOperator = ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD) => {
-      const created = new Alarm(this, alarmId, { metric, threshold, evaluationPeriods: 1, comparisonOperator, treatMissingData: TreatMissingData.NOT_BREACHING, alarmDescription: description });
+    const alarm = (
+      alarmId: string,
+      metric: IMetric,
+      threshold: number,
+      description: string,
+      comparisonOperator = ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    ) => {
+      const created = new Alarm(this, alarmId, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
       created.addAlarmAction(new SnsAction(props.alarmTopic));
       this.alarms.push(created);
       return created;
     };
-    const business = (name: MetricName, statistic = 'Sum') => new Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { service: SERVICE_NAME }, statistic, period: FIVE_MINUTES });
+    const business = (name: MetricName, statistic = 'Sum') =>
+      new Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { service: SERVICE_NAME }, statistic, period: FIVE_MINUTES });
 
     // API Gateway, stage v1.
     const { stage } = props;
@@ -68,14 +82,25 @@ export class Monitoring extends Construct {
       'Api5xxRate',
       stage.metricServerError({ statistic: 'Average', period: FIVE_MINUTES }),
       API_5XX_RATE_ALARM,
-      'More than 5% of API requests failed with 5xx: open the dashboard (API and function widgets), then the failing function\'s log group.',
+      "More than 5% of API requests failed with 5xx: open the dashboard (API and function widgets), then the failing function's log group.",
     );
 
     // Every function: errors, throttles, and runs close to the timeout.
     const functionWidgets: GraphWidget[] = [];
     for (const { name, function: fn, timeout, alarmOnErrors } of props.functions) {
-      if (alarmOnErrors) alarm(`${name}Errors`, fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }), 1, `${name} failed invocations: read its log group (errors are logged with their summary).`);
-      alarm(`${name}Throttles`, fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }), 1, `${name} was throttled: the account's or the function's concurrency is exhausted.`);
+      if (alarmOnErrors)
+        alarm(
+          `${name}Errors`,
+          fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }),
+          1,
+          `${name} failed invocations: read its log group (errors are logged with their summary).`,
+        );
+      alarm(
+        `${name}Throttles`,
+        fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }),
+        1,
+        `${name} was throttled: the account's or the function's concurrency is exhausted.`,
+      );
       alarm(
         `${name}NearTimeout`,
         fn.metricDuration({ period: FIVE_MINUTES, statistic: 'Maximum' }),
@@ -86,7 +111,9 @@ export class Monitoring extends Construct {
         new GraphWidget({
           title: `${name}: invocations, errors, throttles, concurrency`,
           left: [fn.metricInvocations(), fn.metricErrors(), fn.metricThrottles()],
-          right: [new Metric({ namespace: 'AWS/Lambda', metricName: 'ConcurrentExecutions', dimensionsMap: { FunctionName: fn.functionName }, statistic: 'Maximum' })],
+          right: [
+            new Metric({ namespace: 'AWS/Lambda', metricName: 'ConcurrentExecutions', dimensionsMap: { FunctionName: fn.functionName }, statistic: 'Maximum' }),
+          ],
           width: 12,
         }),
         new GraphWidget({
@@ -104,8 +131,18 @@ export class Monitoring extends Construct {
     const operations = [Operation.GET_ITEM, Operation.PUT_ITEM, Operation.UPDATE_ITEM, Operation.DELETE_ITEM, Operation.QUERY];
     for (const table of props.tables) {
       const name = table.node.id;
-      alarm(`${name}Throttles`, table.metricThrottledRequestsForOperations({ operations, period: FIVE_MINUTES }), 1, `${name}: DynamoDB throttled requests; charges answer 503 and the queue retries.`);
-      alarm(`${name}SystemErrors`, table.metricSystemErrorsForOperations({ operations, period: FIVE_MINUTES }), 1, `${name}: DynamoDB system errors; check the AWS Health Dashboard.`);
+      alarm(
+        `${name}Throttles`,
+        table.metricThrottledRequestsForOperations({ operations, period: FIVE_MINUTES }),
+        1,
+        `${name}: DynamoDB throttled requests; charges answer 503 and the queue retries.`,
+      );
+      alarm(
+        `${name}SystemErrors`,
+        table.metricSystemErrorsForOperations({ operations, period: FIVE_MINUTES }),
+        1,
+        `${name}: DynamoDB system errors; check the AWS Health Dashboard.`,
+      );
       // Each sum of operations in a graph of its own: their metric ids would clash in one.
       tableWidgets.push(
         new GraphWidget({
@@ -119,25 +156,61 @@ export class Monitoring extends Construct {
     }
 
     // Webhooks that need a person: a fact about another payment, or about an order never recorded.
-    alarm('WebhookConflicts', business(METRIC_NAMES.webhookConflict), 1, 'A webhook named another PaymentIntent, amount or currency than the order\'s: compare the order at Stripe with `GET /payments/{orderId}`; `npm run audit`.');
-    alarm('WebhookUnknownOrders', business(METRIC_NAMES.webhookUnknownOrder), 1, 'A webhook of this deployment named an order the ledger never recorded: `npm run audit` lists the PaymentIntent without a record.');
+    alarm(
+      'WebhookConflicts',
+      business(METRIC_NAMES.webhookConflict),
+      1,
+      "A webhook named another PaymentIntent, amount or currency than the order's: compare the order at Stripe with `GET /payments/{orderId}`; `npm run audit`.",
+    );
+    alarm(
+      'WebhookUnknownOrders',
+      business(METRIC_NAMES.webhookUnknownOrder),
+      1,
+      'A webhook of this deployment named an order the ledger never recorded: `npm run audit` lists the PaymentIntent without a record.',
+    );
 
     const outcomes = (names: MetricName[]) => names.map((name) => business(name));
     this.dashboard = new Dashboard(this, 'Dashboard', {
       widgets: [
-        [new TextWidget({ markdown: '# Exactly-once payments\nAPI stage `v1`, every function, both tables, the queue, and the business metrics. Alarms notify the alarm topic; the README\'s runbook says what to do.', width: 24, height: 2 })],
         [
-          new GraphWidget({ title: 'API v1: requests, 4xx, 5xx', left: [stage.metricCount(), stage.metricClientError(), stage.metricServerError()], width: 12 }),
-          new GraphWidget({ title: 'API v1: latency', left: [stage.metricLatency({ statistic: 'p50' }), stage.metricLatency({ statistic: 'p99' })], width: 12 }),
+          new TextWidget({
+            markdown:
+              "# Exactly-once payments\nAPI stage `v1`, every function, both tables, the queue, and the business metrics. Alarms notify the alarm topic; the README's runbook says what to do.",
+            width: 24,
+            height: 2,
+          }),
+        ],
+        [
+          new GraphWidget({
+            title: 'API v1: requests, 4xx, 5xx',
+            left: [stage.metricCount(), stage.metricClientError(), stage.metricServerError()],
+            width: 12,
+          }),
+          new GraphWidget({
+            title: 'API v1: latency',
+            left: [stage.metricLatency({ statistic: 'p50' }), stage.metricLatency({ statistic: 'p99' })],
+            width: 12,
+          }),
         ],
         [
           new GraphWidget({
             title: 'Charges: outcomes',
             left: outcomes([METRIC_NAMES.charged, METRIC_NAMES.requiresAction, METRIC_NAMES.declined, METRIC_NAMES.replayed, METRIC_NAMES.canceled]),
-            right: outcomes([METRIC_NAMES.invalidRequest, METRIC_NAMES.keyReused, METRIC_NAMES.inProgress, METRIC_NAMES.providerUnavailable, METRIC_NAMES.storeUnavailable, METRIC_NAMES.internalError]),
+            right: outcomes([
+              METRIC_NAMES.invalidRequest,
+              METRIC_NAMES.keyReused,
+              METRIC_NAMES.inProgress,
+              METRIC_NAMES.providerUnavailable,
+              METRIC_NAMES.storeUnavailable,
+              METRIC_NAMES.internalError,
+            ]),
             width: 12,
           }),
-          new GraphWidget({ title: 'Stripe latency (ms)', left: [business(METRIC_NAMES.stripeLatency, 'p50'), business(METRIC_NAMES.stripeLatency, 'p99')], width: 12 }),
+          new GraphWidget({
+            title: 'Stripe latency (ms)',
+            left: [business(METRIC_NAMES.stripeLatency, 'p50'), business(METRIC_NAMES.stripeLatency, 'p99')],
+            width: 12,
+          }),
         ],
         [
           new GraphWidget({

@@ -3,6 +3,7 @@ import {
   AccessLogFormat,
   AwsIntegration,
   EndpointType,
+  type JsonSchema,
   JsonSchemaVersion,
   LambdaIntegration,
   LogGroupLogDestination,
@@ -10,7 +11,6 @@ import {
   PassthroughBehavior,
   ResponseType,
   RestApi,
-  type JsonSchema,
 } from 'aws-cdk-lib/aws-apigateway';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -19,7 +19,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { chargeRequestSchema } from '../../lambdas/contract/payment-request';
 import { queueRequest, queueResponses } from '../../lambdas/contract/queue-integration';
-import { routes, type FunctionName } from '../../lambdas/contract/routes';
+import { type FunctionName, routes } from '../../lambdas/contract/routes';
 import { API_INTEGRATION_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
 import { stackOutput } from './stack-output';
 
@@ -138,12 +138,14 @@ export class PaymentsApi extends Construct {
     if (props.executionLogs === 'off') {
       Validations.of(this.api).acknowledge({
         id: 'AwsSolutions-APIG6',
-        reason: 'Execution logs need the account-wide API Gateway CloudWatch role, which this stack does not take over unless asked (-c apiGatewayCloudWatchRole=true, or -c apiGatewayExecutionLogs=true when the account has one); access logs are always written.',
+        reason:
+          'Execution logs need the account-wide API Gateway CloudWatch role, which this stack does not take over unless asked (-c apiGatewayCloudWatchRole=true, or -c apiGatewayExecutionLogs=true when the account has one); access logs are always written.',
       });
     }
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG4',
-      reason: 'Callers are backend services authenticated by API key and a throttled usage plan; add an IAM or Cognito authorizer when end users call the API directly.',
+      reason:
+        'Callers are backend services authenticated by API key and a throttled usage plan; add an IAM or Cognito authorizer when end users call the API directly.',
     });
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-COG4',
@@ -151,7 +153,7 @@ export class PaymentsApi extends Construct {
     });
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG3',
-      reason: 'A sandbox template: a WAF web ACL costs money per month; associate your organisation\'s web ACL with the stage in production.',
+      reason: "A sandbox template: a WAF web ACL costs money per month; associate your organisation's web ACL with the stage in production.",
     });
   }
 

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { type Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
@@ -101,7 +101,8 @@ export class PaymentsFunction extends Construct {
     });
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',
-      reason: 'Node.js 22 is the runtime this template targets and bundles for (esbuild target node22); moving to a newer runtime is a deliberate upgrade, not a drift.',
+      reason:
+        'Node.js 22 is the runtime this template targets and bundles for (esbuild target node22); moving to a newer runtime is a deliberate upgrade, not a drift.',
     });
   }
 }

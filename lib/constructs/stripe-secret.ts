@@ -1,5 +1,5 @@
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { stackOutput } from './stack-output';
 
@@ -21,8 +21,7 @@ export class StripeSecret extends Construct {
 
   constructor(scope: Construct, id: string, { holds, existingSecretName, removalPolicy }: StripeSecretProps) {
     super(scope, id);
-    this.secret =
-      existingSecretName === undefined ? this.createSecret(holds, removalPolicy) : Secret.fromSecretNameV2(this, 'Existing', existingSecretName);
+    this.secret = existingSecretName === undefined ? this.createSecret(holds, removalPolicy) : Secret.fromSecretNameV2(this, 'Existing', existingSecretName);
     stackOutput(this, `${id}Name`, { value: this.secret.secretName, description: `Secrets Manager secret to put the ${holds} into` });
   }
 
@@ -34,7 +33,8 @@ export class StripeSecret extends Construct {
     });
     Validations.of(secret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'Stripe credentials are rolled in the Stripe dashboard, which Secrets Manager rotation cannot drive; the new value is put into this secret and picked up within the cache time.',
+      reason:
+        'Stripe credentials are rolled in the Stripe dashboard, which Secrets Manager rotation cannot drive; the new value is put into this secret and picked up within the cache time.',
     });
     return secret;
   }

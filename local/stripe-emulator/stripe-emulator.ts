@@ -125,16 +125,29 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   const charges = new Map<string, Charge>();
   const webhooks = createWebhookSender();
   const idempotency = new Map<string, IdempotencyEntry>();
-  const stats: StripeEmulatorStats = { paymentIntentsCreated: 0, requests: 0, requestsByIdempotencyKey: {}, requestsByEndpoint: {}, replays: 0, peakRequestsInFlight: 0 };
+  const stats: StripeEmulatorStats = {
+    paymentIntentsCreated: 0,
+    requests: 0,
+    requestsByIdempotencyKey: {},
+    requestsByEndpoint: {},
+    replays: 0,
+    peakRequestsInFlight: 0,
+  };
   let requestsInFlight = 0;
   const apiError = { type: 'api_error', message: 'Injected failure.' };
   const pending = { failures: 0, failureStatus: 500, failureError: apiError as Record<string, unknown>, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 };
 
   const faults: StripeFaults = {
     failNext: (count, status = 500, error = apiError) => Object.assign(pending, { failures: count, failureStatus: status, failureError: error }),
-    dropNextRequests: (count) => void (pending.droppedRequests = count),
-    dropNextResponses: (count) => void (pending.droppedResponses = count),
-    setLatency: (ms) => void (pending.latencyMs = ms),
+    dropNextRequests: (count) => {
+      pending.droppedRequests = count;
+    },
+    dropNextResponses: (count) => {
+      pending.droppedResponses = count;
+    },
+    setLatency: (ms) => {
+      pending.latencyMs = ms;
+    },
     expireIdempotencyKeys: () => idempotency.clear(),
     clear: () => Object.assign(pending, { failures: 0, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 }),
   };
@@ -254,7 +267,14 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     charge.amount_refunded += amount;
     charge.refunded = charge.amount_refunded === charge.amount;
     webhooks.emit('charge.refunded', charge);
-    const refund = { id: `re_${randomBytes(12).toString('hex')}`, object: 'refund', amount, charge: charge.id, payment_intent: charge.payment_intent, status: 'succeeded' };
+    const refund = {
+      id: `re_${randomBytes(12).toString('hex')}`,
+      object: 'refund',
+      amount,
+      charge: charge.id,
+      payment_intent: charge.payment_intent,
+      status: 'succeeded',
+    };
     return { status: 200, body: refund };
   }
 
@@ -263,11 +283,15 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
    * joined by `AND`. Answers at most `limit` results, and says whether there are more.
    */
   function searchPaymentIntents(params: Record<string, unknown>): StoredResponse {
-    const clauses = String(params.query ?? '').split(' AND ').map((clause) => /^metadata\['([^']+)'\]:'([^']*)'$/.exec(clause));
+    const clauses = String(params.query ?? '')
+      .split(' AND ')
+      .map((clause) => /^metadata\['([^']+)'\]:'([^']*)'$/.exec(clause));
     if (clauses.some((clause) => clause === null)) {
       return invalidRequest("The emulator only understands metadata['key']:'value' clauses joined by AND.", 'query');
     }
-    const matches = [...paymentIntents.values()].filter((intent) => clauses.every((clause) => intent.metadata[(clause as RegExpExecArray)[1]] === (clause as RegExpExecArray)[2]));
+    const matches = [...paymentIntents.values()].filter((intent) =>
+      clauses.every((clause) => intent.metadata[(clause as RegExpExecArray)[1]] === (clause as RegExpExecArray)[2]),
+    );
     const limit = params.limit === undefined ? 10 : Number(params.limit);
     const data = matches.slice(0, limit);
     return { status: 200, body: { object: 'search_result', data, has_more: matches.length > limit, next_page: null, url: '/v1/payment_intents/search' } };
@@ -276,7 +300,13 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   /** Lists PaymentIntents newest first, as Stripe does: `created[gte|gt|lte|lt]`, `limit`, `starting_after`. */
   function listPaymentIntents(params: Record<string, unknown>): StoredResponse {
     const created = (params.created ?? {}) as Record<string, string>;
-    const bounds = { gte: -Infinity, gt: -Infinity, lte: Infinity, lt: Infinity, ...Object.fromEntries(Object.entries(created).map(([k, v]) => [k, Number(v)])) };
+    const bounds = {
+      gte: -Infinity,
+      gt: -Infinity,
+      lte: Infinity,
+      lt: Infinity,
+      ...Object.fromEntries(Object.entries(created).map(([k, v]) => [k, Number(v)])),
+    };
     const newestFirst = [...paymentIntents.values()].reverse().sort((a, b) => b.created - a.created);
     const inRange = newestFirst.filter((i) => i.created >= bounds.gte && i.created > bounds.gt && i.created <= bounds.lte && i.created < bounds.lt);
     const after = typeof params.starting_after === 'string' ? inRange.findIndex((i) => i.id === params.starting_after) + 1 : 0;
@@ -332,7 +362,9 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     const params = parseForm(method === 'GET' ? url.searchParams.toString() : rawBody) as Record<string, unknown>;
     // Stripe scopes keys to the account and compares the endpoint and parameters of every reuse.
     const idempotencyKey = method === 'POST' ? key : undefined;
-    const fingerprint = createHash('sha256').update(`${method} ${url.pathname} ${canonicalJson(params)}`).digest('hex');
+    const fingerprint = createHash('sha256')
+      .update(`${method} ${url.pathname} ${canonicalJson(params)}`)
+      .digest('hex');
     if (idempotencyKey !== undefined) {
       const entry = idempotency.get(idempotencyKey);
       if (entry !== undefined && entry.fingerprint !== fingerprint) {
@@ -340,7 +372,8 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
         return send(response, { status: 400, body: { error: { type: 'idempotency_error', message } } });
       }
       if (entry?.response === undefined && entry !== undefined) {
-        const message = 'There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through). Please try again later.';
+        const message =
+          'There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through). Please try again later.';
         return send(response, { status: 409, body: { error: { type: 'invalid_request_error', code: 'idempotency_key_in_use', message } } });
       }
       if (entry?.response !== undefined) {
@@ -392,9 +425,13 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     faults,
     webhooks,
     stats: () => ({ ...stats, requestsByIdempotencyKey: { ...stats.requestsByIdempotencyKey }, requestsByEndpoint: { ...stats.requestsByEndpoint } }),
-    resetPeak: () => void (stats.peakRequestsInFlight = requestsInFlight),
+    resetPeak: () => {
+      stats.peakRequestsInFlight = requestsInFlight;
+    },
     paymentIntentsForOrder: (orderId, namespace) =>
-      [...paymentIntents.values()].filter((intent) => intent.metadata.orderId === orderId && (namespace === undefined || intent.metadata.namespace === namespace)),
+      [...paymentIntents.values()].filter(
+        (intent) => intent.metadata.orderId === orderId && (namespace === undefined || intent.metadata.namespace === namespace),
+      ),
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -2,9 +2,7 @@
  * Stripe's documented test payment methods (https://docs.stripe.com/testing) that the emulator
  * understands, with the outcome Stripe gives each when a PaymentIntent is confirmed.
  */
-export type PaymentMethodOutcome =
-  | { kind: 'confirmed'; status: 'succeeded' | 'requires_action' }
-  | { kind: 'declined'; declineCode: string; message: string };
+export type PaymentMethodOutcome = { kind: 'confirmed'; status: 'succeeded' | 'requires_action' } | { kind: 'declined'; declineCode: string; message: string };
 
 const outcomes: Record<string, PaymentMethodOutcome> = {
   pm_card_visa: { kind: 'confirmed', status: 'succeeded' },

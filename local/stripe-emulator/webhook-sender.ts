@@ -70,7 +70,10 @@ export function createWebhookSender(): WebhookControls & { emit(type: string, ob
         method: 'POST',
         headers: { 'Content-Type': 'application/json; charset=utf-8', 'Stripe-Signature': signature },
         body: payload,
-      }).then((response) => response.status, () => 0);
+      }).then(
+        (response) => response.status,
+        () => 0,
+      );
       deliveries.push({ eventId: event.id, url: endpoint.url, type: event.type, status });
       if (status >= 200 && status < 300) return;
       await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** (attempt - 1)));
@@ -103,9 +106,15 @@ export function createWebhookSender(): WebhookControls & { emit(type: string, ob
       if (holding) held.push(event);
       else send(event);
     },
-    addEndpoint: (endpoint) => void endpoints.push(endpoint),
-    deliverEachTimes: (count) => void (times = count),
-    hold: () => void (holding = true),
+    addEndpoint: (endpoint) => {
+      endpoints.push(endpoint);
+    },
+    deliverEachTimes: (count) => {
+      times = count;
+    },
+    hold: () => {
+      holding = true;
+    },
     async release(order = 'as-is') {
       holding = false;
       const events = held.splice(0);

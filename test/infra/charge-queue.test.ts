@@ -1,9 +1,10 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { chargeQueue, WORKER_STRIPE_REQUESTS_IN_FLIGHT } from '../../lambdas/contract/queues';
 import { queueRequest, queueResponses } from '../../lambdas/contract/queue-integration';
+import { chargeQueue, WORKER_STRIPE_REQUESTS_IN_FLIGHT } from '../../lambdas/contract/queues';
 import { synthesize } from '../support/synth';
 
 const { template } = synthesize({ sandbox: 'true' });
+// biome-ignore lint/suspicious/noExplicitAny: a template is untyped JSON; the assertions check its shape
 const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
 
 function only(type: string, properties: Record<string, unknown> = {}): string {
@@ -47,9 +48,7 @@ describe('charge queue and dead-letter queue', () => {
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: id }],
         PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          ]),
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
         },
       });
     }
@@ -82,7 +81,7 @@ describe('charge queue and dead-letter queue', () => {
     });
   });
 
-  it('lets CloudWatch publish this stack\'s alarms to the topic (its policy replaces the default one that would)', () => {
+  it("lets CloudWatch publish this stack's alarms to the topic (its policy replaces the default one that would)", () => {
     const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       Topics: [{ Ref: topicId }],
@@ -134,7 +133,7 @@ describe('queue worker', () => {
     expect(WORKER_STRIPE_REQUESTS_IN_FLIGHT).toBe(10);
   });
 
-  it('may consume its queue (and delay a message\'s next delivery) and send only to the dead-letter queue, beside what charging needs', () => {
+  it("may consume its queue (and delay a message's next delivery) and send only to the dead-letter queue, beside what charging needs", () => {
     const statements = roleStatements(functionRole(workerId));
     const sqs = statements.filter((s) => s.actions.some((a) => a.startsWith('sqs:')));
     expect(sqs).toEqual([
@@ -144,7 +143,10 @@ describe('queue worker', () => {
       },
       { actions: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], resource: { 'Fn::GetAtt': [deadLetterId, 'Arn'] } },
     ]);
-    expect(resources[workerId].Properties.Environment.Variables).toMatchObject({ DEAD_LETTER_QUEUE_URL: { Ref: deadLetterId }, CHARGE_QUEUE_URL: { Ref: queueId } });
+    expect(resources[workerId].Properties.Environment.Variables).toMatchObject({
+      DEAD_LETTER_QUEUE_URL: { Ref: deadLetterId },
+      CHARGE_QUEUE_URL: { Ref: queueId },
+    });
   });
 });
 

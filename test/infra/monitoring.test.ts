@@ -4,10 +4,15 @@ import { API_5XX_RATE_ALARM, DURATION_ALARM_SHARE } from '../../lib/constructs/m
 import { synthesize } from '../support/synth';
 
 const { template } = synthesize({ sandbox: 'true' });
+// biome-ignore lint/suspicious/noExplicitAny: a template is untyped JSON; the assertions check its shape
 const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
-const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm').map((r) => r.Properties);
+const alarms = Object.values(resources)
+  .filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
+  .map((r) => r.Properties);
 const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
-const functionIds = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function').map(([id]) => id);
+const functionIds = Object.entries(resources)
+  .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+  .map(([id]) => id);
 const onFunction = (metricName: string, functionId: string) =>
   alarms.filter((a) => a.MetricName === metricName && a.Dimensions?.[0]?.Value?.Ref === functionId);
 
@@ -20,7 +25,9 @@ describe('alarms', () => {
   it('every function alarms on errors (once), throttles, and a run longer than 80% of its timeout', () => {
     expect(functionIds).toHaveLength(6);
     for (const id of functionIds) {
-      expect(onFunction('Errors', id)).toEqual([expect.objectContaining({ Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' })]);
+      expect(onFunction('Errors', id)).toEqual([
+        expect.objectContaining({ Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
+      ]);
       expect(onFunction('Throttles', id)).toEqual([expect.objectContaining({ Statistic: 'Sum', Threshold: 1 })]);
       expect(onFunction('Duration', id)).toEqual([
         expect.objectContaining({ Statistic: 'Maximum', Threshold: resources[id].Properties.Timeout * 1000 * DURATION_ALARM_SHARE }),
@@ -40,7 +47,9 @@ describe('alarms', () => {
   });
 
   it('both tables alarm on throttled requests and on system errors', () => {
-    const tableIds = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::DynamoDB::Table').map(([id]) => id);
+    const tableIds = Object.entries(resources)
+      .filter(([, r]) => r.Type === 'AWS::DynamoDB::Table')
+      .map(([id]) => id);
     for (const tableId of tableIds) {
       for (const metricName of ['ThrottledRequests', 'SystemErrors']) {
         const matching = alarms.filter((a) => JSON.stringify(a.Metrics ?? []).includes(metricName) && JSON.stringify(a.Metrics).includes(tableId));
@@ -50,7 +59,13 @@ describe('alarms', () => {
   });
 
   it.each([METRIC_NAMES.webhookConflict, METRIC_NAMES.webhookUnknownOrder])('webhooks alarm on %s above 0', (metricName) => {
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: METRICS_NAMESPACE, MetricName: metricName, Statistic: 'Sum', Threshold: 1, Dimensions: [{ Name: 'service', Value: 'payments' }] });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS_NAMESPACE,
+      MetricName: metricName,
+      Statistic: 'Sum',
+      Threshold: 1,
+      Dimensions: [{ Name: 'service', Value: 'payments' }],
+    });
   });
 });
 
@@ -59,7 +74,7 @@ describe('the dashboard', () => {
 
   it.each([
     ['API requests and errors of stage v1', '5XXError'],
-    ['every function\'s concurrency', 'ConcurrentExecutions'],
+    ["every function's concurrency", 'ConcurrentExecutions'],
     ['consumed table capacity', 'ConsumedWriteCapacityUnits'],
     ['the oldest queued message', 'ApproximateAgeOfOldestMessage'],
     ['the business metrics', METRIC_NAMES.charged],

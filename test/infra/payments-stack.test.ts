@@ -1,6 +1,11 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { chargeRequestSchema } from '../../lambdas/contract/payment-request';
-import { API_INTEGRATION_TIMEOUT_SECONDS, CHARGE_FUNCTION_TIMEOUT_SECONDS, CHARGE_WORST_CASE_MS, COLD_START_ROOM_SECONDS } from '../../lambdas/contract/settings';
+import {
+  API_INTEGRATION_TIMEOUT_SECONDS,
+  CHARGE_FUNCTION_TIMEOUT_SECONDS,
+  CHARGE_WORST_CASE_MS,
+  COLD_START_ROOM_SECONDS,
+} from '../../lambdas/contract/settings';
 import { idempotencyTable, ledgerTable } from '../../lambdas/contract/tables';
 import { synthesize } from '../support/synth';
 
@@ -104,7 +109,10 @@ describe('charge function', () => {
       .filter((statement) => statement.Action === 'kms:Decrypt');
     expect(decrypts).toHaveLength(5); // charge, worker, webhook, reconciler, audit
     for (const statement of decrypts) {
-      expect(statement).toMatchObject({ Resource: keyArn, Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } } });
+      expect(statement).toMatchObject({
+        Resource: keyArn,
+        Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+      });
     }
     expect(JSON.stringify(template.toJSON())).not.toContain('kms:Decrypt');
   });
@@ -204,7 +212,7 @@ describe('API', () => {
     template.resourceCountIs('AWS::ApiGateway::Account', 0);
   });
 
-  it('creates the account\'s API Gateway CloudWatch role only with -c apiGatewayCloudWatchRole=true, and keeps it when the stack goes', () => {
+  it("creates the account's API Gateway CloudWatch role only with -c apiGatewayCloudWatchRole=true, and keeps it when the stack goes", () => {
     for (const sandbox of ['true', 'false']) {
       const created = synthesize({ sandbox, apiGatewayCloudWatchRole: 'true' }).template;
       const [account] = Object.values(created.findResources('AWS::ApiGateway::Account'));
@@ -213,7 +221,7 @@ describe('API', () => {
     }
   });
 
-  it('writes execution logs with the account\'s own role given -c apiGatewayExecutionLogs=true, without touching it', () => {
+  it("writes execution logs with the account's own role given -c apiGatewayExecutionLogs=true, without touching it", () => {
     const existing = synthesize({ apiGatewayExecutionLogs: 'true' }).template;
     existing.resourceCountIs('AWS::ApiGateway::Account', 0);
     existing.hasResourceProperties('AWS::ApiGateway::Stage', { MethodSettings: [Match.objectLike({ LoggingLevel: 'ERROR' })] });

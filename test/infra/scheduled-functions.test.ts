@@ -5,6 +5,7 @@ import { createdIndex, ledgerTable, pendingIndex } from '../../lambdas/contract/
 import { synthesize } from '../support/synth';
 
 const { template } = synthesize({ sandbox: 'true' });
+// biome-ignore lint/suspicious/noExplicitAny: a template is untyped JSON; the assertions check its shape
 const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
 
 function only(type: string, properties: Record<string, unknown>): string {
@@ -41,7 +42,11 @@ describe('the reconciler', () => {
 
   it('can be deployed one index at a time (-c ledgerIndexes=1), as CloudFormation requires to upgrade a ledger that has none', () => {
     const { template: firstStep } = synthesize({ sandbox: 'true', ledgerIndexes: '1' });
-    const [ledger] = Object.values(firstStep.findResources('AWS::DynamoDB::Table', { Properties: Match.objectLike({ KeySchema: [{ AttributeName: ledgerTable.partitionKey, KeyType: 'HASH' }] }) }));
+    const [ledger] = Object.values(
+      firstStep.findResources('AWS::DynamoDB::Table', {
+        Properties: Match.objectLike({ KeySchema: [{ AttributeName: ledgerTable.partitionKey, KeyType: 'HASH' }] }),
+      }),
+    );
     expect(ledger.Properties.GlobalSecondaryIndexes.map((index: { IndexName: string }) => index.IndexName)).toEqual([pendingIndex.indexName]);
   });
 
@@ -100,7 +105,7 @@ describe('the reconciler', () => {
 });
 
 describe('the daily audit', () => {
-  it('reads the day\'s records from their index and single records, and writes nothing', () => {
+  it("reads the day's records from their index and single records, and writes nothing", () => {
     expect(dynamoDbStatements(auditId)).toEqual([
       expect.objectContaining({ Action: 'dynamodb:GetItem', Resource: { 'Fn::GetAtt': [ledgerId, 'Arn'] } }),
       expect.objectContaining({

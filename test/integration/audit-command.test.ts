@@ -33,7 +33,13 @@ async function runAudit(report: AuditReport, ...flags: string[]): Promise<{ stat
   }
 }
 
-const report = (discrepancies: AuditReport['discrepancies']): AuditReport => ({ since: '2026-11-27T12:00:00.000Z', until: '2026-11-28T12:00:00.000Z', paymentsAtStripe: 3, ledgerRecords: 3, discrepancies });
+const report = (discrepancies: AuditReport['discrepancies']): AuditReport => ({
+  since: '2026-11-27T12:00:00.000Z',
+  until: '2026-11-28T12:00:00.000Z',
+  paymentsAtStripe: 3,
+  ledgerRecords: 3,
+  discrepancies,
+});
 
 describe('npm run audit', () => {
   it('prints the totals, says they agree and exits 0 when nothing differs, for the window asked', async () => {

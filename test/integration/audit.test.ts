@@ -7,7 +7,7 @@ import { createAudit, windowStart } from '../../lambdas/core/audit';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { lambdaContext } from '../../local/lambda-context';
 import { createTables, localTableNames } from '../../local/tables';
-import { newOrderId, postEvent, serviceOptions, setLedgerField, silentLogger, startLocalParts, type LocalParts } from '../support/local-parts';
+import { type LocalParts, newOrderId, postEvent, serviceOptions, setLedgerField, silentLogger, startLocalParts } from '../support/local-parts';
 
 /** The audit against DynamoDB Local and the Stripe emulator; each test in a namespace and tables of its own. */
 let shared: LocalParts;
@@ -25,7 +25,8 @@ beforeEach(async () => {
 });
 
 const order = (orderId: string, paymentMethod = 'pm_card_visa') => ({ orderId, amount: 1800, currency: 'eur', paymentMethod });
-const charge = (body: unknown) => createChargePaymentHandler(createChargeService(serviceOptions(parts, parts.dynamoDb, namespace), 'api'), silentLogger)(postEvent(body), lambdaContext());
+const charge = (body: unknown) =>
+  createChargePaymentHandler(createChargeService(serviceOptions(parts, parts.dynamoDb, namespace), 'api'), silentLogger)(postEvent(body), lambdaContext());
 const audit = () =>
   createAudit({
     ...createStripeAuditSource(async () => parts.stripe, namespace),
@@ -37,7 +38,7 @@ const audit = () =>
 const rewriteLedger = (orderId: string, field: string, value: string) => setLedgerField(parts, orderId, field, value);
 
 describe('the audit of Stripe against the ledger', () => {
-  it('finds no difference after charges, declines and payments that need the customer, across pages of Stripe\'s listing', async () => {
+  it("finds no difference after charges, declines and payments that need the customer, across pages of Stripe's listing", async () => {
     const orderIds = Array.from({ length: 105 }, (_, i) => newOrderId(`agree-${i}`));
     for (const [i, orderId] of orderIds.entries()) {
       const paymentMethod = i % 10 === 0 ? 'pm_card_chargeDeclined' : i % 10 === 1 ? 'pm_card_authenticationRequired' : 'pm_card_visa';
@@ -67,7 +68,7 @@ describe('the audit of Stripe against the ledger', () => {
     expect(discrepancies.some((d) => d.orderId === fine)).toBe(false);
   });
 
-  it('takes no other deployment\'s PaymentIntents into account', async () => {
+  it("takes no other deployment's PaymentIntents into account", async () => {
     await createStripePayments(async () => parts.stripe).createPayment(order(newOrderId('elsewhere')), `${namespace}-other`);
     expect(await audit()).toMatchObject({ paymentsAtStripe: 0, discrepancies: [] });
   });

@@ -4,29 +4,29 @@ import { createChargeService } from '../../lambdas/adapters/charge-service';
 import { createDynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createIdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
 import { createStripeClient, createStripePayments } from '../../lambdas/adapters/stripe-payments';
+import { METRIC_NAMES } from '../../lambdas/contract/environment';
 import { BEFORE_NAMESPACES, paymentMetadata, stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
 import { createChargeOrder, type PaymentsLedger } from '../../lambdas/core/charge-order';
-import { METRIC_NAMES } from '../../lambdas/contract/environment';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
-import { capturedMetrics } from '../support/captured-metrics';
 import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { freePort } from '../../local/free-port';
 import { lambdaContext } from '../../local/lambda-context';
+import { capturedMetrics } from '../support/captured-metrics';
 import {
   backdateLedger,
   chargeHandler,
   forgetIdempotencyKeys,
+  type LocalParts,
   ledgerRecord,
   ledgerSize,
   newOrderId,
   post,
   postEvent,
+  serviceOptions,
   silentLogger,
   startLocalParts,
-  serviceOptions,
   stripeRequestsFor,
   TEST_NAMESPACE,
-  type LocalParts,
 } from '../support/local-parts';
 
 let parts: LocalParts;
@@ -76,7 +76,9 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     const [blob] = captured.blobs();
     expect(blob.metrics).toEqual({ [METRIC_NAMES.charged]: 1, [METRIC_NAMES.stripeLatency]: expect.any(Number) });
     expect(blob.metrics[METRIC_NAMES.stripeLatency]).toBeGreaterThan(0);
-    expect(blob.values._aws).toMatchObject({ CloudWatchMetrics: [{ Metrics: expect.arrayContaining([{ Name: METRIC_NAMES.stripeLatency, Unit: 'Milliseconds' }]) }] });
+    expect(blob.values._aws).toMatchObject({
+      CloudWatchMetrics: [{ Metrics: expect.arrayContaining([{ Name: METRIC_NAMES.stripeLatency, Unit: 'Milliseconds' }]) }],
+    });
   });
 
   it('50 concurrent identical requests make one PaymentIntent, one ledger record and no 5xx', async () => {
@@ -186,7 +188,11 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
       },
     };
     const dyingCharge = createIdempotentCharge({
-      chargeOrder: createChargeOrder({ ledger: dyingLedger, payments: createStripePayments(async () => parts.stripe), origin: { channel: 'api', namespace: TEST_NAMESPACE } }),
+      chargeOrder: createChargeOrder({
+        ledger: dyingLedger,
+        payments: createStripePayments(async () => parts.stripe),
+        origin: { channel: 'api', namespace: TEST_NAMESPACE },
+      }),
       dynamoDb: parts.dynamoDb,
       tableName: parts.tables.idempotencyTableName,
     });
@@ -233,7 +239,7 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     expect(body(retried).paymentId).toBe(parts.stripeEmulator.paymentIntentsForOrder(orderId)[0].id);
   });
 
-  it('the day-old lookup takes only this deployment\'s PaymentIntent for this order, amount and currency', async () => {
+  it("the day-old lookup takes only this deployment's PaymentIntent for this order, amount and currency", async () => {
     const handler = chargeHandler(parts);
     const orderId = newOrderId('not-ours');
     // The same Stripe account holds payments naming this orderId: another system's, another deployment's.
@@ -242,7 +248,10 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
       { amount: 4200, currency: 'eur', metadata: paymentMetadata('staging', orderId) },
     ];
     for (const [index, params] of someoneElses.entries()) {
-      await parts.stripe.paymentIntents.create({ ...params, payment_method: 'pm_card_visa', confirm: true }, { idempotencyKey: `elsewhere-${index}-${orderId}` });
+      await parts.stripe.paymentIntents.create(
+        { ...params, payment_method: 'pm_card_visa', confirm: true },
+        { idempotencyKey: `elsewhere-${index}-${orderId}` },
+      );
     }
     parts.stripeEmulator.faults.failNext(3, 500); // our first attempt: Stripe fails, the order stays pending
     expect((await post(handler, order(orderId))).statusCode).toBe(502);
@@ -301,7 +310,7 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     });
   });
 
-  it('resumes a pending order with its first description, so the retry matches Stripe\'s key', async () => {
+  it("resumes a pending order with its first description, so the retry matches Stripe's key", async () => {
     const handler = chargeHandler(parts);
     const orderId = newOrderId('description');
     parts.stripeEmulator.faults.dropNextResponses(3);
@@ -327,7 +336,11 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     // A pending record written before validation refused unpaired surrogates: the resume sends its description.
     const orderId = newOrderId('unsendable');
     const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
-    await ledger.createPendingOrGet({ ...order(orderId), currency: 'eur', description: 'old \udc00' }, { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString());
+    await ledger.createPendingOrGet(
+      { ...order(orderId), currency: 'eur', description: 'old \udc00' },
+      { channel: 'api', namespace: TEST_NAMESPACE },
+      new Date().toISOString(),
+    );
 
     const refused = await post(chargeHandler(parts), order(orderId, { description: 'fine' }));
     expect(refused.statusCode).toBe(400);
@@ -377,7 +390,11 @@ describe('orders begun before a namespace change, or before namespaces', () => {
   /** The ledger wrote `pending`, Stripe charged with the key and metadata of that time, and the function died before finalize. */
   async function crashedAfterStripe(orderId: string, namespace: string) {
     const request = { orderId, amount: 1999, currency: 'eur', paymentMethod: 'pm_card_visa' };
-    await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(request, { channel: 'api', namespace }, new Date().toISOString());
+    await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(
+      request,
+      { channel: 'api', namespace },
+      new Date().toISOString(),
+    );
     // The very request that deployment sent: the same key, parameters and metadata.
     const attempt = await createStripePayments(async () => parts.stripe).createPayment(request, namespace);
     const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
@@ -399,7 +416,7 @@ describe('orders begun before a namespace change, or before namespaces', () => {
     expect(succeeded(orderId)).toHaveLength(1);
   });
 
-  it('finds such an order\'s PaymentIntent with the day-old lookup too', async () => {
+  it("finds such an order's PaymentIntent with the day-old lookup too", async () => {
     const orderId = newOrderId('lookup-scheme');
     const { request, intent } = await crashedAfterStripe(orderId, BEFORE_NAMESPACES);
     await forgetIdempotencyKeys(parts);

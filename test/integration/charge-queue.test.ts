@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createDynamoDbLedger, createLedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
 import { stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
 import { chargeQueue } from '../../lambdas/contract/queues';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
 import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { localSqsClient } from '../../local/queues';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import type { StripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
-import { inspectDeadLetters, redriveByCopy, type DeadLetterView } from '../../scripts/dead-letter-operations';
+import { type DeadLetterView, inspectDeadLetters, redriveByCopy } from '../../scripts/dead-letter-operations';
 import { newOrderId } from '../support/local-parts';
 
 /** The async path end to end: local API → SQS emulator → poller → worker → DynamoDB Local + Stripe emulator. */
@@ -42,6 +42,7 @@ afterEach(() => stripe.faults.clear());
 
 const order = (orderId: string, extra: Record<string, unknown> = {}) => ({ orderId, amount: 2500, currency: 'eur', paymentMethod: 'pm_card_visa', ...extra });
 
+// biome-ignore lint/suspicious/noExplicitAny: the answer is untyped JSON; the assertions check its shape
 async function post(path: string, body: unknown): Promise<{ status: number; body: any }> {
   const response = await fetch(`${runtime.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   return { status: response.status, body: await response.json() };
@@ -141,16 +142,15 @@ describe('POST /payments/async through the queue', () => {
     expect(stripeRequests(orderId)).toBeUndefined();
 
     await sqs.send(new SendMessageCommand({ QueueUrl: runtime.queues.queueUrl, MessageBody: JSON.stringify({ ...order(orderId), description: 'x\udc00' }) }));
-    const invalid = await waitFor('the second dead letter', async () => (await deadLetters()).find((m) => m.orderId === orderId && m.failureCode === 'invalid_request'));
+    const invalid = await waitFor('the second dead letter', async () =>
+      (await deadLetters()).find((m) => m.orderId === orderId && m.failureCode === 'invalid_request'),
+    );
     expect(invalid.failureReason).toContain('description must be well-formed Unicode');
   });
 
   it('charges an order queued 10 times and also sent to POST /payments exactly once', async () => {
     const orderId = newOrderId('ten-times');
-    const answers = await Promise.all([
-      ...Array.from({ length: 10 }, () => post('/payments/async', order(orderId))),
-      post('/payments', order(orderId)),
-    ]);
+    const answers = await Promise.all([...Array.from({ length: 10 }, () => post('/payments/async', order(orderId))), post('/payments', order(orderId))]);
     expect(answers.slice(0, 10).every((answer) => answer.status === 202)).toBe(true);
     await waitFor('the queue to drain', async () => (await queueEmpty()) && (await finalRecord(orderId)()));
 
@@ -174,7 +174,7 @@ describe('POST /payments/async through the queue', () => {
     expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
   });
 
-  it('keeps the worker\'s Stripe requests in flight within one batch (the contract bounds batches × concurrency)', async () => {
+  it("keeps the worker's Stripe requests in flight within one batch (the contract bounds batches × concurrency)", async () => {
     stripe.faults.setLatency(150);
     stripe.resetPeak();
     const orderIds = Array.from({ length: 3 * chargeQueue.batchSize }, () => newOrderId('burst'));
@@ -315,7 +315,11 @@ describe('retries on the schedule as deployed', () => {
     const orderId = newOrderId('blip');
     stripe.faults.failNext(2 * 3, 503); // two receives, each the SDK's try and its two retries
     const queuedAt = Date.now();
-    const response = await fetch(`${deployed.url}/payments/async`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(order(orderId)) });
+    const response = await fetch(`${deployed.url}/payments/async`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(order(orderId)),
+    });
     expect(response.status).toBe(202);
 
     const readDeployedLedger = createLedgerReader(dynamoDb, deployed.tables.ledgerTableName);

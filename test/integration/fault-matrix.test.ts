@@ -7,11 +7,11 @@ import type { LedgerRecord } from '../../lambdas/core/charge-order';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { lambdaContext } from '../../local/lambda-context';
 import type { QueuePoller } from '../../local/queue-poller';
-import { localSqsClient, startSqsEmulator, type SqsEmulator } from '../../local/queues';
+import { localSqsClient, type SqsEmulator, startSqsEmulator } from '../../local/queues';
 import { createTables, localTableNames, type TableNames } from '../../local/tables';
 import { auditDeployment, faultyServiceOptions, LOCK_MS, messagesOn, runToQuiescence, startFaultyWorker } from '../support/fault-runs';
-import { FAULT_KINDS, faultOnce, STEPS, type Fault } from '../support/faults';
-import { postEvent, silentLogger, startLocalParts, type LocalParts } from '../support/local-parts';
+import { FAULT_KINDS, type Fault, faultOnce, STEPS } from '../support/faults';
+import { type LocalParts, postEvent, silentLogger, startLocalParts } from '../support/local-parts';
 
 /**
  * The proof: a crash or a failure before and after each step of a charge, on the sync path and on
@@ -84,7 +84,7 @@ async function startPath(path: 'sync' | 'queue'): Promise<PathRun> {
     await runToQuiescence(parts, deployment, async () => (await messagesOn(sqs, queueUrls)) === 0);
   } finally {
     await Promise.all(pollers.map((poller) => poller.stop()));
-    clients.forEach((client) => client.destroy());
+    for (const client of clients) client.destroy();
   }
   const strikes = new Map([...struck].map(([orderId, count]) => [orderId, count()]));
   return { ...deployment, orderIdOf, answers, struck: strikes, audit: await auditDeployment(parts, deployment) };

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,7 +23,14 @@ async function npmStart(extraEnv: Record<string, string> = {}): Promise<RunningS
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
     cwd: resolve(__dirname, '../..'),
     // As a newcomer's shell has it: none of the variables the tests set to keep their own output quiet.
-    env: { ...withoutTestQuieting(process.env), PORT: String(port), DYNAMODB_ENDPOINT: '', STRIPE_SECRET_KEY: '', LOCAL_RUNTIME_FILE: runtimeFile, ...extraEnv },
+    env: {
+      ...withoutTestQuieting(process.env),
+      PORT: String(port),
+      DYNAMODB_ENDPOINT: '',
+      STRIPE_SECRET_KEY: '',
+      LOCAL_RUNTIME_FILE: runtimeFile,
+      ...extraEnv,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -46,7 +53,10 @@ function withoutTestQuieting(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolvePort) => {
     const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolvePort(true)));
+    socket.once('connect', () => {
+      socket.destroy();
+      resolvePort(true);
+    });
     socket.once('error', () => resolvePort(false));
   });
 }
@@ -109,10 +119,18 @@ describe('npm start', () => {
     expect(running.output()).not.toContain('charge finished');
 
     // The script that checks a deployed stack, against this one.
-    const smoke = spawnSync('npm', ['run', 'smoke', '--', '--url', running.apiUrl], { cwd: resolve(__dirname, '../..'), env: withoutTestQuieting(process.env), encoding: 'utf8' });
+    const smoke = spawnSync('npm', ['run', 'smoke', '--', '--url', running.apiUrl], {
+      cwd: resolve(__dirname, '../..'),
+      env: withoutTestQuieting(process.env),
+      encoding: 'utf8',
+    });
     expect(smoke.stdout).toContain('All 8 checks passed.');
     expect(smoke.status).toBe(0);
-    const wrongStage = spawnSync('npm', ['run', 'smoke', '--', '--url', `${running.apiUrl}/v0`], { cwd: resolve(__dirname, '../..'), env: withoutTestQuieting(process.env), encoding: 'utf8' });
+    const wrongStage = spawnSync('npm', ['run', 'smoke', '--', '--url', `${running.apiUrl}/v0`], {
+      cwd: resolve(__dirname, '../..'),
+      env: withoutTestQuieting(process.env),
+      encoding: 'utf8',
+    });
     expect(wrongStage.stdout).toContain('8 of 8 checks failed.');
     expect(wrongStage.status).toBe(1);
 
@@ -147,7 +165,7 @@ describe('npm start', () => {
     expect(dynamoDbLocalProcesses(running.dynamoDbPort)).toEqual([]);
   });
 
-  it('prints the handlers\' structured logs with LOG_FORMAT=json, and leaves no DynamoDB Local behind when it is killed outright', async () => {
+  it("prints the handlers' structured logs with LOG_FORMAT=json, and leaves no DynamoDB Local behind when it is killed outright", async () => {
     running = await npmStart({ LOG_FORMAT: 'json' });
     expect((await charge(running.apiUrl, 'logged-1')).status).toBe(201);
     const output = running.output;

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { startLocalApi, type LocalApi } from '../../local/api-server';
-import { localSqsClient, startSqsEmulator, type SqsEmulator } from '../../local/queues';
-import { sqsQueryEndpoint } from '../../local/sqs-query-protocol';
 import type { ApiHandler } from '../../lambdas/handlers/http-responses';
+import { type LocalApi, startLocalApi } from '../../local/api-server';
+import { localSqsClient, type SqsEmulator, startSqsEmulator } from '../../local/queues';
+import { sqsQueryEndpoint } from '../../local/sqs-query-protocol';
 
 /**
  * POST /payments/async as npm start serves it: the deployed mapping templates rendered, the form

@@ -11,9 +11,19 @@ import { statusUpdateFrom } from '../../lambdas/core/payment-events';
 import { createReconcilePending, type PaymentLookups } from '../../lambdas/core/reconcile-pending';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { lambdaContext } from '../../local/lambda-context';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { createTables, localTableNames } from '../../local/tables';
-import { backdateLedger, ledgerRecord, newOrderId, postEvent, serviceOptions, silentLogger, startLocalParts, TEST_NAMESPACE, type LocalParts } from '../support/local-parts';
+import {
+  backdateLedger,
+  type LocalParts,
+  ledgerRecord,
+  newOrderId,
+  postEvent,
+  serviceOptions,
+  silentLogger,
+  startLocalParts,
+  TEST_NAMESPACE,
+} from '../support/local-parts';
 
 /**
  * The reconciler against DynamoDB Local and the Stripe emulator: every order left pending, with no
@@ -34,7 +44,13 @@ beforeEach(async () => {
 });
 
 const GRACE_SECONDS = 600;
-const order = (orderId: string, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({ orderId, amount: 2300, currency: 'eur', paymentMethod: 'pm_card_visa', ...extra });
+const order = (orderId: string, extra: Partial<ChargeRequest> = {}): ChargeRequest => ({
+  orderId,
+  amount: 2300,
+  currency: 'eur',
+  paymentMethod: 'pm_card_visa',
+  ...extra,
+});
 const charge = (body: unknown) => createChargePaymentHandler(createChargeService(serviceOptions(parts), 'api'), silentLogger)(postEvent(body), lambdaContext());
 
 function reconciler(payments: PaymentLookups = createStripePayments(async () => parts.stripe), now?: () => Date) {
@@ -46,7 +62,11 @@ const ageAttempt = (orderId: string, minutes: number) => backdateLedger(parts, o
 
 /** The pending record written, then a crash: before Stripe was called, or after it charged. */
 async function abandoned(orderId: string, { charged, channel = 'api' }: { charged: boolean; channel?: OrderChannel }): Promise<void> {
-  await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(order(orderId), { channel, namespace: TEST_NAMESPACE }, new Date().toISOString());
+  await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(
+    order(orderId),
+    { channel, namespace: TEST_NAMESPACE },
+    new Date().toISOString(),
+  );
   if (charged) await createStripePayments(async () => parts.stripe).createPayment(order(orderId), TEST_NAMESPACE);
   await ageAttempt(orderId, 11);
 }
@@ -69,9 +89,13 @@ describe('the reconciler', () => {
     expect(await reconciler()()).toMatchObject({ examined: 0 }); // no longer pending: out of the index
   });
 
-  it('settles, not expires, an order Stripe charged while Stripe\'s search lags behind (its listing does not)', async () => {
+  it("settles, not expires, an order Stripe charged while Stripe's search lags behind (its listing does not)", async () => {
     const orderId = newOrderId('search-lag');
-    await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(order(orderId), { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString());
+    await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(
+      order(orderId),
+      { channel: 'api', namespace: TEST_NAMESPACE },
+      new Date().toISOString(),
+    );
     await createStripePayments(async () => parts.stripe).createPayment(order(orderId), TEST_NAMESPACE);
     const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
     const elevenMinutesLater = () => new Date(Date.now() + 11 * 60_000); // the record and its PaymentIntent as Stripe dated them, past the grace
@@ -85,7 +109,12 @@ describe('the reconciler', () => {
             })
           : Reflect.get(stripe, name),
     });
-    expect(await reconciler(createStripePayments(async () => lagging), elevenMinutesLater)()).toMatchObject({ settled: 1, expired: 0 });
+    expect(
+      await reconciler(
+        createStripePayments(async () => lagging),
+        elevenMinutesLater,
+      )(),
+    ).toMatchObject({ settled: 1, expired: 0 });
     expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', paymentId: intent.id });
   });
 
@@ -115,7 +144,11 @@ describe('the reconciler', () => {
   it('settles a payment that needs the customer, and a later retry still gets its client secret (asked of Stripe, never stored)', async () => {
     const orderId = newOrderId('needs-customer');
     const request = order(orderId, { paymentMethod: 'pm_card_authenticationRequired' });
-    await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(request, { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString());
+    await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(
+      request,
+      { channel: 'api', namespace: TEST_NAMESPACE },
+      new Date().toISOString(),
+    );
     await createStripePayments(async () => parts.stripe).createPayment(request, TEST_NAMESPACE);
     await ageAttempt(orderId, 11);
     expect(await reconciler()()).toMatchObject({ settled: 1 });
@@ -123,7 +156,10 @@ describe('the reconciler', () => {
 
     const retried = await charge(request);
     expect(retried.statusCode).toBe(200);
-    expect(JSON.parse(retried.body)).toMatchObject({ status: 'already_processed', clientSecret: parts.stripeEmulator.paymentIntentsForOrder(orderId)[0].client_secret });
+    expect(JSON.parse(retried.body)).toMatchObject({
+      status: 'already_processed',
+      clientSecret: parts.stripeEmulator.paymentIntentsForOrder(orderId)[0].client_secret,
+    });
     expect(JSON.stringify(await ledgerRecord(parts, orderId))).not.toContain('_secret_');
   });
 
@@ -197,7 +233,23 @@ describe('the reconciler', () => {
       await abandoned(orderId, { charged: true });
       const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
       const refunded = statusUpdateFrom(
-        { id: `evt_${orderId}`, type: 'charge.refunded', created: intent.created + 5, data: { object: { id: 'ch_1', object: 'charge', amount: 2300, amount_refunded: 2300, refunded: true, currency: 'eur', payment_intent: intent.id, metadata: paymentMetadata(TEST_NAMESPACE, orderId) } } },
+        {
+          id: `evt_${orderId}`,
+          type: 'charge.refunded',
+          created: intent.created + 5,
+          data: {
+            object: {
+              id: 'ch_1',
+              object: 'charge',
+              amount: 2300,
+              amount_refunded: 2300,
+              refunded: true,
+              currency: 'eur',
+              payment_intent: intent.id,
+              metadata: paymentMetadata(TEST_NAMESPACE, orderId),
+            },
+          },
+        },
         TEST_NAMESPACE,
       );
       const writeFact = createLedgerFactWriter(parts.dynamoDb, parts.tables.ledgerTableName);
@@ -239,18 +291,36 @@ describe('the reconciler', () => {
     expect(await reconciler()()).toMatchObject({ expired: 2 });
 
     const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
-    expect(await ledger.finalize(answered, { status: 'charged', paymentId: 'pi_late', paymentStatus: 'succeeded' }, new Date().toISOString())).toMatchObject({ status: 'charged' });
+    expect(await ledger.finalize(answered, { status: 'charged', paymentId: 'pi_late', paymentStatus: 'succeeded' }, new Date().toISOString())).toMatchObject({
+      status: 'charged',
+    });
 
     const fact = statusUpdateFrom(
-      { id: `evt_${told}`, type: 'payment_intent.succeeded', created: 1_800_000_000, data: { object: { id: 'pi_told', object: 'payment_intent', amount: 2300, currency: 'eur', status: 'succeeded', metadata: paymentMetadata(TEST_NAMESPACE, told) } } },
+      {
+        id: `evt_${told}`,
+        type: 'payment_intent.succeeded',
+        created: 1_800_000_000,
+        data: {
+          object: {
+            id: 'pi_told',
+            object: 'payment_intent',
+            amount: 2300,
+            currency: 'eur',
+            status: 'succeeded',
+            metadata: paymentMetadata(TEST_NAMESPACE, told),
+          },
+        },
+      },
       TEST_NAMESPACE,
     );
-    expect(await createLedgerFactWriter(parts.dynamoDb, parts.tables.ledgerTableName)({ ...(fact as NonNullable<typeof fact>), orderId: told })).toBe('applied');
+    expect(await createLedgerFactWriter(parts.dynamoDb, parts.tables.ledgerTableName)({ ...(fact as NonNullable<typeof fact>), orderId: told })).toBe(
+      'applied',
+    );
     expect(await ledgerRecord(parts, told)).toMatchObject({ status: 'charged', paymentId: 'pi_told' });
   });
 });
 
-describe('npm start\'s reconciler', () => {
+describe("npm start's reconciler", () => {
   let runtime: LocalRuntime;
   beforeAll(async () => {
     // Shortened period and grace, as RECONCILE_INTERVAL_SECONDS and PENDING_GRACE_SECONDS allow.
@@ -270,7 +340,11 @@ describe('npm start\'s reconciler', () => {
   it('settles an order whose answer was lost, with no client retry and no webhook, on its own', async () => {
     const orderId = newOrderId('runtime-lost');
     shared.stripeEmulator.faults.dropNextResponses(3); // Stripe charged; the SDK's try and retries all lost the answer
-    const answer = await fetch(`${runtime.url}/payments`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(order(orderId)) });
+    const answer = await fetch(`${runtime.url}/payments`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(order(orderId)),
+    });
     expect(answer.status).toBe(502);
     const settled = async () => ((await (await fetch(`${runtime.url}/payments/${orderId}`)).json()) as { status: string }).status;
     const deadline = Date.now() + 15_000;

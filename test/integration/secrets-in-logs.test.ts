@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
-import type { DeadLetter } from '../../lambdas/adapters/dead-letter-queue';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
+import type { DeadLetter } from '../../lambdas/adapters/dead-letter-queue';
 import { createStripeEventHandling, createStripeEventVerifier } from '../../lambdas/adapters/stripe-webhooks';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker';
@@ -9,7 +9,7 @@ import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { freePort } from '../../local/free-port';
 import { lambdaContext } from '../../local/lambda-context';
 import { capturedLogger } from '../support/captured-logs';
-import { newOrderId, postEvent, serviceOptions, silentLogger, startLocalParts, type LocalParts } from '../support/local-parts';
+import { type LocalParts, newOrderId, postEvent, serviceOptions, silentLogger, startLocalParts } from '../support/local-parts';
 import { sqsRecord } from '../support/sqs-records';
 
 /**
@@ -46,7 +46,18 @@ afterAll(() => parts?.stop());
 afterEach(() => parts.stripeEmulator.faults.clear());
 
 function assertNothingSecret(output: string): void {
-  const secrets = [WEBHOOK_SECRET, WRONG_API_KEY, parts.stripeEmulator.apiKey, CLIENT_SECRET, EMAIL, DESCRIPTION, 'last4', 'billing_details', 'client_secret', 'clientSecret'];
+  const secrets = [
+    WEBHOOK_SECRET,
+    WRONG_API_KEY,
+    parts.stripeEmulator.apiKey,
+    CLIENT_SECRET,
+    EMAIL,
+    DESCRIPTION,
+    'last4',
+    'billing_details',
+    'client_secret',
+    'clientSecret',
+  ];
   for (const secret of secrets) expect({ secret, found: output.includes(secret) }).toEqual({ secret, found: false });
 }
 
@@ -66,10 +77,16 @@ const stripeWith = (apiKey: string, options: Partial<Stripe.StripeConfig> = {}) 
 describe('POST /payments logs no secrets and no payment data', () => {
   it.each<[string, number, () => void]>([
     ['a Stripe 400 carrying the PaymentIntent and the payment method', 400, () => parts.stripeEmulator.faults.failNext(1, 400, stripeErrorWithPaymentData)],
-    ['a Stripe 409 (its retries too) carrying the PaymentIntent', 409, () =>
-      parts.stripeEmulator.faults.failNext(3, 409, { ...stripeErrorWithPaymentData, code: 'idempotency_key_in_use' })],
-    ['Stripe 5xx (its retries too) carrying the PaymentIntent', 502, () =>
-      parts.stripeEmulator.faults.failNext(3, 500, { ...stripeErrorWithPaymentData, type: 'api_error' })],
+    [
+      'a Stripe 409 (its retries too) carrying the PaymentIntent',
+      409,
+      () => parts.stripeEmulator.faults.failNext(3, 409, { ...stripeErrorWithPaymentData, code: 'idempotency_key_in_use' }),
+    ],
+    [
+      'Stripe 5xx (its retries too) carrying the PaymentIntent',
+      502,
+      () => parts.stripeEmulator.faults.failNext(3, 500, { ...stripeErrorWithPaymentData, type: 'api_error' }),
+    ],
     ['a decline (402), whose error carries the PaymentIntent', 402, () => undefined],
     ['connections dropped', 502, () => parts.stripeEmulator.faults.dropNextRequests(3)],
   ])('%s', async (_case, status, arrange) => {
@@ -90,7 +107,14 @@ describe('POST /payments logs no secrets and no payment data', () => {
 
   it.each<[string, () => Promise<Stripe>, number]>([
     ['a refused API key (401)', async () => stripeWith(WRONG_API_KEY), 502],
-    ['a Stripe timeout', async () => (parts.stripeEmulator.faults.setLatency(300), stripeWith(parts.stripeEmulator.apiKey, { timeout: 50, maxNetworkRetries: 0 })), 502],
+    [
+      'a Stripe timeout',
+      async () => {
+        parts.stripeEmulator.faults.setLatency(300);
+        return stripeWith(parts.stripeEmulator.apiKey, { timeout: 50, maxNetworkRetries: 0 });
+      },
+      502,
+    ],
   ])('%s', async (_case, stripe, status) => {
     const logs = capturedLogger();
     try {
@@ -142,14 +166,25 @@ describe('the queue worker logs no secrets and no payment data', () => {
   const deadLetter: DeadLetter = async (_message, failure) => void deadLetters.push(failure.code);
 
   it.each<[string, () => void, 'retried' | 'dead-lettered']>([
-    ['a Stripe 400 carrying the PaymentIntent and the payment method', () => parts.stripeEmulator.faults.failNext(1, 400, stripeErrorWithPaymentData), 'dead-lettered'],
-    ['Stripe 5xx carrying the PaymentIntent', () => parts.stripeEmulator.faults.failNext(3, 500, { ...stripeErrorWithPaymentData, type: 'api_error' }), 'retried'],
+    [
+      'a Stripe 400 carrying the PaymentIntent and the payment method',
+      () => parts.stripeEmulator.faults.failNext(1, 400, stripeErrorWithPaymentData),
+      'dead-lettered',
+    ],
+    [
+      'Stripe 5xx carrying the PaymentIntent',
+      () => parts.stripeEmulator.faults.failNext(3, 500, { ...stripeErrorWithPaymentData, type: 'api_error' }),
+      'retried',
+    ],
   ])('%s', async (_case, arrange, expected) => {
     arrange();
     const logs = capturedLogger();
     let failures: string[];
     try {
-      const worker = createChargeWorkerHandler({ charge: createChargeService(serviceOptions(parts), 'queue'), deadLetter, retryLater: async () => 1 }, logs.logger);
+      const worker = createChargeWorkerHandler(
+        { charge: createChargeService(serviceOptions(parts), 'queue'), deadLetter, retryLater: async () => 1 },
+        logs.logger,
+      );
       const response = await worker({ Records: [sqsRecord('m1', order(newOrderId('logs-worker')))] }, lambdaContext());
       failures = response.batchItemFailures.map((failure) => failure.itemIdentifier);
     } finally {
@@ -162,7 +197,10 @@ describe('the queue worker logs no secrets and no payment data', () => {
   it('a message with a field named after personal data', async () => {
     const logs = capturedLogger();
     try {
-      const worker = createChargeWorkerHandler({ charge: createChargeService(serviceOptions(parts), 'queue'), deadLetter, retryLater: async () => 1 }, logs.logger);
+      const worker = createChargeWorkerHandler(
+        { charge: createChargeService(serviceOptions(parts), 'queue'), deadLetter, retryLater: async () => 1 },
+        logs.logger,
+      );
       await worker({ Records: [sqsRecord('m1', { ...order(newOrderId('logs-worker')), [EMAIL]: 'x' })] }, lambdaContext());
     } finally {
       logs.restore();
@@ -179,7 +217,18 @@ describe('POST /webhooks/stripe logs no secrets and no payment data', () => {
     object: 'event',
     type: 'payment_intent.succeeded',
     created: Math.floor(Date.now() / 1000),
-    data: { object: { id: 'pi_3LeakCheck', object: 'payment_intent', amount: 4200, currency: 'eur', status: 'succeeded', client_secret: CLIENT_SECRET, receipt_email: EMAIL, metadata: {} } },
+    data: {
+      object: {
+        id: 'pi_3LeakCheck',
+        object: 'payment_intent',
+        amount: 4200,
+        currency: 'eur',
+        status: 'succeeded',
+        client_secret: CLIENT_SECRET,
+        receipt_email: EMAIL,
+        metadata: {},
+      },
+    },
   };
   const payload = JSON.stringify(event);
 

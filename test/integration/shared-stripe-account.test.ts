@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import type { StripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
 import { newOrderId } from '../support/local-parts';
 
@@ -41,7 +41,8 @@ const charge = async (runtime: LocalRuntime, orderId: string, amount: number) =>
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
-const payment = async (runtime: LocalRuntime, orderId: string) => (await fetch(`${runtime.url}/payments/${orderId}`)).json() as Promise<Record<string, unknown>>;
+const payment = async (runtime: LocalRuntime, orderId: string) =>
+  (await fetch(`${runtime.url}/payments/${orderId}`)).json() as Promise<Record<string, unknown>>;
 
 describe('two deployments on one Stripe account', () => {
   it('do not share a namespace by default: a runtime on a real Stripe account defaults to one of its machine and user', () => {
@@ -68,7 +69,7 @@ describe('two deployments on one Stripe account', () => {
     expect(await payment(beta, orderId)).toMatchObject({ status: 'charged', paymentId: betaIntent.id, amount: 2000 });
   });
 
-  it('never let one deployment\'s events change the other\'s ledger', async () => {
+  it("never let one deployment's events change the other's ledger", async () => {
     const orderId = newOrderId('shared-events');
     expect((await charge(alpha, orderId, 1500)).status).toBe(201);
     const [alphaIntent] = emulator.paymentIntentsForOrder(orderId, 'alpha');

@@ -1,6 +1,6 @@
 import Stripe from 'stripe';
 import { createStripeClient } from '../../lambdas/adapters/stripe-payments';
-import { startStripeEmulator, type StripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
+import { type StripeEmulator, startStripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
 
 let emulator: StripeEmulator;
 let stripe: Stripe;
@@ -109,7 +109,7 @@ describe('Stripe emulator, driven by the real stripe SDK', () => {
     expect(emulator.stats().replays).toBeGreaterThanOrEqual(2);
   });
 
-  it('refuses amounts below Stripe\'s minimum', async () => {
+  it("refuses amounts below Stripe's minimum", async () => {
     await expect(stripe.paymentIntents.create(params({ amount: 49 }))).rejects.toMatchObject({ code: 'amount_too_small', param: 'amount' });
   });
 });

@@ -1,18 +1,20 @@
-import fc from 'fast-check';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import fc from 'fast-check';
 import Stripe from 'stripe';
 import { createDynamoDbLedger, createLedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
-import { localDynamoDbClient } from '../../local/dynamodb-local';
+import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, createStripeEventVerifier } from '../../lambdas/adapters/stripe-webhooks';
+import { BEFORE_NAMESPACES, paymentMetadata } from '../../lambdas/contract/payment-metadata';
 import type { ApiHandler } from '../../lambdas/handlers/http-responses';
 import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
-import { BEFORE_NAMESPACES, paymentMetadata } from '../../lambdas/contract/payment-metadata';
-import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
+import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { lambdaContext } from '../../local/lambda-context';
-import { startLocalRuntime, type LocalRuntime } from '../../local/runtime';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import type { StripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
+import { capturedLogger } from '../support/captured-logs';
 import {
   chargeHandler,
+  type LocalParts,
   ledgerRecord,
   newOrderId,
   post,
@@ -20,9 +22,7 @@ import {
   silentLogger,
   startLocalParts,
   TEST_NAMESPACE,
-  type LocalParts,
 } from '../support/local-parts';
-import { capturedLogger } from '../support/captured-logs';
 
 const SECRET = 'whsec_test_secret';
 let parts: LocalParts;
@@ -42,7 +42,8 @@ const signer = new Stripe('sk_test_signer');
 let eventCounter = 0;
 
 function stripeEvent(type: string, created: number, object: Record<string, unknown>) {
-  return { id: `evt_test_${(eventCounter += 1)}`, object: 'event', type, created, livemode: false, data: { object } };
+  eventCounter += 1;
+  return { id: `evt_test_${eventCounter}`, object: 'event', type, created, livemode: false, data: { object } };
 }
 
 interface DeliveryOptions {
@@ -77,8 +78,16 @@ async function deliver(event: object, options?: DeliveryOptions) {
  * A real PaymentIntent at the emulator, marked as this deployment's (so a Charge event can be traced
  * back to its order), with the `pending` ledger record the charge path writes before calling Stripe.
  */
-async function paymentIntent(orderId: string, { amount = 3000, metadata = paymentMetadata(TEST_NAMESPACE, orderId), key = `pi-${orderId}`, recorded = true } = {}) {
-  if (recorded) await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet({ orderId, amount, currency: 'eur' }, { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString());
+async function paymentIntent(
+  orderId: string,
+  { amount = 3000, metadata = paymentMetadata(TEST_NAMESPACE, orderId), key = `pi-${orderId}`, recorded = true } = {},
+) {
+  if (recorded)
+    await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(
+      { orderId, amount, currency: 'eur' },
+      { channel: 'api', namespace: TEST_NAMESPACE },
+      new Date().toISOString(),
+    );
   return parts.stripe.paymentIntents.create({ amount, currency: 'eur', metadata }, { idempotencyKey: key });
 }
 
@@ -175,7 +184,11 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
     const intent = await paymentIntent(orderId, { recorded: false });
     const logs = capturedLogger();
     try {
-      const handler = createStripeWebhookHandler(createStripeEventVerifier(async () => SECRET), createStripeEventHandling(serviceOptions(parts)), logs.logger);
+      const handler = createStripeWebhookHandler(
+        createStripeEventVerifier(async () => SECRET),
+        createStripeEventHandling(serviceOptions(parts)),
+        logs.logger,
+      );
       const response = await handler(delivery(stripeEvent('payment_intent.succeeded', intent.created, intentObject(intent, 'succeeded'))), lambdaContext());
       expect(JSON.parse(response.body)).toEqual({ received: true, outcome: 'ignored' });
     } finally {
@@ -188,7 +201,7 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
     expect([first.statusCode, JSON.parse(first.body).status]).toEqual([201, 'charged']);
   });
 
-  it('refuses a fact whose amount or currency differs from the order\'s (conflict), and writes nothing', async () => {
+  it("refuses a fact whose amount or currency differs from the order's (conflict), and writes nothing", async () => {
     const orderId = newOrderId('other-amount');
     const intent = await paymentIntent(orderId);
     const before = await ledgerRecord(parts, orderId);
@@ -202,14 +215,18 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
   it('applies the events of a payment made before namespaces to its record, and only to such a record', async () => {
     const legacy = newOrderId('before-namespaces');
     const legacyIntent = await createPaymentAt(legacy, BEFORE_NAMESPACES);
-    const refund = (intent: Stripe.PaymentIntent) => stripeEvent('charge.refunded', intent.created + 1, { ...chargeObject(intent, 3000), metadata: intent.metadata });
+    const refund = (intent: Stripe.PaymentIntent) =>
+      stripeEvent('charge.refunded', intent.created + 1, { ...chargeObject(intent, 3000), metadata: intent.metadata });
     expect((await deliver(refund(legacyIntent))).body.outcome).toBe('applied');
     expect(await ledgerRecord(parts, legacy)).toMatchObject({ status: 'refunded', amountRefunded: 3000 });
 
     // A record of this namespace never takes a fact of a payment without one.
     const current = newOrderId('namespaced');
     await paymentIntent(current);
-    const impostor = await parts.stripe.paymentIntents.create({ amount: 3000, currency: 'eur', metadata: paymentMetadata(BEFORE_NAMESPACES, current) }, { idempotencyKey: `impostor-${current}` });
+    const impostor = await parts.stripe.paymentIntents.create(
+      { amount: 3000, currency: 'eur', metadata: paymentMetadata(BEFORE_NAMESPACES, current) },
+      { idempotencyKey: `impostor-${current}` },
+    );
     const before = await ledgerRecord(parts, current);
     expect((await deliver(refund(impostor))).body.outcome).toBe('conflict');
     expect(await ledgerRecord(parts, current)).toEqual(before);
@@ -232,11 +249,18 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
 
   it('settles two events of the same second the same way whichever arrives first', async () => {
     const states = [];
-    for (const order of [[0, 1], [1, 0]]) {
+    for (const order of [
+      [0, 1],
+      [1, 0],
+    ]) {
       const orderId = newOrderId('same-second');
       const intent = await paymentIntent(orderId);
       const failed = (code: string) =>
-        stripeEvent('payment_intent.payment_failed', intent.created, intentObject(intent, 'requires_payment_method', { last_payment_error: { decline_code: code } }));
+        stripeEvent(
+          'payment_intent.payment_failed',
+          intent.created,
+          intentObject(intent, 'requires_payment_method', { last_payment_error: { decline_code: code } }),
+        );
       const events = [failed('insufficient_funds'), failed('lost_card')];
       for (const index of order) await deliver(events[index]);
       const { status, declineCode, lastEventId } = (await ledgerRecord(parts, orderId)) as unknown as Record<string, string>;
@@ -274,9 +298,13 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
         const orderId = newOrderId('retry-order');
         const intent = await paymentIntent(orderId);
         const events = [
-          stripeEvent('payment_intent.payment_failed', intent.created, intentObject(intent, 'requires_payment_method', {
-            last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds' },
-          })),
+          stripeEvent(
+            'payment_intent.payment_failed',
+            intent.created,
+            intentObject(intent, 'requires_payment_method', {
+              last_payment_error: { type: 'card_error', code: 'card_declined', decline_code: 'insufficient_funds' },
+            }),
+          ),
           stripeEvent('payment_intent.succeeded', intent.created + 5, intentObject(intent, 'succeeded')),
         ];
         for (const index of sequence) expect((await deliver(events[index])).status).toBe(200);
@@ -300,7 +328,7 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
   });
 });
 
-describe('the local loop through npm start\'s runtime', () => {
+describe("the local loop through npm start's runtime", () => {
   let runtime: LocalRuntime;
   let emulator: StripeEmulator;
   beforeAll(async () => {
@@ -340,7 +368,7 @@ describe('the local loop through npm start\'s runtime', () => {
     expect(await lastEventIdOf(orderId)).toBe(event?.id);
   });
 
-  it('applies a refund delivered before the charge\'s own event (out of order) and ends refunded', async () => {
+  it("applies a refund delivered before the charge's own event (out of order) and ends refunded", async () => {
     emulator.webhooks.deliverEachTimes(1);
     const orderId = newOrderId('loop-reverse');
     emulator.webhooks.hold();
@@ -351,7 +379,9 @@ describe('the local loop through npm start\'s runtime', () => {
     await emulator.webhooks.release('reverse');
 
     expect(await payment(orderId)).toMatchObject({ status: 'refunded', amountRefunded: 4100 });
-    const mine = emulator.webhooks.deliveries().filter((d) => emulator.webhooks.events().some((e) => e.id === d.eventId && JSON.stringify(e).includes(intent.id)));
+    const mine = emulator.webhooks
+      .deliveries()
+      .filter((d) => emulator.webhooks.events().some((e) => e.id === d.eventId && JSON.stringify(e).includes(intent.id)));
     expect(mine.every((d) => d.status === 200)).toBe(true);
   });
 

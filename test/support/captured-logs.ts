@@ -7,7 +7,10 @@ import { Logger } from '@aws-lambda-powertools/logger';
  */
 export function capturedLogger(): { logger: Logger; output: () => string; entries: () => Array<Record<string, unknown>>; restore: () => void } {
   const chunks: string[] = [];
-  const capture = (chunk: unknown) => (chunks.push(String(chunk)), true);
+  const capture = (chunk: unknown) => {
+    chunks.push(String(chunk));
+    return true;
+  };
   const spies = [jest.spyOn(process.stdout, 'write').mockImplementation(capture), jest.spyOn(process.stderr, 'write').mockImplementation(capture)];
   const logger = new Logger({ serviceName: 'payments', logLevel: 'DEBUG' });
   const output = () => chunks.join('');
@@ -19,6 +22,8 @@ export function capturedLogger(): { logger: Logger; output: () => string; entrie
         .split('\n')
         .filter((line) => line.startsWith('{'))
         .map((line) => JSON.parse(line) as Record<string, unknown>),
-    restore: () => spies.forEach((spy) => spy.mockRestore()),
+    restore: () => {
+      for (const spy of spies) spy.mockRestore();
+    },
   };
 }

@@ -1,17 +1,17 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { createChargeService, type ChargeServiceOptions } from '../../lambdas/adapters/charge-service';
+import { type ChargeServiceOptions, createChargeService } from '../../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../../lambdas/adapters/dead-letter-queue';
 import { createLedgerReader, createLedgerWindowReader, createPendingLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createRetryLater } from '../../lambdas/adapters/queue-retries';
 import { createStripeAuditSource, createStripePayments } from '../../lambdas/adapters/stripe-payments';
-import { createAudit, windowStart, type AuditReport } from '../../lambdas/core/audit';
+import { type AuditReport, createAudit, windowStart } from '../../lambdas/core/audit';
 import { createReconcilePending } from '../../lambdas/core/reconcile-pending';
 import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker';
-import { startQueuePoller, type QueuePoller } from '../../local/queue-poller';
+import { type QueuePoller, startQueuePoller } from '../../local/queue-poller';
 import { createQueues, type LocalQueues } from '../../local/queues';
 import type { TableNames } from '../../local/tables';
-import { faultyDynamoDb, faultyStripe, type FaultPlan } from './faults';
-import { silentLogger, type LocalParts } from './local-parts';
+import { type FaultPlan, faultyDynamoDb, faultyStripe } from './faults';
+import { type LocalParts, silentLogger } from './local-parts';
 
 /**
  * Deployments that meet faults, over real local parts, and the loop that runs the queue and the
@@ -31,15 +31,30 @@ export interface Deployment {
 /** What one Lambda of the deployment is wired with: real clients that meet the plan's faults. */
 export function faultyServiceOptions(parts: LocalParts, deployment: Deployment, plan: FaultPlan): ChargeServiceOptions {
   const stripe = faultyStripe(parts.stripeEmulator.apiKey, parts.stripeEmulator.url, plan);
-  return { dynamoDb: faultyDynamoDb(parts.dynamoDbLocal.endpoint, deployment.tables, plan), ...deployment.tables, stripe: async () => stripe, namespace: deployment.namespace };
+  return {
+    dynamoDb: faultyDynamoDb(parts.dynamoDbLocal.endpoint, deployment.tables, plan),
+    ...deployment.tables,
+    stripe: async () => stripe,
+    namespace: deployment.namespace,
+  };
 }
 
 /** A queue and its dead-letter queue, consumed by a worker that meets the plan's faults (as the event source mapping would, with a short timeout). */
-export async function startFaultyWorker(parts: LocalParts, sqs: SQSClient, deployment: Deployment, plan: FaultPlan, prefix: string): Promise<LocalQueues & { poller: QueuePoller; options: ChargeServiceOptions }> {
+export async function startFaultyWorker(
+  parts: LocalParts,
+  sqs: SQSClient,
+  deployment: Deployment,
+  plan: FaultPlan,
+  prefix: string,
+): Promise<LocalQueues & { poller: QueuePoller; options: ChargeServiceOptions }> {
   const queues = await createQueues(sqs, prefix, { visibilityTimeoutSeconds: 1 });
   const options = faultyServiceOptions(parts, deployment, plan);
   const worker = createChargeWorkerHandler(
-    { charge: createChargeService(options, 'queue'), deadLetter: createDeadLetter(sqs, queues.deadLetterQueueUrl), retryLater: createRetryLater(sqs, queues.queueUrl, SHORT_RETRIES) },
+    {
+      charge: createChargeService(options, 'queue'),
+      deadLetter: createDeadLetter(sqs, queues.deadLetterQueueUrl),
+      retryLater: createRetryLater(sqs, queues.queueUrl, SHORT_RETRIES),
+    },
     silentLogger,
   );
   return { ...queues, options, poller: startQueuePoller(sqs, queues.queueUrl, worker, LOCK_MS / 1000) };
@@ -49,7 +64,9 @@ export async function startFaultyWorker(parts: LocalParts, sqs: SQSClient, deplo
 export async function messagesOn(sqs: SQSClient, queueUrls: string[]): Promise<number> {
   const counts = await Promise.all(
     queueUrls.map(async (QueueUrl) => {
-      const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+      const { Attributes = {} } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      );
       return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible);
     }),
   );

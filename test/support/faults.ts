@@ -30,7 +30,11 @@ export type FaultPlan = (step: Step) => FaultKind | undefined;
 export function faultOnce({ step, kind }: Fault): FaultPlan & { struck(): number } {
   const times = step === 'Stripe call' && kind.startsWith('fails') ? 3 : 1;
   let left = times;
-  const plan = (at: Step) => (at === step && left > 0 ? ((left -= 1), kind) : undefined);
+  const plan = (at: Step) => {
+    if (at !== step || left === 0) return undefined;
+    left -= 1;
+    return kind;
+  };
   return Object.assign(plan, { struck: () => times - left });
 }
 
@@ -46,7 +50,8 @@ const lost = (what: string) => Object.assign(new Error(`${what}: the connection 
 /** Runs `call` with the fault, if it is armed: returns its result, throws, or never returns. */
 async function withFault<T>(kind: FaultKind, call: () => Promise<T>, what: string): Promise<T> {
   if (kind === 'crashes before') return never();
-  if (kind === 'fails before') throw Object.assign(new Error(`${what}: refused`), { name: 'ProvisionedThroughputExceededException', code: 'ECONNREFUSED', $metadata: {} });
+  if (kind === 'fails before')
+    throw Object.assign(new Error(`${what}: refused`), { name: 'ProvisionedThroughputExceededException', code: 'ECONNREFUSED', $metadata: {} });
   await call();
   if (kind === 'crashes after') return never();
   throw lost(what);

@@ -1,20 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { DeleteItemCommand, GetItemCommand, ScanCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, type DynamoDBClient, GetItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type Stripe from 'stripe';
-import { createChargeService, type ChargeServiceOptions } from '../../lambdas/adapters/charge-service';
-import { stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
+import { type ChargeServiceOptions, createChargeService } from '../../lambdas/adapters/charge-service';
 import { createStripeClient } from '../../lambdas/adapters/stripe-payments';
+import { stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
 import { IDEMPOTENCY_KEY_PREFIX } from '../../lambdas/contract/settings';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import type { ApiHandler } from '../../lambdas/handlers/http-responses';
-import { localDynamoDbClient, startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb-local';
-import { startStripeEmulator, type StripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
-import { createTables, localTableNames, type TableNames } from '../../local/tables';
+import { type DynamoDbLocal, localDynamoDbClient, startDynamoDbLocal } from '../../local/dynamodb-local';
 import { lambdaContext } from '../../local/lambda-context';
+import { type StripeEmulator, startStripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
+import { createTables, localTableNames, type TableNames } from '../../local/tables';
 
 export const silentLogger = new Logger({ logLevel: 'SILENT' });
 /** The deployment namespace the test services run in. */
@@ -120,4 +120,7 @@ export function stripeRequestsFor(parts: LocalParts, orderId: string, namespace 
 
 let counter = 0;
 /** A fresh orderId per test, so tests sharing the tables never see each other's orders. */
-export const newOrderId = (label: string) => `${label}-${Date.now()}-${(counter += 1)}`;
+export const newOrderId = (label: string) => {
+  counter += 1;
+  return `${label}-${Date.now()}-${counter}`;
+};

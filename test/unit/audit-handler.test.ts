@@ -18,7 +18,14 @@ const report = (count: number): AuditReport => ({
 describe('the audit function', () => {
   it('compares the window it is asked for: from `since` ago until `settledFor` ago', async () => {
     const windows: Array<[number, number]> = [];
-    const handler = createAuditHandler(async (since, until) => (windows.push([Date.now() - since.getTime(), Date.now() - (until as Date).getTime()]), report(0)), serviceMetrics(), silentLogger);
+    const handler = createAuditHandler(
+      async (since, until) => {
+        windows.push([Date.now() - since.getTime(), Date.now() - (until as Date).getTime()]);
+        return report(0);
+      },
+      serviceMetrics(),
+      silentLogger,
+    );
     const output = capturedLogger();
     try {
       await handler({ since: '25h', settledFor: '30m' }, lambdaContext());
@@ -36,7 +43,14 @@ describe('the audit function', () => {
     const { logs } = captured;
     let windows: string[] = [];
     try {
-      const handler = createAuditHandler(async (since) => ((windows = [since.toISOString()]), report(count)), captured.metrics, logs.logger);
+      const handler = createAuditHandler(
+        async (since) => {
+          windows = [since.toISOString()];
+          return report(count);
+        },
+        captured.metrics,
+        logs.logger,
+      );
       await expect(handler({ since: '24h' }, lambdaContext())).resolves.toMatchObject({ discrepancies: { length: count } });
     } finally {
       captured.restore();
@@ -44,7 +58,9 @@ describe('the audit function', () => {
     const blobs = captured.blobs();
     expect(blobs).toHaveLength(1);
     expect(blobs[0]).toMatchObject({ metrics: { [METRIC_NAMES.auditDiscrepancies]: count }, dimensions: [['service']], values: { service: SERVICE_NAME } });
-    expect(blobs[0].values._aws).toMatchObject({ CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Metrics: [{ Name: METRIC_NAMES.auditDiscrepancies, Unit: 'Count' }] }] });
+    expect(blobs[0].values._aws).toMatchObject({
+      CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Metrics: [{ Name: METRIC_NAMES.auditDiscrepancies, Unit: 'Count' }] }],
+    });
     expect(Date.now() - Date.parse(windows[0])).toBeGreaterThan(23.9 * 3_600_000);
     const level = count > 0 ? 'ERROR' : 'INFO';
     expect(logs.entries()).toContainEqual(expect.objectContaining({ level, ledgerRecords: 5 }));

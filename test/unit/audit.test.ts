@@ -1,5 +1,5 @@
 import { DAILY_AUDIT_WINDOW } from '../../lambdas/contract/settings';
-import { createAudit, windowStart, type StripePayment } from '../../lambdas/core/audit';
+import { createAudit, type StripePayment, windowStart } from '../../lambdas/core/audit';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
 
 const NOW = new Date('2026-11-28T12:00:00Z');
@@ -7,10 +7,25 @@ const SINCE = new Date('2026-11-27T12:00:00Z');
 const at = (minutesAgo: number) => new Date(NOW.getTime() - minutesAgo * 60_000).toISOString();
 
 const record = (orderId: string, extra: Partial<LedgerRecord> = {}): LedgerRecord => ({
-  orderId, status: 'charged', amount: 1000, currency: 'eur', paymentId: `pi_${orderId}`, namespace: 'prod', createdAt: at(60), updatedAt: at(60), attemptAt: at(60), ...extra,
+  orderId,
+  status: 'charged',
+  amount: 1000,
+  currency: 'eur',
+  paymentId: `pi_${orderId}`,
+  namespace: 'prod',
+  createdAt: at(60),
+  updatedAt: at(60),
+  attemptAt: at(60),
+  ...extra,
 });
 const payment = (orderId: string, extra: Partial<StripePayment> = {}): StripePayment => ({
-  paymentId: `pi_${orderId}`, orderId, amount: 1000, currency: 'eur', outcome: 'charged', created: 1_800_000_000, ...extra,
+  paymentId: `pi_${orderId}`,
+  orderId,
+  amount: 1000,
+  currency: 'eur',
+  outcome: 'charged',
+  created: 1_800_000_000,
+  ...extra,
 });
 
 function auditOf(records: LedgerRecord[], payments: StripePayment[], elsewhere: StripePayment[] = []) {
@@ -30,7 +45,10 @@ function auditOf(records: LedgerRecord[], payments: StripePayment[], elsewhere: 
 
 describe('the audit', () => {
   it('finds nothing when the ledger agrees with Stripe (a refund after the charge agrees too)', async () => {
-    const report = await auditOf([record('a'), record('b', { status: 'refunded' }), record('c', { status: 'declined' })], [payment('a'), payment('b'), payment('c', { outcome: 'declined' })]);
+    const report = await auditOf(
+      [record('a'), record('b', { status: 'refunded' }), record('c', { status: 'declined' })],
+      [payment('a'), payment('b'), payment('c', { outcome: 'declined' })],
+    );
     expect(report).toEqual({ since: SINCE.toISOString(), until: NOW.toISOString(), paymentsAtStripe: 3, ledgerRecords: 3, discrepancies: [] });
   });
 
@@ -40,7 +58,12 @@ describe('the audit', () => {
 
   it('reports a record that disagrees on the PaymentIntent, amount, currency or state', async () => {
     const report = await auditOf(
-      [record('pi', { paymentId: 'pi_other' }), record('amount', { amount: 999 }), record('currency', { currency: 'usd' }), record('state', { status: 'expired' })],
+      [
+        record('pi', { paymentId: 'pi_other' }),
+        record('amount', { amount: 999 }),
+        record('currency', { currency: 'usd' }),
+        record('state', { status: 'expired' }),
+      ],
       [payment('pi'), payment('amount'), payment('currency'), payment('state')],
       [payment('pi', { paymentId: 'pi_other' })],
     );
@@ -52,7 +75,7 @@ describe('the audit', () => {
     ]);
   });
 
-  it('reports two PaymentIntents for one order: the second is another payment than the record\'s', async () => {
+  it("reports two PaymentIntents for one order: the second is another payment than the record's", async () => {
     const report = await auditOf([record('twice')], [payment('twice'), payment('twice', { paymentId: 'pi_second' })]);
     expect(report.discrepancies).toEqual([{ kind: 'other_payment', orderId: 'twice', paymentId: 'pi_second', ledger: 'pi_twice', stripe: 'pi_second' }]);
   });
@@ -71,7 +94,11 @@ describe('the audit', () => {
 });
 
 describe('windowStart', () => {
-  it.each([['24h', 24 * 3_600_000], ['90m', 90 * 60_000], ['7d', 7 * 86_400_000]])('reads %s', (window, ms) => {
+  it.each([
+    ['24h', 24 * 3_600_000],
+    ['90m', 90 * 60_000],
+    ['7d', 7 * 86_400_000],
+  ])('reads %s', (window, ms) => {
     expect(windowStart(window, NOW).getTime()).toBe(NOW.getTime() - ms);
   });
   it('refuses anything else', () => {
@@ -79,7 +106,7 @@ describe('windowStart', () => {
   });
 });
 
-describe('the daily audit\'s windows', () => {
+describe("the daily audit's windows", () => {
   const T1 = new Date('2026-11-28T03:00:00Z');
   const T2 = new Date(T1.getTime() + 24 * 3_600_000);
   const sec = (date: Date) => Math.floor(date.getTime() / 1000);
@@ -108,7 +135,9 @@ describe('the daily audit\'s windows', () => {
     const inFlight = record('o1', { status: 'pending', paymentId: undefined, createdAt: created.toISOString(), attemptAt: created.toISOString() });
     expect((await run(T1, [inFlight], payments)).discrepancies).toEqual([]); // not settled yet: left for the next run
     const settled = { ...inFlight, status: 'charged' as const, paymentId: 'pi_o1' };
-    expect((await run(T2, [settled], payments)).discrepancies).toEqual([{ kind: 'other_payment', orderId: 'o1', paymentId: 'pi_second', ledger: 'pi_o1', stripe: 'pi_second' }]);
+    expect((await run(T2, [settled], payments)).discrepancies).toEqual([
+      { kind: 'other_payment', orderId: 'o1', paymentId: 'pi_second', ledger: 'pi_o1', stripe: 'pi_second' },
+    ]);
   });
 
   it('leave no day unaudited when one run fails (each covers the day before again)', () => {

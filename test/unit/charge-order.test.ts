@@ -2,10 +2,10 @@ import type { ChargeRequest } from '../../lambdas/contract/payment-request';
 import {
   createChargeOrder,
   type LedgerRecord,
-  type PaymentAttempt,
-  type PaymentProvider,
   type OrderChannel,
   type OrderOrigin,
+  type PaymentAttempt,
+  type PaymentProvider,
   type PaymentsLedger,
 } from '../../lambdas/core/charge-order';
 import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from '../../lambdas/core/errors';
@@ -18,14 +18,28 @@ class FakeLedger implements PaymentsLedger {
     const existing = this.records.get(order.orderId);
     if (existing) return { ...existing };
     const { orderId, amount, currency, paymentMethod, customerId, description } = order;
-    this.records.set(orderId, { orderId, amount, currency, paymentMethod, customerId, description, channel, namespace, status: 'pending', attemptAt: now, createdAt: now, updatedAt: now });
+    this.records.set(orderId, {
+      orderId,
+      amount,
+      currency,
+      paymentMethod,
+      customerId,
+      description,
+      channel,
+      namespace,
+      status: 'pending',
+      attemptAt: now,
+      createdAt: now,
+      updatedAt: now,
+    });
     return undefined;
   }
 
   async markAttempt(orderId: string, channel: OrderChannel, now: string) {
     const record = this.records.get(orderId);
     if (!record) throw new Error('no record');
-    if (record.status === 'pending' || record.status === 'expired') Object.assign(record, { status: 'pending', attemptAt: now, updatedAt: now, channel: record.channel ?? channel });
+    if (record.status === 'pending' || record.status === 'expired')
+      Object.assign(record, { status: 'pending', attemptAt: now, updatedAt: now, channel: record.channel ?? channel });
     return { ...record };
   }
 
@@ -173,7 +187,7 @@ describe('chargeOrder', () => {
     expect(stripe.calls).toEqual([{ ...order, customerId: undefined, description: 'first' }]);
   });
 
-  it('trusts Stripe\'s key for a day, then looks the PaymentIntent up instead of creating another', async () => {
+  it("trusts Stripe's key for a day, then looks the PaymentIntent up instead of creating another", async () => {
     const ledger = new FakeLedger();
     await ledger.createPendingOrGet(order, origin, '2026-11-26T12:00:00Z'); // 24 h before the clock
     const stripe = new FakeStripe(undefined, { status: 'charged', paymentId: 'pi_found', paymentStatus: 'succeeded' });
@@ -215,13 +229,19 @@ describe('chargeOrder', () => {
   });
 
   it('replays a payment that needs the customer from the ledger even while Stripe is down (without the secret), and never asks for the worker', async () => {
-    for (const [channel, asked] of [['api', ['pi_6']], ['queue', []]] as const) {
+    for (const [channel, asked] of [
+      ['api', ['pi_6']],
+      ['queue', []],
+    ] as const) {
       const ledger = new FakeLedger();
       await ledger.createPendingOrGet(order, { channel, namespace: 'test' }, clock().toISOString());
       await ledger.finalize('order-1', { status: 'requires_action', paymentId: 'pi_6', paymentStatus: 'requires_payment_method' }, clock().toISOString());
       const stripe = new FakeStripe();
       const secretsAsked: string[] = [];
-      stripe.clientSecretOf = async (paymentId: string) => (secretsAsked.push(paymentId), Promise.reject(new PaymentProviderError('down', true)));
+      stripe.clientSecretOf = async (paymentId: string) => {
+        secretsAsked.push(paymentId);
+        throw new PaymentProviderError('down', true);
+      };
       const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin: { channel, namespace: 'test' }, now: clock });
       await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'requires_action', replayed: true, clientSecret: null });
       expect(secretsAsked).toEqual(asked);
@@ -230,7 +250,12 @@ describe('chargeOrder', () => {
 
   it('hands out the client secret of a payment that needs the customer', async () => {
     const ledger = new FakeLedger();
-    const stripe = new FakeStripe(() => ({ status: 'requires_action', paymentId: 'pi_5', paymentStatus: 'requires_payment_method', clientSecret: 'pi_5_secret' }));
+    const stripe = new FakeStripe(() => ({
+      status: 'requires_action',
+      paymentId: 'pi_5',
+      paymentStatus: 'requires_payment_method',
+      clientSecret: 'pi_5_secret',
+    }));
     const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'requires_action', clientSecret: 'pi_5_secret' });
     expect(ledger.records.get('order-1')).not.toHaveProperty('clientSecret');

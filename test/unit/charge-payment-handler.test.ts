@@ -23,8 +23,15 @@ function recordingCharge(outcome: () => ReturnType<IdempotentCharge>) {
 
 const charged = () =>
   Promise.resolve({
-    orderId: 'o-1', status: 'charged' as const, amount: 100, currency: 'eur',
-    paymentId: 'pi_1', paymentStatus: 'succeeded', declineCode: null, clientSecret: null, replayed: false,
+    orderId: 'o-1',
+    status: 'charged' as const,
+    amount: 100,
+    currency: 'eur',
+    paymentId: 'pi_1',
+    paymentStatus: 'succeeded',
+    declineCode: null,
+    clientSecret: null,
+    replayed: false,
   });
 
 describe('charge payment handler', () => {

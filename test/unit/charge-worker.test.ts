@@ -14,7 +14,15 @@ const silent = new Logger({ logLevel: 'SILENT' });
 const record = sqsRecord;
 
 const result = (orderId: string, status: ChargeResult['status'] = 'charged'): ChargeResult => ({
-  orderId, status, amount: 100, currency: 'eur', paymentId: 'pi_1', paymentStatus: 'succeeded', declineCode: null, clientSecret: null, replayed: false,
+  orderId,
+  status,
+  amount: 100,
+  currency: 'eur',
+  paymentId: 'pi_1',
+  paymentStatus: 'succeeded',
+  declineCode: null,
+  clientSecret: null,
+  replayed: false,
 });
 
 /** A charge whose outcome per orderId is given by the test, and a dead-letter queue that records. */
@@ -27,7 +35,10 @@ function worker(outcomes: Record<string, () => Promise<ChargeResult>>) {
   };
   const deadLetter: DeadLetter = async (message, failure) => void deadLettered.push({ message, failure });
   const delayed: Array<{ receiptHandle: string; receiveCount: number }> = [];
-  const retryLater: RetryLater = async (message) => (delayed.push(message), 7);
+  const retryLater: RetryLater = async (message) => {
+    delayed.push(message);
+    return 7;
+  };
   return { handler: createChargeWorkerHandler({ charge, deadLetter, retryLater }, silent), charged, deadLettered, delayed };
 }
 
@@ -68,7 +79,9 @@ describe('charge worker', () => {
     const { handler, deadLettered } = worker({ poison: async () => Promise.reject(error), fine: async () => result('fine') });
     const response = await handler({ Records: [record('m1', order('poison'), '1'), record('m2', order('fine'))] }, lambdaContext());
     expect(response.batchItemFailures).toEqual([]);
-    expect(deadLettered).toEqual([{ message: { body: JSON.stringify(order('poison')), messageId: 'm1', receiveCount: '1' }, failure: expect.objectContaining({ code }) }]);
+    expect(deadLettered).toEqual([
+      { message: { body: JSON.stringify(order('poison')), messageId: 'm1', receiveCount: '1' }, failure: expect.objectContaining({ code }) },
+    ]);
   });
 
   it('dead-letters a body that is not a charge request without charging anything', async () => {

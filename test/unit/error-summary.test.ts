@@ -13,7 +13,7 @@ const stripeError = new Stripe.errors.StripeInvalidRequestError({
 } as never);
 
 describe('errorSummary', () => {
-  it('keeps our own message and code, and Stripe\'s type, code, param, status and request id', () => {
+  it("keeps our own message and code, and Stripe's type, code, param, status and request id", () => {
     expect(errorSummary(new PaymentRejectedError('paymentMethod', 'resource_missing', { cause: stripeError }))).toEqual({
       name: 'PaymentRejectedError < StripeInvalidRequestError',
       message: 'the payment provider refused paymentMethod (resource_missing)',
@@ -35,7 +35,10 @@ describe('errorSummary', () => {
   });
 
   it('keeps the status and request id of an AWS SDK error', () => {
-    const aws = Object.assign(new Error('Item {"clientSecret":"pi_1_secret_2"}'), { name: 'ConditionalCheckFailedException', $metadata: { httpStatusCode: 400, requestId: 'AWS123' } });
+    const aws = Object.assign(new Error('Item {"clientSecret":"pi_1_secret_2"}'), {
+      name: 'ConditionalCheckFailedException',
+      $metadata: { httpStatusCode: 400, requestId: 'AWS123' },
+    });
     expect(errorSummary(aws)).toEqual({ name: 'ConditionalCheckFailedException', awsStatusCode: 400, awsRequestId: 'AWS123' });
   });
 

@@ -1,11 +1,5 @@
 import type { ChargeResult } from '../../lambdas/core/charge-order';
-import {
-  OrderConflictError,
-  PaymentInProgressError,
-  PaymentProviderError,
-  PaymentRejectedError,
-  StoreUnavailableError,
-} from '../../lambdas/core/errors';
+import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError, StoreUnavailableError } from '../../lambdas/core/errors';
 import { chargeResponse, failureResponse, invalidRequest } from '../../lambdas/handlers/http-responses';
 
 const charged: ChargeResult = {
@@ -63,7 +57,14 @@ describe('chargeResponse', () => {
         error: {
           code: 'card_declined',
           message: 'the card was declined',
-          details: { orderId: 'order-1', paymentId: 'pi_1', amount: 1999, currency: 'eur', paymentStatus: 'requires_payment_method', declineCode: 'insufficient_funds' },
+          details: {
+            orderId: 'order-1',
+            paymentId: 'pi_1',
+            amount: 1999,
+            currency: 'eur',
+            paymentStatus: 'requires_payment_method',
+            declineCode: 'insufficient_funds',
+          },
         },
       });
     }

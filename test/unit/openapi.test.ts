@@ -5,11 +5,10 @@ import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempo
 import { Logger } from '@aws-lambda-powertools/logger';
 import Ajv2020 from 'ajv/dist/2020';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { version } from '../../package.json';
 import type { LedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
 import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
 import type { HandleStripeEvent, VerifyStripeEvent } from '../../lambdas/adapters/stripe-webhooks';
-import { openApiDocument, openApiJson, type OpenApiOperation } from '../../lambdas/contract/openapi';
+import { type OpenApiOperation, openApiDocument, openApiJson } from '../../lambdas/contract/openapi';
 import { chargeRequestSchema, MAX_REQUEST_BODY_BYTES } from '../../lambdas/contract/payment-request';
 import { QUEUED_STATUS, routes } from '../../lambdas/contract/routes';
 import type { ChargeResult, LedgerRecord } from '../../lambdas/core/charge-order';
@@ -26,6 +25,7 @@ import { createChargePaymentHandler } from '../../lambdas/handlers/charge-paymen
 import { createGetPaymentHandler } from '../../lambdas/handlers/get-payment';
 import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
 import { lambdaContext } from '../../local/lambda-context';
+import { version } from '../../package.json';
 import { synthesize } from '../support/synth';
 
 const root = join(__dirname, '..', '..');
@@ -63,7 +63,8 @@ describe('the OpenAPI document', () => {
     expect(document.components.schemas.ChargeRequest).toMatchObject({ required: chargeRequestSchema.required, properties: chargeRequestSchema.properties });
     for (const route of routes) {
       const body = operation(route.method === 'GET' ? 'get' : 'post', route.path).requestBody;
-      if (route.validatesChargeRequest) expect(body).toEqual({ required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/ChargeRequest' } } } });
+      if (route.validatesChargeRequest)
+        expect(body).toEqual({ required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/ChargeRequest' } } } });
       else expect(JSON.stringify(body ?? {})).not.toContain('ChargeRequest');
     }
   });
@@ -78,7 +79,9 @@ describe('the OpenAPI document', () => {
         refusesWithoutKey: route.apiKeyRequired,
       });
     }
-    expect(operation('post', '/webhooks/stripe').parameters).toContainEqual(expect.objectContaining({ name: 'Stripe-Signature', in: 'header', required: true }));
+    expect(operation('post', '/webhooks/stripe').parameters).toContainEqual(
+      expect.objectContaining({ name: 'Stripe-Signature', in: 'header', required: true }),
+    );
   });
 
   it("names the package's version and the queued status of routes.ts", () => {
@@ -91,7 +94,10 @@ describe('the OpenAPI document', () => {
 const ajv = new Ajv2020({ allowUnionTypes: true, validateFormats: false });
 
 /** The answer is declared for its status, its body matches the declared schema, its error code and headers are named. */
-function expectDocumented(described: OpenApiOperation, { statusCode, headers = {}, body }: Pick<APIGatewayProxyResult, 'statusCode' | 'headers' | 'body'>): void {
+function expectDocumented(
+  described: OpenApiOperation,
+  { statusCode, headers = {}, body }: Pick<APIGatewayProxyResult, 'statusCode' | 'headers' | 'body'>,
+): void {
   expect(Object.keys(described.responses)).toContain(String(statusCode));
   const declared = described.responses[statusCode];
   const payload = JSON.parse(body) as { error?: { code: string } };
@@ -108,8 +114,15 @@ describe("the document declares the handlers' real answers", () => {
   const event = (fields: Partial<APIGatewayProxyEvent>) => ({ body: null, isBase64Encoded: false, headers: {}, ...fields }) as APIGatewayProxyEvent;
   const validBody = '{"orderId":"o-1","amount":100,"currency":"eur"}';
   const charged: ChargeResult = {
-    orderId: 'o-1', status: 'charged', amount: 100, currency: 'eur',
-    paymentId: 'pi_1', paymentStatus: 'succeeded', declineCode: null, clientSecret: null, replayed: false,
+    orderId: 'o-1',
+    status: 'charged',
+    amount: 100,
+    currency: 'eur',
+    paymentId: 'pi_1',
+    paymentStatus: 'succeeded',
+    declineCode: null,
+    clientSecret: null,
+    replayed: false,
   };
   const failures = [
     new PaymentInProgressError(),
@@ -133,9 +146,21 @@ describe("the document declares the handlers' real answers", () => {
   });
 
   const record: LedgerRecord = {
-    orderId: 'o-1', status: 'partially_refunded', amount: 100, currency: 'eur', paymentMethod: 'pm_card_visa', paymentId: 'pi_1',
-    paymentStatus: 'succeeded', amountRefunded: 40, lastEventId: 'evt_1', factVersion: 'v', channel: 'api', namespace: 'ns',
-    attemptAt: '2030-01-01T00:00:00.000Z', createdAt: '2030-01-01T00:00:00.000Z', updatedAt: '2030-01-01T00:01:00.000Z',
+    orderId: 'o-1',
+    status: 'partially_refunded',
+    amount: 100,
+    currency: 'eur',
+    paymentMethod: 'pm_card_visa',
+    paymentId: 'pi_1',
+    paymentStatus: 'succeeded',
+    amountRefunded: 40,
+    lastEventId: 'evt_1',
+    factVersion: 'v',
+    channel: 'api',
+    namespace: 'ns',
+    attemptAt: '2030-01-01T00:00:00.000Z',
+    createdAt: '2030-01-01T00:00:00.000Z',
+    updatedAt: '2030-01-01T00:01:00.000Z',
   };
   it.each<[string, string, LedgerReader]>([
     ['a record (and none of its internal fields)', 'o-1', async () => record],
@@ -171,20 +196,26 @@ describe('the document declares what API Gateway answers itself, as the stack co
 
   it('POST /payments/async: the queue integration answers', () => {
     const [queueMethod] = resources('AWS::ApiGateway::Method', { Integration: { Type: 'AWS' } });
-    const answers = (queueMethod.Properties.Integration as { IntegrationResponses: Array<{ StatusCode: string; ResponseTemplates: Record<string, string> }> }).IntegrationResponses;
+    const answers = (queueMethod.Properties.Integration as { IntegrationResponses: Array<{ StatusCode: string; ResponseTemplates: Record<string, string> }> })
+      .IntegrationResponses;
     expect(answers.length).toBeGreaterThan(0);
     // The 202 template's values are Velocity expressions inside JSON strings: the text parses, and its keys are the body's.
-    for (const { StatusCode, ResponseTemplates } of answers) expectDocumented(operation('post', '/payments/async'), { statusCode: Number(StatusCode), body: ResponseTemplates['application/json'] });
+    for (const { StatusCode, ResponseTemplates } of answers)
+      expectDocumented(operation('post', '/payments/async'), { statusCode: Number(StatusCode), body: ResponseTemplates['application/json'] });
   });
 
   it('the gateway responses: an error body of the contract, under its status where it has one', () => {
-    const declared = Object.values(document.paths).flatMap((methods) => Object.values(methods)).flatMap(({ responses }) => Object.entries(responses));
+    const declared = Object.values(document.paths)
+      .flatMap((methods) => Object.values(methods))
+      .flatMap(({ responses }) => Object.entries(responses));
     for (const { Properties } of resources('AWS::ApiGateway::GatewayResponse')) {
       const body = (Properties.ResponseTemplates as Record<string, string>)['application/json'].replace('$context.error.messageString', '"a message"');
       const { error } = JSON.parse(body) as { error: { code: string } };
       expect(ajv.validate(document.components.schemas.Error, { error })).toBe(true);
       if (Properties.StatusCode !== undefined) {
-        expect(declared.filter(([status, { description }]) => status === Properties.StatusCode && description.includes(`\`${error.code}\``))).not.toHaveLength(0);
+        expect(declared.filter(([status, { description }]) => status === Properties.StatusCode && description.includes(`\`${error.code}\``))).not.toHaveLength(
+          0,
+        );
       }
     }
   });

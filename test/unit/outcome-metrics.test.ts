@@ -15,7 +15,16 @@ import { silentLogger } from '../support/local-parts';
 import { sqsRecord } from '../support/sqs-records';
 
 const result = (extra: Partial<ChargeResult> = {}): ChargeResult => ({
-  orderId: 'o-1', status: 'charged', amount: 100, currency: 'eur', paymentId: 'pi_1', paymentStatus: 'succeeded', declineCode: null, clientSecret: null, replayed: false, ...extra,
+  orderId: 'o-1',
+  status: 'charged',
+  amount: 100,
+  currency: 'eur',
+  paymentId: 'pi_1',
+  paymentStatus: 'succeeded',
+  declineCode: null,
+  clientSecret: null,
+  replayed: false,
+  ...extra,
 });
 const post = (body: string) => ({ body, isBase64Encoded: false, httpMethod: 'POST', path: '/payments', headers: {} }) as unknown as APIGatewayProxyEvent;
 const order = '{"orderId":"o-1","amount":100,"currency":"eur"}';
@@ -31,7 +40,16 @@ async function published(run: (metrics: ReturnType<typeof capturedMetrics>['metr
   return captured.blobs().filter((blob) => !('ColdStart' in blob.metrics));
 }
 
-const only = (name: MetricName, value = 1) => [{ metrics: { [name]: value }, dimensions: [['service']], values: expect.objectContaining({ service: 'payments', _aws: expect.objectContaining({ CloudWatchMetrics: [expect.objectContaining({ Namespace: METRICS_NAMESPACE })] }) }) }];
+const only = (name: MetricName, value = 1) => [
+  {
+    metrics: { [name]: value },
+    dimensions: [['service']],
+    values: expect.objectContaining({
+      service: 'payments',
+      _aws: expect.objectContaining({ CloudWatchMetrics: [expect.objectContaining({ Namespace: METRICS_NAMESPACE })] }),
+    }),
+  },
+];
 
 describe('POST /payments counts each answer as exactly one outcome, with no order in its dimensions', () => {
   it.each<[string, () => Promise<ChargeResult>, MetricName]>([
@@ -54,7 +72,9 @@ describe('POST /payments counts each answer as exactly one outcome, with no orde
 
   it('an invalid body (400)', async () => {
     const charge: IdempotentCharge = async () => result();
-    expect(await published((metrics) => createChargePaymentHandler(charge, silentLogger, metrics)(post('{"orderId":'), lambdaContext()))).toEqual(only(METRIC_NAMES.invalidRequest));
+    expect(await published((metrics) => createChargePaymentHandler(charge, silentLogger, metrics)(post('{"orderId":'), lambdaContext()))).toEqual(
+      only(METRIC_NAMES.invalidRequest),
+    );
   });
 
   it('and its first invocation counts a cold start', async () => {
@@ -72,7 +92,7 @@ describe('POST /payments counts each answer as exactly one outcome, with no orde
   });
 });
 
-describe('the queue worker counts each record\'s outcome, and a dead letter by its failure code', () => {
+describe("the queue worker counts each record's outcome, and a dead letter by its failure code", () => {
   it('charged, declined, retried and dead-lettered records of one batch', async () => {
     const outcomes: Record<string, () => Promise<ChargeResult>> = {
       ok: async () => result(),
@@ -102,9 +122,10 @@ describe('the queue worker counts each record\'s outcome, and a dead letter by i
   });
 });
 
-describe('POST /webhooks/stripe counts each delivery\'s outcome', () => {
+describe("POST /webhooks/stripe counts each delivery's outcome", () => {
   const verify = async () => ({ id: 'evt_1', type: 'payment_intent.succeeded', created: 1, data: { object: {} } });
-  const delivery = (headers: Record<string, string>) => ({ body: '{}', isBase64Encoded: false, httpMethod: 'POST', path: '/webhooks/stripe', headers }) as unknown as APIGatewayProxyEvent;
+  const delivery = (headers: Record<string, string>) =>
+    ({ body: '{}', isBase64Encoded: false, httpMethod: 'POST', path: '/webhooks/stripe', headers }) as unknown as APIGatewayProxyEvent;
 
   it.each<[DeliveryOutcome, MetricName]>([
     ['applied', METRIC_NAMES.webhookApplied],
@@ -114,11 +135,17 @@ describe('POST /webhooks/stripe counts each delivery\'s outcome', () => {
     ['unknown_order', METRIC_NAMES.webhookUnknownOrder],
     ['ignored', METRIC_NAMES.webhookIgnored],
   ])('%s', async (outcome, metric) => {
-    expect(await published((metrics) => createStripeWebhookHandler(verify, async () => outcome, silentLogger, metrics)(delivery({ 'Stripe-Signature': 't=1,v1=x' }), lambdaContext()))).toEqual(only(metric));
+    expect(
+      await published((metrics) =>
+        createStripeWebhookHandler(verify, async () => outcome, silentLogger, metrics)(delivery({ 'Stripe-Signature': 't=1,v1=x' }), lambdaContext()),
+      ),
+    ).toEqual(only(metric));
   });
 
   it('a delivery without a signature', async () => {
-    expect(await published((metrics) => createStripeWebhookHandler(verify, async () => 'applied', silentLogger, metrics)(delivery({}), lambdaContext()))).toEqual(only(METRIC_NAMES.webhookRejected));
+    expect(
+      await published((metrics) => createStripeWebhookHandler(verify, async () => 'applied', silentLogger, metrics)(delivery({}), lambdaContext())),
+    ).toEqual(only(METRIC_NAMES.webhookRejected));
   });
 });
 

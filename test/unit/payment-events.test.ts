@@ -1,10 +1,15 @@
 import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
-import { createApplyPaymentEvent, factVersion, statusUpdateFrom, type PaymentEvent, type PaymentStatusUpdate } from '../../lambdas/core/payment-events';
+import { createApplyPaymentEvent, factVersion, type PaymentEvent, type PaymentStatusUpdate, statusUpdateFrom } from '../../lambdas/core/payment-events';
 
 const NAMESPACE = 'sandbox';
 const ours = paymentMetadata(NAMESPACE, 'order-1');
 const intent = { id: 'pi_1', object: 'payment_intent', amount: 3000, currency: 'eur', status: 'succeeded', metadata: ours };
-const event = (type: string, object: Record<string, unknown>, created = 1_800_000_000): PaymentEvent => ({ id: `evt_${type}`, type, created, data: { object } });
+const event = (type: string, object: Record<string, unknown>, created = 1_800_000_000): PaymentEvent => ({
+  id: `evt_${type}`,
+  type,
+  created,
+  data: { object },
+});
 
 describe('statusUpdateFrom', () => {
   it.each([
@@ -39,7 +44,7 @@ describe('statusUpdateFrom', () => {
 });
 
 describe('factVersion', () => {
-  it('orders facts by time, then stage, then amount refunded, then event id (the charge path\'s fact, without one, first)', () => {
+  it("orders facts by time, then stage, then amount refunded, then event id (the charge path's fact, without one, first)", () => {
     const ordered = [
       factVersion(100, 'charged'),
       factVersion(100, 'partially_refunded', 500),
@@ -60,8 +65,14 @@ describe('applyPaymentEvent', () => {
     const lookups: string[] = [];
     const apply = createApplyPaymentEvent({
       namespace: NAMESPACE,
-      applyStatusUpdate: async (update) => (written.push(update), 'applied' as const),
-      orderIdForPayment: async (paymentId) => (lookups.push(paymentId), orderIdAtStripe === undefined ? undefined : { orderId: orderIdAtStripe, namespace: NAMESPACE }),
+      applyStatusUpdate: async (update) => {
+        written.push(update);
+        return 'applied' as const;
+      },
+      orderIdForPayment: async (paymentId) => {
+        lookups.push(paymentId);
+        return orderIdAtStripe === undefined ? undefined : { orderId: orderIdAtStripe, namespace: NAMESPACE };
+      },
     });
     return { apply, written, lookups };
   }
@@ -79,8 +90,12 @@ describe('applyPaymentEvent', () => {
     await expect(apply(event('payment_intent.succeeded', { ...intent, metadata: { orderId: 'order-1' } }))).resolves.toBe('ignored');
     // Another deployment of this very service on the same Stripe account.
     await expect(apply(event('payment_intent.succeeded', { ...intent, metadata: paymentMetadata('staging', 'order-1') }))).resolves.toBe('ignored');
-    await expect(apply(event('charge.refunded', { amount: 1, amount_refunded: 1, payment_intent: 'pi_z', metadata: paymentMetadata('staging', 'z') }))).resolves.toBe('ignored');
-    await expect(apply(event('charge.refunded', { amount: 1, amount_refunded: 1, payment_intent: 'pi_x', metadata: { orderId: 'x' } }))).resolves.toBe('ignored');
+    await expect(
+      apply(event('charge.refunded', { amount: 1, amount_refunded: 1, payment_intent: 'pi_z', metadata: paymentMetadata('staging', 'z') })),
+    ).resolves.toBe('ignored');
+    await expect(apply(event('charge.refunded', { amount: 1, amount_refunded: 1, payment_intent: 'pi_x', metadata: { orderId: 'x' } }))).resolves.toBe(
+      'ignored',
+    );
     await expect(apply(event('charge.refunded', { amount: 1, amount_refunded: 1, payment_intent: 'pi_y' }))).resolves.toBe('ignored');
     await expect(apply(event('invoice.paid', intent))).resolves.toBe('ignored');
     expect(written).toEqual([]);

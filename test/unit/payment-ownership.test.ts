@@ -41,7 +41,7 @@ describe('Stripe idempotency keys', () => {
     expect(stripeIdempotencyKey('staging', 'order-1')).not.toBe(stripeIdempotencyKey('sandbox', 'order-1'));
   });
 
-  it('stay within Stripe\'s 255 characters for the longest orderId and namespace, and stay distinct', () => {
+  it("stay within Stripe's 255 characters for the longest orderId and namespace, and stay distinct", () => {
     const namespace = 'n'.repeat(160);
     const [a, b] = [`${'a'.repeat(254)}1`, `${'a'.repeat(254)}2`];
     expect(stripeIdempotencyKey(namespace, a).length).toBeLessThanOrEqual(255);
@@ -49,7 +49,7 @@ describe('Stripe idempotency keys', () => {
     expect(stripeIdempotencyKey(namespace, a)).not.toBe(stripeIdempotencyKey(namespace, b));
   });
 
-  it('never give two orders one key: an orderId cannot spell out another order\'s hashed key', () => {
+  it("never give two orders one key: an orderId cannot spell out another order's hashed key", () => {
     const longOrderId = `o-${'x'.repeat(250)}`;
     const hashed = stripeIdempotencyKey('prod', longOrderId);
     const crafted = hashed.slice('prod#'.length);

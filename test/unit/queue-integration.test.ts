@@ -37,7 +37,10 @@ describe('the request template, rendered as API Gateway renders it', () => {
 
 describe('the response templates', () => {
   const sqsAnswer = JSON.stringify({
-    SendMessageResponse: { SendMessageResult: { MessageId: 'c0ffee00-0000-4000-8000-000000000001', MD5OfMessageBody: 'x' }, ResponseMetadata: { RequestId: 'sqs-1' } },
+    SendMessageResponse: {
+      SendMessageResult: { MessageId: 'c0ffee00-0000-4000-8000-000000000001', MD5OfMessageBody: 'x' },
+      ResponseMetadata: { RequestId: 'sqs-1' },
+    },
   });
 
   it("answer 202 with SQS's MessageId and API Gateway's request id", () => {

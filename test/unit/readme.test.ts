@@ -17,14 +17,16 @@ describe('the README stays true to the contract', () => {
     let [shortest, longest] = [0, 0];
     for (let n = 1; n < chargeQueue.maxReceiveCount; n += 1) {
       [shortest, longest] = [shortest + retryFloorSeconds(n), longest + retryCeilingSeconds(n)];
-      expect(readme).toContain(`| ${n} | ${duration(retryFloorSeconds(n))} – ${duration(retryCeilingSeconds(n))} | ${duration(shortest)} – ${duration(longest)} |`);
+      expect(readme).toContain(
+        `| ${n} | ${duration(retryFloorSeconds(n))} – ${duration(retryCeilingSeconds(n))} | ${duration(shortest)} – ${duration(longest)} |`,
+      );
     }
     expect(readme).toContain(`| ${chargeQueue.maxReceiveCount} | — | SQS moves the message to the dead-letter queue |`);
     expect(readme).toContain(`after ${chargeQueue.maxReceiveCount} receives`);
   });
 });
 
-describe('the README\'s stack outputs', () => {
+describe("the README's stack outputs", () => {
   const outputs = Object.keys(synthesize().template.toJSON().Outputs as Record<string, unknown>).sort();
   const table = readme.slice(readme.indexOf('### Stack outputs'), readme.indexOf('`npx cdk synth` works offline'));
   const documented = [...table.matchAll(/^\| (.+?) \|/gm)].flatMap(([, cell]) => [...cell.matchAll(/`(\w+)`/g)].map(([, name]) => name)).sort();
@@ -40,9 +42,11 @@ describe('the README\'s stack outputs', () => {
   });
 });
 
-describe('the README\'s metrics table', () => {
+describe("the README's metrics table", () => {
   const table = readme.slice(readme.indexOf('### Metrics'), readme.indexOf('### Operator commands'));
-  const documented = [...table.matchAll(/^\| (.+?) \| (Count|Milliseconds) \|/gm)].flatMap(([, cell]) => [...cell.matchAll(/`(\w+)`/g)].map(([, name]) => name));
+  const documented = [...table.matchAll(/^\| (.+?) \| (Count|Milliseconds) \|/gm)].flatMap(([, cell]) =>
+    [...cell.matchAll(/`(\w+)`/g)].map(([, name]) => name),
+  );
 
   it('lists every metric the service publishes, and no other', () => {
     expect(documented.filter((name) => name !== 'ColdStart').sort()).toEqual(Object.values(METRIC_NAMES).sort());

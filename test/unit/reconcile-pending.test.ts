@@ -8,7 +8,18 @@ const minutesAgo = (minutes: number) => new Date(NOW.getTime() - minutes * 60_00
 
 function record(orderId: string, attemptMinutesAgo: number, extra: Partial<LedgerRecord> = {}): LedgerRecord {
   const at = minutesAgo(attemptMinutesAgo);
-  return { orderId, status: 'pending', amount: 1000, currency: 'eur', channel: 'api', namespace: 'test', attemptAt: at, createdAt: at, updatedAt: at, ...extra };
+  return {
+    orderId,
+    status: 'pending',
+    amount: 1000,
+    currency: 'eur',
+    channel: 'api',
+    namespace: 'test',
+    attemptAt: at,
+    createdAt: at,
+    updatedAt: at,
+    ...extra,
+  };
 }
 
 /** An in-memory ledger with the DynamoDB adapter's conditions: a move lands only on the very pending attempt that was read. */
@@ -59,8 +70,13 @@ function stripeWith(found: Record<string, PaymentAttempt | Error>, listed: Recor
 const charged: PaymentAttempt = { status: 'charged', paymentId: 'pi_1', paymentStatus: 'succeeded', paymentCreated: 1_800_000_000 };
 
 describe('reconcilePending', () => {
-  it('settles from Stripe\'s side: its state where it has a PaymentIntent, expired for an API order without one, a queued one left to the queue', async () => {
-    const ledger = new FakePendingLedger([record('paid', 30), record('nothing', 30), record('queued', 30, { channel: 'queue' }), record('queued-paid', 30, { channel: 'queue' })]);
+  it("settles from Stripe's side: its state where it has a PaymentIntent, expired for an API order without one, a queued one left to the queue", async () => {
+    const ledger = new FakePendingLedger([
+      record('paid', 30),
+      record('nothing', 30),
+      record('queued', 30, { channel: 'queue' }),
+      record('queued-paid', 30, { channel: 'queue' }),
+    ]);
     const { payments } = stripeWith({ paid: charged, 'queued-paid': { ...charged, paymentId: 'pi_2' } });
     const summary = await createReconcilePending({ ledger, payments, graceSeconds: 600, now: () => NOW })();
 
@@ -78,14 +94,22 @@ describe('reconcilePending', () => {
     expect(summary).toMatchObject({ settled: 1, expired: 0 });
     expect(ledger.records.get('lagging')).toMatchObject({ status: 'charged', paymentId: 'pi_1' });
     // From its creation to the end of its latest attempt, give or take a minute of clock skew.
-    expect(listings).toEqual([{ orderId: 'lagging', from: minutesAgo(91), to: new Date(Date.parse(minutesAgo(30)) + (CHARGE_FUNCTION_TIMEOUT_SECONDS + 60) * 1000).toISOString() }]);
+    expect(listings).toEqual([
+      { orderId: 'lagging', from: minutesAgo(91), to: new Date(Date.parse(minutesAgo(30)) + (CHARGE_FUNCTION_TIMEOUT_SECONDS + 60) * 1000).toISOString() },
+    ]);
   });
 
   it('lists only around the latest attempt (search has long indexed anything older), so an order resumed days later costs one short listing', async () => {
     const ledger = new FakePendingLedger([record('week-old', 20, { createdAt: minutesAgo(7 * 24 * 60) })]);
     const { payments, listings } = stripeWith({});
     expect(await createReconcilePending({ ledger, payments, graceSeconds: 600, now: () => NOW })()).toMatchObject({ expired: 1, failed: 0 });
-    expect(listings).toEqual([{ orderId: 'week-old', from: minutesAgo(20 + 60 + 1), to: new Date(Date.parse(minutesAgo(20)) + (CHARGE_FUNCTION_TIMEOUT_SECONDS + 60) * 1000).toISOString() }]);
+    expect(listings).toEqual([
+      {
+        orderId: 'week-old',
+        from: minutesAgo(20 + 60 + 1),
+        to: new Date(Date.parse(minutesAgo(20)) + (CHARGE_FUNCTION_TIMEOUT_SECONDS + 60) * 1000).toISOString(),
+      },
+    ]);
   });
 
   it('does not list for an order it leaves alone whatever the answer (queued, or of unknown channel)', async () => {
@@ -108,10 +132,13 @@ describe('reconcilePending', () => {
     const ledger = new FakePendingLedger([record('renamed', 30, { namespace: 'old-name' }), record('before', 30, { namespace: undefined })]);
     const { payments, lookups } = stripeWith({});
     await createReconcilePending({ ledger, payments, graceSeconds: 600, now: () => NOW })();
-    expect(lookups).toEqual([{ orderId: 'renamed', namespace: 'old-name' }, { orderId: 'before', namespace: '' }]);
+    expect(lookups).toEqual([
+      { orderId: 'renamed', namespace: 'old-name' },
+      { orderId: 'before', namespace: '' },
+    ]);
   });
 
-  it('never moves a record that changed after it was read (a retry\'s new attempt, a webhook, another run): counted as moved on', async () => {
+  it("never moves a record that changed after it was read (a retry's new attempt, a webhook, another run): counted as moved on", async () => {
     const ledger = new FakePendingLedger([record('retried', 30), record('webhooked', 30)]);
     const payments: PaymentLookups = {
       findPaymentCreatedBetween: async () => undefined,
@@ -140,7 +167,12 @@ describe('reconcilePending', () => {
     const ledger = new FakePendingLedger([record('a', 30), record('b', 30), record('c', 30)]);
     const { payments } = stripeWith({});
     let asked = 0;
-    const summary = await createReconcilePending({ ledger, payments, graceSeconds: 600, now: () => NOW })({ outOfTime: () => (asked += 1) > 2 });
+    const summary = await createReconcilePending({ ledger, payments, graceSeconds: 600, now: () => NOW })({
+      outOfTime: () => {
+        asked += 1;
+        return asked > 2;
+      },
+    });
     expect(summary).toMatchObject({ examined: 2, expired: 2, unfinished: true });
   });
 });

@@ -2,10 +2,10 @@ import fc from 'fast-check';
 import {
   chargeQueue,
   OUTAGE_RIDDEN_OUT_SECONDS,
+  receivesToRideOut,
   retryCeilingSeconds,
   retryDelaySeconds,
   retryFloorSeconds,
-  receivesToRideOut,
 } from '../../lambdas/contract/queues';
 
 const SQS_MAX_VISIBILITY_SECONDS = 12 * 60 * 60;

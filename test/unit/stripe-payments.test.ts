@@ -6,17 +6,31 @@ import { PaymentProviderError } from '../../lambdas/core/errors';
 /** Stripe's search as a plain fake: records each query and answers one page. */
 function searchAnswering(page: { data: unknown[]; has_more: boolean }) {
   const queries: string[] = [];
-  const stripe = { paymentIntents: { search: async ({ query }: { query: string }) => (queries.push(query), page) } } as unknown as Stripe;
+  const stripe = {
+    paymentIntents: {
+      search: async ({ query }: { query: string }) => {
+        queries.push(query);
+        return page;
+      },
+    },
+  } as unknown as Stripe;
   return { payments: createStripePayments(async () => stripe), queries };
 }
 
 const order = { orderId: 'order-1', amount: 1999, currency: 'eur' };
 const intent = (namespace: string, id: string, extra: Record<string, unknown> = {}) => ({
-  id, object: 'payment_intent', status: 'succeeded', amount: 1999, currency: 'eur', created: 1, metadata: paymentMetadata(namespace, order.orderId), ...extra,
+  id,
+  object: 'payment_intent',
+  status: 'succeeded',
+  amount: 1999,
+  currency: 'eur',
+  created: 1,
+  metadata: paymentMetadata(namespace, order.orderId),
+  ...extra,
 });
 
 describe('the day-old lookup', () => {
-  it('asks Stripe only for this namespace\'s PaymentIntents of the order', async () => {
+  it("asks Stripe only for this namespace's PaymentIntents of the order", async () => {
     const { payments, queries } = searchAnswering({ data: [intent('prod', 'pi_ours')], has_more: false });
     await expect(payments.findPayment(order, 'prod')).resolves.toMatchObject({ paymentId: 'pi_ours', status: 'charged' });
     expect(queries).toEqual(["metadata['orderId']:'order-1' AND metadata['namespace']:'prod'"]);

@@ -12,7 +12,7 @@ describe('tracing', () => {
     await expect(inSubsegment('Stripe: create PaymentIntent', async () => 42)).resolves.toBe(42);
   });
 
-  it('in Lambda, captures each AWS client\'s calls', () => {
+  it("in Lambda, captures each AWS client's calls", () => {
     jest.spyOn(tracer, 'isTracingEnabled').mockReturnValue(true);
     expect(middleware(traced(new DynamoDBClient({ region: 'us-east-1' })))).toContain('XRaySDKInstrumentation');
   });
@@ -22,7 +22,9 @@ describe('tracing', () => {
     const root = new Segment('charge');
     jest.spyOn(tracer, 'getSegment').mockReturnValue(root);
     jest.spyOn(tracer, 'setSegment').mockImplementation(() => undefined);
-    await expect(inSubsegment('Stripe: create PaymentIntent', async () => Promise.reject(new Error('pi_3Abc_secret_xyz for jane@example.com')))).rejects.toThrow();
+    await expect(
+      inSubsegment('Stripe: create PaymentIntent', async () => Promise.reject(new Error('pi_3Abc_secret_xyz for jane@example.com'))),
+    ).rejects.toThrow();
     const [subsegment] = root.subsegments ?? [];
     const recorded = JSON.stringify(subsegment);
     expect(subsegment).toMatchObject({ name: 'Stripe: create PaymentIntent', error: true });
