@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { HTTP_HEADERS } from '../lambdas/contract/http-headers';
 import { queueRequest, selectQueueResponse } from '../lambdas/contract/queue-integration';
 import { type FunctionName, type Route, routes } from '../lambdas/contract/routes';
 import { parseChargeRequest } from '../lambdas/core/validate-charge-request';
@@ -194,7 +195,7 @@ function proxyEvent(request: IncomingMessage, url: URL, route: Route, pathParame
       identity: {
         accessKey: null,
         accountId: null,
-        apiKey: headers['x-api-key'] ?? null,
+        apiKey: headers[HTTP_HEADERS.apiKey] ?? null,
         apiKeyId: null,
         caller: null,
         clientCert: null,

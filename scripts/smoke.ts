@@ -7,10 +7,12 @@
  *   npm run smoke -- --local                       the running `npm start`
  * Against AWS the Stripe secret must hold a Stripe test key: the checks charge Stripe's test card.
  */
+
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { APIGatewayClient, GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
+import { HTTP_HEADERS } from '../lambdas/contract/http-headers';
 import { readRuntimeFile } from '../local/runtime-file';
 import { OUTPUTS_FILE, STACK_NAME } from './stack-outputs';
 
@@ -40,7 +42,7 @@ async function runSmokeChecks({ url, apiKey }: Target): Promise<SmokeCheck[]> {
   const send = async (method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> => {
     const response = await fetch(`${base}${path}`, {
       method,
-      headers: { 'Content-Type': 'application/json', ...(apiKey !== undefined && { 'x-api-key': apiKey }), ...headers },
+      headers: { 'Content-Type': 'application/json', ...(apiKey !== undefined && { [HTTP_HEADERS.apiKey]: apiKey }), ...headers },
       body,
     });
     const text = await response.text();
@@ -57,7 +59,7 @@ async function runSmokeChecks({ url, apiKey }: Target): Promise<SmokeCheck[]> {
   const charged = await send('POST', '/payments', order(syncOrder));
   expect('POST /payments charges a new order', '201', charged, charged.status === 201, ` ${charged.body.status ?? ''}`);
   const replay = await send('POST', '/payments', order(syncOrder));
-  const replayed = replay.headers.get('idempotent-replayed');
+  const replayed = replay.headers.get(HTTP_HEADERS.idempotentReplayed);
   expect(
     'the same request again replays the answer',
     '200, Idempotent-Replayed: true',

@@ -7,9 +7,10 @@ import { license, version } from '../../package.json';
 import type { DeliveryOutcome } from '../adapters/stripe-webhooks';
 import type { FinalStatus, LedgerStatus } from '../core/charge-order';
 import type { ErrorCode } from '../handlers/http-responses';
+import { HTTP_HEADERS } from './http-headers';
 import { chargeRequestSchema, MAX_REQUEST_BODY_BYTES, PAYMENT_IDENTITY_FIELDS } from './payment-request';
 import type { QueuedAnswer, QueueIntegrationResponse } from './queue-integration';
-import { QUEUED_STATUS, type Route, routes } from './routes';
+import { API_STAGE_NAME, QUEUED_STATUS, type Route, routes } from './routes';
 import { RETRY_AFTER_SECONDS } from './settings';
 
 type Json = Record<string, unknown>;
@@ -164,11 +165,11 @@ const schemas = {
 type SchemaName = keyof typeof schemas;
 
 const headers = {
-  'Idempotent-Replayed': {
+  [HTTP_HEADERS.idempotentReplayed]: {
     description: 'Sent, as `true`, when the order was already finished: the answer is the first outcome and nothing was charged.',
     schema: { type: 'string', enum: ['true'] },
   },
-  'Retry-After': {
+  [HTTP_HEADERS.retryAfter]: {
     description: 'Seconds to wait before sending the same request again.',
     schema: { type: 'integer', minimum: 1 },
     example: RETRY_AFTER_SECONDS,
@@ -253,7 +254,7 @@ const operations: Record<string, Operation> = {
       'the ledger once; Stripe delivers again anything not answered 2xx.',
     parameters: [
       {
-        name: 'Stripe-Signature',
+        name: HTTP_HEADERS.stripeSignature,
         in: 'header',
         required: true,
         description: "Stripe's signature of the raw body with the endpoint's signing secret (`whsec_…`); checked before anything else.",
@@ -332,7 +333,7 @@ export function openApiDocument(): OpenApiDocument {
     },
     servers: [
       {
-        url: 'https://{apiId}.execute-api.{region}.amazonaws.com/v1',
+        url: `https://{apiId}.execute-api.{region}.amazonaws.com/${API_STAGE_NAME}`,
         description: 'A deployed stack (its `ApiUrl` output).',
         variables: {
           apiId: { default: 'apiId', description: "The REST API's id." },
@@ -346,7 +347,12 @@ export function openApiDocument(): OpenApiDocument {
       schemas,
       headers,
       securitySchemes: {
-        [API_KEY_SCHEME]: { type: 'apiKey', in: 'header', name: 'x-api-key', description: "An API key of the stack's usage plan (`GetApiKeyCommand` output)." },
+        [API_KEY_SCHEME]: {
+          type: 'apiKey',
+          in: 'header',
+          name: HTTP_HEADERS.apiKey,
+          description: "An API key of the stack's usage plan (`GetApiKeyCommand` output).",
+        },
       },
     },
   };

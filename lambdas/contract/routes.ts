@@ -35,5 +35,8 @@ export const routes: readonly Route[] = [
   { kind: 'lambda', method: 'POST', path: '/webhooks/stripe', function: 'stripeWebhook', apiKeyRequired: false, validatesChargeRequest: false },
 ];
 
+/** The deployed stage: the API's URL ends in it. */
+export const API_STAGE_NAME = 'v1';
+
 /** What `POST /payments/async` answers once the message is on the queue. */
 export const QUEUED_STATUS = 'queued';

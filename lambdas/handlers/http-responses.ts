@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { HTTP_HEADERS } from '../contract/http-headers';
 import { RETRY_AFTER_SECONDS } from '../contract/settings';
 import type { ChargeResult } from '../core/charge-order';
 import type { FieldError } from '../core/validate-charge-request';
@@ -52,7 +53,7 @@ export function chargeResponse(result: ChargeResult): APIGatewayProxyResult {
     currency: result.currency,
     paymentStatus: result.paymentStatus,
   };
-  const replayHeaders: Record<string, string> = result.replayed ? { 'Idempotent-Replayed': 'true' } : {};
+  const replayHeaders: Record<string, string> = result.replayed ? { [HTTP_HEADERS.idempotentReplayed]: 'true' } : {};
   if (result.status === 'declined') {
     return errorResponse(402, 'card_declined', 'the card was declined', { ...payment, declineCode: result.declineCode }, replayHeaders);
   }
@@ -76,7 +77,7 @@ export function failureResponse(error: unknown): APIGatewayProxyResult {
     case 'IdempotencyAlreadyInProgressError':
     case 'PaymentInProgressError':
       return errorResponse(409, 'idempotency_key_in_use', 'this order is being processed; retry later', undefined, {
-        'Retry-After': String(RETRY_AFTER_SECONDS),
+        [HTTP_HEADERS.retryAfter]: String(RETRY_AFTER_SECONDS),
       });
     case 'IdempotencyValidationError':
     case 'OrderConflictError':

@@ -1,6 +1,7 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { METRIC_NAMES, METRICS_NAMESPACE, type MetricName, SERVICE_NAME } from '../contract/environment';
+import { HTTP_HEADERS } from '../contract/http-headers';
 import type { ChargeResult } from '../core/charge-order';
 
 /** The service's metrics, as EMF in the function's log (Powertools Metrics); each handler publishes once per invocation. */
@@ -35,7 +36,7 @@ export function resultOutcome(result: ChargeResult): MetricName {
 
 /** What an answer of POST /payments counts as: its status, and for a 201 the payment's. */
 export function responseOutcome(response: APIGatewayProxyResult): MetricName {
-  const replayed = (response.headers as Record<string, string> | undefined)?.['Idempotent-Replayed'] === 'true';
+  const replayed = (response.headers as Record<string, string> | undefined)?.[HTTP_HEADERS.idempotentReplayed] === 'true';
   if (replayed) return METRIC_NAMES.replayed;
   switch (response.statusCode) {
     case 201: {

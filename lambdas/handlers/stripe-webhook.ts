@@ -12,6 +12,7 @@ import {
 } from '../adapters/stripe-webhooks';
 import { withTracing } from '../adapters/tracing';
 import { ENV, METRIC_NAMES, type MetricName, SERVICE_NAME } from '../contract/environment';
+import { HTTP_HEADERS } from '../contract/http-headers';
 import { errorSummary } from './error-summary';
 import { type ApiHandler, errorResponse, failureResponse, rawBodyOf } from './http-responses';
 import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
@@ -41,7 +42,7 @@ function handleDelivery(verify: VerifyStripeEvent, handleEvent: HandleStripeEven
   return async (event, context) => {
     logger.addContext(context);
     const rawBody = rawBodyOf(event) ?? '';
-    const signature = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'stripe-signature')?.[1];
+    const signature = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === HTTP_HEADERS.stripeSignature.toLowerCase())?.[1];
     if (!signature) {
       countOutcome(metrics, METRIC_NAMES.webhookRejected);
       return errorResponse(400, 'invalid_signature', 'the Stripe-Signature header is missing');

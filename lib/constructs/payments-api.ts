@@ -19,7 +19,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { chargeRequestSchema } from '../../lambdas/contract/payment-request';
 import { queueRequest, queueResponses } from '../../lambdas/contract/queue-integration';
-import { type FunctionName, routes } from '../../lambdas/contract/routes';
+import { API_STAGE_NAME, type FunctionName, routes } from '../../lambdas/contract/routes';
 import { API_INTEGRATION_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
 import { stackOutput } from './stack-output';
 
@@ -61,7 +61,7 @@ export class PaymentsApi extends Construct {
       cloudWatchRole: props.executionLogs === 'create',
       ...(props.executionLogs === 'create' && { cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN }),
       deployOptions: {
-        stageName: 'v1',
+        stageName: API_STAGE_NAME,
         accessLogDestination: new LogGroupLogDestination(accessLogs),
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
         // Without the account's role, a stage with execution logging fails to deploy.
