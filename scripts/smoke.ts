@@ -53,7 +53,7 @@ async function runSmokeChecks({ url, apiKey }: Target): Promise<SmokeCheck[]> {
     JSON.stringify({ orderId, amount, currency: 'eur', paymentMethod: 'pm_card_visa', description: 'npm run smoke' });
   const checks: SmokeCheck[] = [];
   const expect = (check: string, expected: string, answer: Answer, ok: boolean, detail = '') =>
-    checks.push({ check, expected, got: `${answer.status}${detail}${ok ? '' : ` ${JSON.stringify(answer.body).slice(0, 160)}`}`, ok });
+    checks.push({ check, expected, got: `${answer.status}${detail}${ok ? '' : failureOf(answer)}`, ok });
 
   const syncOrder = `${run}-sync`;
   const charged = await send('POST', '/payments', order(syncOrder));
@@ -107,12 +107,19 @@ async function finalState(get: () => Promise<Answer>): Promise<Answer> {
   }
 }
 
+/** What a failed check shows of the answer: its error code and message, never the whole body (a client secret may be in it). */
+function failureOf({ body }: Answer): string {
+  const error = body.error as { code?: unknown; message?: unknown } | undefined;
+  const said = error === undefined ? body.message : `${error.code}: ${error.message}`;
+  return typeof said === 'string' ? ` (${said.slice(0, 120)})` : '';
+}
+
 function parsed(text: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(text);
     return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : { value };
   } catch {
-    return { text: text.slice(0, 160) };
+    return {};
   }
 }
 

@@ -23,14 +23,15 @@ describe.each([
     expect(options.length).toBeGreaterThan(0);
     expect(options.filter((option) => !new RegExp(`(^|[\\s,])${option}(?=[\\s,])`, 'm').test(help))).toEqual([]);
   });
+});
 
-  it('acts on a sandbox stack, whose tables, logs and queues go with it', () => {
-    expect(contextOf(script)).toEqual({ sandbox: 'true' });
-    const resources = Object.values(synthesize(contextOf(script)).template.toJSON().Resources) as Array<{ Type: string; DeletionPolicy?: string }>;
-    const data = resources.filter(({ Type }) => ['AWS::DynamoDB::Table', 'AWS::SQS::Queue', 'AWS::Logs::LogGroup'].includes(Type));
-    expect(data.length).toBeGreaterThan(4);
-    expect(data.filter(({ DeletionPolicy }) => DeletionPolicy !== 'Delete')).toEqual([]);
-  });
+it('deploys and destroys a sandbox stack (the same context), whose tables, logs and queues go with it', () => {
+  expect(contextOf(scripts.deploy)).toEqual({ sandbox: 'true' });
+  expect(contextOf(scripts.destroy)).toEqual(contextOf(scripts.deploy));
+  const resources = Object.values(synthesize(contextOf(scripts.deploy)).template.toJSON().Resources) as Array<{ Type: string; DeletionPolicy?: string }>;
+  const data = resources.filter(({ Type }) => ['AWS::DynamoDB::Table', 'AWS::SQS::Queue', 'AWS::Logs::LogGroup'].includes(Type));
+  expect(data.length).toBeGreaterThan(4);
+  expect(data.filter(({ DeletionPolicy }) => DeletionPolicy !== 'Delete')).toEqual([]);
 });
 
 it('writes the outputs to the git-ignored file npm run smoke reads', () => {
