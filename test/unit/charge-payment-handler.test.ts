@@ -5,6 +5,7 @@ import { MAX_REQUEST_BODY_BYTES } from '../../lambdas/contract/payment-request';
 import { PaymentProviderError } from '../../lambdas/core/errors';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { lambdaContext } from '../../local/lambda-context';
+import { chargeResult } from '../support/charge-results';
 
 const silent = new Logger({ logLevel: 'SILENT' });
 
@@ -21,18 +22,7 @@ function recordingCharge(outcome: () => ReturnType<IdempotentCharge>) {
   return { charge, calls };
 }
 
-const charged = () =>
-  Promise.resolve({
-    orderId: 'o-1',
-    status: 'charged' as const,
-    amount: 100,
-    currency: 'eur',
-    paymentId: 'pi_1',
-    paymentStatus: 'succeeded',
-    declineCode: null,
-    clientSecret: null,
-    replayed: false,
-  });
+const charged = async () => chargeResult();
 
 describe('charge payment handler', () => {
   it('passes the validated, normalised request and the Lambda context to the charge', async () => {

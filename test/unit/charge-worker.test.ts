@@ -7,23 +7,14 @@ import type { ChargeResult } from '../../lambdas/core/charge-order';
 import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError, StoreUnavailableError } from '../../lambdas/core/errors';
 import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker';
 import { lambdaContext } from '../../local/lambda-context';
+import { chargeResult } from '../support/charge-results';
 import { sqsRecord } from '../support/sqs-records';
 
 const silent = new Logger({ logLevel: 'SILENT' });
 
 const record = sqsRecord;
 
-const result = (orderId: string, status: ChargeResult['status'] = 'charged'): ChargeResult => ({
-  orderId,
-  status,
-  amount: 100,
-  currency: 'eur',
-  paymentId: 'pi_1',
-  paymentStatus: 'succeeded',
-  declineCode: null,
-  clientSecret: null,
-  replayed: false,
-});
+const result = (orderId: string, status: ChargeResult['status'] = 'charged') => chargeResult({ orderId, status });
 
 /** A charge whose outcome per orderId is given by the test, and a dead-letter queue that records. */
 function worker(outcomes: Record<string, () => Promise<ChargeResult>>) {

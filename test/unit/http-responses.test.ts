@@ -1,18 +1,8 @@
-import type { ChargeResult } from '../../lambdas/core/charge-order';
 import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError, StoreUnavailableError } from '../../lambdas/core/errors';
 import { chargeResponse, failureResponse, invalidRequest } from '../../lambdas/handlers/http-responses';
+import { chargeResult } from '../support/charge-results';
 
-const charged: ChargeResult = {
-  orderId: 'order-1',
-  status: 'charged',
-  amount: 1999,
-  currency: 'eur',
-  paymentId: 'pi_1',
-  paymentStatus: 'succeeded',
-  declineCode: null,
-  clientSecret: null,
-  replayed: false,
-};
+const charged = chargeResult({ orderId: 'order-1', amount: 1999 });
 
 function named(name: string): Error {
   const error = new Error('internal detail: table arn:aws:dynamodb:...');

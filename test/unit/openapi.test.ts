@@ -11,7 +11,7 @@ import type { HandleStripeEvent, VerifyStripeEvent } from '../../lambdas/adapter
 import { type OpenApiOperation, openApiDocument, openApiJson } from '../../lambdas/contract/openapi';
 import { chargeRequestSchema, MAX_REQUEST_BODY_BYTES } from '../../lambdas/contract/payment-request';
 import { QUEUED_STATUS, routes } from '../../lambdas/contract/routes';
-import type { ChargeResult, LedgerRecord } from '../../lambdas/core/charge-order';
+import type { LedgerRecord } from '../../lambdas/core/charge-order';
 import {
   InvalidSignatureError,
   OrderConflictError,
@@ -26,6 +26,7 @@ import { createGetPaymentHandler } from '../../lambdas/handlers/get-payment';
 import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
 import { lambdaContext } from '../../local/lambda-context';
 import { version } from '../../package.json';
+import { chargeResult } from '../support/charge-results';
 import { synthesize } from '../support/synth';
 
 const root = join(__dirname, '..', '..');
@@ -113,17 +114,7 @@ describe("the document declares the handlers' real answers", () => {
   const silent = new Logger({ logLevel: 'SILENT' });
   const event = (fields: Partial<APIGatewayProxyEvent>) => ({ body: null, isBase64Encoded: false, headers: {}, ...fields }) as APIGatewayProxyEvent;
   const validBody = '{"orderId":"o-1","amount":100,"currency":"eur"}';
-  const charged: ChargeResult = {
-    orderId: 'o-1',
-    status: 'charged',
-    amount: 100,
-    currency: 'eur',
-    paymentId: 'pi_1',
-    paymentStatus: 'succeeded',
-    declineCode: null,
-    clientSecret: null,
-    replayed: false,
-  };
+  const charged = chargeResult();
   const failures = [
     new PaymentInProgressError(),
     new OrderConflictError('o-1', ['amount']),

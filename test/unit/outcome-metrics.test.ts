@@ -11,21 +11,11 @@ import { createReconcileHandler } from '../../lambdas/handlers/reconcile-pending
 import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
 import { lambdaContext } from '../../local/lambda-context';
 import { capturedMetrics, type EmfBlob } from '../support/captured-metrics';
+import { chargeResult } from '../support/charge-results';
 import { silentLogger } from '../support/local-parts';
 import { sqsRecord } from '../support/sqs-records';
 
-const result = (extra: Partial<ChargeResult> = {}): ChargeResult => ({
-  orderId: 'o-1',
-  status: 'charged',
-  amount: 100,
-  currency: 'eur',
-  paymentId: 'pi_1',
-  paymentStatus: 'succeeded',
-  declineCode: null,
-  clientSecret: null,
-  replayed: false,
-  ...extra,
-});
+const result = chargeResult;
 const post = (body: string) => ({ body, isBase64Encoded: false, httpMethod: 'POST', path: '/payments', headers: {} }) as unknown as APIGatewayProxyEvent;
 const order = '{"orderId":"o-1","amount":100,"currency":"eur"}';
 
