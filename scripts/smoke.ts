@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { APIGatewayClient, GetApiKeyCommand } from '@aws-sdk/client-api-gateway';
 import { HTTP_HEADERS } from '../lambdas/contract/http-headers';
+import { QUEUED_STATUS } from '../lambdas/contract/routes';
 import { readRuntimeFile } from '../local/runtime-file';
 import { OUTPUTS_FILE, STACK_NAME } from './stack-outputs';
 
@@ -74,12 +75,14 @@ async function runSmokeChecks({ url, apiKey }: Target): Promise<SmokeCheck[]> {
 
   const asyncOrder = `${run}-async`;
   const queued = await send('POST', '/payments/async', order(asyncOrder));
+  // A messageId shows the response template read SQS's answer (the integration asks SQS for JSON).
+  const messageId = typeof queued.body.messageId === 'string' && queued.body.messageId !== '' ? 'a messageId' : 'no messageId';
   expect(
     'POST /payments/async queues the order',
-    '202 queued',
+    '202 queued, a messageId',
     queued,
-    queued.status === 202 && queued.body.status === 'queued',
-    ` ${queued.body.status ?? ''}`,
+    queued.status === 202 && queued.body.status === QUEUED_STATUS && messageId === 'a messageId',
+    ` ${queued.body.status ?? ''}, ${messageId}`,
   );
   // Nothing queued, nothing to wait for: the check fails at once.
   const settled = queued.status === 202 ? await finalState(() => send('GET', `/payments/${asyncOrder}`)) : queued;
