@@ -1,19 +1,24 @@
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { assertNamespace } from '../lambdas/contract/payment-metadata';
+import { STACK_NAMES } from '../lambdas/contract/settings';
 import { ledgerTable } from '../lambdas/contract/tables';
 import { PaymentsStack } from './payments-stack';
 
 /**
  * Adds the payments stack to an app, configured from context (`-c name=value`):
- * `sandbox=true` (destroy data with the stack), `ledgerIndexes=N` (upgrading in steps), `apiGatewayCloudWatchRole=true` / `apiGatewayExecutionLogs=true` (execution logs), `namespace` (at Stripe; default `<stack>-<account>-<region>`), `stripeSecretName`, `stripeWebhookSecretName`, `secretsKmsKeyArn`, `alarmEmail`, `logLevel`, `stackName`.
+ * `sandbox=true` (destroy data with the stack; named ExactlyOncePaymentsSandbox), `ledgerIndexes=N` (upgrading in steps), `apiGatewayCloudWatchRole=true` / `apiGatewayExecutionLogs=true` (execution logs), `namespace` (at Stripe; default `<stack>-<account>-<region>`), `stripeSecretName`, `stripeWebhookSecretName`, `secretsKmsKeyArn`, `alarmEmail`, `logLevel`, `stackName`.
  * Every AWS Solutions finding fails synth unless acknowledged, with its reason, where it arises.
  */
 export function buildApp(app: App): PaymentsStack {
   const context = (name: string): string | undefined => app.node.tryGetContext(name)?.toString();
-  const stackName = context('stackName') ?? 'ExactlyOncePayments';
+  const sandbox = context('sandbox') === 'true';
+  const stackName = context('stackName') ?? (sandbox ? STACK_NAMES.sandbox : STACK_NAMES.retained);
+  if (sandbox && stackName === STACK_NAMES.retained) {
+    throw new Error(`a sandbox stack (deleted with its data) may not take the name ${STACK_NAMES.retained}: give it another -c stackName`);
+  }
   const stack = new PaymentsStack(app, stackName, {
-    sandbox: context('sandbox') === 'true',
+    sandbox,
     namespace: context('namespace') === undefined ? undefined : assertNamespace(context('namespace') as string),
     stripeSecretName: context('stripeSecretName'),
     stripeWebhookSecretName: context('stripeWebhookSecretName'),

@@ -1,12 +1,11 @@
 // The functions' metrics are EMF lines in their logs; locally they would fill the terminal. Set it to false to see them.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-// The pinned AWS SDK warns that its releases after early 2027 need Node 22: known (README), and not what npm start should open with.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // A dev server prints one line per request; the handlers' structured logs only when asked:
 // LOG_FORMAT=json as Lambda writes them, POWERTOOLS_DEV=true pretty-printed, or any POWERTOOLS_LOG_LEVEL.
 const handlerLogsAsked = process.env.LOG_FORMAT === 'json' || process.env.POWERTOOLS_DEV === 'true' || process.env.POWERTOOLS_LOG_LEVEL !== undefined;
 if (!handlerLogsAsked) process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 
+import './node-version-warning';
 import { ORDER_ID_PATTERN } from '../lambdas/contract/payment-request';
 import type { AnsweredRequest } from './api-server';
 import { settingsFromEnvironment, startLocalRuntime } from './runtime';

@@ -4,7 +4,7 @@
  * gives the records of that time their index keys, so the reconciler sees the pending ones and the
  * audit the others (lambdas/adapters/dynamodb-ledger.ts, backfillIndexKeys). Safe beside live
  * traffic and safe to run again. Finds the ledger through the output LedgerTableName of STACK_NAME
- * (default ExactlyOncePayments); needs cloudformation:DescribeStacks, dynamodb:Scan and dynamodb:UpdateItem on it.
+ * (see scripts/stack-outputs.ts); needs cloudformation:DescribeStacks, dynamodb:Scan and dynamodb:UpdateItem on it.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { backfillIndexKeys } from '../lambdas/adapters/dynamodb-ledger';

@@ -2,7 +2,7 @@
  * Operator commands for the charge dead-letter queue.
  *   npm run dlq:inspect [-- --local]   count and show dead-lettered messages, with why they failed
  *   npm run dlq:redrive [-- --local]   move them back to the charge queue
- * Without --local they act on the deployed stack (STACK_NAME, default ExactlyOncePayments), found
+ * Without --local they act on the deployed stack (STACK_NAME, see scripts/stack-outputs.ts), found
  * through its outputs with your AWS credentials; redrive then uses SQS StartMessageMoveTask.
  * With --local they act on the queues of a running `npm start`, moving messages by receive,
  * send, delete because the emulator has no StartMessageMoveTask.

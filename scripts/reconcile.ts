@@ -1,7 +1,7 @@
 /**
  * One reconciler run now, instead of waiting for the schedule:
  *   npm run reconcile                 invokes the deployed reconciler function (output ReconcilerFunctionName
- *                                     of STACK_NAME, default ExactlyOncePayments) and prints its summary
+ *                                     of STACK_NAME, see scripts/stack-outputs.ts) and prints its summary
  *   npm run reconcile -- --local      asks a running `npm start` for a run
  * In AWS the operator needs cloudformation:DescribeStacks on the stack and lambda:InvokeFunction on the reconciler.
  */

@@ -87,3 +87,9 @@ export const AUDIT_DEFAULT_WINDOW = '24h';
  */
 export const DAILY_AUDIT_WINDOW = { since: '49h', settledFor: '30m' } as const;
 export const AUDIT_TIMEOUT_SECONDS = 10 * 60;
+
+/**
+ * Stack names: a sandbox never takes the retained stack's name, so `npm run deploy` (sandbox) can
+ * never turn that stack's tables into ones deleted with it, nor `npm run destroy` delete them.
+ */
+export const STACK_NAMES = { retained: 'ExactlyOncePayments', sandbox: 'ExactlyOncePaymentsSandbox' } as const;

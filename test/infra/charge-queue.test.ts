@@ -93,7 +93,7 @@ describe('charge queue and dead-letter queue', () => {
             Action: 'sns:Publish',
             Resource: { Ref: topicId },
             Condition: {
-              ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', Match.arrayWith([':alarm:ExactlyOncePayments-*'])] } },
+              ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', Match.arrayWith([':alarm:ExactlyOncePaymentsSandbox-*'])] } },
               StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
             },
           }),

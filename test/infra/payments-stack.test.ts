@@ -94,7 +94,7 @@ describe('charge function', () => {
         .filter((resource) => resource.Type === 'AWS::Lambda::Function' && resource.Properties.Environment?.Variables.STRIPE_SECRET_ID !== undefined)
         .map((resource) => resource.Properties.Environment?.Variables.PAYMENTS_NAMESPACE);
     // By default the stack name, account and region: no other deployment can have it.
-    const byDefault = { 'Fn::Join': ['', ['ExactlyOncePayments-', { Ref: 'AWS::AccountId' }, '-', { Ref: 'AWS::Region' }]] };
+    const byDefault = { 'Fn::Join': ['', ['ExactlyOncePaymentsSandbox-', { Ref: 'AWS::AccountId' }, '-', { Ref: 'AWS::Region' }]] };
     // The charge, worker, webhook, reconciler and audit functions: every one that talks to Stripe.
     expect(namespaces(template.toJSON().Resources)).toEqual(Array(5).fill(byDefault));
     expect(namespaces(synthesize({ namespace: 'alice-sandbox' }).template.toJSON().Resources)).toEqual(Array(5).fill('alice-sandbox'));

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { STACK_NAMES } from '../../lambdas/contract/settings';
 import { OUTPUTS_FILE } from '../../scripts/stack-outputs';
 import { synthesize } from '../support/synth';
 
@@ -32,6 +33,13 @@ it('deploys and destroys a sandbox stack (the same context), whose tables, logs 
   const data = resources.filter(({ Type }) => ['AWS::DynamoDB::Table', 'AWS::SQS::Queue', 'AWS::Logs::LogGroup'].includes(Type));
   expect(data.length).toBeGreaterThan(4);
   expect(data.filter(({ DeletionPolicy }) => DeletionPolicy !== 'Delete')).toEqual([]);
+});
+
+it('never deploys or destroys the retained stack: a sandbox has a name of its own, and may not take that one', () => {
+  const sandboxName = synthesize(contextOf(scripts.deploy)).stack.stackName;
+  expect(sandboxName).toBe(STACK_NAMES.sandbox);
+  expect(synthesize().stack.stackName).toBe(STACK_NAMES.retained);
+  expect(() => synthesize({ ...contextOf(scripts.deploy), stackName: STACK_NAMES.retained })).toThrow(/may not take the name ExactlyOncePayments/);
 });
 
 it('writes the outputs to the git-ignored file npm run smoke reads', () => {
