@@ -5,9 +5,9 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { HTTP_HEADERS } from '../lambdas/contract/http-headers';
 import { queueRequest, selectQueueResponse } from '../lambdas/contract/queue-integration';
 import { type FunctionName, type Route, routes } from '../lambdas/contract/routes';
-import { parseChargeRequest } from '../lambdas/core/validate-charge-request';
 import { errorSummary } from '../lambdas/handlers/error-summary';
-import { type ApiHandler, errorResponse, invalidRequest } from '../lambdas/handlers/http-responses';
+import { type ApiHandler, errorResponse } from '../lambdas/handlers/http-responses';
+import { gatewayAnswer, hasJsonBody, matchesRequestModel } from './api-gateway';
 import { lambdaContext } from './lambda-context';
 import { renderTemplate } from './mapping-templates';
 import type { ServiceAnswer, ServiceRequest } from './sqs-query-protocol';
@@ -71,12 +71,13 @@ export async function startLocalApi({ port, handlers, queueEndpoint, timeoutSeco
     for (const { route, pattern } of compiled) {
       const match = pattern.exec(url.pathname);
       if (match === null || route.method !== request.method) continue;
-      if (route.kind === 'queue') return { result: await sendToQueue(body, queueEndpoint), orderId: bodyOrderId(body) };
+      if (route.kind === 'queue') return { result: await sendToQueue(request, body, queueEndpoint), orderId: bodyOrderId(body) };
       const pathParameters = decodedPathParameters(match.groups ?? {});
       if (pathParameters === undefined) return { result: errorResponse(400, 'invalid_request', 'the path is not valid percent-encoding') };
       const event = proxyEvent(request, url, route, pathParameters, body);
       const result = await invokeWithTimeout(handlers[route.function], event, route.function, timeoutSeconds);
-      return { result, orderId: pathParameters.orderId ?? bodyOrderId(body) };
+      // A webhook's body is not checked before its handler runs: its orderIds are nobody's to print.
+      return { result, orderId: pathParameters.orderId ?? (route.validatesChargeRequest ? bodyOrderId(body) : undefined) };
     }
     return { result: { statusCode: 403, body: '{"message":"Missing Authentication Token"}' } };
   }
@@ -115,20 +116,30 @@ export async function startLocalApi({ port, handlers, queueEndpoint, timeoutSeco
  * What API Gateway does for POST /payments/async: checks the body against the model, renders the
  * deployed request template, sends it to SQS, and renders the response template SQS's status selects.
  */
-async function sendToQueue(body: string, queueEndpoint: (request: ServiceRequest) => Promise<ServiceAnswer>): Promise<APIGatewayProxyResult> {
-  const request = parseChargeRequest(body);
-  if (!request.ok) return invalidRequest(request.errors);
+async function sendToQueue(
+  request: IncomingMessage,
+  body: string,
+  queueEndpoint: (request: ServiceRequest) => Promise<ServiceAnswer>,
+): Promise<APIGatewayProxyResult> {
   const requestId = randomUUID();
-  const answer = await queueEndpoint({ headers: queueRequest.headers, body: renderTemplate(queueRequest.template, { body, requestId }) });
+  if (!hasJsonBody(request.headers['content-type'])) return gatewayAnswer('DEFAULT_4XX', 415, 'Unsupported Media Type', requestId);
+  if (!matchesRequestModel(body)) return gatewayAnswer('BAD_REQUEST_BODY', 400, 'Invalid request body', requestId);
+  let answer: ServiceAnswer;
+  try {
+    answer = await queueEndpoint({ headers: queueRequest.headers, body: renderTemplate(queueRequest.template, { body, requestId }) });
+  } catch (error) {
+    // SQS may have taken the message: API Gateway's own 5xx, which the contract tells clients to retry as sent.
+    if ((error as Error).name === 'TimeoutError') return gatewayAnswer('DEFAULT_5XX', 504, 'Endpoint request timed out', requestId);
+    return gatewayAnswer('DEFAULT_5XX', 500, 'Internal server error', requestId);
+  }
   const selected = selectQueueResponse(answer.statusCode);
   return { statusCode: selected.statusCode, body: renderTemplate(selected.template, { body: answer.body, requestId }) };
 }
 
-/** The body's orderId (or a Stripe event's), for the request log: whatever the sender wrote, valid or not. */
+/** The body's orderId, for the request log: whatever the client sent, valid or not. */
 function bodyOrderId(body: string): string | undefined {
   try {
-    const sent = JSON.parse(body) as { orderId?: unknown; data?: { object?: { metadata?: { orderId?: unknown } } } } | null;
-    const orderId = sent?.orderId ?? sent?.data?.object?.metadata?.orderId;
+    const orderId = (JSON.parse(body) as { orderId?: unknown } | null)?.orderId;
     return typeof orderId === 'string' ? orderId : undefined;
   } catch {
     return undefined;

@@ -4,6 +4,8 @@ import { Compile, parse } from 'velocityjs';
 export interface TemplateScope {
   body: string;
   requestId: string;
+  /** A gateway response's message (`$context.error.messageString`, which API Gateway hands over quoted). */
+  errorMessage?: string;
 }
 
 /**
@@ -32,14 +34,13 @@ export function renderTemplate(template: string, scope: TemplateScope): string {
 }
 
 /** `$input`, `$context` and `$util`, as far as the templates use them. */
-export function templateVariables({ body, requestId }: TemplateScope) {
+export function templateVariables({ body, requestId, errorMessage = '' }: TemplateScope) {
   return {
     input: {
       body,
       path: (path: string): unknown => jsonPath(body, path),
-      json: (path: string): string => JSON.stringify(jsonPath(body, path)),
     },
-    context: { requestId },
+    context: { requestId, error: { messageString: JSON.stringify(errorMessage) } },
     util: templateUtil,
   };
 }

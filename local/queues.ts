@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import { chargeQueue } from '../lambdas/contract/queues';
+import { API_INTEGRATION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
 import { guardChildProcess } from './child-process-guard';
 import { freePort } from './free-port';
 
@@ -47,8 +48,14 @@ export async function startSqsEmulator(): Promise<SqsEmulator> {
 }
 
 /** fauxqs's queue URLs name a host that does not resolve, so the endpoint is always explicit. */
-export function localSqsClient(endpoint: string): SQSClient {
-  return new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+export function localSqsClient(endpoint: string, options: Pick<SQSClientConfig, 'maxAttempts' | 'requestHandler'> = {}): SQSClient {
+  return new SQSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, ...options });
+}
+
+/** SQS as API Gateway's integration calls it: one attempt, waited for as long as the integration waits. */
+export function integrationSqsClient(endpoint: string): SQSClient {
+  const timeoutMs = API_INTEGRATION_TIMEOUT_SECONDS * 1000;
+  return localSqsClient(endpoint, { maxAttempts: 1, requestHandler: { requestTimeout: timeoutMs, throwOnRequestTimeout: true } });
 }
 
 /**

@@ -31,7 +31,7 @@ import { localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local';
 import { lambdaContext } from './lambda-context';
 import { startPeriodic } from './periodic';
 import { startQueuePoller } from './queue-poller';
-import { createQueues, type LocalQueues, localSqsClient, startSqsEmulator } from './queues';
+import { createQueues, integrationSqsClient, type LocalQueues, localSqsClient, startSqsEmulator } from './queues';
 import { sqsQueryEndpoint } from './sqs-query-protocol';
 import { type StripeEmulator, startStripeEmulator } from './stripe-emulator/stripe-emulator';
 import { createTables, localTableNames, type TableNames } from './tables';
@@ -136,9 +136,11 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
 
     const dynamoDb = localDynamoDbClient(dynamoDbEndpoint);
     const sqs = localSqsClient(sqsEndpoint);
+    const integrationSqs = integrationSqsClient(sqsEndpoint);
     stops.push(async () => {
       dynamoDb.destroy();
       sqs.destroy();
+      integrationSqs.destroy();
     });
     const tables = localTableNames(settings.namePrefix);
     await createTables(dynamoDb, tables);
@@ -205,7 +207,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
         reconcile: reconcileOnce,
         audit: (query) => auditHandler({ since: query.get('since') ?? undefined }, lambdaContext(AUDIT_TIMEOUT_SECONDS * 1000, 'auditLedger')),
       },
-      queueEndpoint: sqsQueryEndpoint(sqs, queues.queueUrl),
+      queueEndpoint: sqsQueryEndpoint(integrationSqs, queues.queueUrl),
       timeoutSeconds: CHARGE_FUNCTION_TIMEOUT_SECONDS,
       onRequest: settings.onRequest,
     });

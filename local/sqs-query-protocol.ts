@@ -12,7 +12,8 @@ export interface ServiceAnswer {
 
 /**
  * The queue's endpoint for SQS's query protocol, as API Gateway calls it: a form-encoded
- * `Action=SendMessage`, answered in JSON. fauxqs speaks only SQS's JSON protocol, so this decodes
+ * `Action=SendMessage`, answered in JSON; it throws when SQS gave no answer. API Gateway sends once
+ * and waits 29 s, so `sqs` should too (`integrationSqsClient`). fauxqs speaks only SQS's JSON protocol, so this decodes
  * the form as SQS does and sends the message through the SDK; no library translates between the
  * two, hence by hand, and only the one action the integration uses.
  */
@@ -31,8 +32,9 @@ export function sqsQueryEndpoint(sqs: SQSClient, queueUrl: string): (request: Se
         body: JSON.stringify({ SendMessageResponse: { SendMessageResult: result, ResponseMetadata: { RequestId: sent.$metadata.requestId } } }),
       };
     } catch (error) {
-      // SQS's own answer keeps its status; no answer at all (connection refused) is what API Gateway sees as a 5xx.
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode ?? 500;
+      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      // No answer at all (timed out, connection lost): API Gateway answers that itself, whatever SQS did.
+      if (status === undefined) throw error;
       return queryError(status, (error as Error).name, 'the queue did not take the message');
     }
   };

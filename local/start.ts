@@ -30,12 +30,14 @@ async function main(): Promise<void> {
     void shutdown(1);
   });
 
+  // A secret the user gave (perhaps from \`stripe listen\`) is not echoed; the one generated here is for local use only.
+  const webhookSecret = process.env.STRIPE_WEBHOOK_SECRET ? 'from STRIPE_WEBHOOK_SECRET' : runtime.stripeWebhookSecret;
   const stripe = runtime.stripeEmulator ? `Stripe emulator at ${runtime.stripeEmulator.url}` : 'Stripe at the configured key';
   console.log(`Local payments API ready at ${runtime.url}
   DynamoDB: ${runtime.dynamoDbEndpoint}
   SQS:      ${runtime.sqsEndpoint} (charge queue and dead-letter queue, polled by the worker)
   Stripe:   ${stripe}
-  Webhooks: POST ${runtime.url}/webhooks/stripe, signing secret ${runtime.stripeWebhookSecret}
+  Webhooks: POST ${runtime.url}/webhooks/stripe, signing secret ${webhookSecret}
   Namespace at Stripe: ${runtime.namespace}; the reconciler runs every ${runtime.reconcileIntervalSeconds} s (grace ${runtime.pendingGraceSeconds} s)
 
 Try it:

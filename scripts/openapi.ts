@@ -1,11 +1,11 @@
 /**
- * Writes docs/openapi.json from the contract (lambdas/contract/openapi.ts):
+ * Writes docs/openapi.json from the contract (scripts/openapi-document.ts, which reads lambdas/contract/):
  *   npm run openapi               rewrites the file
  *   npm run openapi -- --check    exits 1 when the committed file is not what the contract gives (CI)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openApiJson } from '../lambdas/contract/openapi';
+import { openApiJson } from './openapi-document';
 
 const file = join(__dirname, '..', 'docs', 'openapi.json');
 const json = openApiJson();

@@ -55,7 +55,9 @@ export const queueResponses: readonly QueueIntegrationResponse[] = [
   {
     statusCode: 503,
     selectionPattern: QUEUE_UNAVAILABLE_PATTERN,
-    template: '{"error":{"code":"queue_unavailable","message":"the order could not be queued; retrying is safe"}}',
+    // After a 5xx SQS may have stored the message all the same: the answer says only what is sure.
+    template:
+      '{"error":{"code":"queue_unavailable","message":"the queue did not confirm the order; send the same request again (an orderId is charged at most once)"}}',
   },
 ];
 

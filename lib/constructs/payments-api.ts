@@ -17,6 +17,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { gatewayResponses } from '../../lambdas/contract/gateway-responses';
 import { chargeRequestSchema } from '../../lambdas/contract/payment-request';
 import { queueRequest, queueResponses } from '../../lambdas/contract/queue-integration';
 import { API_STAGE_NAME, type FunctionName, routes } from '../../lambdas/contract/routes';
@@ -95,20 +96,11 @@ export class PaymentsApi extends Construct {
       });
     }
 
-    // Errors API Gateway raises itself keep the contract's shape ({ error: { code, message } }).
-    // Gateway responses only substitute variables (no escaping), so only the pre-quoted
-    // $context.error.messageString may go in; the schema's detailed complaint cannot be embedded.
-    const gatewayErrors: Array<[string, ResponseType, string | undefined, string]> = [
-      ['InvalidBody', ResponseType.BAD_REQUEST_BODY, '400', 'invalid_request'],
-      ['TooLarge', ResponseType.REQUEST_TOO_LARGE, '413', 'payload_too_large'],
-      ['Other4xx', ResponseType.DEFAULT_4XX, undefined, 'request_refused'],
-      ['Other5xx', ResponseType.DEFAULT_5XX, undefined, 'gateway_error'],
-    ];
-    for (const [id, type, statusCode, code] of gatewayErrors) {
+    for (const { id, type, statusCode, template } of gatewayResponses) {
       this.api.addGatewayResponse(id, {
-        type,
-        statusCode,
-        templates: { 'application/json': `{"error":{"code":"${code}","message":$context.error.messageString}}` },
+        type: ResponseType.of(type),
+        statusCode: statusCode === undefined ? undefined : String(statusCode),
+        templates: { 'application/json': template },
       });
     }
 

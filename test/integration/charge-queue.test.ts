@@ -94,35 +94,45 @@ describe('POST /payments/async through the queue', () => {
     await waitFor('the queue to drain', queueEmpty);
   });
 
-  it('refuses an invalid body with 400 and queues nothing', async () => {
+  it("refuses an invalid body with API Gateway's 400 and queues nothing", async () => {
     const orderId = newOrderId('invalid');
     const response = await post('/payments/async', { orderId, amount: -1, currency: 'eur' });
-    expect(response.status).toBe(400);
-    expect(response.body.error.details).toEqual([{ field: 'amount', message: 'must be at least 1' }]);
+    expect(response).toEqual({ status: 400, body: { error: { code: 'invalid_request', message: 'Invalid request body' } } });
     expect(await queueEmpty()).toBe(true);
     expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
     expect(await readLedger(orderId)).toBeUndefined();
   });
 
-  it.each(['/payments', '/payments/async'])('refuses a card number as paymentMethod on %s with 400, and writes, queues and charges nothing', async (path) => {
+  it.each([
+    ['/payments', { details: [{ field: 'paymentMethod', message: 'must match ^pm_[A-Za-z0-9_]+$' }] }], // the Lambda names the field
+    ['/payments/async', { message: 'Invalid request body' }], // API Gateway's model check does not
+  ])('refuses a card number as paymentMethod on %s with 400, and writes, queues and charges nothing', async (path, said) => {
     const orderId = newOrderId('card-number');
     const stripeRequestsBefore = stripe.stats().requests;
     const response = await post(path, order(orderId, { paymentMethod: '4242424242424242' }));
     expect(response.status).toBe(400);
-    expect(response.body.error.details).toEqual([{ field: 'paymentMethod', message: 'must match ^pm_[A-Za-z0-9_]+$' }]);
+    expect(response.body.error).toMatchObject({ code: 'invalid_request', ...said });
     expect(await readLedger(orderId)).toBeUndefined();
     expect(await queueEmpty()).toBe(true);
     expect(stripe.stats().requests).toBe(stripeRequestsBefore);
   });
 
-  it.each(['/payments', '/payments/async'])('refuses text with an unpaired surrogate on %s with 400 naming the field', async (path) => {
+  it('refuses text with an unpaired surrogate on /payments with 400 naming the field', async () => {
     const orderId = newOrderId('surrogate');
     // JSON.stringify writes the lone surrogate as the escape \udc00, as a client's JSON would.
-    const response = await post(path, order(orderId, { description: 'x\udc00' }));
+    const response = await post('/payments', order(orderId, { description: 'x\udc00' }));
     expect(response.status).toBe(400);
     expect(response.body.error.details).toEqual([{ field: 'description', message: expect.stringContaining('well-formed Unicode') }]);
     expect(await readLedger(orderId)).toBeUndefined();
-    expect(await queueEmpty()).toBe(true);
+  });
+
+  it('queues text with an unpaired surrogate on /payments/async, which the model cannot see, and the worker dead-letters it at once, charging nothing', async () => {
+    const orderId = newOrderId('surrogate-queued');
+    expect((await post('/payments/async', order(orderId, { description: 'x\udc00' }))).status).toBe(202);
+    const letter = await waitFor('the dead letter', deadLetterFor(orderId));
+    expect(letter).toMatchObject({ failureCode: 'invalid_request', receiveCount: 1 });
+    expect(await readLedger(orderId)).toBeUndefined();
+    expect(stripeRequests(orderId)).toBeUndefined();
   });
 
   it('dead-letters at once, with its failure code, a message the worker cannot send to Stripe, and frees the order', async () => {

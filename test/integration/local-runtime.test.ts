@@ -165,11 +165,13 @@ describe('npm start', () => {
     expect(dynamoDbLocalProcesses(running.dynamoDbPort)).toEqual([]);
   });
 
-  it("prints the handlers' structured logs with LOG_FORMAT=json, and leaves no DynamoDB Local behind when it is killed outright", async () => {
-    running = await npmStart({ LOG_FORMAT: 'json' });
+  it("prints the handlers' structured logs with LOG_FORMAT=json, never a signing secret it was given, and leaves no DynamoDB Local behind when it is killed outright", async () => {
+    running = await npmStart({ LOG_FORMAT: 'json', STRIPE_WEBHOOK_SECRET: 'whsec_given_by_the_user' });
+    expect(running.output()).toContain('signing secret from STRIPE_WEBHOOK_SECRET');
     expect((await charge(running.apiUrl, 'logged-1')).status).toBe(201);
     const output = running.output;
     expect(await waitFor(() => /^\{.*"message":"charge finished".*\}$/m.test(output()), 5_000)).toBe(true);
+    expect(output()).not.toContain('whsec_given_by_the_user');
     expect(dynamoDbLocalProcesses(running.dynamoDbPort)).toHaveLength(1);
     running.child.kill('SIGKILL');
     const port = running.dynamoDbPort;

@@ -1,30 +1,34 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { ApiHandler } from '../../lambdas/handlers/http-responses';
-import { type LocalApi, startLocalApi } from '../../local/api-server';
-import { localSqsClient, type SqsEmulator, startSqsEmulator } from '../../local/queues';
+import { type AnsweredRequest, startLocalApi } from '../../local/api-server';
+import { integrationSqsClient, localSqsClient, type SqsEmulator, startSqsEmulator } from '../../local/queues';
 import { sqsQueryEndpoint } from '../../local/sqs-query-protocol';
 
 /**
- * POST /payments/async as npm start serves it: the deployed mapping templates rendered, the form
- * sent to the SQS emulator, the message read back from the queue.
+ * POST /payments/async as npm start serves it: API Gateway's checks, the deployed mapping templates
+ * rendered, the form sent to the SQS emulator once, the message read back from the queue.
  */
 let emulator: SqsEmulator;
 let sqs: SQSClient;
-const started: LocalApi[] = [];
+const closing: Array<() => Promise<unknown>> = [];
 
 const notCalled: ApiHandler = async () => {
   throw new Error('only the queue route is called here');
 };
 
-async function apiOnQueue(queueUrl: string, client = sqs): Promise<string> {
+async function apiOnQueue(queueUrl: string, endpoint = emulator.endpoint, onRequest?: (request: AnsweredRequest) => void): Promise<string> {
+  const client = integrationSqsClient(endpoint);
   const api = await startLocalApi({
     port: 0,
-    handlers: { chargePayment: notCalled, getPayment: notCalled, stripeWebhook: notCalled },
+    handlers: { chargePayment: notCalled, getPayment: notCalled, stripeWebhook: async () => ({ statusCode: 400, body: '{}' }) },
     queueEndpoint: sqsQueryEndpoint(client, queueUrl),
     timeoutSeconds: 5,
+    onRequest,
   });
-  started.push(api);
+  closing.push(async () => client.destroy(), api.stop);
   return api.url;
 }
 
@@ -32,17 +36,24 @@ async function newQueue(): Promise<string> {
   return (await sqs.send(new CreateQueueCommand({ QueueName: `templates-${randomUUID().slice(0, 8)}` }))).QueueUrl as string;
 }
 
+async function messagesOn(queueUrl: string): Promise<string[]> {
+  const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+  return Messages.map(({ Body }) => Body as string);
+}
+
 beforeAll(async () => {
   emulator = await startSqsEmulator();
   sqs = localSqsClient(emulator.endpoint);
 });
 afterAll(async () => {
-  await Promise.all(started.map((api) => api.stop()));
+  await Promise.all(closing.map((close) => close()));
   sqs?.destroy();
   await emulator?.stop();
 });
 
-const postRaw = (url: string, body: string) => fetch(`${url}/payments/async`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+const postRaw = (url: string, body: string, contentType = 'application/json') =>
+  fetch(`${url}/payments/async`, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+const anOrder = () => JSON.stringify({ orderId: `order-${randomUUID()}`, amount: 1999, currency: 'eur' });
 
 it('queues the body byte for byte, whatever &, +, %, quotes, newlines and non-ASCII text it holds, and answers with its MessageId', async () => {
   const queueUrl = await newQueue();
@@ -61,18 +72,78 @@ it('queues the body byte for byte, whatever &, +, %, quotes, newlines and non-AS
   expect(Buffer.from(Messages[0].Body as string)).toEqual(Buffer.from(body));
 });
 
+it('refuses with 415 a body that is not JSON, and takes JSON with a charset, as API Gateway does without a matching template', async () => {
+  const queueUrl = await newQueue();
+  const url = await apiOnQueue(queueUrl);
+  const refused = await postRaw(url, anOrder(), 'text/plain');
+  expect(refused.status).toBe(415);
+  expect(await refused.json()).toEqual({ error: { code: 'request_refused', message: 'Unsupported Media Type' } });
+  expect(await messagesOn(queueUrl)).toEqual([]);
+  expect((await postRaw(url, anOrder(), 'application/json; charset=utf-8')).status).toBe(202);
+});
+
+it("checks the body against the request model and answers with the deployed gateway response, naming no field, as API Gateway's does", async () => {
+  const queueUrl = await newQueue();
+  const url = await apiOnQueue(queueUrl);
+  for (const body of [
+    '{"orderId":"o-1","amount":-1,"currency":"eur"}',
+    '{"orderId":"o-1","amount":1999,"currency":"eur","paymentMethod":"4242424242424242"}',
+    'not json',
+  ]) {
+    const response = await postRaw(url, body);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ error: { code: 'invalid_request', message: 'Invalid request body' } });
+  }
+  expect(await messagesOn(queueUrl)).toEqual([]);
+  // What the model cannot see, it passes on: the worker refuses it (dead-lettered, see charge-queue.test.ts).
+  expect((await postRaw(url, JSON.stringify({ orderId: 'o-2', amount: 1999, currency: 'eur', description: 'x\udc00' }))).status).toBe(202);
+});
+
 it('answers 400 and queues nothing when SQS refuses the message (here: no such queue)', async () => {
   const url = await apiOnQueue(`${emulator.endpoint}/000000000000/no-such-queue`);
-  const response = await postRaw(url, JSON.stringify({ orderId: 'refused-1', amount: 1999, currency: 'eur' }));
+  const response = await postRaw(url, anOrder());
   expect(response.status).toBe(400);
   expect(await response.json()).toEqual({ error: { code: 'invalid_request', message: 'the queue refused this order' } });
 });
 
-it('answers 503 queue_unavailable when SQS cannot be reached', async () => {
-  const unreachable = localSqsClient('http://127.0.0.1:9'); // the discard port: nothing listens
-  const url = await apiOnQueue(await newQueue(), unreachable);
-  const response = await postRaw(url, JSON.stringify({ orderId: 'unreachable-1', amount: 1999, currency: 'eur' }));
-  unreachable.destroy();
-  expect(response.status).toBe(503);
-  expect(((await response.json()) as { error: { code: string } }).error.code).toBe('queue_unavailable');
+it('sends once and answers 500 gateway_error, not "not queued", when SQS took the message but its answer was lost', async () => {
+  const queueUrl = await newQueue();
+  let forwarded = 0;
+  // Forwards each request to the emulator, waits for its whole answer, then drops the connection instead of passing it on.
+  const lossy: Server = createServer((incoming, outgoing) => {
+    forwarded += 1;
+    const upstream = httpRequest(`${emulator.endpoint}${incoming.url}`, { method: incoming.method, headers: incoming.headers }, (answer) => {
+      answer.resume();
+      answer.on('end', () => outgoing.socket?.destroy());
+    });
+    incoming.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => lossy.listen(0, '127.0.0.1', resolve));
+  closing.push(() => new Promise((resolve) => lossy.close(resolve)));
+  const url = await apiOnQueue(queueUrl, `http://127.0.0.1:${(lossy.address() as AddressInfo).port}`);
+
+  const response = await postRaw(url, anOrder());
+  expect(response.status).toBe(500);
+  expect(((await response.json()) as { error: { code: string } }).error.code).toBe('gateway_error');
+  expect(forwarded).toBe(1); // API Gateway sends once; the SDK's own retries would queue it three times
+  expect(await messagesOn(queueUrl)).toHaveLength(1);
+});
+
+it('answers 500 gateway_error when SQS cannot be reached', async () => {
+  const url = await apiOnQueue(await newQueue(), 'http://127.0.0.1:9'); // the discard port: nothing listens
+  const response = await postRaw(url, anOrder());
+  expect(response.status).toBe(500);
+  expect(((await response.json()) as { error: { code: string } }).error.code).toBe('gateway_error');
+});
+
+it("logs a charge request's orderId, and no orderId from a webhook's body, which nothing has verified yet", async () => {
+  const answered: AnsweredRequest[] = [];
+  const url = await apiOnQueue(await newQueue(), emulator.endpoint, (request) => answered.push(request));
+  await postRaw(url, JSON.stringify({ orderId: 'logged-1', amount: 1999, currency: 'eur' }));
+  const forged = { id: 'evt_forged', type: 'payment_intent.succeeded', data: { object: { metadata: { orderId: 'someone-elses' } } } };
+  await fetch(`${url}/webhooks/stripe`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(forged) });
+  expect(answered.map(({ path, statusCode, orderId }) => [path, statusCode, orderId])).toEqual([
+    ['/payments/async', 202, 'logged-1'],
+    ['/webhooks/stripe', 400, undefined],
+  ]);
 });

@@ -8,7 +8,6 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { LedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
 import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
 import type { HandleStripeEvent, VerifyStripeEvent } from '../../lambdas/adapters/stripe-webhooks';
-import { type OpenApiOperation, openApiDocument, openApiJson } from '../../lambdas/contract/openapi';
 import { chargeRequestSchema, MAX_REQUEST_BODY_BYTES } from '../../lambdas/contract/payment-request';
 import { QUEUED_STATUS, routes } from '../../lambdas/contract/routes';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
@@ -26,6 +25,7 @@ import { createGetPaymentHandler } from '../../lambdas/handlers/get-payment';
 import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
 import { lambdaContext } from '../../local/lambda-context';
 import { version } from '../../package.json';
+import { type OpenApiOperation, openApiDocument, openApiJson } from '../../scripts/openapi-document';
 import { chargeResult } from '../support/charge-results';
 import { synthesize } from '../support/synth';
 

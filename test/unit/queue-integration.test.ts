@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { gatewayResponses } from '../../lambdas/contract/gateway-responses';
 import { queueRequest, queueResponses, selectQueueResponse } from '../../lambdas/contract/queue-integration';
 import { renderTemplate, templateUtil, templateVariables } from '../../local/mapping-templates';
 
@@ -67,7 +68,7 @@ describe('the response templates', () => {
 
 it('provides every $input, $context and $util member the deployed templates use', () => {
   const variables: Record<string, Record<string, unknown>> = templateVariables({ body: '{}', requestId: 'r' });
-  const templates = [queueRequest.template, ...queueResponses.map(({ template }) => template)];
+  const templates = [queueRequest.template, ...[...queueResponses, ...gatewayResponses].map(({ template }) => template)];
   const used = templates.flatMap((template) => [...template.matchAll(/\$!?\{?(\w+)\.(\w+)/g)].map(([, root, member]) => `${root}.${member}`));
   expect(used.length).toBeGreaterThan(0);
   expect(used.filter((reference) => !(reference.split('.')[1] in (variables[reference.split('.')[0]] ?? {})))).toEqual([]);

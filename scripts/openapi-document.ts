@@ -3,15 +3,16 @@
  * request schema and what each route answers. `npm run openapi` writes it to docs/openapi.json;
  * test/unit/openapi.test.ts checks the answers against the handlers and the stack.
  */
-import { license, version } from '../../package.json';
-import type { DeliveryOutcome } from '../adapters/stripe-webhooks';
-import type { FinalStatus, LedgerStatus } from '../core/charge-order';
-import type { ErrorCode } from '../handlers/http-responses';
-import { HTTP_HEADERS } from './http-headers';
-import { chargeRequestSchema, MAX_REQUEST_BODY_BYTES, PAYMENT_IDENTITY_FIELDS } from './payment-request';
-import type { QueuedAnswer, QueueIntegrationResponse } from './queue-integration';
-import { API_STAGE_NAME, QUEUED_STATUS, type Route, routes } from './routes';
-import { RETRY_AFTER_SECONDS } from './settings';
+
+import type { DeliveryOutcome } from '../lambdas/adapters/stripe-webhooks';
+import { HTTP_HEADERS } from '../lambdas/contract/http-headers';
+import { chargeRequestSchema, MAX_REQUEST_BODY_BYTES, PAYMENT_IDENTITY_FIELDS } from '../lambdas/contract/payment-request';
+import type { QueuedAnswer, QueueIntegrationResponse } from '../lambdas/contract/queue-integration';
+import { API_STAGE_NAME, QUEUED_STATUS, type Route, routes } from '../lambdas/contract/routes';
+import { RETRY_AFTER_SECONDS } from '../lambdas/contract/settings';
+import type { FinalStatus, LedgerStatus } from '../lambdas/core/charge-order';
+import type { ErrorCode } from '../lambdas/handlers/http-responses';
+import { license, version } from '../package.json';
 
 type Json = Record<string, unknown>;
 type Method = Lowercase<Route['method']>;
@@ -230,10 +231,18 @@ const operations: Record<string, Operation> = {
       'API Gateway checks the body against the charge request schema and puts it on the charge queue, with no Lambda in between; ' +
       'the queue worker charges it exactly once. `GET /payments/{orderId}` tells the outcome.',
     answers: {
-      202: { body: 'QueuedPayment', description: 'The order is on the queue.' },
-      400: error('`invalid_request`: the body does not match the schema, or the queue refused the message (sending it again cannot help).'),
-      503: error('`queue_unavailable`: the queue failed, throttled or denied the integration its permission; retrying is safe.'),
-    } satisfies Record<QueueIntegrationResponse['statusCode'], Answer>,
+      ...({
+        202: { body: 'QueuedPayment', description: 'The order is on the queue.' },
+        400: error('`invalid_request`: the body does not match the schema, or the queue refused the message (sending it again cannot help).'),
+        503: error(
+          '`queue_unavailable`: the queue failed, throttled or denied the integration its permission. After a queue failure the order may be ' +
+            'queued all the same: send the same request again, never the order under a new orderId.',
+        ),
+      } satisfies Record<QueueIntegrationResponse['statusCode'], Answer>),
+      415: error("`request_refused`: the body is not `application/json` (API Gateway's request model only reads JSON)."),
+      500: error("`gateway_error`: the queue's answer did not arrive; the order may be queued: send the same request again."),
+      504: error('`gateway_error`: the queue did not answer within 29 s; the order may be queued: send the same request again.'),
+    },
   },
   'GET /payments/{orderId}': {
     operationId: 'getPayment',
