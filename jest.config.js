@@ -16,4 +16,6 @@ module.exports = {
     project('integration', { slowTestThreshold: 30, setupFiles: ['<rootDir>/test/support/quiet-logs.ts'] }),
   ],
   testTimeout: 60_000,
+  // Jest's default on 2 cores is one worker; the integration files mostly wait on their emulators, so two halve the run.
+  maxWorkers: 2,
 };
