@@ -5,12 +5,15 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { openApiJson } from './openapi-document';
 
 const file = join(__dirname, '..', 'docs', 'openapi.json');
 const json = openApiJson();
+// Strict: an unknown option (`--help`, a typo of --check) stops here rather than rewriting the file.
+const { values } = parseArgs({ options: { check: { type: 'boolean' } } });
 
-if (process.argv.includes('--check')) {
+if (values.check) {
   const committed = (() => {
     try {
       return readFileSync(file, 'utf8');
