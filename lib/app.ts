@@ -1,7 +1,7 @@
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { assertNamespace } from '../lambdas/contract/payment-metadata';
-import { STACK_NAMES } from '../lambdas/contract/settings';
+import { SANDBOX_SUFFIX, STACK_NAMES } from '../lambdas/contract/settings';
 import { ledgerTable } from '../lambdas/contract/tables';
 import { PaymentsStack } from './payments-stack';
 
@@ -14,8 +14,13 @@ export function buildApp(app: App): PaymentsStack {
   const context = (name: string): string | undefined => app.node.tryGetContext(name)?.toString();
   const sandbox = context('sandbox') === 'true';
   const stackName = context('stackName') ?? (sandbox ? STACK_NAMES.sandbox : STACK_NAMES.retained);
-  if (sandbox && stackName === STACK_NAMES.retained) {
-    throw new Error(`a sandbox stack (deleted with its data) may not take the name ${STACK_NAMES.retained}: give it another -c stackName`);
+  // The two kinds never share a name, so deploying one kind can never turn a stack of the other into it.
+  if (sandbox !== stackName.endsWith(SANDBOX_SUFFIX)) {
+    throw new Error(
+      sandbox
+        ? `a sandbox stack (deleted with its data) is named …${SANDBOX_SUFFIX}, not ${stackName}: give it another -c stackName`
+        : `${stackName} is a sandbox's name (…${SANDBOX_SUFFIX}): deploy it with -c sandbox=true, or give a retained stack another name`,
+    );
   }
   const stack = new PaymentsStack(app, stackName, {
     sandbox,

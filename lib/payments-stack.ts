@@ -181,6 +181,7 @@ export class PaymentsStack extends Stack {
       queue: this.queue.queue,
       deadLetterQueue: this.queue.deadLetterQueue,
       alarmTopic: this.queue.alarmTopic,
+      deployment: namespace[ENV.namespace],
     });
     stackOutput(this, 'DashboardUrl', {
       value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,

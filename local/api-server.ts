@@ -59,7 +59,7 @@ export async function startLocalApi({ port, handlers, queueEndpoint, timeoutSeco
   const compiled = routes.map((route) => ({ route, pattern: pathPattern(route.path) }));
 
   async function answer(request: IncomingMessage, url: URL, body: string | undefined): Promise<Answered> {
-    if (body === undefined) return { result: { statusCode: 413, body: '{"message":"Request Too Long"}' } };
+    if (body === undefined) return { result: gatewayAnswer('REQUEST_TOO_LARGE', 413, 'Request Too Long', randomUUID()) };
     const operation = /^\/_local\/([a-z]+)$/.exec(url.pathname)?.[1];
     if (operation !== undefined && request.method === 'POST' && Object.hasOwn(operations, operation)) {
       const result = await operations[operation](url.searchParams).then(
@@ -79,7 +79,8 @@ export async function startLocalApi({ port, handlers, queueEndpoint, timeoutSeco
       // A webhook's body is not checked before its handler runs: its orderIds are nobody's to print.
       return { result, orderId: pathParameters.orderId ?? (route.validatesChargeRequest ? bodyOrderId(body) : undefined) };
     }
-    return { result: { statusCode: 403, body: '{"message":"Missing Authentication Token"}' } };
+    // API Gateway's answer to a path or method it does not serve (MISSING_AUTHENTICATION_TOKEN, a 4xx).
+    return { result: gatewayAnswer('DEFAULT_4XX', 403, 'Missing Authentication Token', randomUUID()) };
   }
 
   const server: Server = createServer((request, response) => {
@@ -89,7 +90,7 @@ export async function startLocalApi({ port, handlers, queueEndpoint, timeoutSeco
       .then((body) => answer(request, url, body))
       .catch((error: unknown): Answered => {
         console.error('local API: handler crashed', errorSummary(error));
-        return { result: { statusCode: 502, body: '{"message":"Internal server error"}' } };
+        return { result: gatewayAnswer('DEFAULT_5XX', 502, 'Internal server error', randomUUID()) };
       })
       .then(({ result, orderId }) => {
         const milliseconds = Math.round(performance.now() - startedAt);
@@ -233,7 +234,7 @@ async function invokeWithTimeout(
   const context = lambdaContext(timeoutSeconds * 1000, functionName);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<APIGatewayProxyResult>((resolve) => {
-    timer = setTimeout(() => resolve({ statusCode: 504, body: '{"message":"Endpoint request timed out"}' }), timeoutSeconds * 1000);
+    timer = setTimeout(() => resolve(gatewayAnswer('DEFAULT_5XX', 504, 'Endpoint request timed out', event.requestContext.requestId)), timeoutSeconds * 1000);
   });
   try {
     return await Promise.race([handler(event, context), timedOut]);

@@ -153,7 +153,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     const namespace = assertNamespace(settings.namespace ?? (stripeEmulator ? LOCAL_NAMESPACE : machineNamespace()));
     const service = { dynamoDb, ...tables, stripe: async () => stripe, namespace };
     // As each Lambda does: one metrics instance for the handler and its charge service (Stripe latency).
-    const metrics = { api: serviceMetrics(), queue: serviceMetrics() };
+    const metrics = { api: serviceMetrics(namespace), queue: serviceMetrics(namespace) };
     const charge = { api: createChargeService(service, 'api', metrics.api), queue: createChargeService(service, 'queue', metrics.queue) };
     const stripeWebhookSecret = settings.stripeWebhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
 
@@ -178,6 +178,8 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
         payments: createStripePayments(async () => stripe),
         graceSeconds: pendingGraceSeconds,
       }),
+      undefined,
+      serviceMetrics(namespace),
     );
     const auditHandler = createAuditHandler(
       createAudit({
@@ -186,6 +188,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
         readRecord: createLedgerReader(dynamoDb, tables.ledgerTableName),
         graceSeconds: pendingGraceSeconds,
       }),
+      serviceMetrics(namespace),
     );
     const reconcileOnce = () => reconcileHandler({}, lambdaContext(RECONCILER_TIMEOUT_SECONDS * 1000, 'reconcilePending'));
     const reconciler = startPeriodic(reconcileIntervalSeconds * 1000, () =>
@@ -200,6 +203,8 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
         stripeWebhook: createStripeWebhookHandler(
           createStripeEventVerifier(async () => stripeWebhookSecret),
           createStripeEventHandling(service),
+          undefined,
+          serviceMetrics(namespace),
         ),
       },
       // What `npm run reconcile -- --local` asks for: one run now, answered with its summary.

@@ -27,9 +27,15 @@ export const SERVICE_NAME = 'payments';
 /** The CloudWatch namespace of this service's own metrics (alarms read them there). */
 export const METRICS_NAMESPACE = 'ExactlyOncePayments';
 /**
+ * The dimensions of the service's metrics: the service and the deployment (its namespace at
+ * Stripe), so that two stacks in one account and region, a sandbox beside a retained stack, never
+ * mix their metrics nor set off each other's alarms.
+ */
+export const metricDimensions = (deployment: string) => ({ service: SERVICE_NAME, deployment });
+/**
  * The service's own metrics, one per outcome, each a count of 1 per occurrence (the README's
- * metrics table lists them). Dimension: `service` only, never an orderId; a dead letter also by
- * its failure code.
+ * metrics table lists them). Dimensions: `service` and `deployment`, never an orderId; a dead
+ * letter also by its failure code.
  */
 export const METRIC_NAMES = {
   charged: 'Charged',

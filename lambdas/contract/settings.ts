@@ -89,7 +89,9 @@ export const DAILY_AUDIT_WINDOW = { since: '49h', settledFor: '30m' } as const;
 export const AUDIT_TIMEOUT_SECONDS = 10 * 60;
 
 /**
- * Stack names: a sandbox never takes the retained stack's name, so `npm run deploy` (sandbox) can
- * never turn that stack's tables into ones deleted with it, nor `npm run destroy` delete them.
+ * Stack names: a sandbox's name ends in `Sandbox` and a retained stack's does not, so `npm run
+ * deploy` (a sandbox) can never turn a retained stack's tables into ones deleted with it, nor
+ * `npm run destroy` delete them.
  */
-export const STACK_NAMES = { retained: 'ExactlyOncePayments', sandbox: 'ExactlyOncePaymentsSandbox' } as const;
+export const SANDBOX_SUFFIX = 'Sandbox';
+export const STACK_NAMES = { retained: 'ExactlyOncePayments', sandbox: `ExactlyOncePayments${SANDBOX_SUFFIX}` } as const;

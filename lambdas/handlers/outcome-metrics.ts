@@ -1,12 +1,16 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { METRIC_NAMES, METRICS_NAMESPACE, type MetricName, SERVICE_NAME } from '../contract/environment';
+import { ENV, METRIC_NAMES, METRICS_NAMESPACE, type MetricName, metricDimensions } from '../contract/environment';
 import { HTTP_HEADERS } from '../contract/http-headers';
 import type { ChargeResult } from '../core/charge-order';
 
-/** The service's metrics, as EMF in the function's log (Powertools Metrics); each handler publishes once per invocation. */
-export function serviceMetrics(): Metrics {
-  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+/**
+ * The service's metrics, as EMF in the function's log (Powertools Metrics), for this deployment
+ * (PAYMENTS_NAMESPACE, which every function has); each handler publishes once per invocation.
+ */
+export function serviceMetrics(deployment = process.env[ENV.namespace]): Metrics {
+  const { service, ...defaultDimensions } = metricDimensions(deployment ?? 'unknown');
+  return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, defaultDimensions });
 }
 
 /**

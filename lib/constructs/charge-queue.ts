@@ -7,6 +7,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { chargeQueue } from '../../lambdas/contract/queues';
+import { operatorCommand } from './operator-command';
 
 export interface ChargeQueueProps {
   removalPolicy: RemovalPolicy;
@@ -43,7 +44,7 @@ export class ChargeQueue extends Construct {
       removalPolicy,
     });
     this.deadLetterAlarm = new Alarm(this, 'DeadLetterAlarm', {
-      alarmDescription: 'A charge message was dead-lettered: inspect with `npm run dlq:inspect`, fix the cause, then `npm run dlq:redrive`.',
+      alarmDescription: `A charge message was dead-lettered: inspect with ${operatorCommand(this, 'dlq:inspect')}, fix the cause, then ${operatorCommand(this, 'dlq:redrive')}.`,
       metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: 'Maximum' }),
       threshold: 1,
       evaluationPeriods: 1,

@@ -2,10 +2,11 @@ import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { Construct } from 'constructs';
-import { ENV, METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/contract/environment';
+import { ENV, METRIC_NAMES, METRICS_NAMESPACE, metricDimensions } from '../../lambdas/contract/environment';
 import { AUDIT_TIMEOUT_SECONDS, DAILY_AUDIT_WINDOW } from '../../lambdas/contract/settings';
 import { createdIndex } from '../../lambdas/contract/tables';
 import { entryPath } from './bundling';
+import { operatorCommand } from './operator-command';
 import { type LedgerOperationProps, ScheduledFunction } from './scheduled-function';
 
 /** The daily audit of Stripe against the ledger, and the alarm on any difference it finds. */
@@ -33,17 +34,16 @@ export class LedgerAudit extends ScheduledFunction {
       secretsKeyArn: props.secretsKeyArn,
       environment: props.environment,
       alarmTopic: props.alarmTopic,
-      whenItFails: 'The daily audit of Stripe against the ledger failed to run. Read its log group, then `npm run audit`.',
+      whenItFails: `The daily audit of Stripe against the ledger failed to run. Read its log group, then ${operatorCommand(scope, 'audit')}.`,
       logLevel: props.logLevel,
       removalPolicy: props.removalPolicy,
     });
     this.discrepancyAlarm = new Alarm(this, 'DiscrepancyAlarm', {
-      alarmDescription:
-        'Stripe and the ledger differ: run `npm run audit -- --since 49h` for the list; each row names the order, the PaymentIntent and the field.',
+      alarmDescription: `Stripe and the ledger differ: run ${operatorCommand(this, 'audit -- --since 49h')} for the list; each row names the order, the PaymentIntent and the field.`,
       metric: new Metric({
         namespace: METRICS_NAMESPACE,
         metricName: METRIC_NAMES.auditDiscrepancies,
-        dimensionsMap: { service: SERVICE_NAME },
+        dimensionsMap: metricDimensions(props.environment[ENV.namespace]),
         period: every,
         statistic: 'Maximum',
       }),

@@ -17,7 +17,8 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC_NAMES, METRICS_NAMESPACE, type MetricName, SERVICE_NAME } from '../../lambdas/contract/environment';
+import { METRIC_NAMES, METRICS_NAMESPACE, type MetricName, metricDimensions } from '../../lambdas/contract/environment';
+import { operatorCommand } from './operator-command';
 
 export interface MonitoredFunction {
   name: string;
@@ -34,6 +35,8 @@ export interface MonitoringProps {
   queue: IQueue;
   deadLetterQueue: IQueue;
   alarmTopic: ITopic;
+  /** The deployment's namespace: the `deployment` dimension of the service's own metrics. */
+  deployment: string;
 }
 
 /** Share of API requests answered 5xx, over five minutes, that alarms. */
@@ -74,7 +77,7 @@ export class Monitoring extends Construct {
       return created;
     };
     const business = (name: MetricName, statistic = 'Sum') =>
-      new Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { service: SERVICE_NAME }, statistic, period: FIVE_MINUTES });
+      new Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: metricDimensions(props.deployment), statistic, period: FIVE_MINUTES });
 
     // API Gateway, stage v1.
     const { stage } = props;
@@ -160,13 +163,13 @@ export class Monitoring extends Construct {
       'WebhookConflicts',
       business(METRIC_NAMES.webhookConflict),
       1,
-      "A webhook named another PaymentIntent, amount or currency than the order's: compare the order at Stripe with `GET /payments/{orderId}`; `npm run audit`.",
+      `A webhook named another PaymentIntent, amount or currency than the order's: compare the order at Stripe with \`GET /payments/{orderId}\`; ${operatorCommand(this, 'audit')}.`,
     );
     alarm(
       'WebhookUnknownOrders',
       business(METRIC_NAMES.webhookUnknownOrder),
       1,
-      'A webhook of this deployment named an order the ledger never recorded: `npm run audit` lists the PaymentIntent without a record.',
+      `A webhook of this deployment named an order the ledger never recorded: ${operatorCommand(this, 'audit')} lists the PaymentIntent without a record.`,
     );
 
     const outcomes = (names: MetricName[]) => names.map((name) => business(name));

@@ -4,6 +4,7 @@ import { ENV } from '../../lambdas/contract/environment';
 import { PENDING_GRACE_SECONDS, RECONCILE_INTERVAL_MINUTES, RECONCILER_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
 import { pendingIndex } from '../../lambdas/contract/tables';
 import { entryPath } from './bundling';
+import { operatorCommand } from './operator-command';
 import { type LedgerOperationProps, ScheduledFunction } from './scheduled-function';
 
 /** The reconciler: settles orders left pending past the grace period from Stripe's side, every few minutes. */
@@ -27,7 +28,7 @@ export class Reconciler extends ScheduledFunction {
       secretsKeyArn: props.secretsKeyArn,
       environment: { ...props.environment, [ENV.pendingGraceSeconds]: String(PENDING_GRACE_SECONDS) },
       alarmTopic: props.alarmTopic,
-      whenItFails: 'The reconciler failed a run: pending orders may stay unsettled. Read its log group, check Stripe and DynamoDB, then `npm run reconcile`.',
+      whenItFails: `The reconciler failed a run: pending orders may stay unsettled. Read its log group, check Stripe and DynamoDB, then ${operatorCommand(scope, 'reconcile')}.`,
       logLevel: props.logLevel,
       removalPolicy: props.removalPolicy,
     });

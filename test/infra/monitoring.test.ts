@@ -1,5 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/contract/environment';
+import { ENV, METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/contract/environment';
 import { API_5XX_RATE_ALARM, DURATION_ALARM_SHARE } from '../../lib/constructs/monitoring';
 import { synthesize } from '../support/synth';
 
@@ -13,6 +13,10 @@ const [topicId] = Object.keys(template.findResources('AWS::SNS::Topic'));
 const functionIds = Object.entries(resources)
   .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
   .map(([id]) => id);
+// What every function publishes its metrics for (PAYMENTS_NAMESPACE): the deployment dimension its alarms must read.
+const publishing = functionIds.filter((id) => resources[id].Properties.Environment?.Variables?.[ENV.namespace] !== undefined);
+const deployments = new Set(publishing.map((id) => JSON.stringify(resources[id].Properties.Environment.Variables[ENV.namespace])));
+const [deployment] = [...deployments].map((value) => JSON.parse(value));
 const onFunction = (metricName: string, functionId: string) =>
   alarms.filter((a) => a.MetricName === metricName && a.Dimensions?.[0]?.Value?.Ref === functionId);
 
@@ -64,8 +68,32 @@ describe('alarms', () => {
       MetricName: metricName,
       Statistic: 'Sum',
       Threshold: 1,
-      Dimensions: [{ Name: 'service', Value: 'payments' }],
+      Dimensions: [
+        { Name: 'deployment', Value: deployment },
+        { Name: 'service', Value: 'payments' },
+      ],
     });
+  });
+
+  it("read the service's metrics of this deployment only: the dimension every function publishes with, which another stack's differs from", () => {
+    expect(publishing).toHaveLength(5); // every function that counts outcomes (getPayment counts none)
+    expect(deployments.size).toBe(1);
+    expect(deployment).toBeDefined();
+    const own = alarms.filter((alarm) => alarm.Namespace === METRICS_NAMESPACE);
+    expect(own.length).toBeGreaterThanOrEqual(3);
+    expect(
+      own.filter(
+        ({ Dimensions }) =>
+          JSON.stringify(Dimensions) !==
+          JSON.stringify([
+            { Name: 'deployment', Value: deployment },
+            { Name: 'service', Value: 'payments' },
+          ]),
+      ),
+    ).toEqual([]);
+    const other = synthesize({ sandbox: 'true', stackName: 'AliceSandbox' }).template.toJSON().Resources as typeof resources;
+    const otherDeployment = Object.values(other).find(({ Type }) => Type === 'AWS::Lambda::Function')?.Properties.Environment?.Variables?.[ENV.namespace];
+    expect(JSON.stringify(otherDeployment)).not.toBe(JSON.stringify(deployment));
   });
 });
 
@@ -87,4 +115,15 @@ describe('the dashboard', () => {
   it('is named in an output', () => {
     template.hasOutput('DashboardUrl', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }) });
   });
+});
+
+it("names in every alarm's operator command the stack it is about, whatever stack the operator's shell would pick", () => {
+  const descriptions = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(({ Properties }) => String(Properties.AlarmDescription));
+  const withCommands = descriptions.filter((description) => description.includes('npm run'));
+  expect(withCommands.length).toBeGreaterThanOrEqual(5);
+  expect(
+    withCommands.filter(
+      (description) => (description.match(/npm run/g) ?? []).length !== (description.match(/STACK_NAME=ExactlyOncePaymentsSandbox npm run/g) ?? []).length,
+    ),
+  ).toEqual([]);
 });

@@ -35,11 +35,14 @@ it('deploys and destroys a sandbox stack (the same context), whose tables, logs 
   expect(data.filter(({ DeletionPolicy }) => DeletionPolicy !== 'Delete')).toEqual([]);
 });
 
-it('never deploys or destroys the retained stack: a sandbox has a name of its own, and may not take that one', () => {
+it('never deploys or destroys a retained stack: a sandbox has a name of its own kind, and the kinds never share one', () => {
   const sandboxName = synthesize(contextOf(scripts.deploy)).stack.stackName;
   expect(sandboxName).toBe(STACK_NAMES.sandbox);
   expect(synthesize().stack.stackName).toBe(STACK_NAMES.retained);
-  expect(() => synthesize({ ...contextOf(scripts.deploy), stackName: STACK_NAMES.retained })).toThrow(/may not take the name ExactlyOncePayments/);
+  expect(() => synthesize({ ...contextOf(scripts.deploy), stackName: STACK_NAMES.retained })).toThrow(/a sandbox stack .* is named …Sandbox/);
+  expect(() => synthesize({ ...contextOf(scripts.deploy), stackName: 'PaymentsProd' })).toThrow(/a sandbox stack .* is named …Sandbox/);
+  expect(() => synthesize({ stackName: 'PaymentsSandbox' })).toThrow(/is a sandbox's name/);
+  expect(synthesize({ ...contextOf(scripts.deploy), stackName: 'AliceSandbox' }).stack.stackName).toBe('AliceSandbox');
 });
 
 it('writes the outputs to the git-ignored file npm run smoke reads', () => {

@@ -125,7 +125,10 @@ describe('the daily audit', () => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: METRICS_NAMESPACE,
       MetricName: METRIC_NAMES.auditDiscrepancies,
-      Dimensions: [{ Name: 'service', Value: 'payments' }],
+      Dimensions: [
+        { Name: 'deployment', Value: resources[auditId].Properties.Environment.Variables[ENV.namespace] },
+        { Name: 'service', Value: 'payments' },
+      ],
       Statistic: 'Maximum',
       Period: 86_400,
       Threshold: 0,

@@ -136,6 +136,16 @@ it('answers 500 gateway_error when SQS cannot be reached', async () => {
   expect(((await response.json()) as { error: { code: string } }).error.code).toBe('gateway_error');
 });
 
+it('answers what API Gateway answers itself with the deployed gateway responses: an unknown route, a crashed function', async () => {
+  const url = await apiOnQueue(await newQueue());
+  const unknown = await fetch(`${url}/nope`);
+  expect(unknown.status).toBe(403);
+  expect(await unknown.json()).toEqual({ error: { code: 'request_refused', message: 'Missing Authentication Token' } });
+  const crashed = await fetch(`${url}/payments/order-1`); // getPayment is notCalled here: it throws
+  expect(crashed.status).toBe(502);
+  expect(await crashed.json()).toEqual({ error: { code: 'gateway_error', message: 'Internal server error' } });
+});
+
 it("logs a charge request's orderId, and no orderId from a webhook's body, which nothing has verified yet", async () => {
   const answered: AnsweredRequest[] = [];
   const url = await apiOnQueue(await newQueue(), emulator.endpoint, (request) => answered.push(request));

@@ -2,6 +2,9 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { serviceMetrics } from '../../lambdas/handlers/outcome-metrics';
 import { capturedLogger } from './captured-logs';
 
+/** The deployment the captured metrics are published for. */
+export const CAPTURED_DEPLOYMENT = 'test-deployment';
+
 /** The EMF blob of one publish: the metric values by name, and its dimensions. */
 export interface EmfBlob {
   metrics: Record<string, number | number[]>;
@@ -18,7 +21,7 @@ export function capturedMetrics(): { metrics: Metrics; blobs: () => EmfBlob[]; l
   // Off until restore(): single metrics (cold start, dead letters) are new instances that read it too.
   const disabled = process.env.POWERTOOLS_METRICS_DISABLED;
   delete process.env.POWERTOOLS_METRICS_DISABLED;
-  const metrics = serviceMetrics();
+  const metrics = serviceMetrics(CAPTURED_DEPLOYMENT);
   const restore = () => {
     if (disabled !== undefined) process.env.POWERTOOLS_METRICS_DISABLED = disabled;
     output.restore();

@@ -4,7 +4,7 @@ import { createAuditHandler } from '../../lambdas/handlers/audit-ledger';
 import { serviceMetrics } from '../../lambdas/handlers/outcome-metrics';
 import { lambdaContext } from '../../local/lambda-context';
 import { capturedLogger } from '../support/captured-logs';
-import { capturedMetrics } from '../support/captured-metrics';
+import { CAPTURED_DEPLOYMENT, capturedMetrics } from '../support/captured-metrics';
 import { silentLogger } from '../support/local-parts';
 
 const report = (count: number): AuditReport => ({
@@ -57,7 +57,11 @@ describe('the audit function', () => {
     }
     const blobs = captured.blobs();
     expect(blobs).toHaveLength(1);
-    expect(blobs[0]).toMatchObject({ metrics: { [METRIC_NAMES.auditDiscrepancies]: count }, dimensions: [['service']], values: { service: SERVICE_NAME } });
+    expect(blobs[0]).toMatchObject({
+      metrics: { [METRIC_NAMES.auditDiscrepancies]: count },
+      dimensions: [['service', 'deployment']],
+      values: { service: SERVICE_NAME, deployment: CAPTURED_DEPLOYMENT },
+    });
     expect(blobs[0].values._aws).toMatchObject({
       CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Metrics: [{ Name: METRIC_NAMES.auditDiscrepancies, Unit: 'Count' }] }],
     });

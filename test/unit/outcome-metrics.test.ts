@@ -10,7 +10,7 @@ import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker'
 import { createReconcileHandler } from '../../lambdas/handlers/reconcile-pending';
 import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
 import { lambdaContext } from '../../local/lambda-context';
-import { capturedMetrics, type EmfBlob } from '../support/captured-metrics';
+import { CAPTURED_DEPLOYMENT, capturedMetrics, type EmfBlob } from '../support/captured-metrics';
 import { chargeResult } from '../support/charge-results';
 import { silentLogger } from '../support/local-parts';
 import { sqsRecord } from '../support/sqs-records';
@@ -33,9 +33,10 @@ async function published(run: (metrics: ReturnType<typeof capturedMetrics>['metr
 const only = (name: MetricName, value = 1) => [
   {
     metrics: { [name]: value },
-    dimensions: [['service']],
+    dimensions: [['service', 'deployment']],
     values: expect.objectContaining({
       service: 'payments',
+      deployment: CAPTURED_DEPLOYMENT,
       _aws: expect.objectContaining({ CloudWatchMetrics: [expect.objectContaining({ Namespace: METRICS_NAMESPACE })] }),
     }),
   },
@@ -103,12 +104,12 @@ describe("the queue worker counts each record's outcome, and a dead letter by it
     );
     const deadLetters = blobs.filter((blob) => METRIC_NAMES.deadLettered in blob.metrics);
     expect(deadLetters.map((blob) => [blob.dimensions, blob.values.failureCode]).sort()).toEqual([
-      [[['service', 'failureCode']], 'idempotency_key_reused'],
-      [[['service', 'failureCode']], 'invalid_request'],
+      [[['service', 'deployment', 'failureCode']], 'idempotency_key_reused'],
+      [[['service', 'deployment', 'failureCode']], 'invalid_request'],
     ]);
     const [batch] = blobs.filter((blob) => !(METRIC_NAMES.deadLettered in blob.metrics));
     expect(batch.metrics).toEqual({ [METRIC_NAMES.charged]: 1, [METRIC_NAMES.declined]: 1, [METRIC_NAMES.replayed]: 1, [METRIC_NAMES.queueRetry]: 1 });
-    expect(batch.dimensions).toEqual([['service']]);
+    expect(batch.dimensions).toEqual([['service', 'deployment']]);
   });
 });
 
