@@ -7,23 +7,29 @@ import { PaymentsStack } from './payments-stack';
 
 /**
  * Adds the payments stack to an app, configured from context (`-c name=value`):
- * `sandbox=true` (destroy data with the stack; named ExactlyOncePaymentsSandbox), `ledgerIndexes=N` (upgrading in steps), `apiGatewayCloudWatchRole=true` / `apiGatewayExecutionLogs=true` (execution logs), `namespace` (at Stripe; default `<stack>-<account>-<region>`), `stripeSecretName`, `stripeWebhookSecretName`, `secretsKmsKeyArn`, `alarmEmail`, `logLevel`, `stackName`.
+ * `sandbox=true` (destroy data with the stack; named ExactlyOncePaymentsSandbox), `retainedStackName`, `ledgerIndexes=N` (upgrading in steps), `apiGatewayCloudWatchRole=true` / `apiGatewayExecutionLogs=true` (execution logs), `namespace` (at Stripe; default `<stack>-<account>-<region>`), `stripeSecretName`, `stripeWebhookSecretName`, `secretsKmsKeyArn`, `alarmEmail`, `logLevel`, `stackName`.
  * Every AWS Solutions finding fails synth unless acknowledged, with its reason, where it arises.
  */
 export function buildApp(app: App): PaymentsStack {
   const context = (name: string): string | undefined => app.node.tryGetContext(name)?.toString();
   const sandbox = context('sandbox') === 'true';
   const stackName = context('stackName') ?? (sandbox ? STACK_NAMES.sandbox : STACK_NAMES.retained);
-  // The two kinds never share a name, so deploying one kind can never turn a stack of the other into it.
-  if (sandbox !== stackName.endsWith(SANDBOX_SUFFIX)) {
+  // The two kinds never share a name, so deploying one kind can never turn a stack of the other into
+  // it. A retained stack an earlier version let take a sandbox's name is named exactly, to be kept.
+  const retainedUnderSandboxName = context('retainedStackName') === stackName;
+  if (sandbox && !stackName.endsWith(SANDBOX_SUFFIX)) {
+    throw new Error(`a sandbox stack (deleted with its data) is named …${SANDBOX_SUFFIX}, not ${stackName}: give it another -c stackName`);
+  }
+  if (!sandbox && stackName.endsWith(SANDBOX_SUFFIX) && !retainedUnderSandboxName) {
     throw new Error(
-      sandbox
-        ? `a sandbox stack (deleted with its data) is named …${SANDBOX_SUFFIX}, not ${stackName}: give it another -c stackName`
-        : `${stackName} is a sandbox's name (…${SANDBOX_SUFFIX}): deploy it with -c sandbox=true, or give a retained stack another name`,
+      `${stackName} is a sandbox's name (…${SANDBOX_SUFFIX}), and this stack keeps its data: name it otherwise, or, for a retained stack deployed under this name before, add -c retainedStackName=${stackName}`,
     );
   }
+  if (sandbox && retainedUnderSandboxName) throw new Error(`${stackName} is a retained stack (-c retainedStackName): it cannot be deployed as a sandbox`);
   const stack = new PaymentsStack(app, stackName, {
     sandbox,
+    // CloudFormation refuses to delete a retained stack until someone turns this off on purpose.
+    terminationProtection: !sandbox,
     namespace: context('namespace') === undefined ? undefined : assertNamespace(context('namespace') as string),
     stripeSecretName: context('stripeSecretName'),
     stripeWebhookSecretName: context('stripeWebhookSecretName'),

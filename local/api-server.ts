@@ -234,7 +234,8 @@ async function invokeWithTimeout(
   const context = lambdaContext(timeoutSeconds * 1000, functionName);
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<APIGatewayProxyResult>((resolve) => {
-    timer = setTimeout(() => resolve(gatewayAnswer('DEFAULT_5XX', 504, 'Endpoint request timed out', event.requestContext.requestId)), timeoutSeconds * 1000);
+    // The function's timeout comes before API Gateway's 29 s: a timed-out Lambda is the gateway's 502.
+    timer = setTimeout(() => resolve(gatewayAnswer('DEFAULT_5XX', 502, 'Internal server error', event.requestContext.requestId)), timeoutSeconds * 1000);
   });
   try {
     return await Promise.race([handler(event, context), timedOut]);

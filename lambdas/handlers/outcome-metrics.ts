@@ -1,15 +1,17 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import { requiredEnv } from '../adapters/environment';
 import { ENV, METRIC_NAMES, METRICS_NAMESPACE, type MetricName, metricDimensions } from '../contract/environment';
 import { HTTP_HEADERS } from '../contract/http-headers';
 import type { ChargeResult } from '../core/charge-order';
 
 /**
- * The service's metrics, as EMF in the function's log (Powertools Metrics), for this deployment
- * (PAYMENTS_NAMESPACE, which every function has); each handler publishes once per invocation.
+ * The service's metrics, as EMF in the function's log (Powertools Metrics), for this deployment:
+ * PAYMENTS_NAMESPACE, which every function that counts has. Without it nothing starts, rather than
+ * publish metrics no alarm reads.
  */
-export function serviceMetrics(deployment = process.env[ENV.namespace]): Metrics {
-  const { service, ...defaultDimensions } = metricDimensions(deployment ?? 'unknown');
+export function serviceMetrics(deployment = requiredEnv(ENV.namespace)): Metrics {
+  const { service, ...defaultDimensions } = metricDimensions(deployment);
   return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, defaultDimensions });
 }
 

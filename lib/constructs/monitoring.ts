@@ -7,6 +7,7 @@ import {
   GraphWidget,
   type HorizontalAnnotation,
   type IMetric,
+  MathExpression,
   Metric,
   TextWidget,
   TreatMissingData,
@@ -173,6 +174,13 @@ export class Monitoring extends Construct {
     );
 
     const outcomes = (names: MetricName[]) => names.map((name) => business(name));
+    // Dead letters are published by failure code (a dimension more): one series sums every code.
+    const deadLetters = new MathExpression({
+      expression: `SUM(SEARCH('{${METRICS_NAMESPACE},deployment,failureCode,service} MetricName="${METRIC_NAMES.deadLettered}" deployment="${props.deployment}"', 'Sum', 300))`,
+      label: METRIC_NAMES.deadLettered,
+      period: FIVE_MINUTES,
+      usingMetrics: {},
+    });
     this.dashboard = new Dashboard(this, 'Dashboard', {
       widgets: [
         [
@@ -222,7 +230,7 @@ export class Monitoring extends Construct {
             right: [props.queue.metricApproximateAgeOfOldestMessage()],
             width: 12,
           }),
-          new GraphWidget({ title: 'Queue worker: retries and dead letters', left: outcomes([METRIC_NAMES.queueRetry, METRIC_NAMES.deadLettered]), width: 12 }),
+          new GraphWidget({ title: 'Queue worker: retries and dead letters', left: [...outcomes([METRIC_NAMES.queueRetry]), deadLetters], width: 12 }),
         ],
         [
           new GraphWidget({

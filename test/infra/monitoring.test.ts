@@ -117,13 +117,21 @@ describe('the dashboard', () => {
   });
 });
 
-it("names in every alarm's operator command the stack it is about, whatever stack the operator's shell would pick", () => {
-  const descriptions = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(({ Properties }) => String(Properties.AlarmDescription));
+it("names in every alarm's operator command the stack it is about and its region, whatever the operator's shell would pick", () => {
+  // A description with the region in it is an Fn::Join: read it as its JSON.
+  const descriptions = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(({ Properties }) => JSON.stringify(Properties.AlarmDescription));
   const withCommands = descriptions.filter((description) => description.includes('npm run'));
   expect(withCommands.length).toBeGreaterThanOrEqual(5);
-  expect(
-    withCommands.filter(
-      (description) => (description.match(/npm run/g) ?? []).length !== (description.match(/STACK_NAME=ExactlyOncePaymentsSandbox npm run/g) ?? []).length,
-    ),
-  ).toEqual([]);
+  const forThisStack = /AWS_REGION=",\{"Ref":"AWS::Region"\}," STACK_NAME=ExactlyOncePaymentsSandbox npm run/g;
+  expect(withCommands.filter((description) => (description.match(/npm run/g) ?? []).length !== (description.match(forThisStack) ?? []).length)).toEqual([]);
+});
+
+it('plots dead letters by searching every failure code, the dimensions they are published with, of this deployment only', () => {
+  const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+  const body = JSON.stringify(dashboard.Properties.DashboardBody);
+  expect(body).toContain(
+    `SEARCH('{${METRICS_NAMESPACE},deployment,failureCode,service} MetricName=\\\\\\"${METRIC_NAMES.deadLettered}\\\\\\" deployment=\\\\\\"`,
+  );
+  // A plain series with the outcome dimensions only would name a metric nobody publishes.
+  expect(body).not.toMatch(new RegExp(`\\\\"${METRICS_NAMESPACE}\\\\",\\\\"${METRIC_NAMES.deadLettered}\\\\"`));
 });

@@ -42,10 +42,28 @@ it('never deploys or destroys a retained stack: a sandbox has a name of its own 
   expect(() => synthesize({ ...contextOf(scripts.deploy), stackName: STACK_NAMES.retained })).toThrow(/a sandbox stack .* is named …Sandbox/);
   expect(() => synthesize({ ...contextOf(scripts.deploy), stackName: 'PaymentsProd' })).toThrow(/a sandbox stack .* is named …Sandbox/);
   expect(() => synthesize({ stackName: 'PaymentsSandbox' })).toThrow(/is a sandbox's name/);
+  expect(() => synthesize({ stackName: 'PaymentsSandbox' })).not.toThrow(/sandbox=true/); // never the advice that would make it deletable
   expect(synthesize({ ...contextOf(scripts.deploy), stackName: 'AliceSandbox' }).stack.stackName).toBe('AliceSandbox');
 });
 
 it('writes the outputs to the git-ignored file npm run smoke reads', () => {
   expect(scripts.deploy).toContain(`--outputs-file ${OUTPUTS_FILE}`);
   expect(readFileSync(resolve(root, '.gitignore'), 'utf8').split('\n')).toContain(OUTPUTS_FILE);
+});
+
+it('keeps a retained stack an earlier version let take a sandbox name, only when named exactly, and never as a sandbox', () => {
+  const kept = synthesize({ stackName: 'PaymentsProdSandbox', retainedStackName: 'PaymentsProdSandbox' });
+  const tables = Object.values(kept.template.findResources('AWS::DynamoDB::Table'));
+  expect(tables.map(({ DeletionPolicy, Properties }) => [DeletionPolicy, Properties.DeletionProtectionEnabled])).toEqual([
+    ['Retain', true],
+    ['Retain', true],
+  ]);
+  expect(() => synthesize({ sandbox: 'true', stackName: 'PaymentsProdSandbox', retainedStackName: 'PaymentsProdSandbox' })).toThrow(
+    /cannot be deployed as a sandbox/,
+  );
+});
+
+it('protects a retained stack from deletion, and not a sandbox', () => {
+  expect(synthesize().stack.terminationProtection).toBe(true);
+  expect(synthesize(contextOf(scripts.deploy)).stack.terminationProtection).toBe(false);
 });

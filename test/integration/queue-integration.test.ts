@@ -146,6 +146,26 @@ it('answers what API Gateway answers itself with the deployed gateway responses:
   expect(await crashed.json()).toEqual({ error: { code: 'gateway_error', message: 'Internal server error' } });
 });
 
+it("answers a function that timed out with the gateway's 502, and a body over 10 MB with its 413, in the contract's error shape", async () => {
+  const api = await startLocalApi({
+    port: 0,
+    handlers: { chargePayment: () => new Promise(() => undefined), getPayment: notCalled, stripeWebhook: notCalled },
+    queueEndpoint: async () => ({ statusCode: 500, body: '' }),
+    timeoutSeconds: 1,
+  });
+  closing.push(api.stop);
+  const timedOut = await fetch(`${api.url}/payments`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: anOrder() });
+  expect(timedOut.status).toBe(502);
+  expect(await timedOut.json()).toEqual({ error: { code: 'gateway_error', message: 'Internal server error' } });
+  const tooLarge = await fetch(`${api.url}/payments`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: 'x'.repeat(10 * 1024 * 1024 + 1),
+  });
+  expect(tooLarge.status).toBe(413);
+  expect(await tooLarge.json()).toEqual({ error: { code: 'payload_too_large', message: 'Request Too Long' } });
+});
+
 it("logs a charge request's orderId, and no orderId from a webhook's body, which nothing has verified yet", async () => {
   const answered: AnsweredRequest[] = [];
   const url = await apiOnQueue(await newQueue(), emulator.endpoint, (request) => answered.push(request));

@@ -4,3 +4,5 @@ process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 // Metrics would print an EMF line per call; tests that check metrics turn them on for themselves (captured-metrics.ts).
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// Every deployed function that counts has its deployment's namespace (the metrics' deployment dimension).
+process.env.PAYMENTS_NAMESPACE ??= 'test';

@@ -1,3 +1,4 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
 import type { DeliveryOutcome } from '../../lambdas/adapters/stripe-webhooks';
@@ -7,9 +8,11 @@ import { OrderConflictError, PaymentInProgressError, PaymentProviderError, Payme
 import type { ReconcileSummary } from '../../lambdas/core/reconcile-pending';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker';
+import { serviceMetrics } from '../../lambdas/handlers/outcome-metrics';
 import { createReconcileHandler } from '../../lambdas/handlers/reconcile-pending';
 import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
 import { lambdaContext } from '../../local/lambda-context';
+import { capturedLogger } from '../support/captured-logs';
 import { CAPTURED_DEPLOYMENT, capturedMetrics, type EmfBlob } from '../support/captured-metrics';
 import { chargeResult } from '../support/charge-results';
 import { silentLogger } from '../support/local-parts';
@@ -145,5 +148,26 @@ describe('the reconciler counts what it settled and expired, each run', () => {
     const summary: ReconcileSummary = { examined: 5, settled: 3, expired: 1, leftAlone: 1, movedOn: 0, failed: 0, unfinished: false };
     const [blob] = await published((metrics) => createReconcileHandler(async () => summary, silentLogger, metrics)({}, lambdaContext()));
     expect(blob.metrics).toEqual({ [METRIC_NAMES.reconcilerSettled]: 3, [METRIC_NAMES.reconcilerExpired]: 1 });
+  });
+});
+
+describe('the deployment dimension in Lambda', () => {
+  it("is the function's PAYMENTS_NAMESPACE, and a function without one does not start", () => {
+    const [namespace, disabled] = [process.env.PAYMENTS_NAMESPACE, process.env.POWERTOOLS_METRICS_DISABLED];
+    const output = capturedLogger();
+    try {
+      process.env.PAYMENTS_NAMESPACE = 'ExactlyOncePaymentsSandbox-123456789012-eu-west-1';
+      delete process.env.POWERTOOLS_METRICS_DISABLED;
+      const metrics = serviceMetrics();
+      metrics.addMetric(METRIC_NAMES.charged, MetricUnit.Count, 1);
+      metrics.publishStoredMetrics();
+      expect(output.entries()).toEqual([expect.objectContaining({ service: 'payments', deployment: 'ExactlyOncePaymentsSandbox-123456789012-eu-west-1' })]);
+      delete process.env.PAYMENTS_NAMESPACE;
+      expect(() => serviceMetrics()).toThrow(/PAYMENTS_NAMESPACE is not set/);
+    } finally {
+      output.restore();
+      process.env.PAYMENTS_NAMESPACE = namespace;
+      process.env.POWERTOOLS_METRICS_DISABLED = disabled;
+    }
   });
 });

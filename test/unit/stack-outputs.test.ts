@@ -29,3 +29,27 @@ describe('the stack whose outputs npm run deploy wrote (what smoke acts on)', ()
     expect(() => deployedOutputs(outputsFile({ A: sandbox }), 'B')).toThrow(/set STACK_NAME/);
   });
 });
+
+it('leaves the operator commands on ExactlyOncePayments or STACK_NAME, never on a stack guessed from cdk-outputs.json', () => {
+  const [cwd, chosen] = [process.cwd(), process.env.STACK_NAME];
+  const stackName = (): string => {
+    let name = '';
+    jest.isolateModules(() => {
+      name = (require('../../scripts/stack-outputs') as { STACK_NAME: string }).STACK_NAME;
+    });
+    return name;
+  };
+  try {
+    const here = mkdtempSync(join(dir, 'checkout-'));
+    writeFileSync(join(here, 'cdk-outputs.json'), JSON.stringify({ ExactlyOncePaymentsSandbox: sandbox }));
+    process.chdir(here);
+    delete process.env.STACK_NAME;
+    expect(stackName()).toBe('ExactlyOncePayments');
+    process.env.STACK_NAME = 'ExactlyOncePaymentsSandbox';
+    expect(stackName()).toBe('ExactlyOncePaymentsSandbox');
+  } finally {
+    process.chdir(cwd);
+    if (chosen === undefined) delete process.env.STACK_NAME;
+    else process.env.STACK_NAME = chosen;
+  }
+});
