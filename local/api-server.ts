@@ -114,8 +114,9 @@ export async function startLocalApi({ port, handlers, queueEndpoint, timeoutSeco
 }
 
 /**
- * What API Gateway does for POST /payments/async: checks the body against the model, renders the
- * deployed request template, sends it to SQS, and renders the response template SQS's status selects.
+ * What API Gateway does for POST /payments/async: checks the content type and the body against the
+ * model, renders the deployed request template, sends it to SQS, and renders the response template
+ * SQS's status selects.
  */
 async function sendToQueue(
   request: IncomingMessage,
