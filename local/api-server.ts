@@ -10,14 +10,14 @@ import { type ApiHandler, errorResponse } from '../lambdas/handlers/http-respons
 import { gatewayAnswer, hasJsonBody, matchesRequestModel } from './api-gateway';
 import { lambdaContext } from './lambda-context';
 import { renderTemplate } from './mapping-templates';
-import type { ServiceAnswer, ServiceRequest } from './sqs-query-protocol';
+import type { QueueEndpoint, ServiceAnswer } from './sqs-query-protocol';
 
 export interface LocalApiOptions {
   port: number;
   /** One handler per function the routes name, built exactly as the Lambda builds it. */
   handlers: Record<FunctionName, ApiHandler>;
   /** The charge queue's endpoint that `POST /payments/async` sends its rendered request to. */
-  queueEndpoint: (request: ServiceRequest) => Promise<ServiceAnswer>;
+  queueEndpoint: QueueEndpoint;
   /** The deployed function's timeout, so `getRemainingTimeInMillis` tells the truth. */
   timeoutSeconds: number;
   /**
@@ -118,11 +118,7 @@ export async function startLocalApi({ port, handlers, queueEndpoint, timeoutSeco
  * model, renders the deployed request template, sends it to SQS, and renders the response template
  * SQS's status selects.
  */
-async function sendToQueue(
-  request: IncomingMessage,
-  body: string,
-  queueEndpoint: (request: ServiceRequest) => Promise<ServiceAnswer>,
-): Promise<APIGatewayProxyResult> {
+async function sendToQueue(request: IncomingMessage, body: string, queueEndpoint: QueueEndpoint): Promise<APIGatewayProxyResult> {
   const requestId = randomUUID();
   if (!hasJsonBody(request.headers['content-type'])) return gatewayAnswer('DEFAULT_4XX', 415, 'Unsupported Media Type', requestId);
   if (!matchesRequestModel(body)) return gatewayAnswer('BAD_REQUEST_BODY', 400, 'Invalid request body', requestId);

@@ -9,15 +9,18 @@ export interface ServiceAnswer {
   statusCode: number;
   body: string;
 }
+/** Where API Gateway's integration sends its rendered request. */
+export type QueueEndpoint = (request: ServiceRequest) => Promise<ServiceAnswer>;
 
 /**
  * The queue's endpoint for SQS's query protocol, as API Gateway calls it: a form-encoded
  * `Action=SendMessage`, answered in JSON; it throws when SQS gave no answer. API Gateway sends once
- * and waits 29 s, so `sqs` should too (`integrationSqsClient`). fauxqs speaks only SQS's JSON protocol, so this decodes
- * the form as SQS does and sends the message through the SDK; no library translates between the
- * two, hence by hand, and only the one action the integration uses.
+ * and waits 29 s, so `sqs` should too (`integrationSqsClient`).
+ * fauxqs speaks only SQS's JSON protocol, so this decodes the form as SQS does and sends the
+ * message through the SDK; no library translates between the two, hence by hand, and only the one
+ * action the integration uses.
  */
-export function sqsQueryEndpoint(sqs: SQSClient, queueUrl: string): (request: ServiceRequest) => Promise<ServiceAnswer> {
+export function sqsQueryEndpoint(sqs: SQSClient, queueUrl: string): QueueEndpoint {
   return async ({ headers, body }) => {
     if (headers['Content-Type'] !== 'application/x-www-form-urlencoded') return queryError(400, 'InvalidParameterValue', 'expected a form-encoded body');
     const form = new URLSearchParams(body);
