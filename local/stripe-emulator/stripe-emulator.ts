@@ -2,8 +2,26 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseForm } from 'qs';
-import { applyPaymentMethod, isKnownPaymentMethod } from './test-payment-methods';
-import { createWebhookSender, type WebhookControls } from './webhook-sender';
+import { createDisputes, type Dispute, type DisputeControls } from './disputes';
+import { createRefunds, type Refund, type RefundControls, type RefundReason } from './refunds';
+import {
+  answeredObject,
+  type Charge,
+  invalidRequest,
+  listPage,
+  newId,
+  noSuch,
+  nowInSeconds,
+  type PaymentIntent,
+  type StoredResponse,
+  type StripeErrorBody,
+} from './stripe-objects';
+import { applyPaymentMethod, type DisputeReason, isKnownPaymentMethod } from './test-payment-methods';
+import { createWebhookSender, type StripeEvent, type WebhookControls } from './webhook-sender';
+
+export type { DisputeOutcome } from './disputes';
+export type { RefundSettlement, RefundStatus } from './refunds';
+export type { Charge, Dispute, DisputeControls, DisputeReason, PaymentIntent, Refund, RefundControls, RefundReason, StripeEvent };
 
 /**
  * A small Stripe-compatible HTTP server for local runs and tests. The real `stripe` SDK talks to it
@@ -11,57 +29,17 @@ import { createWebhookSender, type WebhookControls } from './webhook-sender';
  * not: the same key replays the first response, the same key with other parameters is a 400
  * `idempotency_error`, and a key whose first request is still running is a 409.
  * Written by hand because no published package emulates those semantics.
+ *
+ * Besides PaymentIntents it keeps what happens to a payment afterwards: refunds (with Stripe's
+ * refusals and its asynchronous test cards), disputes, and every event, listed by the Events API
+ * whether or not it was delivered. Tests act in the Dashboard's and the card network's place
+ * in-process (`dashboard`, `refunds`, `disputes`).
  */
 export interface StripeEmulatorOptions {
   /** The secret key clients must send; defaults to a fresh `sk_test_…` value. */
   apiKey?: string;
   /** 0 (the default) picks a free port. */
   port?: number;
-}
-
-export interface PaymentIntent {
-  id: string;
-  object: 'payment_intent';
-  amount: number;
-  currency: string;
-  status: string;
-  customer: string | null;
-  description: string | null;
-  payment_method: string | null;
-  metadata: Record<string, string>;
-  client_secret: string;
-  created: number;
-  livemode: false;
-  last_payment_error: StripeErrorBody | null;
-  latest_charge: string | null;
-}
-
-/** Like Stripe, the emulator copies the PaymentIntent's metadata onto its Charge. */
-export interface Charge {
-  id: string;
-  object: 'charge';
-  metadata: Record<string, string>;
-  amount: number;
-  amount_refunded: number;
-  currency: string;
-  payment_intent: string;
-  refunded: boolean;
-  status: 'succeeded';
-  created: number;
-}
-
-interface StripeErrorBody {
-  type: string;
-  message: string;
-  code?: string;
-  param?: string;
-  decline_code?: string;
-  payment_intent?: PaymentIntent;
-}
-
-interface StoredResponse {
-  status: number;
-  body: unknown;
 }
 
 interface IdempotencyEntry {
@@ -77,7 +55,7 @@ export interface StripeEmulatorStats {
   requests: number;
   /** Requests received per Idempotency-Key header value. */
   requestsByIdempotencyKey: Record<string, number>;
-  /** Requests received per endpoint, ids replaced: `POST /v1/payment_intents`, `POST /v1/payment_intents/:id/confirm`, … */
+  /** Requests received per endpoint, ids replaced: `POST /v1/payment_intents`, `POST /v1/payment_intents/:id/confirm`, `GET /v1/events/:id`, … */
   requestsByEndpoint: Record<string, number>;
   /** Requests answered from the idempotency store. */
   replays: number;
@@ -104,13 +82,27 @@ export interface StripeFaults {
   clear(): void;
 }
 
+/**
+ * What someone does in the Stripe Dashboard, behind the service's back: no idempotency key, no
+ * HTTP request. A refusal Stripe would give is thrown with its message.
+ */
+export interface DashboardActions {
+  /** Refunds all (or `amount` of) what is left on the PaymentIntent's charge; a Dashboard refund carries no metadata. */
+  refund(paymentIntentId: string, options?: { amount?: number; reason?: RefundReason }): Refund;
+  /** Opens a chargeback on the PaymentIntent's charge (`fraudulent` unless told), as a cardholder's bank would. */
+  dispute(paymentIntentId: string, options?: { reason?: DisputeReason }): Dispute;
+}
+
 export interface StripeEmulator {
   url: string;
   port: number;
   apiKey: string;
   faults: StripeFaults;
-  /** Signed webhook deliveries of the events the emulator emits when PaymentIntents change. */
+  /** Signed webhook deliveries of the events the emulator emits when its objects change. */
   webhooks: WebhookControls;
+  refunds: RefundControls;
+  disputes: DisputeControls;
+  dashboard: DashboardActions;
   stats(): StripeEmulatorStats;
   /** Starts measuring `peakRequestsInFlight` afresh. */
   resetPeak(): void;
@@ -124,6 +116,8 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   const paymentIntents = new Map<string, PaymentIntent>();
   const charges = new Map<string, Charge>();
   const webhooks = createWebhookSender();
+  const refunds = createRefunds({ paymentIntents, charges, emit: webhooks.emit });
+  const disputes = createDisputes({ paymentIntents, charges, emit: webhooks.emit });
   const idempotency = new Map<string, IdempotencyEntry>();
   const stats: StripeEmulatorStats = {
     paymentIntentsCreated: 0,
@@ -169,7 +163,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     if (confirm && paymentMethod === null) {
       return invalidRequest("You cannot confirm this PaymentIntent because it's missing a payment method.", 'payment_method');
     }
-    const id = `pi_${randomBytes(12).toString('hex')}`;
+    const id = newId('pi');
     const intent: PaymentIntent = {
       id,
       object: 'payment_intent',
@@ -181,7 +175,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       payment_method: paymentMethod,
       metadata: (params.metadata as Record<string, string> | undefined) ?? {},
       client_secret: `${id}_secret_${randomBytes(8).toString('hex')}`,
-      created: Math.floor(Date.now() / 1000),
+      created: nowInSeconds(),
       livemode: false,
       last_payment_error: null,
       latest_charge: null,
@@ -193,7 +187,10 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     return confirmIntent(intent, paymentMethod);
   }
 
-  /** Confirms with a test payment method: succeeds (with a Charge), needs action, or declines (402). */
+  /**
+   * Confirms with a test payment method: succeeds (with a Charge, which the dispute test methods
+   * then see disputed), needs action, or declines (402).
+   */
   function confirmIntent(intent: PaymentIntent, paymentMethod: string): StoredResponse {
     intent.payment_method = paymentMethod;
     const outcome = applyPaymentMethod(paymentMethod);
@@ -214,20 +211,24 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     intent.last_payment_error = null;
     if (outcome.status === 'succeeded') {
       const charge: Charge = {
-        id: `ch_${randomBytes(12).toString('hex')}`,
+        id: newId('ch'),
         object: 'charge',
         metadata: { ...intent.metadata },
         amount: intent.amount,
         amount_refunded: 0,
         currency: intent.currency,
         payment_intent: intent.id,
+        payment_method: paymentMethod,
         refunded: false,
+        disputed: false,
         status: 'succeeded',
-        created: Math.floor(Date.now() / 1000),
+        created: nowInSeconds(),
+        livemode: false,
       };
       charges.set(charge.id, charge);
       intent.latest_charge = charge.id;
       webhooks.emit('payment_intent.succeeded', intent);
+      if (outcome.dispute !== undefined) disputes.open(charge, outcome.dispute);
     } else {
       webhooks.emit('payment_intent.requires_action', intent);
     }
@@ -256,28 +257,6 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     return { status: 200, body: intent };
   }
 
-  /** Refunds all (or `amount` of) what is left on a PaymentIntent's charge, and says so in `charge.refunded`. */
-  function createRefund(params: Record<string, unknown>): StoredResponse {
-    const intent = paymentIntents.get(String(params.payment_intent ?? ''));
-    const charge = intent?.latest_charge ? charges.get(intent.latest_charge) : undefined;
-    if (charge === undefined) return invalidRequest('No succeeded charge to refund.', 'payment_intent', 'resource_missing');
-    const left = charge.amount - charge.amount_refunded;
-    const amount = params.amount === undefined ? left : Number(params.amount);
-    if (!Number.isInteger(amount) || amount < 1 || amount > left) return invalidRequest('Invalid refund amount.', 'amount');
-    charge.amount_refunded += amount;
-    charge.refunded = charge.amount_refunded === charge.amount;
-    webhooks.emit('charge.refunded', charge);
-    const refund = {
-      id: `re_${randomBytes(12).toString('hex')}`,
-      object: 'refund',
-      amount,
-      charge: charge.id,
-      payment_intent: charge.payment_intent,
-      status: 'succeeded',
-    };
-    return { status: 200, body: refund };
-  }
-
   /**
    * Stripe's search language, as far as this project uses it: `metadata['key']:'value'` clauses
    * joined by `AND`. Answers at most `limit` results, and says whether there are more.
@@ -297,38 +276,51 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     return { status: 200, body: { object: 'search_result', data, has_more: matches.length > limit, next_page: null, url: '/v1/payment_intents/search' } };
   }
 
-  /** Lists PaymentIntents newest first, as Stripe does: `created[gte|gt|lte|lt]`, `limit`, `starting_after`. */
-  function listPaymentIntents(params: Record<string, unknown>): StoredResponse {
-    const created = (params.created ?? {}) as Record<string, string>;
-    const bounds = {
-      gte: -Infinity,
-      gt: -Infinity,
-      lte: Infinity,
-      lt: Infinity,
-      ...Object.fromEntries(Object.entries(created).map(([k, v]) => [k, Number(v)])),
-    };
-    const newestFirst = [...paymentIntents.values()].reverse().sort((a, b) => b.created - a.created);
-    const inRange = newestFirst.filter((i) => i.created >= bounds.gte && i.created > bounds.gt && i.created <= bounds.lte && i.created < bounds.lt);
-    const after = typeof params.starting_after === 'string' ? inRange.findIndex((i) => i.id === params.starting_after) + 1 : 0;
-    const limit = params.limit === undefined ? 10 : Number(params.limit);
-    const data = inRange.slice(after, after + limit);
-    return { status: 200, body: { object: 'list', data, has_more: after + limit < inRange.length, url: '/v1/payment_intents' } };
+  /**
+   * `GET /v1/events`, newest first as Stripe lists them: every event ever emitted, delivered or not,
+   * of one `type` (`*` a wildcard, as in `charge.dispute.*`) or any of `types`.
+   */
+  function listEvents(params: Record<string, unknown>): StoredResponse {
+    if (params.type !== undefined && params.types !== undefined) {
+      // Guessed wording; Stripe's docs say to pass one or the other.
+      return invalidRequest('You may pass either type or types, but not both.', 'types');
+    }
+    const wanted = params.types === undefined ? undefined : new Set([params.types].flat().map(String));
+    const pattern = typeof params.type === 'string' ? new RegExp(`^${params.type.split('*').map(escapeRegExp).join('.*')}$`) : undefined;
+    const matching = webhooks
+      .events()
+      .filter((event) => (wanted === undefined || wanted.has(event.type)) && (pattern === undefined || pattern.test(event.type)));
+    return listPage(matching, params, { url: '/v1/events', noun: 'event' });
   }
+
+  /** The objects `GET /v1/<collection>/:id` retrieves, by collection, with the name Stripe gives one in errors. */
+  const retrievable = new Map<string, { noun: string; find(id: string): unknown }>([
+    ['payment_intents', { noun: 'payment_intent', find: (id) => paymentIntents.get(id) }],
+    ['charges', { noun: 'charge', find: (id) => charges.get(id) }],
+    ['refunds', { noun: 'refund', find: refunds.find }],
+    ['disputes', { noun: 'dispute', find: disputes.find }],
+    ['events', { noun: 'event', find: (id) => webhooks.events().find((event) => event.id === id) }],
+  ]);
 
   function route(method: string, path: string, params: Record<string, unknown>): StoredResponse {
     if (method === 'POST' && path === '/v1/payment_intents') return createPaymentIntent(params);
     if (method === 'GET' && path === '/v1/payment_intents/search') return searchPaymentIntents(params);
-    if (method === 'GET' && path === '/v1/payment_intents') return listPaymentIntents(params);
-    if (method === 'POST' && path === '/v1/refunds') return createRefund(params);
+    if (method === 'GET' && path === '/v1/payment_intents') return listPage([...paymentIntents.values()], params, { url: path, noun: 'payment_intent' });
+    if (method === 'POST' && path === '/v1/refunds') return refunds.create(params);
+    if (method === 'GET' && path === '/v1/refunds') return refunds.list(params);
+    if (method === 'GET' && path === '/v1/disputes') return disputes.list(params);
+    if (method === 'GET' && path === '/v1/events') return listEvents(params);
     const action = /^\/v1\/payment_intents\/([^/]+)\/(confirm|cancel)$/.exec(path);
     if (method === 'POST' && action) {
       const id = decodeURIComponent(action[1]);
       return action[2] === 'confirm' ? confirmPaymentIntent(id, params) : cancelPaymentIntent(id);
     }
-    const retrieve = /^\/v1\/payment_intents\/([^/]+)$/.exec(path);
-    if (method === 'GET' && retrieve) {
-      const intent = paymentIntents.get(decodeURIComponent(retrieve[1]));
-      return intent ? { status: 200, body: intent } : invalidRequest(`No such payment_intent: '${retrieve[1]}'`, 'id', 'resource_missing', 404);
+    const retrieve = /^\/v1\/([a-z_]+)\/([^/]+)$/.exec(path);
+    const collection = retrieve === null ? undefined : retrievable.get(retrieve[1]);
+    if (method === 'GET' && retrieve && collection) {
+      const id = decodeURIComponent(retrieve[2]);
+      const object = collection.find(id);
+      return object === undefined ? noSuch(collection.noun, id, 'id') : { status: 200, body: object };
     }
     return invalidRequest(`Unrecognized request URL (${method}: ${path}).`, undefined, undefined, 404);
   }
@@ -340,7 +332,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     const key = header(request, 'idempotency-key');
     stats.requests += 1;
     if (key !== undefined) stats.requestsByIdempotencyKey[key] = (stats.requestsByIdempotencyKey[key] ?? 0) + 1;
-    const endpoint = `${method} ${url.pathname.replace(/\/(pi|ch|re)_[^/]+/, '/:id')}`;
+    const endpoint = `${method} ${url.pathname.replace(/\/(?:pi|ch|re|dp|evt)_[^/]+/g, '/:id')}`;
     stats.requestsByEndpoint[endpoint] = (stats.requestsByEndpoint[endpoint] ?? 0) + 1;
 
     if (pending.droppedRequests > 0) {
@@ -424,6 +416,13 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     apiKey,
     faults,
     webhooks,
+    refunds: refunds.controls,
+    disputes: { close: disputes.close },
+    dashboard: {
+      refund: (paymentIntentId, { amount, reason } = {}) =>
+        answeredObject<Refund>(refunds.create({ payment_intent: paymentIntentId, ...(amount !== undefined && { amount }), ...(reason && { reason }) })),
+      dispute: (paymentIntentId, { reason = 'fraudulent' } = {}) => answeredObject<Dispute>(disputes.openOnPaymentIntent(paymentIntentId, reason)),
+    },
     stats: () => ({ ...stats, requestsByIdempotencyKey: { ...stats.requestsByIdempotencyKey }, requestsByEndpoint: { ...stats.requestsByEndpoint } }),
     resetPeak: () => {
       stats.peakRequestsInFlight = requestsInFlight;
@@ -442,9 +441,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
 
 const MINIMUM_AMOUNT = 50;
 
-function invalidRequest(message: string, param?: string, code?: string, status = 400): StoredResponse {
-  return { status, body: { error: { type: 'invalid_request_error', message, ...(param && { param }), ...(code && { code }) } } };
-}
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function send(response: ServerResponse, { status, body }: StoredResponse, headers: Record<string, string> = {}): void {
   if (response.headersSent || response.destroyed) return;

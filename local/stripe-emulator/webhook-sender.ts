@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
+import type { EmitEvent } from './stripe-objects';
 
 export interface StripeEvent {
   id: string;
@@ -9,7 +10,8 @@ export interface StripeEvent {
   livemode: false;
   api_version: string;
   pending_webhooks: number;
-  data: { object: unknown };
+  /** `previous_attributes`: the values an update changed, as they were before it. */
+  data: { object: unknown; previous_attributes?: Record<string, unknown> };
 }
 
 export interface Delivery {
@@ -34,7 +36,14 @@ export interface WebhookControls {
   hold(): void;
   /** Send the held events, as they happened or newest first, then stop holding. */
   release(order?: 'as-is' | 'reverse'): Promise<void>;
-  /** Every event created so far. */
+  /**
+   * Stop delivering, as a disabled endpoint does: events are still created (the Events API lists
+   * them) but never sent, not even after `enable`. Events held before still go out on `release`.
+   */
+  disable(): void;
+  /** Deliver events created from now on again. */
+  enable(): void;
+  /** Every event created so far, oldest first, delivered or not. */
   events(): StripeEvent[];
   /** Every delivery attempt so far. */
   deliveries(): Delivery[];
@@ -51,11 +60,12 @@ export interface WebhookEndpoint {
 const ATTEMPTS = 5;
 
 /** Signs events with the endpoint secret (through the stripe SDK's test helper) and posts them. */
-export function createWebhookSender(): WebhookControls & { emit(type: string, object: unknown): void } {
+export function createWebhookSender(): WebhookControls & { emit: EmitEvent } {
   const signer = new Stripe('sk_test_webhook_signer');
   const endpoints: WebhookEndpoint[] = [];
   let times = 1;
   let holding = false;
+  let disabled = false;
   const held: StripeEvent[] = [];
   const all: StripeEvent[] = [];
   const deliveries: Delivery[] = [];
@@ -90,7 +100,7 @@ export function createWebhookSender(): WebhookControls & { emit(type: string, ob
   }
 
   return {
-    emit(type, object) {
+    emit(type, object, previousAttributes) {
       const event: StripeEvent = {
         id: `evt_${randomBytes(12).toString('hex')}`,
         object: 'event',
@@ -100,9 +110,10 @@ export function createWebhookSender(): WebhookControls & { emit(type: string, ob
         api_version: '2025-01-27.acacia',
         pending_webhooks: 1,
         // A snapshot: later changes to the object must not change what this event said.
-        data: { object: structuredClone(object) },
+        data: { object: structuredClone(object), ...(previousAttributes && { previous_attributes: previousAttributes }) },
       };
       all.push(event);
+      if (disabled) return;
       if (holding) held.push(event);
       else send(event);
     },
@@ -121,6 +132,12 @@ export function createWebhookSender(): WebhookControls & { emit(type: string, ob
       if (order === 'reverse') events.reverse();
       for (const event of events) send(event);
       await this.settled();
+    },
+    disable: () => {
+      disabled = true;
+    },
+    enable: () => {
+      disabled = false;
     },
     events: () => [...all],
     deliveries: () => [...deliveries],
