@@ -45,6 +45,7 @@ export class PaymentsStack extends Stack {
   readonly queue: ChargeQueue;
   readonly chargePayment: PaymentsFunction;
   readonly chargeWorker: PaymentsFunction;
+  readonly refundPayment: PaymentsFunction;
   readonly getPayment: PaymentsFunction;
   readonly stripeWebhook: PaymentsFunction;
   readonly api: PaymentsApi;
@@ -71,9 +72,14 @@ export class PaymentsStack extends Stack {
     });
 
     // What charging needs, for the API function and the queue worker alike.
+    // Powertools idempotency: claim (Put), read (Get), complete (Update), release on error (Delete).
+    const keyTable: TableAccess = {
+      table: this.tables.idempotency,
+      environmentVariable: ENV.idempotencyTableName,
+      actions: ['PutItem', 'GetItem', 'UpdateItem', 'DeleteItem'],
+    };
     const chargeTables: TableAccess[] = [
-      // Powertools idempotency: claim (Put), read (Get), complete (Update), release on error (Delete).
-      { table: this.tables.idempotency, environmentVariable: ENV.idempotencyTableName, actions: ['PutItem', 'GetItem', 'UpdateItem', 'DeleteItem'] },
+      keyTable,
       // The ledger is created (conditional Put), moved forward and marked with each new attempt
       // (conditional Update), and a pending record is removed (conditional Delete) only when Stripe
       // refused the payment and charged nothing.
@@ -115,6 +121,23 @@ export class PaymentsStack extends Stack {
     // Messages that can never succeed are moved to the dead-letter queue at once, with their reason.
     this.queue.deadLetterQueue.grantSendMessages(this.chargeWorker.role);
 
+    this.refundPayment = new PaymentsFunction(this, 'RefundPayment', {
+      entry: entryPath('refundPayment'),
+      description: 'POST /payments/{orderId}/refunds: refunds an order exactly once per refundId',
+      timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS),
+      tables: [
+        // Powertools idempotency, as for charges, under the refunds' key prefix.
+        keyTable,
+        // The record is read (consistently), and its refunds are written by conditional updates only.
+        { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem', 'UpdateItem'] },
+      ],
+      stripeSecret: secret,
+      secretsKeyArn,
+      environment: namespace,
+      logLevel,
+      removalPolicy,
+    });
+
     this.getPayment = new PaymentsFunction(this, 'GetPayment', {
       entry: entryPath('getPayment'),
       description: 'GET /payments/{orderId}: the ledger record',
@@ -130,7 +153,7 @@ export class PaymentsStack extends Stack {
       timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS),
       tables: [
         // Processed event ids, with the charges' key table under their own key prefix.
-        { table: this.tables.idempotency, environmentVariable: ENV.idempotencyTableName, actions: ['PutItem', 'GetItem', 'UpdateItem', 'DeleteItem'] },
+        keyTable,
         // Facts are conditional updates of records the charge path created: UpdateItem only.
         { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['UpdateItem'] },
       ],
@@ -157,7 +180,12 @@ export class PaymentsStack extends Stack {
     this.audit = new LedgerAudit(this, 'Audit', ledgerOperation);
 
     this.api = new PaymentsApi(this, 'Api', {
-      functions: { chargePayment: this.chargePayment.function, getPayment: this.getPayment.function, stripeWebhook: this.stripeWebhook.function },
+      functions: {
+        chargePayment: this.chargePayment.function,
+        refundPayment: this.refundPayment.function,
+        getPayment: this.getPayment.function,
+        stripeWebhook: this.stripeWebhook.function,
+      },
       chargeQueue: this.queue.queue,
       removalPolicy,
       throttle: { rateLimit: 50, burstLimit: 100 },
@@ -172,6 +200,7 @@ export class PaymentsStack extends Stack {
       functions: functions([
         ['ChargePayment', this.chargePayment, true],
         ['ChargeWorker', this.chargeWorker, true],
+        ['RefundPayment', this.refundPayment, true],
         ['GetPayment', this.getPayment, true],
         ['StripeWebhook', this.stripeWebhook, true],
         ['Reconciler', this.reconciler.function, false],

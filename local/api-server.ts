@@ -77,7 +77,7 @@ export async function startLocalApi({ port, handlers, queueEndpoint, timeoutSeco
       const event = proxyEvent(request, url, route, pathParameters, body);
       const result = await invokeWithTimeout(handlers[route.function], event, route.function, timeoutSeconds);
       // A webhook's body is not checked before its handler runs: its orderIds are nobody's to print.
-      return { result, orderId: pathParameters.orderId ?? (route.validatesChargeRequest ? bodyOrderId(body) : undefined) };
+      return { result, orderId: pathParameters.orderId ?? (route.requestModel === 'ChargeRequest' ? bodyOrderId(body) : undefined) };
     }
     // API Gateway's answer to a path or method it does not serve (MISSING_AUTHENTICATION_TOKEN, a 4xx).
     return { result: gatewayAnswer('DEFAULT_4XX', 403, 'Missing Authentication Token', randomUUID()) };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { createChargeService } from '../lambdas/adapters/charge-service';
+import { createChargeService, createRefundService } from '../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
 import { createLedgerReader, createLedgerWindowReader, createPendingLedger } from '../lambdas/adapters/dynamodb-ledger';
 import { createRetryLater } from '../lambdas/adapters/queue-retries';
@@ -25,6 +25,7 @@ import { errorSummary } from '../lambdas/handlers/error-summary';
 import { createGetPaymentHandler } from '../lambdas/handlers/get-payment';
 import { serviceMetrics } from '../lambdas/handlers/outcome-metrics';
 import { createReconcileHandler } from '../lambdas/handlers/reconcile-pending';
+import { createRefundPaymentHandler } from '../lambdas/handlers/refund-payment';
 import { createStripeWebhookHandler } from '../lambdas/handlers/stripe-webhook';
 import { type AnsweredRequest, startLocalApi } from './api-server';
 import { localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local';
@@ -199,6 +200,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       port: settings.port,
       handlers: {
         chargePayment: createChargePaymentHandler(charge.api, undefined, metrics.api),
+        refundPayment: createRefundPaymentHandler(createRefundService(service), undefined, serviceMetrics(namespace)),
         getPayment: createGetPaymentHandler(createLedgerReader(dynamoDb, tables.ledgerTableName)),
         stripeWebhook: createStripeWebhookHandler(
           createStripeEventVerifier(async () => stripeWebhookSecret),

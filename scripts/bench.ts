@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { build } from 'esbuild';
 import { createDynamoDbLedger } from '../lambdas/adapters/dynamodb-ledger';
-import { createIdempotentCharge } from '../lambdas/adapters/idempotent-charge';
+import { createIdempotentCharge } from '../lambdas/adapters/idempotent-use-cases';
 import { createStripePayments } from '../lambdas/adapters/stripe-payments';
 import { ENV } from '../lambdas/contract/environment';
 import type { ChargeRequest } from '../lambdas/contract/payment-request';

@@ -8,9 +8,11 @@ import type { DeliveryOutcome } from '../lambdas/adapters/stripe-webhooks';
 import { HTTP_HEADERS } from '../lambdas/contract/http-headers';
 import { chargeRequestSchema, MAX_REQUEST_BODY_BYTES, PAYMENT_IDENTITY_FIELDS } from '../lambdas/contract/payment-request';
 import type { QueuedAnswer, QueueIntegrationResponse } from '../lambdas/contract/queue-integration';
+import { REFUND_IDENTITY_FIELDS, refundRequestSchema } from '../lambdas/contract/refund-request';
 import { API_STAGE_NAME, QUEUED_STATUS, type Route, routes } from '../lambdas/contract/routes';
 import { RETRY_AFTER_SECONDS } from '../lambdas/contract/settings';
 import type { FinalStatus, LedgerStatus } from '../lambdas/core/charge-order';
+import type { RefundStatus, StripeRefundStatus } from '../lambdas/core/refund-order';
 import type { ErrorCode } from '../lambdas/handlers/http-responses';
 import { license, version } from '../package.json';
 
@@ -49,6 +51,8 @@ const ERROR_CODES = members<ErrorCode | 'request_refused' | 'gateway_error'>({
   payment_provider_unavailable: true,
   store_unavailable: true,
   queue_unavailable: true,
+  order_not_refundable: true,
+  refund_exceeds_payment: true,
   internal_error: true,
   // API Gateway's own answers (lib/constructs/payments-api.ts, gateway responses).
   request_refused: true,
@@ -74,6 +78,8 @@ const LEDGER_STATUSES = members<LedgerStatus>({
   partially_refunded: true,
   refunded: true,
 });
+const STRIPE_REFUND_STATUSES = members<StripeRefundStatus>({ pending: true, requires_action: true, succeeded: true, failed: true, canceled: true });
+const REFUND_STATUSES = members<RefundStatus>({ requested: true, pending: true, requires_action: true, succeeded: true, failed: true, canceled: true });
 // The webhook answers `ignored` for a payment the ledger never recorded (stripe-webhook.ts).
 const WEBHOOK_OUTCOMES = members<Exclude<DeliveryOutcome, 'unknown_order'>>({ applied: true, duplicate: true, stale: true, conflict: true, ignored: true });
 
@@ -85,6 +91,7 @@ function object(properties: Record<string, Json>, optional: string[] = [], descr
 
 // OpenAPI 3.1 speaks JSON Schema 2020-12, which reads the draft-4 keywords the schema uses alike; only the dialect goes.
 const { $schema: _draft4, ...chargeRequest } = chargeRequestSchema;
+const { $schema: _refundDraft4, ...refundRequest } = refundRequestSchema;
 const text = (description: string): Json => ({ type: 'string', description });
 const nullableText = (description: string): Json => ({ type: ['string', 'null'], description });
 const timestamp = (description: string): Json => ({ type: 'string', format: 'date-time', description });
@@ -96,8 +103,25 @@ const paymentFields = {
   paymentStatus: nullableText("Stripe's PaymentIntent status, e.g. `succeeded`."),
 };
 
+const refundFields = {
+  refundId: refundRequest.properties.refundId,
+  amount: { ...refundRequest.properties.amount, description: 'In minor units (cents).' },
+  stripeRefundId: nullableText("Stripe's Refund id (`re_…`); null until Stripe answered."),
+};
+
 const schemas = {
   ChargeRequest: chargeRequest,
+  RefundRequest: refundRequest,
+  Refund: object({
+    orderId: chargeRequest.properties.orderId,
+    ...refundFields,
+    currency: paymentFields.currency,
+    status: {
+      type: 'string',
+      enum: STRIPE_REFUND_STATUSES,
+      description: "Stripe's refund status; `pending` ones are settled later by a webhook or the reconciler.",
+    },
+  }),
   Payment: object(
     {
       ...paymentFields,
@@ -120,7 +144,12 @@ const schemas = {
       currency: paymentFields.currency,
       paymentStatus: text("Stripe's PaymentIntent status, e.g. `succeeded`."),
       declineCode: text("Stripe's decline code of a declined payment."),
-      amountRefunded: { type: 'integer', minimum: 0, description: 'In minor units, once a refund was reported.' },
+      amountRefunded: { type: 'integer', minimum: 0, description: 'In minor units: the refunds that succeeded.' },
+      refunds: {
+        type: 'array',
+        description: "The order's refunds; `requested` means the amount is reserved and Stripe's answer is not recorded yet.",
+        items: object({ ...refundFields, status: { type: 'string', enum: REFUND_STATUSES } }, ['stripeRefundId']),
+      },
       createdAt: timestamp('When the order was first received.'),
       updatedAt: timestamp('When the record last changed.'),
     },
@@ -156,6 +185,7 @@ const schemas = {
               items: object({ field: { type: 'string' }, message: { type: 'string' } }),
             },
             object({ ...paymentFields, declineCode: nullableText("Stripe's decline code.") }, [], '`card_declined`: the payment and why it was declined.'),
+            object({ refundable: { type: 'integer', minimum: 0 } }, [], '`refund_exceeds_payment`: what is still refundable, in minor units.'),
           ],
         },
       },
@@ -189,7 +219,7 @@ interface Operation {
   summary: string;
   description: string;
   parameters?: Json[];
-  /** A body other than the charge request (which routes with `validatesChargeRequest` take). */
+  /** A body other than a request model (which routes with a `requestModel` take). */
   requestBody?: Json;
   /** What the handler or integration answers; API Gateway's own answers come from the route's settings. */
   answers: Record<number, Answer>;
@@ -242,6 +272,30 @@ const operations: Record<string, Operation> = {
       415: error("`request_refused`: the body is not `application/json` (API Gateway's request model only reads JSON)."),
       500: error("`gateway_error`: the queue's answer did not arrive; the order may be queued: send the same request again."),
       504: error('`gateway_error`: the queue did not answer within 29 s; the order may be queued: send the same request again.'),
+    },
+  },
+  'POST /payments/{orderId}/refunds': {
+    operationId: 'refundPayment',
+    summary: 'Refund an order, exactly once per refundId',
+    description:
+      '(orderId, refundId) is the idempotency key: the same request sent again never refunds twice and answers the first outcome. ' +
+      'The amount (default: everything still refundable) is reserved before Stripe is called, so refunds together never exceed the charge.',
+    answers: {
+      201: { body: 'Refund', description: "Asked of Stripe by this call; `status` is Stripe's refund status." },
+      200: { body: 'Refund', headers: ['Idempotent-Replayed'], description: 'The refund was already answered: its outcome, unchanged.' },
+      400: error('`invalid_request`: malformed JSON, a schema violation, an orderId off its pattern, or a field Stripe refused.'),
+      404: error('`not_found`: no charge of this order has started.'),
+      409: error(
+        '`order_not_refundable`: the order was never charged (or Stripe refuses, e.g. disputed); `idempotency_key_in_use`: this refund is in progress.',
+        ['Retry-After'],
+      ),
+      413: error(`\`payload_too_large\`: the body is over ${MAX_REQUEST_BODY_BYTES / 1024} KB.`),
+      422: error(
+        `\`refund_exceeds_payment\`: more than is still refundable (\`details.refundable\`), and Stripe was not called; ` +
+          `\`idempotency_key_reused\`: this refundId was already used with a different ${REFUND_IDENTITY_FIELDS.join(', ')}.`,
+      ),
+      502: error('`payment_provider_unavailable`: Stripe could not complete the request; the same request later finishes the same refund.'),
+      ...failures,
     },
   },
   'GET /payments/{orderId}': {
@@ -318,7 +372,7 @@ function operationOf(route: Route): OpenApiOperation {
     ...(pathNames.length + parameters.length > 0 && {
       parameters: [...pathNames.map((name) => ({ name, in: 'path', required: true, ...pathParameters[name] })), ...parameters],
     }),
-    ...(route.validatesChargeRequest ? { requestBody: { required: true, content: jsonBody('ChargeRequest') } } : requestBody && { requestBody }),
+    ...(route.requestModel !== undefined ? { requestBody: { required: true, content: jsonBody(route.requestModel) } } : requestBody && { requestBody }),
     responses: Object.fromEntries(responses),
   };
 }

@@ -4,10 +4,11 @@ import type Stripe from 'stripe';
 import { ENV, METRIC_NAMES } from '../contract/environment';
 import { assertNamespace } from '../contract/payment-metadata';
 import { createChargeOrder, type OrderChannel } from '../core/charge-order';
-import { createDynamoDbLedger } from './dynamodb-ledger';
+import { createRefundOrder } from '../core/refund-order';
+import { createDynamoDbLedger, createRefundsLedger } from './dynamodb-ledger';
 import { lambdaDynamoDbClient, requiredEnv, secretReader } from './environment';
-import { createIdempotentCharge, type IdempotentCharge } from './idempotent-charge';
-import { createStripeClient, createStripePayments } from './stripe-payments';
+import { createIdempotentCharge, createIdempotentRefund, type IdempotentCharge, type IdempotentRefund } from './idempotent-use-cases';
+import { createStripeClient, createStripePayments, createStripeRefunds } from './stripe-payments';
 
 export interface ChargeServiceOptions {
   dynamoDb: DynamoDBClient;
@@ -30,6 +31,20 @@ export function createChargeService(
     origin: { channel, namespace },
   });
   return createIdempotentCharge({ chargeOrder, dynamoDb, tableName: idempotencyTableName });
+}
+
+/**
+ * The idempotent refund wired to DynamoDB and Stripe. It needs no namespace of its own: each
+ * refund is made in the namespace its order's record was charged in.
+ */
+export function createRefundService({ dynamoDb, idempotencyTableName, ledgerTableName, stripe }: ChargeServiceOptions): IdempotentRefund {
+  const refundOrder = createRefundOrder({ ledger: createRefundsLedger(dynamoDb, ledgerTableName), payments: createStripeRefunds(stripe) });
+  return createIdempotentRefund({ refundOrder, dynamoDb, tableName: idempotencyTableName });
+}
+
+/** The refund service as deployed. */
+export function refundServiceFromEnvironment(): IdempotentRefund {
+  return createRefundService(serviceOptionsFromEnvironment());
 }
 
 /** What charges and webhooks use as deployed: table names and namespace from the environment, the Stripe key from Secrets Manager. */

@@ -18,6 +18,7 @@ import { type LedgerFact, type LedgerRecord, namespaceOf, type OrderChannel, typ
 import { StoreUnavailableError } from '../core/errors';
 import type { FactOutcome, PaymentStatusUpdate } from '../core/payment-events';
 import type { PendingLedger } from '../core/reconcile-pending';
+import type { RefundState, RefundsLedger } from '../core/refund-order';
 
 /** The index keys of a record (contract/tables.ts); the pending one only while it is pending. */
 interface IndexKeys {
@@ -342,6 +343,46 @@ export async function backfillIndexKeys(client: DynamoDBClient, tableName: strin
   return counts;
 }
 
+/**
+ * The refunds' view of the ledger. Every change to an order's refunds is one conditional write of
+ * all of them and what follows (reserved, refunded, status), made only if the refunds and status
+ * are still those the writer read: so two refunds written at once can never both take the same
+ * refundable amount.
+ */
+export function createRefundsLedger(client: DynamoDBClient, tableName: string): RefundsLedger {
+  const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const key = ledgerTable.partitionKey;
+  return {
+    read: createLedgerReader(client, tableName),
+    async writeRefunds(seen, state: RefundState, now) {
+      const update = setExpression({ ...state, refundsVersion: (seen.refundsVersion ?? 0) + 1, updatedAt: now } as Fields, []);
+      const sameRefunds = seen.refundsVersion === undefined ? 'attribute_not_exists(#refundsVersion)' : '#refundsVersion = :seenRefundsVersion';
+      try {
+        const { Attributes } = await documents.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { [key]: seen.orderId },
+            ...update,
+            ConditionExpression: `attribute_exists(#key) AND #status = :seenStatus AND ${sameRefunds}`,
+            ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#key': key },
+            ExpressionAttributeValues: {
+              ...update.ExpressionAttributeValues,
+              ':seenStatus': seen.status,
+              ...(seen.refundsVersion !== undefined && { ':seenRefundsVersion': seen.refundsVersion }),
+            },
+            ReturnValues: 'ALL_NEW',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return { written: true, record: Attributes as LedgerRecord };
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return { written: false, current: error.Item && (unmarshall(error.Item) as LedgerRecord) };
+        throw storeError('write the refunds', error);
+      }
+    },
+  };
+}
+
 /** Reads one order's ledger record (strongly consistent: a client polling after a 202 sees the latest). */
 export function createLedgerReader(client: DynamoDBClient, tableName: string) {
   const documents = DynamoDBDocumentClient.from(client);
@@ -357,7 +398,7 @@ export function createLedgerReader(client: DynamoDBClient, tableName: string) {
 
 export type LedgerReader = ReturnType<typeof createLedgerReader>;
 
-type Fields = Record<string, string | number | undefined>;
+type Fields = Record<string, string | number | object | undefined>;
 
 /**
  * Fields that hold only in one state: a later fact without them removes them (a decline code once

@@ -1,12 +1,28 @@
 import Stripe from 'stripe';
-import { BEFORE_NAMESPACES, PAYMENT_METADATA, paymentMetadata, stripeIdempotencyKey } from '../contract/payment-metadata';
+import {
+  BEFORE_NAMESPACES,
+  PAYMENT_METADATA,
+  paymentMetadata,
+  refundMetadata,
+  stripeIdempotencyKey,
+  stripeRefundIdempotencyKey,
+} from '../contract/payment-metadata';
 import type { ChargeRequest } from '../contract/payment-request';
 import { STRIPE_LOOKUP_TIMEOUT_MS, STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_MS } from '../contract/settings';
 import type { AuditDependencies, StripePayment } from '../core/audit';
 import type { PaymentAttempt, PaymentProvider } from '../core/charge-order';
-import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError } from '../core/errors';
+import {
+  OrderConflictError,
+  OrderNotRefundableError,
+  PaymentInProgressError,
+  PaymentProviderError,
+  PaymentRejectedError,
+  RefundConflictError,
+  RefundExceedsPaymentError,
+} from '../core/errors';
 import { isPaymentOf, ownOrderId } from '../core/payment-ownership';
 import type { PaymentLookups } from '../core/reconcile-pending';
+import type { RefundAttempt, RefundProvider, StripeRefundRequest, StripeRefundStatus } from '../core/refund-order';
 import { inSubsegment } from './tracing';
 
 /** The most PaymentIntents a listing reads before it gives up (and answers "unsure"). */
@@ -137,6 +153,71 @@ export function createStripePayments(
   };
 }
 
+/** Stripe's refund codes that mean "nothing (or not that much) is left to refund". */
+const EXCEEDS_PAYMENT_CODES = new Set(['charge_already_refunded', 'amount_too_large']);
+
+/** Stripe as the refund use case's provider. */
+export function createStripeRefunds(getClient: () => Promise<Stripe>): RefundProvider {
+  return {
+    async createRefund(request: StripeRefundRequest, namespace: string): Promise<RefundAttempt> {
+      const stripe = await clientOrUnavailable(getClient);
+      try {
+        const refund = await inSubsegment('Stripe: create Refund', () =>
+          stripe.refunds.create(
+            {
+              payment_intent: request.paymentId,
+              amount: request.amount,
+              reason: request.reason,
+              metadata: refundMetadata(namespace, request.orderId, request.refundId),
+            },
+            // A retry after a lost answer gets the first refund back, never a second one.
+            { idempotencyKey: stripeRefundIdempotencyKey(namespace, request.orderId, request.refundId) },
+          ),
+        );
+        return refundAttemptOf(refund);
+      } catch (error) {
+        throw refundFailure(request, error);
+      }
+    },
+
+    async findRefund(request: StripeRefundRequest, namespace: string): Promise<RefundAttempt | undefined> {
+      const stripe = await clientOrUnavailable(getClient);
+      try {
+        // A listing of the PaymentIntent's refunds is current (search is not), so "none" can be trusted.
+        for await (const refund of stripe.refunds.list({ payment_intent: request.paymentId, limit: 100 })) {
+          if (isRefundOf(namespace, refund, request)) return refundAttemptOf(refund);
+        }
+      } catch (error) {
+        throw providerUnavailable(error);
+      }
+      return undefined;
+    },
+  };
+}
+
+/** True only for a refund this deployment made for exactly this order and refundId. */
+function isRefundOf(namespace: string, refund: Stripe.Refund, request: StripeRefundRequest): boolean {
+  return ownOrderId(namespace, refund) === request.orderId && refund.metadata?.[PAYMENT_METADATA.refundId] === request.refundId;
+}
+
+function refundAttemptOf(refund: Stripe.Refund): RefundAttempt {
+  return { stripeRefundId: refund.id, status: (refund.status ?? 'pending') as StripeRefundStatus, created: refund.created };
+}
+
+/** Stripe's refusal of a refund as the use case's errors; anything else may or may not have reached Stripe. */
+function refundFailure(request: StripeRefundRequest, error: unknown): Error {
+  if (!(error instanceof Stripe.errors.StripeError)) return providerUnavailable(error);
+  if (error.statusCode === 409) return new PaymentInProgressError({ cause: error });
+  // Stripe has this key with other parameters: a refund may exist under it, so nothing is released.
+  if (error instanceof Stripe.errors.StripeIdempotencyError) return new RefundConflictError(request.orderId, request.refundId, ['refund details']);
+  if (error instanceof Stripe.errors.StripeInvalidRequestError) {
+    if (EXCEEDS_PAYMENT_CODES.has(error.code ?? '') || error.param === 'amount') return new RefundExceedsPaymentError(request.orderId);
+    if (error.code === 'charge_disputed') return new OrderNotRefundableError(request.orderId, error.code);
+    return new PaymentRejectedError(error.param === 'reason' ? 'reason' : 'body', error.code ?? 'invalid_request', { cause: error });
+  }
+  return providerFailure(error);
+}
+
 /**
  * Stripe's search query for an order's PaymentIntents in a namespace. The orderId is limited to
  * [A-Za-z0-9._:-] and the namespace to [A-Za-z0-9._-], so neither can break out of its quotes.
@@ -222,11 +303,14 @@ function declineOrThrow(order: ChargeRequest, error: unknown): PaymentAttempt {
   if (error instanceof Stripe.errors.StripeInvalidRequestError) {
     throw new PaymentRejectedError(REQUEST_FIELDS[error.param ?? ''] ?? 'body', error.code ?? 'invalid_request', { cause: error });
   }
+  throw providerFailure(error);
+}
+
+/** Any other Stripe error: unavailable (retry), or our configuration when it refused our credentials. */
+function providerFailure(error: Stripe.errors.StripeError): PaymentProviderError {
   // Authentication and permission errors are our configuration (e.g. the secret still holds its placeholder).
   const retryable = !(error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError);
-  throw new PaymentProviderError(retryable ? 'payment provider unavailable' : 'payment provider refused our credentials', retryable, {
-    cause: error,
-  });
+  return new PaymentProviderError(retryable ? 'payment provider unavailable' : 'payment provider refused our credentials', retryable, { cause: error });
 }
 
 /** The first request field whose text no request can carry (an unpaired surrogate), if any. */

@@ -8,7 +8,7 @@ import { createApplyPaymentEvent, type EventOutcome, type PaymentEvent } from '.
 import { ownOrderId } from '../core/payment-ownership';
 import type { ChargeServiceOptions } from './charge-service';
 import { createLedgerFactWriter } from './dynamodb-ledger';
-import { keyTablePersistence } from './idempotent-charge';
+import { keyTablePersistence } from './idempotent-use-cases';
 
 /** Checks the `Stripe-Signature` header against the exact raw body; throws InvalidSignatureError. */
 export type VerifyStripeEvent = (rawBody: string, signature: string) => Promise<PaymentEvent>;

@@ -61,6 +61,13 @@ export const METRIC_NAMES = {
   reconcilerSettled: 'ReconcilerSettled',
   reconcilerExpired: 'ReconcilerExpired',
   auditDiscrepancies: 'AuditDiscrepancies',
+  /** A refund answered by Stripe, by its status: succeeded; pending or requires_action; failed or canceled. */
+  refundSucceeded: 'RefundSucceeded',
+  refundPending: 'RefundPending',
+  refundFailed: 'RefundFailed',
+  refundReplayed: 'RefundReplayed',
+  /** A refund refused before Stripe was asked: no such order, nothing charged, or more than is left. */
+  refundRefused: 'RefundRefused',
   /** Milliseconds each PaymentIntent creation took at Stripe (retries included). */
   stripeLatency: 'StripeLatency',
 } as const;

@@ -11,6 +11,8 @@ export const PAYMENT_METADATA = {
   marker: 'createdBy',
   markerValue: 'exactly-once-payments',
   namespace: 'namespace',
+  /** On refunds only: the caller's refundId. */
+  refundId: 'refundId',
 } as const;
 
 /**
@@ -51,7 +53,22 @@ export function paymentMetadata(namespace: string, orderId: string): Record<stri
  */
 export function stripeIdempotencyKey(namespace: string, orderId: string): string {
   if (namespace === BEFORE_NAMESPACES) return orderId;
-  const key = `${namespace}:${orderId}`;
-  if (key.length <= STRIPE_KEY_MAX_LENGTH) return key;
-  return `${namespace}#${createHash('sha256').update(orderId).digest('hex')}`;
+  return withinStripeLimit(`${namespace}:${orderId}`, () => `${namespace}#${sha256(orderId)}`);
 }
+
+/**
+ * Stripe's idempotency key for one refund of an order: `<namespace>:<orderId>#refund:<refundId>`,
+ * or `<namespace>#refund#<SHA-256>` when that is too long. The `#` (in no orderId, refundId or
+ * namespace) keeps it from ever equalling a charge's key, whatever orderId a caller picks.
+ */
+export function stripeRefundIdempotencyKey(namespace: string, orderId: string, refundId: string): string {
+  const scope = namespace === BEFORE_NAMESPACES ? '' : `${namespace}:`;
+  return withinStripeLimit(`${scope}${orderId}#refund:${refundId}`, () => `${namespace}#refund#${sha256(`${orderId}#${refundId}`)}`);
+}
+
+export function refundMetadata(namespace: string, orderId: string, refundId: string): Record<string, string> {
+  return { ...paymentMetadata(namespace, orderId), [PAYMENT_METADATA.refundId]: refundId };
+}
+
+const withinStripeLimit = (key: string, hashed: () => string) => (key.length <= STRIPE_KEY_MAX_LENGTH ? key : hashed());
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');

@@ -52,6 +52,8 @@ export const IDEMPOTENCY_EXPIRY_SECONDS = 24 * 60 * 60;
 export const STRIPE_KEY_TRUSTED_FOR_MS = 23 * 60 * 60 * 1000;
 /** Stable across renames and identical locally and in AWS (the default is the function name). */
 export const IDEMPOTENCY_KEY_PREFIX = 'chargeOrder';
+/** The refunds' keys in the same table, apart from the charges'. */
+export const REFUND_IDEMPOTENCY_KEY_PREFIX = 'refundOrder';
 /** Seconds a client is told to wait when the same order is still being charged. */
 export const RETRY_AFTER_SECONDS = 2;
 /** Secrets are re-read at most this often, so a rotated Stripe key is picked up without a deploy. */

@@ -3,6 +3,7 @@ import { type ChargeRequest, PAYMENT_IDENTITY_FIELDS } from '../contract/payment
 import { STRIPE_KEY_TRUSTED_FOR_MS } from '../contract/settings';
 import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from './errors';
 import { factVersion } from './payment-events';
+import type { Refunds } from './refund-order';
 
 /**
  * Ledger states. `pending` is written before Stripe is called, so a crash between the charge and
@@ -56,6 +57,12 @@ export interface LedgerRecord {
   namespace?: string;
   /** When the latest charge attempt started (the reconciler leaves a record with a recent one alone). */
   attemptAt?: string;
+  /** The order's refunds by refundId (refund-order.ts), and what follows from them. */
+  refunds?: Refunds;
+  /** Minor units taken from what is refundable: refunds that succeeded, or may still. */
+  refundReserved?: number;
+  /** Counts every change of `refunds`: each refund write expects the one it read. */
+  refundsVersion?: number;
   createdAt: string;
   updatedAt: string;
 }

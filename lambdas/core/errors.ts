@@ -68,3 +68,55 @@ export class InvalidSignatureError extends Error {
     super(reason);
   }
 }
+
+/** No ledger record for the order: it was never submitted (or not to this deployment). */
+export class OrderNotFoundError extends Error {
+  override readonly name = 'OrderNotFoundError';
+  readonly retryable = false;
+  constructor(readonly orderId: string) {
+    super(`no payment for order ${orderId}`);
+  }
+}
+
+/** The order holds no money to refund: it was never charged (or Stripe says the charge is disputed). */
+export class OrderNotRefundableError extends Error {
+  override readonly name = 'OrderNotRefundableError';
+  readonly retryable = false;
+  constructor(
+    readonly orderId: string,
+    /** The ledger status, or Stripe's refusal code. */
+    readonly reason: string,
+  ) {
+    super(`order ${orderId} cannot be refunded (${reason})`);
+  }
+}
+
+/** The refund asks for more than is still refundable: charged minus succeeded and in-flight refunds. */
+export class RefundExceedsPaymentError extends Error {
+  override readonly name = 'RefundExceedsPaymentError';
+  readonly retryable = false;
+  constructor(
+    readonly orderId: string,
+    /** What is still refundable as the ledger sees it, in minor units (undefined when Stripe refused). */
+    readonly refundable?: number,
+  ) {
+    super(
+      refundable === undefined
+        ? `the payment provider refused to refund more of order ${orderId}`
+        : `at most ${refundable} of order ${orderId} is still refundable`,
+    );
+  }
+}
+
+/** The refundId was already used for this order with another amount or reason. */
+export class RefundConflictError extends Error {
+  override readonly name = 'RefundConflictError';
+  readonly retryable = false;
+  constructor(
+    readonly orderId: string,
+    readonly refundId: string,
+    readonly conflictingFields: string[],
+  ) {
+    super(`refund ${refundId} of order ${orderId} was already requested with a different ${conflictingFields.join(', ')}`);
+  }
+}

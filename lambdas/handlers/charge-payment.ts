@@ -1,11 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { chargeServiceFromEnvironment } from '../adapters/charge-service';
-import type { IdempotentCharge } from '../adapters/idempotent-charge';
+import type { IdempotentCharge } from '../adapters/idempotent-use-cases';
 import { withTracing } from '../adapters/tracing';
 import { SERVICE_NAME } from '../contract/environment';
 import { MAX_REQUEST_BODY_BYTES } from '../contract/payment-request';
-import { parseChargeRequest } from '../core/validate-charge-request';
+import { parseChargeRequest } from '../core/validate-request';
 import { errorSummary } from './error-summary';
 import { type ApiHandler, chargeResponse, errorResponse, failureResponse, invalidRequest, rawBodyOf } from './http-responses';
 import { countOutcome, publishCounts, responseOutcome, serviceMetrics } from './outcome-metrics';

@@ -5,11 +5,11 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { chargeServiceFromEnvironment } from '../adapters/charge-service';
 import { createDeadLetter, type DeadLetter, type PermanentFailure } from '../adapters/dead-letter-queue';
 import { awsClientSettings, requiredEnv } from '../adapters/environment';
-import type { IdempotentCharge } from '../adapters/idempotent-charge';
+import type { IdempotentCharge } from '../adapters/idempotent-use-cases';
 import { createRetryLater, type RetryLater } from '../adapters/queue-retries';
 import { traced, withTracing } from '../adapters/tracing';
 import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
-import { describeFieldErrors, parseChargeRequest } from '../core/validate-charge-request';
+import { describeFieldErrors, parseChargeRequest } from '../core/validate-request';
 import { errorSummary } from './error-summary';
 import { countOutcome, publishCounts, resultOutcome, serviceMetrics } from './outcome-metrics';
 

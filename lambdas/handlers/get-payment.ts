@@ -22,7 +22,11 @@ export function createGetPaymentHandler(readLedger: LedgerReader, logger = new L
       const record = await readLedger(orderId);
       if (record === undefined) return errorResponse(404, 'not_found', `no payment for order ${orderId}`);
       const { orderId: id, status, paymentId, amount, currency, paymentStatus, declineCode, amountRefunded, createdAt, updatedAt } = record;
-      const payment = { orderId: id, status, paymentId, amount, currency, paymentStatus, declineCode, amountRefunded, createdAt, updatedAt };
+      // The refunds in the order they were requested, each with what a client needs of it.
+      const refunds = Object.entries(record.refunds ?? {})
+        .sort(([, a], [, b]) => a.createdAt.localeCompare(b.createdAt))
+        .map(([refundId, refund]) => ({ refundId, amount: refund.amount, status: refund.status, stripeRefundId: refund.stripeRefundId }));
+      const payment = { orderId: id, status, paymentId, amount, currency, paymentStatus, declineCode, amountRefunded, refunds, createdAt, updatedAt };
       return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(payment) };
     } catch (error) {
       logger.error('reading the ledger failed', { orderId, error: errorSummary(error) });

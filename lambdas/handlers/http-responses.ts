@@ -2,7 +2,8 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { HTTP_HEADERS } from '../contract/http-headers';
 import { RETRY_AFTER_SECONDS } from '../contract/settings';
 import type { ChargeResult } from '../core/charge-order';
-import type { FieldError } from '../core/validate-charge-request';
+import type { RefundResult } from '../core/refund-order';
+import type { FieldError } from '../core/validate-request';
 
 /** Every API Gateway proxy handler of this project. */
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -24,6 +25,8 @@ export type ErrorCode =
   | 'payment_provider_unavailable'
   | 'store_unavailable'
   | 'queue_unavailable'
+  | 'order_not_refundable'
+  | 'refund_exceeds_payment'
   | 'internal_error';
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
@@ -67,6 +70,16 @@ export function chargeResponse(result: ChargeResult): APIGatewayProxyResult {
   };
 }
 
+/** 201 for the call that asked Stripe, 200 + Idempotent-Replayed for every later one; `status` is Stripe's refund status. */
+export function refundResponse({ replayed, ...refund }: RefundResult): APIGatewayProxyResult {
+  const { orderId, refundId, amount, currency, status, stripeRefundId } = refund;
+  return {
+    statusCode: replayed ? 200 : 201,
+    headers: { ...JSON_HEADERS, ...(replayed && { [HTTP_HEADERS.idempotentReplayed]: 'true' }) },
+    body: JSON.stringify({ orderId, refundId, amount, currency, status, stripeRefundId }),
+  };
+}
+
 /**
  * Maps a failure to the contract. Errors are recognised by name, so this module depends on neither
  * Powertools nor the adapters; anything unknown becomes a bare 500 with no internals.
@@ -88,6 +101,16 @@ export function failureResponse(error: unknown): APIGatewayProxyResult {
     }
     case 'PaymentProviderError':
       return errorResponse(502, 'payment_provider_unavailable', 'the payment provider could not complete the request; retrying with the same orderId is safe');
+    case 'OrderNotFoundError':
+      return errorResponse(404, 'not_found', (error as Error).message);
+    case 'OrderNotRefundableError':
+      return errorResponse(409, 'order_not_refundable', (error as Error).message);
+    case 'RefundExceedsPaymentError': {
+      const { refundable } = error as { refundable?: number };
+      return errorResponse(422, 'refund_exceeds_payment', (error as Error).message, refundable === undefined ? undefined : { refundable });
+    }
+    case 'RefundConflictError':
+      return errorResponse(422, 'idempotency_key_reused', 'this refundId was already used with a different amount or reason');
     case 'IdempotencyPersistenceLayerError':
     case 'StoreUnavailableError':
       return errorResponse(503, 'store_unavailable', 'the payment store is unavailable; retry is safe');

@@ -16,6 +16,7 @@ export const FUNCTION_BUNDLING = {
 export const FUNCTION_ENTRIES = {
   chargePayment: 'lambdas/handlers/charge-payment.ts',
   chargeWorker: 'lambdas/handlers/charge-worker.ts',
+  refundPayment: 'lambdas/handlers/refund-payment.ts',
   getPayment: 'lambdas/handlers/get-payment.ts',
   stripeWebhook: 'lambdas/handlers/stripe-webhook.ts',
   reconcilePending: 'lambdas/handlers/reconcile-pending.ts',

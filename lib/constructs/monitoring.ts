@@ -173,6 +173,14 @@ export class Monitoring extends Construct {
       `A webhook of this deployment named an order the ledger never recorded: ${operatorCommand(this, 'audit')} lists the PaymentIntent without a record.`,
     );
 
+    // Money that was meant to go back to a customer and did not.
+    alarm(
+      'RefundsFailed',
+      business(METRIC_NAMES.refundFailed),
+      1,
+      'Stripe answered a refund failed or canceled: its amount is refundable again. Find it with `GET /payments/{orderId}` (refunds), see why in the Stripe Dashboard, and refund again under a new refundId or another way.',
+    );
+
     const outcomes = (names: MetricName[]) => names.map((name) => business(name));
     // Dead letters are published by failure code (a dimension more): one series sums every code.
     const deadLetters = new MathExpression({
@@ -218,9 +226,17 @@ export class Monitoring extends Construct {
             width: 12,
           }),
           new GraphWidget({
+            title: 'Refunds: outcomes',
+            left: outcomes([METRIC_NAMES.refundSucceeded, METRIC_NAMES.refundPending, METRIC_NAMES.refundReplayed]),
+            right: outcomes([METRIC_NAMES.refundFailed, METRIC_NAMES.refundRefused]),
+            width: 12,
+          }),
+        ],
+        [
+          new GraphWidget({
             title: 'Stripe latency (ms)',
             left: [business(METRIC_NAMES.stripeLatency, 'p50'), business(METRIC_NAMES.stripeLatency, 'p99')],
-            width: 12,
+            width: 24,
           }),
         ],
         [

@@ -18,9 +18,8 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { gatewayResponses } from '../../lambdas/contract/gateway-responses';
-import { chargeRequestSchema } from '../../lambdas/contract/payment-request';
 import { queueRequest, queueResponses } from '../../lambdas/contract/queue-integration';
-import { API_STAGE_NAME, type FunctionName, routes } from '../../lambdas/contract/routes';
+import { API_STAGE_NAME, type FunctionName, type RequestModelName, requestModels, routes } from '../../lambdas/contract/routes';
 import { API_INTEGRATION_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
 import { stackOutput } from './stack-output';
 
@@ -39,8 +38,8 @@ export interface PaymentsApiProps {
   executionLogs: 'create' | 'existing' | 'off';
 }
 
-/** The shared request schema in the form CDK's model expects: `$schema` becomes `schema`. */
-export function toModelSchema({ $schema: _dialect, ...schema }: typeof chargeRequestSchema): JsonSchema {
+/** A shared request schema in the form CDK's model expects: `$schema` becomes `schema`. */
+export function toModelSchema({ $schema: _dialect, ...schema }: (typeof requestModels)[RequestModelName]): JsonSchema {
   return { ...(schema as unknown as JsonSchema), schema: JsonSchemaVersion.DRAFT4 };
 }
 
@@ -73,11 +72,12 @@ export class PaymentsApi extends Construct {
       },
     });
 
-    const chargeRequestModel = this.api.addModel('ChargeRequest', {
-      contentType: 'application/json',
-      modelName: 'ChargeRequest',
-      schema: toModelSchema(chargeRequestSchema),
-    });
+    const models = Object.fromEntries(
+      Object.entries(requestModels).map(([name, schema]) => [
+        name,
+        this.api.addModel(name, { contentType: 'application/json', modelName: name, schema: toModelSchema(schema) }),
+      ]),
+    );
     const validator = this.api.addRequestValidator('Validator', { validateRequestBody: true, validateRequestParameters: true });
 
     const queueIntegration = this.queueIntegration(props.chargeQueue);
@@ -88,9 +88,9 @@ export class PaymentsApi extends Construct {
           : new LambdaIntegration(props.functions[route.function], { timeout: Duration.seconds(API_INTEGRATION_TIMEOUT_SECONDS) });
       this.api.root.resourceForPath(route.path).addMethod(route.method, integration, {
         apiKeyRequired: route.apiKeyRequired,
-        ...(route.validatesChargeRequest && {
+        ...(route.requestModel !== undefined && {
           requestValidator: validator,
-          requestModels: { 'application/json': chargeRequestModel },
+          requestModels: { 'application/json': models[route.requestModel] },
         }),
         ...(route.kind === 'queue' && { methodResponses: queueResponses.map(({ statusCode }) => ({ statusCode: String(statusCode) })) }),
       });

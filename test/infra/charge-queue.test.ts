@@ -18,6 +18,7 @@ const [queueId] = queues.find(([, r]) => r.Properties.RedrivePolicy) ?? [];
 const [deadLetterId] = queues.find(([, r]) => !r.Properties.RedrivePolicy) ?? [];
 const workerId = only('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Charges queued orders') });
 const getPaymentId = only('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^GET /payments') });
+const refundPaymentId = only('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^POST /payments/\\{orderId\\}/refunds') });
 
 function roleStatements(roleId: string) {
   return Object.values(template.findResources('AWS::IAM::Policy'))
@@ -203,5 +204,26 @@ describe('GET /payments/{orderId}', () => {
       ApiKeyRequired: true,
       Integration: { Type: 'AWS_PROXY', Uri: { 'Fn::Join': ['', Match.arrayWith([{ 'Fn::GetAtt': [getPaymentId, 'Arn'] }])] } },
     });
+  });
+});
+
+describe('POST /payments/{orderId}/refunds', () => {
+  it('is served by a function that reads the ledger and updates it conditionally, with the key table and the Stripe key', () => {
+    const ledgerId = only('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'orderId', KeyType: 'HASH' }] });
+    const keyTableId = only('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }] });
+    const dynamodb = roleStatements(functionRole(refundPaymentId)).filter((s) => s.actions.some((a) => a.startsWith('dynamodb:')));
+    expect(dynamodb).toEqual([
+      { actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resource: { 'Fn::GetAtt': [keyTableId, 'Arn'] } },
+      { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], resource: { 'Fn::GetAtt': [ledgerId, 'Arn'] } },
+    ]);
+    expect(resources[refundPaymentId].Properties.Environment.Variables.STRIPE_SECRET_ID).toBeDefined();
+    const refundModel = only('AWS::ApiGateway::Model', { Name: 'RefundRequest' });
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST',
+      ApiKeyRequired: true,
+      RequestModels: { 'application/json': { Ref: refundModel } },
+      Integration: { Type: 'AWS_PROXY', Uri: { 'Fn::Join': ['', Match.arrayWith([{ 'Fn::GetAtt': [refundPaymentId, 'Arn'] }])] } },
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'refunds' });
   });
 });

@@ -27,7 +27,7 @@ describe('alarms', () => {
   });
 
   it('every function alarms on errors (once), throttles, and a run longer than 80% of its timeout', () => {
-    expect(functionIds).toHaveLength(6);
+    expect(functionIds).toHaveLength(7);
     for (const id of functionIds) {
       expect(onFunction('Errors', id)).toEqual([
         expect.objectContaining({ Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
@@ -62,7 +62,7 @@ describe('alarms', () => {
     }
   });
 
-  it.each([METRIC_NAMES.webhookConflict, METRIC_NAMES.webhookUnknownOrder])('webhooks alarm on %s above 0', (metricName) => {
+  it.each([METRIC_NAMES.webhookConflict, METRIC_NAMES.webhookUnknownOrder, METRIC_NAMES.refundFailed])('alarms on %s above 0', (metricName) => {
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: METRICS_NAMESPACE,
       MetricName: metricName,
@@ -76,7 +76,7 @@ describe('alarms', () => {
   });
 
   it("read the service's metrics of this deployment only: the dimension every function publishes with, which another stack's differs from", () => {
-    expect(publishing).toHaveLength(5); // every function that counts outcomes (getPayment counts none)
+    expect(publishing).toHaveLength(6); // every function that counts outcomes (getPayment counts none)
     expect(deployments.size).toBe(1);
     expect(deployment).toBeDefined();
     const own = alarms.filter((alarm) => alarm.Namespace === METRICS_NAMESPACE);

@@ -1,5 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { chargeRequestSchema } from '../../lambdas/contract/payment-request';
+import { refundRequestSchema } from '../../lambdas/contract/refund-request';
 import {
   API_INTEGRATION_TIMEOUT_SECONDS,
   CHARGE_FUNCTION_TIMEOUT_SECONDS,
@@ -95,9 +96,9 @@ describe('charge function', () => {
         .map((resource) => resource.Properties.Environment?.Variables.PAYMENTS_NAMESPACE);
     // By default the stack name, account and region: no other deployment can have it.
     const byDefault = { 'Fn::Join': ['', ['ExactlyOncePaymentsSandbox-', { Ref: 'AWS::AccountId' }, '-', { Ref: 'AWS::Region' }]] };
-    // The charge, worker, webhook, reconciler and audit functions: every one that talks to Stripe.
-    expect(namespaces(template.toJSON().Resources)).toEqual(Array(5).fill(byDefault));
-    expect(namespaces(synthesize({ namespace: 'alice-sandbox' }).template.toJSON().Resources)).toEqual(Array(5).fill('alice-sandbox'));
+    // The charge, worker, refund, webhook, reconciler and audit functions: every one that talks to Stripe.
+    expect(namespaces(template.toJSON().Resources)).toEqual(Array(6).fill(byDefault));
+    expect(namespaces(synthesize({ namespace: 'alice-sandbox' }).template.toJSON().Resources)).toEqual(Array(6).fill('alice-sandbox'));
     expect(() => synthesize({ namespace: 'has:colon' })).toThrow(/namespace/);
   });
 
@@ -107,7 +108,7 @@ describe('charge function', () => {
     const decrypts = Object.values(withKey.findResources('AWS::IAM::Policy'))
       .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: unknown; Resource: unknown; Condition?: unknown }>)
       .filter((statement) => statement.Action === 'kms:Decrypt');
-    expect(decrypts).toHaveLength(5); // charge, worker, webhook, reconciler, audit
+    expect(decrypts).toHaveLength(6); // charge, worker, refund, webhook, reconciler, audit
     for (const statement of decrypts) {
       expect(statement).toMatchObject({
         Resource: keyArn,
@@ -119,7 +120,7 @@ describe('charge function', () => {
 
   it('traces every function without ever recording an answer or an error (client secrets, Stripe error objects)', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(6);
+    expect(functions).toHaveLength(7);
     for (const fn of functions) {
       expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
       expect(fn.Properties.Environment.Variables).toMatchObject({ POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false', POWERTOOLS_TRACER_CAPTURE_ERROR: 'false' });
@@ -180,10 +181,9 @@ describe('API', () => {
     template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'payments' });
   });
 
-  it('validates bodies with the very schema the Lambda validates with', () => {
-    const model = template.findResources('AWS::ApiGateway::Model');
-    const [schema] = Object.values(model).map((m) => m.Properties.Schema);
-    expect(schema).toEqual(chargeRequestSchema);
+  it('validates bodies with the very schemas the Lambdas validate with', () => {
+    const models = Object.values(template.findResources('AWS::ApiGateway::Model')).map((m) => [m.Properties.Name, m.Properties.Schema]);
+    expect(Object.fromEntries(models)).toEqual({ ChargeRequest: chargeRequestSchema, RefundRequest: refundRequestSchema });
   });
 
   it.each([

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
 import { createDynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger';
-import { createIdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
+import { createIdempotentCharge } from '../../lambdas/adapters/idempotent-use-cases';
 import { createStripeClient, createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { METRIC_NAMES } from '../../lambdas/contract/environment';
 import { BEFORE_NAMESPACES, paymentMetadata, stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';

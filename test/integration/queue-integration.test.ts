@@ -23,7 +23,7 @@ async function apiOnQueue(queueUrl: string, endpoint = emulator.endpoint, onRequ
   const client = integrationSqsClient(endpoint);
   const api = await startLocalApi({
     port: 0,
-    handlers: { chargePayment: notCalled, getPayment: notCalled, stripeWebhook: async () => ({ statusCode: 400, body: '{}' }) },
+    handlers: { chargePayment: notCalled, refundPayment: notCalled, getPayment: notCalled, stripeWebhook: async () => ({ statusCode: 400, body: '{}' }) },
     queueEndpoint: sqsQueryEndpoint(client, queueUrl),
     timeoutSeconds: 5,
     onRequest,
@@ -149,7 +149,7 @@ it('answers what API Gateway answers itself with the deployed gateway responses:
 it("answers a function that timed out with the gateway's 502, and a body over 10 MB with its 413, in the contract's error shape", async () => {
   const api = await startLocalApi({
     port: 0,
-    handlers: { chargePayment: () => new Promise(() => undefined), getPayment: notCalled, stripeWebhook: notCalled },
+    handlers: { chargePayment: () => new Promise(() => undefined), refundPayment: notCalled, getPayment: notCalled, stripeWebhook: notCalled },
     queueEndpoint: async () => ({ statusCode: 500, body: '' }),
     timeoutSeconds: 1,
   });

@@ -4,13 +4,14 @@ import { DeleteItemCommand, type DynamoDBClient, GetItemCommand, ScanCommand, Up
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type Stripe from 'stripe';
-import { type ChargeServiceOptions, createChargeService } from '../../lambdas/adapters/charge-service';
+import { type ChargeServiceOptions, createChargeService, createRefundService } from '../../lambdas/adapters/charge-service';
 import { createStripeClient } from '../../lambdas/adapters/stripe-payments';
 import { stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
 import { IDEMPOTENCY_KEY_PREFIX } from '../../lambdas/contract/settings';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import type { ApiHandler } from '../../lambdas/handlers/http-responses';
+import { createRefundPaymentHandler } from '../../lambdas/handlers/refund-payment';
 import { type DynamoDbLocal, localDynamoDbClient, startDynamoDbLocal } from '../../local/dynamodb-local';
 import { lambdaContext } from '../../local/lambda-context';
 import { type StripeEmulator, startStripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
@@ -52,6 +53,16 @@ export async function startLocalParts(): Promise<LocalParts> {
 export function chargeHandler(parts: LocalParts, dynamoDb: DynamoDBClient = parts.dynamoDb): ApiHandler {
   const charge = createChargeService(serviceOptions(parts, dynamoDb), 'api');
   return createChargePaymentHandler(charge, silentLogger);
+}
+
+/** The refund handler wired exactly as in Lambda, against the local parts. */
+export function refundHandler(parts: LocalParts, dynamoDb: DynamoDBClient = parts.dynamoDb): ApiHandler {
+  return createRefundPaymentHandler(createRefundService(serviceOptions(parts, dynamoDb)), silentLogger);
+}
+
+/** POST /payments/{orderId}/refunds as API Gateway hands it over. */
+export function refundEvent(orderId: string, body: unknown): APIGatewayProxyEvent {
+  return { ...postEvent(body), resource: '/payments/{orderId}/refunds', path: `/payments/${orderId}/refunds`, pathParameters: { orderId } };
 }
 
 /** What the charge service and the webhook handling are wired with, against the local parts. */
@@ -104,10 +115,10 @@ export async function ledgerSize(parts: LocalParts): Promise<number> {
   return Count;
 }
 
-/** Deletes every key-table record of this run, as the TTL would after 24 hours. */
-export async function forgetIdempotencyKeys(parts: LocalParts): Promise<number> {
+/** Deletes every key-table record of this run (the charges', or those of another prefix), as the TTL would after 24 hours. */
+export async function forgetIdempotencyKeys(parts: LocalParts, prefix = IDEMPOTENCY_KEY_PREFIX): Promise<number> {
   const { Items = [] } = await parts.dynamoDb.send(new ScanCommand({ TableName: parts.tables.idempotencyTableName }));
-  const ours = Items.filter((item) => item.id?.S?.startsWith(`${IDEMPOTENCY_KEY_PREFIX}#`));
+  const ours = Items.filter((item) => item.id?.S?.startsWith(`${prefix}#`));
   for (const item of ours) {
     await parts.dynamoDb.send(new DeleteItemCommand({ TableName: parts.tables.idempotencyTableName, Key: { id: item.id } }));
   }

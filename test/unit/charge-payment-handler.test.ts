@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
+import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-use-cases';
 import { MAX_REQUEST_BODY_BYTES } from '../../lambdas/contract/payment-request';
 import { PaymentProviderError } from '../../lambdas/core/errors';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';

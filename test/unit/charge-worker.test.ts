@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent } from 'aws-lambda';
 import type { DeadLetter, PermanentFailure, ReceivedMessage } from '../../lambdas/adapters/dead-letter-queue';
-import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
+import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-use-cases';
 import type { RetryLater } from '../../lambdas/adapters/queue-retries';
 import type { ChargeResult } from '../../lambdas/core/charge-order';
 import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError, StoreUnavailableError } from '../../lambdas/core/errors';

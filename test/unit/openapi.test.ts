@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
+import { IdempotencyAlreadyInProgressError, IdempotencyValidationError } from '@aws-lambda-powertools/idempotency';
 import { Logger } from '@aws-lambda-powertools/logger';
 import Ajv2020 from 'ajv/dist/2020';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { LedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
-import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
+import type { IdempotentCharge, IdempotentRefund } from '../../lambdas/adapters/idempotent-use-cases';
 import type { HandleStripeEvent, VerifyStripeEvent } from '../../lambdas/adapters/stripe-webhooks';
 import { chargeRequestSchema, MAX_REQUEST_BODY_BYTES } from '../../lambdas/contract/payment-request';
 import { QUEUED_STATUS, routes } from '../../lambdas/contract/routes';
@@ -14,14 +14,20 @@ import type { LedgerRecord } from '../../lambdas/core/charge-order';
 import {
   InvalidSignatureError,
   OrderConflictError,
+  OrderNotFoundError,
+  OrderNotRefundableError,
   PaymentInProgressError,
   PaymentProviderError,
   PaymentRejectedError,
+  RefundConflictError,
+  RefundExceedsPaymentError,
   StoreUnavailableError,
 } from '../../lambdas/core/errors';
 import type { PaymentEvent } from '../../lambdas/core/payment-events';
+import type { RefundResult } from '../../lambdas/core/refund-order';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { createGetPaymentHandler } from '../../lambdas/handlers/get-payment';
+import { createRefundPaymentHandler } from '../../lambdas/handlers/refund-payment';
 import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
 import { lambdaContext } from '../../local/lambda-context';
 import { version } from '../../package.json';
@@ -64,9 +70,9 @@ describe('the OpenAPI document', () => {
     expect(document.components.schemas.ChargeRequest).toMatchObject({ required: chargeRequestSchema.required, properties: chargeRequestSchema.properties });
     for (const route of routes) {
       const body = operation(route.method === 'GET' ? 'get' : 'post', route.path).requestBody;
-      if (route.validatesChargeRequest)
-        expect(body).toEqual({ required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/ChargeRequest' } } } });
-      else expect(JSON.stringify(body ?? {})).not.toContain('ChargeRequest');
+      if (route.requestModel !== undefined)
+        expect(body).toEqual({ required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${route.requestModel}` } } } });
+      else expect(JSON.stringify(body ?? {})).not.toMatch(/ChargeRequest|RefundRequest/);
     }
   });
 
@@ -136,6 +142,27 @@ describe("the document declares the handlers' real answers", () => {
     expectDocumented(operation('post', '/payments'), await createChargePaymentHandler(charge, silent)(event({ body }), lambdaContext()));
   });
 
+  const refunded: RefundResult = { orderId: 'o-1', refundId: 'r-1', amount: 40, currency: 'eur', status: 'succeeded', stripeRefundId: 're_1', replayed: false };
+  it.each<[string, string | null, IdempotentRefund]>([
+    ['a first refund', '{"refundId":"r-1","amount":40}', async () => refunded],
+    ['a pending refund', '{"refundId":"r-1"}', async () => ({ ...refunded, status: 'pending' })],
+    ['a replay', '{"refundId":"r-1"}', async () => ({ ...refunded, replayed: true })],
+    ['a schema violation', '{"refundId":"r 1"}', async () => refunded],
+    ['a body over the limit', 'x'.repeat(MAX_REQUEST_BODY_BYTES + 1), async () => refunded],
+    ...[
+      new OrderNotFoundError('o-1'),
+      new OrderNotRefundableError('o-1', 'declined'),
+      new RefundExceedsPaymentError('o-1', 60),
+      new RefundExceedsPaymentError('o-1'),
+      new RefundConflictError('o-1', 'r-1', ['amount']),
+      new IdempotencyValidationError('another payload'),
+      ...failures,
+    ].map((failure): [string, string, IdempotentRefund] => [`${failure.name}: ${failure.message}`, '{"refundId":"r-1"}', () => Promise.reject(failure)]),
+  ])('POST /payments/{orderId}/refunds: %s', async (_case, body, refund) => {
+    const response = await createRefundPaymentHandler(refund, silent)(event({ body, pathParameters: { orderId: 'o-1' } }), lambdaContext());
+    expectDocumented(operation('post', '/payments/{orderId}/refunds'), response);
+  });
+
   const record: LedgerRecord = {
     orderId: 'o-1',
     status: 'partially_refunded',
@@ -145,6 +172,11 @@ describe("the document declares the handlers' real answers", () => {
     paymentId: 'pi_1',
     paymentStatus: 'succeeded',
     amountRefunded: 40,
+    refunds: {
+      'r-1': { amount: 40, status: 'succeeded', stripeRefundId: 're_1', createdAt: '2030-01-01T00:00:30.000Z', updatedAt: '2030-01-01T00:00:31.000Z' },
+    },
+    refundReserved: 40,
+    refundsVersion: 2,
     lastEventId: 'evt_1',
     factVersion: 'v',
     channel: 'api',

@@ -1,15 +1,26 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-charge';
+import type { IdempotentCharge, IdempotentRefund } from '../../lambdas/adapters/idempotent-use-cases';
 import type { DeliveryOutcome } from '../../lambdas/adapters/stripe-webhooks';
 import { METRIC_NAMES, METRICS_NAMESPACE, type MetricName } from '../../lambdas/contract/environment';
 import type { ChargeResult } from '../../lambdas/core/charge-order';
-import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError, StoreUnavailableError } from '../../lambdas/core/errors';
+import {
+  OrderConflictError,
+  OrderNotFoundError,
+  OrderNotRefundableError,
+  PaymentInProgressError,
+  PaymentProviderError,
+  PaymentRejectedError,
+  RefundExceedsPaymentError,
+  StoreUnavailableError,
+} from '../../lambdas/core/errors';
 import type { ReconcileSummary } from '../../lambdas/core/reconcile-pending';
+import type { RefundResult } from '../../lambdas/core/refund-order';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker';
 import { serviceMetrics } from '../../lambdas/handlers/outcome-metrics';
 import { createReconcileHandler } from '../../lambdas/handlers/reconcile-pending';
+import { createRefundPaymentHandler } from '../../lambdas/handlers/refund-payment';
 import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
 import { lambdaContext } from '../../local/lambda-context';
 import { capturedLogger } from '../support/captured-logs';
@@ -44,6 +55,38 @@ const only = (name: MetricName, value = 1) => [
     }),
   },
 ];
+
+describe('POST /payments/{orderId}/refunds counts each answer as exactly one outcome', () => {
+  const refunded = (fields: Partial<RefundResult> = {}): RefundResult => ({
+    orderId: 'o-1',
+    refundId: 'r-1',
+    amount: 100,
+    currency: 'eur',
+    status: 'succeeded',
+    stripeRefundId: 're_1',
+    replayed: false,
+    ...fields,
+  });
+  const refundPost = (body: string) => ({ ...post(body), pathParameters: { orderId: 'o-1' } }) as unknown as APIGatewayProxyEvent;
+  it.each<[string, () => Promise<RefundResult>, MetricName]>([
+    ['a refund', async () => refunded(), METRIC_NAMES.refundSucceeded],
+    ['a pending refund', async () => refunded({ status: 'pending' }), METRIC_NAMES.refundPending],
+    ['a refund that needs action', async () => refunded({ status: 'requires_action' }), METRIC_NAMES.refundPending],
+    ['a failed refund', async () => refunded({ status: 'failed' }), METRIC_NAMES.refundFailed],
+    ['a canceled refund', async () => refunded({ status: 'canceled' }), METRIC_NAMES.refundFailed],
+    ['a replay', async () => refunded({ replayed: true, status: 'failed' }), METRIC_NAMES.refundReplayed],
+    ['no such order (404)', async () => Promise.reject(new OrderNotFoundError('o-1')), METRIC_NAMES.refundRefused],
+    ['an order never charged (409)', async () => Promise.reject(new OrderNotRefundableError('o-1', 'declined')), METRIC_NAMES.refundRefused],
+    ['more than is left (422)', async () => Promise.reject(new RefundExceedsPaymentError('o-1', 0)), METRIC_NAMES.refundRefused],
+    ['Stripe unavailable (502)', async () => Promise.reject(new PaymentProviderError('down', true)), METRIC_NAMES.providerUnavailable],
+    ['a refund in progress (409)', async () => Promise.reject(new PaymentInProgressError()), METRIC_NAMES.inProgress],
+  ])('%s', async (_case, outcome, metric) => {
+    const refund: IdempotentRefund = outcome;
+    expect(await published((metrics) => createRefundPaymentHandler(refund, silentLogger, metrics)(refundPost('{"refundId":"r-1"}'), lambdaContext()))).toEqual(
+      only(metric),
+    );
+  });
+});
 
 describe('POST /payments counts each answer as exactly one outcome, with no order in its dimensions', () => {
   it.each<[string, () => Promise<ChargeResult>, MetricName]>([

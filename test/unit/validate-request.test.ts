@@ -1,7 +1,8 @@
 import Ajv from 'ajv';
 import fc from 'fast-check';
 import { chargeRequestSchema, MAX_AMOUNT_MINOR_UNITS } from '../../lambdas/contract/payment-request';
-import { parseChargeRequest, validateChargeRequest } from '../../lambdas/core/validate-charge-request';
+import { REFUND_REASONS, refundRequestSchema } from '../../lambdas/contract/refund-request';
+import { parseChargeRequest, parseRefundRequest, validateChargeRequest, validateRefundRequest } from '../../lambdas/core/validate-request';
 
 const valid = { orderId: 'order-1', amount: 1999, currency: 'EUR', paymentMethod: 'pm_card_visa', customerId: 'cus_123', description: 'two socks' };
 
@@ -127,6 +128,48 @@ describe('agreement with a reference JSON-schema validator', () => {
     fc.assert(
       fc.property(body, (input) => {
         expect(validateChargeRequest(input).ok).toBe(reference(input));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+});
+
+describe('validateRefundRequest', () => {
+  it("accepts a refundId alone, or with an amount and one of Stripe's reasons", () => {
+    expect(validateRefundRequest({ refundId: 'r-1' })).toEqual({ ok: true, value: { refundId: 'r-1' } });
+    expect(validateRefundRequest({ refundId: 'r:1', amount: 50, reason: 'duplicate' }).ok).toBe(true);
+  });
+
+  it.each([
+    [{}, 'refundId', 'is required'],
+    [{ refundId: 'a b' }, 'refundId', 'must match ^[A-Za-z0-9._:-]{1,255}$'],
+    [{ refundId: 'r', amount: 0 }, 'amount', 'must be at least 1'],
+    [{ refundId: 'r', amount: 1.5 }, 'amount', 'must be an integer (minor units)'],
+    [{ refundId: 'r', reason: 'because' }, 'reason', `must be one of ${REFUND_REASONS.join(', ')}`],
+    [{ refundId: 'r', orderId: 'o' }, 'orderId', 'is not an allowed field'],
+  ])('refuses %j on the field %s', (input, field, message) => {
+    expect(validateRefundRequest(input)).toEqual({ ok: false, errors: [{ field, message }] });
+  });
+
+  it('reports malformed JSON on the body field', () => {
+    expect(parseRefundRequest('{')).toEqual({ ok: false, errors: [{ field: 'body', message: 'is not valid JSON' }] });
+  });
+
+  it('accepts exactly what Ajv accepts', () => {
+    const { $schema: _dialect, ...schema } = refundRequestSchema;
+    const reference = new Ajv({ allErrors: true }).compile(schema);
+    const value = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.stringMatching(/^[A-Za-z0-9._:-]{1,20}$/),
+      fc.constantFrom(...REFUND_REASONS, 'other'),
+      fc.integer({ min: -10, max: MAX_AMOUNT_MINOR_UNITS + 10 }),
+      fc.double(),
+      fc.constant(null),
+    );
+    const body = fc.dictionary(fc.constantFrom('refundId', 'amount', 'reason', 'orderId', 'constructor'), value);
+    fc.assert(
+      fc.property(body, (input) => {
+        expect(validateRefundRequest(input).ok).toBe(reference(input));
       }),
       { numRuns: 2_000 },
     );

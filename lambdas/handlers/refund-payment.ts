@@ -1,0 +1,88 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { refundServiceFromEnvironment } from '../adapters/charge-service';
+import type { IdempotentRefund } from '../adapters/idempotent-use-cases';
+import { withTracing } from '../adapters/tracing';
+import { METRIC_NAMES, type MetricName, SERVICE_NAME } from '../contract/environment';
+import { HTTP_HEADERS } from '../contract/http-headers';
+import { MAX_REQUEST_BODY_BYTES, ORDER_ID_PATTERN } from '../contract/payment-request';
+import { parseRefundRequest } from '../core/validate-request';
+import { errorSummary } from './error-summary';
+import { type ApiHandler, errorResponse, failureResponse, invalidRequest, rawBodyOf, refundResponse } from './http-responses';
+import { countOutcome, publishCounts, responseOutcome, serviceMetrics } from './outcome-metrics';
+
+const orderIdPattern = new RegExp(ORDER_ID_PATTERN);
+
+/** POST /payments/{orderId}/refunds: parse, refund idempotently, map the outcome to the HTTP contract; count the outcome. */
+export function createRefundPaymentHandler(
+  refund: IdempotentRefund,
+  logger = new Logger({ serviceName: SERVICE_NAME }),
+  metrics = serviceMetrics(),
+): ApiHandler {
+  const answer: ApiHandler = async (event, context) => {
+    logger.addContext(context);
+    const orderId = event.pathParameters?.orderId ?? '';
+    if (!orderIdPattern.test(orderId)) return invalidRequest([{ field: 'orderId', message: `must match ${ORDER_ID_PATTERN}` }]);
+    const rawBody = rawBodyOf(event);
+    if (rawBody && Buffer.byteLength(rawBody, 'utf8') > MAX_REQUEST_BODY_BYTES) {
+      return errorResponse(413, 'payload_too_large', `the body must be at most ${MAX_REQUEST_BODY_BYTES} bytes`);
+    }
+    const request = parseRefundRequest(rawBody);
+    if (!request.ok) return invalidRequest(request.errors);
+
+    const { refundId } = request.value;
+    logger.appendKeys({ orderId, refundId });
+    try {
+      const result = await refund({ ...request.value, orderId }, context);
+      logger.info('refund finished', { status: result.status, replayed: result.replayed, stripeRefundId: result.stripeRefundId });
+      return refundResponse(result);
+    } catch (error) {
+      const response = refundFailureResponse(error);
+      const log = response.statusCode >= 500 ? logger.error.bind(logger) : logger.warn.bind(logger);
+      log('refund failed', { statusCode: response.statusCode, error: errorSummary(error) });
+      return response;
+    } finally {
+      logger.removeKeys(['orderId', 'refundId']);
+    }
+  };
+  return async (event, context) => {
+    metrics.captureColdStartMetric();
+    const response = await answer(event, context);
+    countOutcome(metrics, refundOutcome(response));
+    publishCounts(metrics);
+    return response;
+  };
+}
+
+/** The refund's own wording of a reused key; every other failure is answered as for a charge. */
+function refundFailureResponse(error: unknown): APIGatewayProxyResult {
+  if (error instanceof Error && error.name === 'IdempotencyValidationError') {
+    return errorResponse(422, 'idempotency_key_reused', 'this refundId was already used with a different amount or reason');
+  }
+  return failureResponse(error);
+}
+
+/** What an answer of the refund route counts as: Stripe's refund status, a replay, a refusal, or a charge's failure metric. */
+export function refundOutcome(response: APIGatewayProxyResult): MetricName {
+  const headers = (response.headers ?? {}) as Record<string, string>;
+  if (headers[HTTP_HEADERS.idempotentReplayed] === 'true') return METRIC_NAMES.refundReplayed;
+  if (response.statusCode === 201) {
+    const { status } = JSON.parse(response.body) as { status: string };
+    if (status === 'succeeded') return METRIC_NAMES.refundSucceeded;
+    return status === 'failed' || status === 'canceled' ? METRIC_NAMES.refundFailed : METRIC_NAMES.refundPending;
+  }
+  const code = response.statusCode === 200 ? undefined : (JSON.parse(response.body) as { error?: { code?: string } }).error?.code;
+  if (code === 'not_found' || code === 'order_not_refundable' || code === 'refund_exceeds_payment') return METRIC_NAMES.refundRefused;
+  return responseOutcome(response);
+}
+
+let deployedHandler: ApiHandler | undefined;
+
+/** The Lambda entry point; dependencies are built on the first call so importing this module has no effects. */
+export const handler: ApiHandler = withTracing((event: APIGatewayProxyEvent, context: Context) => {
+  deployedHandler ??= (() => {
+    const metrics = serviceMetrics();
+    return createRefundPaymentHandler(refundServiceFromEnvironment(), undefined, metrics);
+  })();
+  return deployedHandler(event, context);
+});
