@@ -187,7 +187,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
         ...createStripeAuditSource(async () => stripe, namespace),
         recordsCreatedBetween: createLedgerWindowReader(dynamoDb, tables.ledgerTableName),
         readRecord: createLedgerReader(dynamoDb, tables.ledgerTableName),
-        graceSeconds: pendingGraceSeconds,
+        inFlightSeconds: pendingGraceSeconds + reconcileIntervalSeconds,
       }),
       serviceMetrics(namespace),
     );

@@ -21,7 +21,9 @@ export type DiscrepancyKind =
   /** The record's state is not what the PaymentIntent's state means. */
   | 'state'
   /** The record names a PaymentIntent that Stripe does not have (or that is not ours). */
-  | 'payment_missing_at_stripe';
+  | 'payment_missing_at_stripe'
+  /** The record names a PaymentIntent of ours that Stripe made for another order. */
+  | 'payment_of_another_order';
 
 export interface Discrepancy {
   kind: DiscrepancyKind;
@@ -50,8 +52,11 @@ export interface AuditDependencies {
   readRecord(orderId: string): Promise<LedgerRecord | undefined>;
   /** One PaymentIntent by id, if Stripe has it and it is this deployment's. */
   readPayment(paymentId: string, namespace: string): Promise<StripePayment | undefined>;
-  /** A record still pending within this many seconds of its latest attempt is in flight, not a discrepancy. */
-  graceSeconds: number;
+  /**
+   * A record still pending within this many seconds of its latest attempt is in flight, not a
+   * discrepancy: the reconciler's grace plus its interval, the longest it may take to settle one.
+   */
+  inFlightSeconds: number;
   now?: () => Date;
 }
 
@@ -73,12 +78,12 @@ export function createAudit({
   recordsCreatedBetween,
   readRecord,
   readPayment,
-  graceSeconds,
+  inFlightSeconds,
   now = () => new Date(),
 }: AuditDependencies) {
   /** Compares the orders created in [since, until) (until: now by default). */
   return async function audit(since: Date, until: Date = now()): Promise<AuditReport> {
-    const inFlightAfter = new Date(now().getTime() - graceSeconds * 1000).toISOString();
+    const inFlightAfter = new Date(now().getTime() - inFlightSeconds * 1000).toISOString();
     const inFlight = (record: LedgerRecord) => record.status === 'pending' && (record.attemptAt ?? record.createdAt) >= inFlightAfter;
     const discrepancies: Discrepancy[] = [];
     const records = new Map<string, LedgerRecord>();
@@ -87,6 +92,10 @@ export function createAudit({
     const compare = (record: LedgerRecord, payment: StripePayment) => {
       const about = { orderId: record.orderId, paymentId: payment.paymentId };
       if (inFlight(record)) return;
+      if (payment.orderId !== record.orderId) {
+        discrepancies.push({ kind: 'payment_of_another_order', ...about, ledger: record.orderId, stripe: payment.orderId });
+        return;
+      }
       if (record.paymentId !== payment.paymentId)
         discrepancies.push({ kind: 'other_payment', ...about, ledger: record.paymentId ?? 'none', stripe: payment.paymentId });
       if (record.amount !== payment.amount) discrepancies.push({ kind: 'amount', ...about, ledger: String(record.amount), stripe: String(payment.amount) });
@@ -95,19 +104,22 @@ export function createAudit({
         discrepancies.push({ kind: 'state', ...about, ledger: record.status, stripe: payment.outcome });
     };
 
-    const seen = new Set<string>();
+    const seen = new Map<string, StripePayment>();
     let paymentsAtStripe = 0;
     for await (const payment of paymentsCreatedBetween(since, until)) {
       paymentsAtStripe += 1;
-      seen.add(payment.paymentId);
+      seen.set(payment.paymentId, payment);
       const record = records.get(payment.orderId) ?? (await readRecord(payment.orderId));
       if (record === undefined) discrepancies.push({ kind: 'payment_without_record', orderId: payment.orderId, paymentId: payment.paymentId });
       else compare(record, payment);
     }
     for (const record of records.values()) {
-      if (record.paymentId === undefined || seen.has(record.paymentId)) continue;
+      if (record.paymentId === undefined) continue;
+      const listed = seen.get(record.paymentId);
+      // Compared above with its own order's record; only another order's record is left to catch.
+      if (listed?.orderId === record.orderId) continue;
       // Made before the window, or not ours, or not at Stripe at all: ask for it by id.
-      const payment = await readPayment(record.paymentId, namespaceOf(record));
+      const payment = listed ?? (await readPayment(record.paymentId, namespaceOf(record)));
       if (payment === undefined) discrepancies.push({ kind: 'payment_missing_at_stripe', orderId: record.orderId, paymentId: record.paymentId });
       else compare(record, payment);
     }

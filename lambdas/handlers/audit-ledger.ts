@@ -7,7 +7,7 @@ import { createStripeAuditSource } from '../adapters/stripe-payments';
 import { withTracing } from '../adapters/tracing';
 import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { assertNamespace } from '../contract/payment-metadata';
-import { AUDIT_DEFAULT_WINDOW, PENDING_GRACE_SECONDS } from '../contract/settings';
+import { AUDIT_DEFAULT_WINDOW, PENDING_GRACE_SECONDS, RECONCILE_INTERVAL_MINUTES } from '../contract/settings';
 import { type Audit, type AuditReport, createAudit, windowStart } from '../core/audit';
 import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
 
@@ -53,7 +53,7 @@ export const handler: AuditHandler = withTracing((event: Parameters<AuditHandler
         ...createStripeAuditSource(stripeFromSecret(requiredEnv(ENV.stripeSecretId)), assertNamespace(requiredEnv(ENV.namespace))),
         recordsCreatedBetween: createLedgerWindowReader(dynamoDb, ledgerTableName),
         readRecord: createLedgerReader(dynamoDb, ledgerTableName),
-        graceSeconds: PENDING_GRACE_SECONDS,
+        inFlightSeconds: PENDING_GRACE_SECONDS + RECONCILE_INTERVAL_MINUTES * 60,
       }),
     );
   })();

@@ -32,7 +32,7 @@ const audit = () =>
     ...createStripeAuditSource(async () => parts.stripe, namespace),
     recordsCreatedBetween: createLedgerWindowReader(parts.dynamoDb, parts.tables.ledgerTableName),
     readRecord: createLedgerReader(parts.dynamoDb, parts.tables.ledgerTableName),
-    graceSeconds: PENDING_GRACE_SECONDS,
+    inFlightSeconds: PENDING_GRACE_SECONDS,
   })(windowStart('24h'));
 
 const rewriteLedger = (orderId: string, field: string, value: string) => setLedgerField(parts, orderId, field, value);

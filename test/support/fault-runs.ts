@@ -95,6 +95,7 @@ export function auditDeployment(parts: LocalParts, deployment: Deployment): Prom
     ...createStripeAuditSource(async () => parts.stripe, deployment.namespace),
     recordsCreatedBetween: createLedgerWindowReader(parts.dynamoDb, deployment.tables.ledgerTableName),
     readRecord: createLedgerReader(parts.dynamoDb, deployment.tables.ledgerTableName),
-    graceSeconds: GRACE_SECONDS,
+    // The loop above runs the reconciler itself, until nothing is pending.
+    inFlightSeconds: GRACE_SECONDS,
   })(windowStart('1h'));
 }

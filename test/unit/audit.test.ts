@@ -38,7 +38,7 @@ function auditOf(records: LedgerRecord[], payments: StripePayment[], elsewhere: 
     },
     readRecord: async (orderId) => records.find((r) => r.orderId === orderId),
     readPayment: async (paymentId) => [...payments, ...elsewhere].find((p) => p.paymentId === paymentId),
-    graceSeconds: 600,
+    inFlightSeconds: 600 + 300,
     now: () => NOW,
   })(SINCE);
 }
@@ -85,9 +85,19 @@ describe('the audit', () => {
     expect(report.discrepancies).toEqual([{ kind: 'payment_missing_at_stripe', orderId: 'ghost', paymentId: 'pi_ghost' }]);
   });
 
-  it('leaves an order in flight alone: pending within the grace period, its answer not yet written', async () => {
+  it('reports a record naming the PaymentIntent of another order, whether Stripe listed it or it is read by id', async () => {
+    const listed = await auditOf([record('a'), record('b', { paymentId: 'pi_a' })], [payment('a')]);
+    expect(listed.discrepancies).toEqual([{ kind: 'payment_of_another_order', orderId: 'b', paymentId: 'pi_a', ledger: 'b', stripe: 'a' }]);
+    const older = await auditOf([record('b', { paymentId: 'pi_a' })], [], [payment('a')]);
+    expect(older.discrepancies).toEqual([{ kind: 'payment_of_another_order', orderId: 'b', paymentId: 'pi_a', ledger: 'b', stripe: 'a' }]);
+  });
+
+  it("leaves an order in flight alone: pending within the reconciler's grace plus its interval, not yet settled", async () => {
     const report = await auditOf([record('flight', { status: 'pending', paymentId: undefined, attemptAt: at(2) })], [payment('flight')]);
     expect(report.discrepancies).toEqual([]);
+    // Past the grace (10 min) but within the next run (5 min later): the reconciler settles it, not a person.
+    const settling = await auditOf([record('settling', { status: 'pending', paymentId: undefined, attemptAt: at(13) })], [payment('settling')]);
+    expect(settling.discrepancies).toEqual([]);
     const stale = await auditOf([record('stale', { status: 'pending', paymentId: undefined, attemptAt: at(30) })], [payment('stale')]);
     expect(stale.discrepancies.map((d) => d.kind)).toEqual(['other_payment', 'state']);
   });
@@ -121,7 +131,7 @@ describe("the daily audit's windows", () => {
       },
       readRecord: async (orderId) => records.find((r) => r.orderId === orderId),
       readPayment: async (paymentId) => payments.find((p) => p.paymentId === paymentId),
-      graceSeconds: 600,
+      inFlightSeconds: 600 + 300,
       now: () => at,
     })(windowStart(DAILY_AUDIT_WINDOW.since, until), until);
   };
