@@ -6,6 +6,7 @@ import { chargeQueue } from '../lambdas/contract/queues';
 import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
 import { entryPath } from './constructs/bundling';
 import { ChargeQueue } from './constructs/charge-queue';
+import { EventsCatchUp } from './constructs/events-catch-up';
 import { LedgerAudit } from './constructs/ledger-audit';
 import { Monitoring } from './constructs/monitoring';
 import { PaymentTables } from './constructs/payment-tables';
@@ -51,6 +52,7 @@ export class PaymentsStack extends Stack {
   readonly api: PaymentsApi;
   readonly reconciler: Reconciler;
   readonly audit: LedgerAudit;
+  readonly eventsCatchUp: EventsCatchUp;
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PaymentsStackProps) {
@@ -154,10 +156,11 @@ export class PaymentsStack extends Stack {
       tables: [
         // Processed event ids, with the charges' key table under their own key prefix.
         keyTable,
-        // Facts are conditional updates of records the charge path created: UpdateItem only.
-        { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['UpdateItem'] },
+        // Facts are conditional updates of records the charge path created; a refund's is written
+        // among the order's refunds, read first (GetItem).
+        { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem', 'UpdateItem'] },
       ],
-      // The API key, to ask Stripe which order a refunded Charge belongs to.
+      // The API key, to ask Stripe which order a Refund or Dispute made outside this service belongs to.
       stripeSecret: secret,
       secretsKeyArn,
       environment: { ...namespace, [ENV.stripeWebhookSecretId]: webhookSecret.secretName },
@@ -178,6 +181,7 @@ export class PaymentsStack extends Stack {
     };
     this.reconciler = new Reconciler(this, 'Reconciler', ledgerOperation);
     this.audit = new LedgerAudit(this, 'Audit', ledgerOperation);
+    this.eventsCatchUp = new EventsCatchUp(this, 'EventsCatchUp', { ...ledgerOperation, keyTable: this.tables.idempotency });
 
     this.api = new PaymentsApi(this, 'Api', {
       functions: {
@@ -205,6 +209,7 @@ export class PaymentsStack extends Stack {
         ['StripeWebhook', this.stripeWebhook, true],
         ['Reconciler', this.reconciler.function, false],
         ['Audit', this.audit.function, false],
+        ['EventsCatchUp', this.eventsCatchUp.function, false],
       ]),
       tables: [this.tables.idempotency, this.tables.ledger],
       queue: this.queue.queue,
@@ -228,5 +233,7 @@ export class PaymentsStack extends Stack {
     stackOutput(this, 'ReconcilerFunctionName', { value: this.reconciler.function.function.functionName });
     // `npm run audit` invokes it for a report now.
     stackOutput(this, 'AuditFunctionName', { value: this.audit.function.function.functionName });
+    // `npm run events:catch-up` invokes it for one run now.
+    stackOutput(this, 'EventsCatchUpFunctionName', { value: this.eventsCatchUp.function.function.functionName });
   }
 }

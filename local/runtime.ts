@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { createChargeService, createRefundService } from '../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
-import { createLedgerReader, createLedgerWindowReader, createPendingLedger } from '../lambdas/adapters/dynamodb-ledger';
+import { createLedgerReader, createLedgerWindowReader, createPendingLedger, createRefundsLedger } from '../lambdas/adapters/dynamodb-ledger';
 import { createRetryLater } from '../lambdas/adapters/queue-retries';
-import { createStripeAuditSource, createStripeClient, createStripePayments } from '../lambdas/adapters/stripe-payments';
+import { createStripeAuditSource, createStripeClient, createStripePayments, createStripeRefunds } from '../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, createStripeEventVerifier } from '../lambdas/adapters/stripe-webhooks';
 import { ENV } from '../lambdas/contract/environment';
 import { assertNamespace, LOCAL_NAMESPACE } from '../lambdas/contract/payment-metadata';
@@ -12,13 +12,17 @@ import type { RetrySchedule } from '../lambdas/contract/queues';
 import {
   AUDIT_TIMEOUT_SECONDS,
   CHARGE_FUNCTION_TIMEOUT_SECONDS,
+  EVENTS_CATCH_UP_TIMEOUT_SECONDS,
+  LOCAL_EVENTS_CATCH_UP_INTERVAL_SECONDS,
   LOCAL_RECONCILE_INTERVAL_SECONDS,
   PENDING_GRACE_SECONDS,
   RECONCILER_TIMEOUT_SECONDS,
 } from '../lambdas/contract/settings';
 import { createAudit } from '../lambdas/core/audit';
 import { createReconcilePending } from '../lambdas/core/reconcile-pending';
+import { createReconcileRefunds } from '../lambdas/core/reconcile-refunds';
 import { createAuditHandler } from '../lambdas/handlers/audit-ledger';
+import { createCatchUp, createCatchUpHandler } from '../lambdas/handlers/catch-up-events';
 import { createChargePaymentHandler } from '../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../lambdas/handlers/charge-worker';
 import { errorSummary } from '../lambdas/handlers/error-summary';
@@ -56,6 +60,8 @@ export interface LocalRuntimeSettings {
   reconcileIntervalSeconds?: number;
   /** How long a record may stay pending before the reconciler settles it (PENDING_GRACE_SECONDS, default 600). */
   pendingGraceSeconds?: number;
+  /** How often the Events API catch-up runs (EVENTS_CATCH_UP_INTERVAL_SECONDS, default 60). */
+  eventsCatchUpIntervalSeconds?: number;
   /** The deployment namespace at Stripe (PAYMENTS_NAMESPACE); when unset `local` with the embedded emulator, else `local-<user>-<host>`. */
   namespace?: string;
   /** Called once each API request is answered (npm start prints a line). */
@@ -75,6 +81,7 @@ export interface LocalRuntime {
   namespace: string;
   reconcileIntervalSeconds: number;
   pendingGraceSeconds: number;
+  eventsCatchUpIntervalSeconds: number;
   stop(): Promise<void>;
 }
 
@@ -89,6 +96,7 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): L
     namespace: env[ENV.namespace] || undefined,
     reconcileIntervalSeconds: numberOrUndefined(env[ENV.reconcileIntervalSeconds]),
     pendingGraceSeconds: numberOrUndefined(env[ENV.pendingGraceSeconds]),
+    eventsCatchUpIntervalSeconds: numberOrUndefined(env[ENV.eventsCatchUpIntervalSeconds]),
   };
 }
 
@@ -174,11 +182,18 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     const pendingGraceSeconds = settings.pendingGraceSeconds ?? PENDING_GRACE_SECONDS;
     const reconcileIntervalSeconds = settings.reconcileIntervalSeconds ?? LOCAL_RECONCILE_INTERVAL_SECONDS;
     const reconcileHandler = createReconcileHandler(
-      createReconcilePending({
-        ledger: createPendingLedger(dynamoDb, tables.ledgerTableName),
-        payments: createStripePayments(async () => stripe),
-        graceSeconds: pendingGraceSeconds,
-      }),
+      {
+        pending: createReconcilePending({
+          ledger: createPendingLedger(dynamoDb, tables.ledgerTableName),
+          payments: createStripePayments(async () => stripe),
+          graceSeconds: pendingGraceSeconds,
+        }),
+        refunds: createReconcileRefunds({
+          ledger: createRefundsLedger(dynamoDb, tables.ledgerTableName),
+          payments: createStripeRefunds(async () => stripe),
+          graceSeconds: pendingGraceSeconds,
+        }),
+      },
       undefined,
       serviceMetrics(namespace),
     );
@@ -196,6 +211,16 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       reconcileOnce().catch((error: unknown) => console.error('local reconciler: run failed', errorSummary(error))),
     );
     stops.push(reconciler.stop);
+    // The Events API catch-up, as its schedule runs it in AWS: the webhook's own handling of each event.
+    const handleEvent = createStripeEventHandling(service);
+    const eventsCatchUpIntervalSeconds = settings.eventsCatchUpIntervalSeconds ?? LOCAL_EVENTS_CATCH_UP_INTERVAL_SECONDS;
+    const catchUpMetrics = serviceMetrics(namespace);
+    const catchUpHandler = createCatchUpHandler(createCatchUp(handleEvent, service, catchUpMetrics), undefined, catchUpMetrics);
+    const catchUpOnce = (since?: string) => catchUpHandler({ since }, lambdaContext(EVENTS_CATCH_UP_TIMEOUT_SECONDS * 1000, 'catchUpEvents'));
+    const catchUp = startPeriodic(eventsCatchUpIntervalSeconds * 1000, () =>
+      catchUpOnce().catch((error: unknown) => console.error('local events catch-up: run failed', errorSummary(error))),
+    );
+    stops.push(catchUp.stop);
     const api = await startLocalApi({
       port: settings.port,
       handlers: {
@@ -204,7 +229,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
         getPayment: createGetPaymentHandler(createLedgerReader(dynamoDb, tables.ledgerTableName)),
         stripeWebhook: createStripeWebhookHandler(
           createStripeEventVerifier(async () => stripeWebhookSecret),
-          createStripeEventHandling(service),
+          handleEvent,
           undefined,
           serviceMetrics(namespace),
         ),
@@ -212,6 +237,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       // What `npm run reconcile -- --local` asks for: one run now, answered with its summary.
       operations: {
         reconcile: reconcileOnce,
+        catchup: (query) => catchUpOnce(query.get('since') ?? undefined),
         audit: (query) => auditHandler({ since: query.get('since') ?? undefined }, lambdaContext(AUDIT_TIMEOUT_SECONDS * 1000, 'auditLedger')),
       },
       queueEndpoint: sqsQueryEndpoint(integrationSqs, queues.queueUrl),
@@ -231,6 +257,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       namespace,
       reconcileIntervalSeconds,
       pendingGraceSeconds,
+      eventsCatchUpIntervalSeconds,
       stop,
     };
   } catch (error) {

@@ -38,7 +38,8 @@ async function main(): Promise<void> {
   SQS:      ${runtime.sqsEndpoint} (charge queue and dead-letter queue, polled by the worker)
   Stripe:   ${stripe}
   Webhooks: POST ${runtime.url}/webhooks/stripe, signing secret ${webhookSecret}
-  Namespace at Stripe: ${runtime.namespace}; the reconciler runs every ${runtime.reconcileIntervalSeconds} s (grace ${runtime.pendingGraceSeconds} s)
+  Namespace at Stripe: ${runtime.namespace}; the reconciler runs every ${runtime.reconcileIntervalSeconds} s (grace ${runtime.pendingGraceSeconds} s),
+  the Events API catch-up every ${runtime.eventsCatchUpIntervalSeconds} s
 
 Try it:
   curl -i -X POST ${runtime.url}/payments -H 'Content-Type: application/json' \\
@@ -46,8 +47,11 @@ Try it:
   curl -i -X POST ${runtime.url}/payments/async -H 'Content-Type: application/json' \\
     -d '{"orderId":"order-2","amount":1999,"currency":"eur","paymentMethod":"pm_card_visa"}'
   curl -i ${runtime.url}/payments/order-2
+  curl -i -X POST ${runtime.url}/payments/order-1/refunds -H 'Content-Type: application/json' \\
+    -d '{"refundId":"refund-1","amount":500}'
   npm run dlq:inspect -- --local
   npm run reconcile -- --local
+  npm run events:catch-up -- --local
   npm run smoke -- --url ${runtime.url}
 
 One line per request below; the handlers' logs with LOG_FORMAT=json (or POWERTOOLS_DEV=true to pretty-print).

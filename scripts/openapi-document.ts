@@ -147,13 +147,23 @@ const schemas = {
       amountRefunded: { type: 'integer', minimum: 0, description: 'In minor units: the refunds that succeeded.' },
       refunds: {
         type: 'array',
-        description: "The order's refunds; `requested` means the amount is reserved and Stripe's answer is not recorded yet.",
+        description:
+          "The order's refunds; `requested` means the amount is reserved and Stripe's answer is not recorded yet. A refund made outside this service (the Dashboard) has the refundId `stripe#<its Stripe id>`.",
         items: object({ ...refundFields, status: { type: 'string', enum: REFUND_STATUSES } }, ['stripeRefundId']),
       },
+      dispute: object(
+        {
+          status: text("Stripe's dispute status: `needs_response`, `under_review`, `won`, `lost` (or a `warning_…` one for an inquiry)."),
+          amount: { type: 'integer', minimum: 0, description: 'In minor units: what the bank holds back (gone for good when `lost`).' },
+          reason: text("Stripe's dispute reason, e.g. `fraudulent`."),
+        },
+        [],
+        "The payment's dispute, once the customer's bank opened one; nothing can be refunded while it is open or after it is lost.",
+      ),
       createdAt: timestamp('When the order was first received.'),
       updatedAt: timestamp('When the record last changed.'),
     },
-    ['paymentId', 'paymentStatus', 'declineCode', 'amountRefunded'],
+    ['paymentId', 'paymentStatus', 'declineCode', 'amountRefunded', 'dispute'],
   ),
   QueuedPayment: object({
     messageId: text('The SQS MessageId of the queued order.'),

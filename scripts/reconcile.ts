@@ -5,10 +5,17 @@
  *   npm run reconcile -- --local      asks a running `npm start` for a run
  * In AWS the operator needs cloudformation:DescribeStacks on the stack and lambda:InvokeFunction on the reconciler.
  */
+import type { ReconcileRunSummary } from '../lambdas/handlers/reconcile-pending';
 import { runOperation } from './run-operation';
 
 runOperation({ operation: 'reconcile', functionOutput: 'ReconcilerFunctionName', local: process.argv.includes('--local') })
-  .then((summary) => console.table(summary))
+  .then((summary) => {
+    const { refunds, ...pending } = summary as ReconcileRunSummary;
+    console.log('Pending orders');
+    console.table(pending);
+    console.log('Open refunds');
+    console.table(refunds);
+  })
   .catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
     process.exit(1);

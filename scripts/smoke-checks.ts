@@ -77,6 +77,35 @@ export async function runSmokeChecks({ url, apiKey }: SmokeTarget, timing: Smoke
     replay.status === 200 && replay.body.status === 'already_processed' && replayed === 'true' && replay.body.paymentId === paymentId,
     `${statusOf(replay)}, ${HTTP_HEADERS.idempotentReplayed}: ${replayed}`,
   );
+  const refund = (refundId: string, amount: number) => JSON.stringify({ refundId, amount, reason: 'requested_by_customer' });
+  const refundPath = `/payments/${syncOrder}/refunds`;
+  const refunded = await send('POST', refundPath, refund('smoke-refund', 500));
+  const stripeRefundId = String(refunded.body.stripeRefundId);
+  expect(
+    'POST /payments/{orderId}/refunds refunds part of it',
+    '201 succeeded, a re_ id',
+    refunded,
+    refunded.status === 201 && refunded.body.status === 'succeeded' && stripeRefundId.startsWith('re_'),
+    statusOf(refunded),
+  );
+  const refundReplay = await send('POST', refundPath, refund('smoke-refund', 500));
+  const refundReplayed = refundReplay.headers.get(HTTP_HEADERS.idempotentReplayed);
+  expect(
+    'the same refund again replays it',
+    `200, ${HTTP_HEADERS.idempotentReplayed}: true, the same re_ id`,
+    refundReplay,
+    refundReplay.status === 200 && refundReplayed === 'true' && refundReplay.body.stripeRefundId === stripeRefundId,
+    `${refundReplay.status}, ${HTTP_HEADERS.idempotentReplayed}: ${refundReplayed}`,
+  );
+  const tooMuch = await send('POST', refundPath, refund('smoke-too-much', 1999));
+  const tooMuchCode = (tooMuch.body.error as { code?: string } | undefined)?.code;
+  expect(
+    'a refund of more than is left is refused',
+    '422 refund_exceeds_payment',
+    tooMuch,
+    tooMuch.status === 422 && tooMuchCode === 'refund_exceeds_payment',
+    `${tooMuch.status} ${tooMuchCode ?? ''}`.trim(),
+  );
   const otherAmount = await send('POST', '/payments', order(syncOrder, 2999));
   expect('the same orderId with another amount is refused', '422', otherAmount, otherAmount.status === 422);
   const badBody = JSON.stringify({ orderId: `${run}-bad`, amount: -1, currency: 'eur' });

@@ -13,11 +13,12 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
 import type { ChargeRequest } from '../contract/payment-request';
-import { createdIndex, INDEX_SHARDS, type IndexDefinition, ledgerTable, pendingIndex } from '../contract/tables';
+import { createdIndex, INDEX_SHARDS, type IndexDefinition, ledgerTable, pendingIndex, unsettledRefundsIndex } from '../contract/tables';
 import { type LedgerFact, type LedgerRecord, namespaceOf, type OrderChannel, type OrderOrigin, type PaymentsLedger } from '../core/charge-order';
-import { StoreUnavailableError } from '../core/errors';
-import type { FactOutcome, PaymentStatusUpdate } from '../core/payment-events';
+import { PaymentInProgressError, StoreUnavailableError } from '../core/errors';
+import type { DisputeUpdate, FactOutcome, PaymentStatusUpdate } from '../core/payment-events';
 import type { PendingLedger } from '../core/reconcile-pending';
+import type { UnsettledRefunds } from '../core/reconcile-refunds';
 import type { RefundState, RefundsLedger } from '../core/refund-order';
 
 /** The index keys of a record (contract/tables.ts); the pending one only while it is pending. */
@@ -31,6 +32,9 @@ function shardOf(orderId: string): number {
   return createHash('sha256').update(orderId).digest().readUInt32BE(0) % INDEX_SHARDS;
 }
 const pendingShardOf = (orderId: string) => pendingShardKey(shardOf(orderId));
+const unsettledRefundsShardKey = (shard: number) => `refunds#${shard}`;
+const unsettledRefundsShardOf = (orderId: string) => unsettledRefundsShardKey(shardOf(orderId));
+const UNSETTLED_REFUNDS_KEYS = [unsettledRefundsIndex.partitionKey, unsettledRefundsIndex.sortKey];
 const pendingShardKey = (shard: number) => `pending#${shard}`;
 const createdDayShardKey = (createdAt: string, shard: number) => `${createdAt.slice(0, 10)}#${shard}`;
 
@@ -181,12 +185,59 @@ export function createLedgerFactWriter(client: DynamoDBClient, tableName: string
       if (!(error instanceof ConditionalCheckFailedException)) throw storeError('write the webhook fact', error);
       if (error.Item === undefined) return 'unknown_order';
       const current = unmarshall(error.Item) as LedgerRecord;
+      if (namespaceOf(current) !== namespace) return 'other_namespace';
       const otherPayment =
-        namespaceOf(current) !== namespace ||
-        current.amount !== amount ||
-        current.currency !== currency ||
-        (current.paymentId !== undefined && current.paymentId !== fact.paymentId);
+        current.amount !== amount || current.currency !== currency || (current.paymentId !== undefined && current.paymentId !== fact.paymentId);
       return otherPayment ? 'conflict' : 'stale';
+    }
+  };
+}
+
+/**
+ * Writes a Stripe fact about the dispute of an order's payment, forward-only like the payment
+ * facts: on the record of the same namespace and PaymentIntent, unless it holds a newer one.
+ */
+export function createDisputeFactWriter(client: DynamoDBClient, tableName: string, now: () => Date = () => new Date()) {
+  const documents = DynamoDBDocumentClient.from(client);
+  const key = ledgerTable.partitionKey;
+  return async ({ orderId, namespace, paymentId, dispute, eventId }: DisputeUpdate & { orderId: string }): Promise<FactOutcome> => {
+    const sameNamespace = namespace === BEFORE_NAMESPACES ? 'attribute_not_exists(#namespace)' : '#namespace = :namespace';
+    try {
+      await documents.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { [key]: orderId },
+          UpdateExpression: 'SET #dispute = :dispute, #lastEventId = :eventId, #updatedAt = :now',
+          ConditionExpression: `attribute_exists(#key) AND ${sameNamespace} AND #paymentId = :paymentId AND (attribute_not_exists(#dispute) OR #dispute.#factVersion < :version)`,
+          ExpressionAttributeNames: {
+            '#key': key,
+            '#namespace': 'namespace',
+            '#paymentId': 'paymentId',
+            '#dispute': 'dispute',
+            '#factVersion': 'factVersion',
+            '#lastEventId': 'lastEventId',
+            '#updatedAt': 'updatedAt',
+          },
+          ExpressionAttributeValues: {
+            ...(namespace !== BEFORE_NAMESPACES && { ':namespace': namespace }),
+            ':paymentId': paymentId,
+            ':dispute': dispute,
+            ':version': dispute.factVersion,
+            ':eventId': eventId,
+            ':now': now().toISOString(),
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return 'applied';
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw storeError('write the dispute fact', error);
+      if (error.Item === undefined) return 'unknown_order';
+      const current = unmarshall(error.Item) as LedgerRecord;
+      if (namespaceOf(current) !== namespace) return 'other_namespace';
+      // Still pending: its PaymentIntent is not recorded yet; the fact is delivered again later.
+      if (current.paymentId === undefined) throw new PaymentInProgressError();
+      return current.paymentId === paymentId ? 'stale' : 'conflict';
     }
   };
 }
@@ -349,13 +400,26 @@ export async function backfillIndexKeys(client: DynamoDBClient, tableName: strin
  * are still those the writer read: so two refunds written at once can never both take the same
  * refundable amount.
  */
-export function createRefundsLedger(client: DynamoDBClient, tableName: string): RefundsLedger {
+export function createRefundsLedger(client: DynamoDBClient, tableName: string): RefundsLedger & UnsettledRefunds {
   const documents = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   const key = ledgerTable.partitionKey;
   return {
     read: createLedgerReader(client, tableName),
-    async writeRefunds(seen, state: RefundState, now) {
-      const update = setExpression({ ...state, refundsVersion: (seen.refundsVersion ?? 0) + 1, updatedAt: now } as Fields, []);
+    async *ordersWithRefundsUnsettledBefore(cutoff) {
+      for (let shard = 0; shard < INDEX_SHARDS; shard += 1) {
+        for await (const { orderId } of queryIndex(documents, tableName, unsettledRefundsIndex, unsettledRefundsShardKey(shard), { is: '<', than: cutoff })) {
+          yield orderId;
+        }
+      }
+    },
+    async writeRefunds(seen, { unsettledSince, ...state }: RefundState, now) {
+      // The unsettled-refunds index keys, only while a refund is unsettled (a sparse index).
+      const indexKeys =
+        unsettledSince === undefined ? {} : { unsettledRefundsShard: unsettledRefundsShardOf(seen.orderId), unsettledRefundsSince: unsettledSince };
+      const update = setExpression(
+        { ...state, ...indexKeys, refundsVersion: (seen.refundsVersion ?? 0) + 1, updatedAt: now } as Fields,
+        UNSETTLED_REFUNDS_KEYS,
+      );
       const sameRefunds = seen.refundsVersion === undefined ? 'attribute_not_exists(#refundsVersion)' : '#refundsVersion = :seenRefundsVersion';
       try {
         const { Attributes } = await documents.send(

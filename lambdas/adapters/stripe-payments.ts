@@ -22,6 +22,7 @@ import {
 } from '../core/errors';
 import { isPaymentOf, ownOrderId } from '../core/payment-ownership';
 import type { PaymentLookups } from '../core/reconcile-pending';
+import type { RefundLookups } from '../core/reconcile-refunds';
 import type { RefundAttempt, RefundProvider, StripeRefundRequest, StripeRefundStatus } from '../core/refund-order';
 import { inSubsegment } from './tracing';
 
@@ -99,7 +100,7 @@ export function createStripePayments(
         );
         return attemptOf(intent);
       } catch (error) {
-        return declineOrThrow(order, error);
+        return declineOrThrow(order, namespace, error);
       } finally {
         observeCreate?.(Date.now() - started);
       }
@@ -156,9 +157,19 @@ export function createStripePayments(
 /** Stripe's refund codes that mean "nothing (or not that much) is left to refund". */
 const EXCEEDS_PAYMENT_CODES = new Set(['charge_already_refunded', 'amount_too_large']);
 
-/** Stripe as the refund use case's provider. */
-export function createStripeRefunds(getClient: () => Promise<Stripe>): RefundProvider {
+/** Stripe as the refund use case's provider, and the reconciler's refund lookups. */
+export function createStripeRefunds(getClient: () => Promise<Stripe>): RefundProvider & RefundLookups {
   return {
+    async readRefund(stripeRefundId: string): Promise<RefundAttempt | undefined> {
+      const stripe = await clientOrUnavailable(getClient);
+      try {
+        return refundAttemptOf(await stripe.refunds.retrieve(stripeRefundId));
+      } catch (error) {
+        if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) return undefined;
+        throw providerUnavailable(error);
+      }
+    },
+
     async createRefund(request: StripeRefundRequest, namespace: string): Promise<RefundAttempt> {
       const stripe = await clientOrUnavailable(getClient);
       try {
@@ -201,7 +212,8 @@ function isRefundOf(namespace: string, refund: Stripe.Refund, request: StripeRef
 }
 
 function refundAttemptOf(refund: Stripe.Refund): RefundAttempt {
-  return { stripeRefundId: refund.id, status: (refund.status ?? 'pending') as StripeRefundStatus, created: refund.created };
+  const paymentId = typeof refund.payment_intent === 'string' ? refund.payment_intent : (refund.payment_intent?.id ?? '');
+  return { stripeRefundId: refund.id, paymentId, amount: refund.amount, status: (refund.status ?? 'pending') as StripeRefundStatus, created: refund.created };
 }
 
 /** Stripe's refusal of a refund as the use case's errors; anything else may or may not have reached Stripe. */
@@ -233,24 +245,37 @@ export function createStripeAuditSource(
   getClient: () => Promise<Stripe>,
   namespace: string,
 ): Pick<AuditDependencies, 'paymentsCreatedBetween' | 'readPayment'> {
-  const auditedPayment = (intent: Stripe.PaymentIntent, madeIn: string): StripePayment | undefined => {
+  /** The payment with its charge (expanded): what was refunded, and the dispute's status, asked for only when the charge is disputed. */
+  const auditedPayment = async (stripe: Stripe, intent: Stripe.PaymentIntent, madeIn: string): Promise<StripePayment | undefined> => {
     const orderId = ownOrderId(madeIn, intent);
     if (orderId === undefined) return undefined;
-    return { paymentId: intent.id, orderId, amount: intent.amount, currency: intent.currency, outcome: attemptOf(intent).status, created: intent.created };
+    const charge = typeof intent.latest_charge === 'object' ? intent.latest_charge : null;
+    const dispute = charge?.disputed ? (await stripe.disputes.list({ payment_intent: intent.id, limit: 1 })).data[0]?.status : undefined;
+    return {
+      paymentId: intent.id,
+      orderId,
+      amount: intent.amount,
+      currency: intent.currency,
+      outcome: attemptOf(intent).status,
+      created: intent.created,
+      refunded: charge?.amount_refunded ?? 0,
+      ...(dispute !== undefined && { dispute }),
+    };
   };
   return {
     async *paymentsCreatedBetween(since, until) {
       const stripe = await getClient();
       const created = { gte: Math.floor(since.getTime() / 1000), lt: Math.ceil(until.getTime() / 1000) };
       // The SDK pages through the listing (newest first) as the loop asks for more.
-      for await (const intent of stripe.paymentIntents.list({ created, limit: 100 })) {
-        const payment = auditedPayment(intent, namespace);
+      for await (const intent of stripe.paymentIntents.list({ created, limit: 100, expand: ['data.latest_charge'] })) {
+        const payment = await auditedPayment(stripe, intent, namespace);
         if (payment !== undefined) yield payment;
       }
     },
     async readPayment(paymentId, madeIn) {
       try {
-        return auditedPayment(await (await getClient()).paymentIntents.retrieve(paymentId), madeIn);
+        const stripe = await getClient();
+        return await auditedPayment(stripe, await stripe.paymentIntents.retrieve(paymentId, { expand: ['latest_charge'] }), madeIn);
       } catch (error) {
         if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) return undefined;
         throw error;
@@ -283,7 +308,7 @@ function attemptOf(intent: Stripe.PaymentIntent): PaymentAttempt {
   return { status: 'requires_action', ...known, clientSecret: intent.client_secret ?? undefined };
 }
 
-function declineOrThrow(order: ChargeRequest, error: unknown): PaymentAttempt {
+function declineOrThrow(order: ChargeRequest, namespace: string, error: unknown): PaymentAttempt {
   // Not an answer from Stripe that we understand: the request may or may not have reached it, so
   // only a retry with the same key can tell.
   if (!(error instanceof Stripe.errors.StripeError)) throw providerUnavailable(error);
@@ -301,7 +326,9 @@ function declineOrThrow(order: ChargeRequest, error: unknown): PaymentAttempt {
   if (error.statusCode === 409) throw new PaymentInProgressError({ cause: error });
   if (error instanceof Stripe.errors.StripeIdempotencyError) throw new OrderConflictError(order.orderId, ['payment details']);
   if (error instanceof Stripe.errors.StripeInvalidRequestError) {
-    throw new PaymentRejectedError(REQUEST_FIELDS[error.param ?? ''] ?? 'body', error.code ?? 'invalid_request', { cause: error });
+    // A refused confirm may come after Stripe created the PaymentIntent: it says so, and the order keeps it.
+    const made = error.payment_intent !== undefined && isPaymentOf(namespace, error.payment_intent, order) ? attemptOf(error.payment_intent) : undefined;
+    throw new PaymentRejectedError(REQUEST_FIELDS[error.param ?? ''] ?? 'body', error.code ?? 'invalid_request', { cause: error, paymentMade: made });
   }
   throw providerFailure(error);
 }

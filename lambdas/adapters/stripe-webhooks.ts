@@ -1,13 +1,14 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { Context } from 'aws-lambda';
 import Stripe from 'stripe';
-import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
 import { WEBHOOK_EVENT_EXPIRY_SECONDS, WEBHOOK_EVENT_KEY_PREFIX, WEBHOOK_TOLERANCE_SECONDS } from '../contract/settings';
+import type { EventFeed } from '../core/catch-up-events';
 import { InvalidSignatureError } from '../core/errors';
 import { createApplyPaymentEvent, type EventOutcome, type PaymentEvent } from '../core/payment-events';
-import { ownOrderId } from '../core/payment-ownership';
+import { madeInNamespace, ownOrderId } from '../core/payment-ownership';
+import { createApplyRefundFact } from '../core/refund-order';
 import type { ChargeServiceOptions } from './charge-service';
-import { createLedgerFactWriter } from './dynamodb-ledger';
+import { createDisputeFactWriter, createLedgerFactWriter, createRefundsLedger } from './dynamodb-ledger';
 import { keyTablePersistence } from './idempotent-use-cases';
 
 /** Checks the `Stripe-Signature` header against the exact raw body; throws InvalidSignatureError. */
@@ -50,15 +51,16 @@ export function createStripeEventHandling({
   const applyPaymentEvent = createApplyPaymentEvent({
     namespace,
     applyStatusUpdate: createLedgerFactWriter(dynamoDb, ledgerTableName),
-    // Stripe copies the PaymentIntent's metadata onto its Charge; for a Charge without it, ask Stripe.
+    applyRefundUpdate: createApplyRefundFact({ ledger: createRefundsLedger(dynamoDb, ledgerTableName) }),
+    applyDisputeUpdate: createDisputeFactWriter(dynamoDb, ledgerTableName),
+    // Stripe copies the PaymentIntent's metadata onto its Charge, not onto a Refund made in the
+    // Dashboard or a Dispute: for those, ask Stripe whose PaymentIntent it is.
     orderIdForPayment: async (paymentId) => {
       try {
         const intent = await (await stripe()).paymentIntents.retrieve(paymentId);
-        for (const madeIn of [namespace, BEFORE_NAMESPACES]) {
-          const orderId = ownOrderId(madeIn, intent);
-          if (orderId !== undefined) return { orderId, namespace: madeIn };
-        }
-        return undefined;
+        const madeIn = madeInNamespace(intent);
+        const orderId = madeIn === undefined ? undefined : ownOrderId(madeIn, intent);
+        return orderId === undefined || madeIn === undefined ? undefined : { orderId, namespace: madeIn };
       } catch (error) {
         // Not a PaymentIntent this account knows: not ours. Anything else is retried by Stripe.
         if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) return undefined;
@@ -77,5 +79,17 @@ export function createStripeEventHandling({
   return (event, context) => {
     if (context !== undefined) config.registerLambdaContext(context);
     return applyOnce(event) as Promise<DeliveryOutcome>;
+  };
+}
+
+/** Stripe's Events API as the catch-up's feed: every page of the listing, newest first. */
+export function createStripeEventFeed(getClient: () => Promise<Stripe>): EventFeed {
+  return {
+    async *eventsSince(since, types) {
+      const stripe = await getClient();
+      for await (const event of stripe.events.list({ created: { gte: since }, types: [...types], limit: 100 })) {
+        yield event as unknown as PaymentEvent;
+      }
+    },
   };
 }

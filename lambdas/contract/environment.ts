@@ -16,6 +16,8 @@ export const ENV = {
   pendingGraceSeconds: 'PENDING_GRACE_SECONDS',
   /** How often `npm start` runs the reconciler (in AWS a schedule does). */
   reconcileIntervalSeconds: 'RECONCILE_INTERVAL_SECONDS',
+  /** How often `npm start` runs the Events API catch-up (in AWS a schedule does). */
+  eventsCatchUpIntervalSeconds: 'EVENTS_CATCH_UP_INTERVAL_SECONDS',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   /** Set to false: an answer (a client secret) or an error (a Stripe error object) must never reach a trace. */
   tracerCaptureResponse: 'POWERTOOLS_TRACER_CAPTURE_RESPONSE',
@@ -60,6 +62,8 @@ export const METRIC_NAMES = {
   webhookRejected: 'WebhookRejected',
   reconcilerSettled: 'ReconcilerSettled',
   reconcilerExpired: 'ReconcilerExpired',
+  reconcilerRefundsSettled: 'ReconcilerRefundsSettled',
+  reconcilerRefundsReleased: 'ReconcilerRefundsReleased',
   auditDiscrepancies: 'AuditDiscrepancies',
   /** A refund answered by Stripe, by its status: succeeded; pending or requires_action; failed or canceled. */
   refundSucceeded: 'RefundSucceeded',
@@ -68,6 +72,10 @@ export const METRIC_NAMES = {
   refundReplayed: 'RefundReplayed',
   /** A refund refused before Stripe was asked: no such order, nothing charged, or more than is left. */
   refundRefused: 'RefundRefused',
+  /** A dispute opened on a payment (from a webhook or the catch-up): the money is held, alarmed. */
+  disputeOpened: 'DisputeOpened',
+  /** An event the Events API catch-up applied because no webhook had: a webhook was missed. */
+  eventsCaughtUp: 'EventsCaughtUp',
   /** Milliseconds each PaymentIntent creation took at Stripe (retries included). */
   stripeLatency: 'StripeLatency',
 } as const;

@@ -79,6 +79,13 @@ export const LOCAL_RECONCILE_INTERVAL_SECONDS = 60;
 export const RECONCILE_STOP_MARGIN_MS = 15_000;
 export const RECONCILER_TIMEOUT_SECONDS = 4 * 60;
 
+/** How often the Events API catch-up runs in AWS; `npm start` runs it every EVENTS_CATCH_UP_INTERVAL_SECONDS (default 60). */
+export const EVENTS_CATCH_UP_INTERVAL_MINUTES = 5;
+export const LOCAL_EVENTS_CATCH_UP_INTERVAL_SECONDS = 60;
+export const EVENTS_CATCH_UP_TIMEOUT_SECONDS = 4 * 60;
+/** The catch-up's checkpoint lives in the key table under this key (no TTL), apart from every idempotency record. */
+export const EVENTS_CATCH_UP_CHECKPOINT_KEY = 'eventsCatchUp#checkpoint';
+
 /** The audit compares the last day by default, and runs daily in AWS. */
 export const AUDIT_DEFAULT_WINDOW = '24h';
 /**

@@ -5,6 +5,8 @@ export interface IndexDefinition {
   indexName: string;
   partitionKey: string;
   sortKey: string;
+  /** What the index holds of each item: everything (the default), or only the keys, for a reader that reads the item itself. */
+  projection?: 'ALL' | 'KEYS_ONLY';
 }
 
 export interface TableDefinition {
@@ -13,7 +15,7 @@ export interface TableDefinition {
   partitionKey: string;
   /** Attribute DynamoDB's TTL deletes expired items by; absent for permanent tables. */
   timeToLiveAttribute?: string;
-  /** Global secondary indexes (all attributes projected); their keys are strings. */
+  /** Global secondary indexes; their keys are strings. */
   indexes?: IndexDefinition[];
 }
 
@@ -48,9 +50,21 @@ export const createdIndex: IndexDefinition = {
   sortKey: 'createdAt',
 };
 
+/**
+ * Orders with a refund not settled at Stripe yet (`requested`, `pending`, `requires_action`) by
+ * its oldest change, for the reconciler. Sparse like the pending index (`refunds#<shard>` only
+ * while there is one), and keys only: the reconciler reads each order's record itself.
+ */
+export const unsettledRefundsIndex: IndexDefinition = {
+  indexName: 'UnsettledRefunds',
+  partitionKey: 'unsettledRefundsShard',
+  sortKey: 'unsettledRefundsSince',
+  projection: 'KEYS_ONLY',
+};
+
 /** The permanent payments ledger: one item per order, never expired. */
 export const ledgerTable: TableDefinition = {
   logicalName: 'PaymentsLedger',
   partitionKey: 'orderId',
-  indexes: [pendingIndex, createdIndex],
+  indexes: [pendingIndex, createdIndex, unsettledRefundsIndex],
 };

@@ -1,4 +1,5 @@
 import { type LedgerRecord, type LedgerStatus, namespaceOf, type PaymentOutcome } from './charge-order';
+import { refundsOf } from './refund-order';
 
 /** A PaymentIntent of this deployment, as the audit compares it with the ledger. */
 export interface StripePayment {
@@ -9,6 +10,10 @@ export interface StripePayment {
   outcome: PaymentOutcome;
   /** Unix seconds. */
   created: number;
+  /** What Stripe counts as refunded on the payment's charge (pending refunds included), minor units. */
+  refunded: number;
+  /** The status of the charge's dispute, if there is one. */
+  dispute?: string;
 }
 
 export type DiscrepancyKind =
@@ -20,6 +25,10 @@ export type DiscrepancyKind =
   | 'currency'
   /** The record's state is not what the PaymentIntent's state means. */
   | 'state'
+  /** The refunds the record holds (pending ones included) do not add up to what Stripe refunded. */
+  | 'refunded'
+  /** The record's dispute (or none) is not Stripe's. */
+  | 'dispute'
   /** The record names a PaymentIntent that Stripe does not have (or that is not ours). */
   | 'payment_missing_at_stripe'
   /** The record names a PaymentIntent of ours that Stripe made for another order. */
@@ -68,10 +77,14 @@ const AGREEING_STATES: Record<PaymentOutcome, readonly LedgerStatus[]> = {
   canceled: ['canceled'],
 };
 
+/** The refund states Stripe counts in a charge's `amount_refunded`: every refund it has not seen fail. */
+const STRIPE_COUNTS_AS_REFUNDED: readonly string[] = ['pending', 'requires_action', 'succeeded'];
+
 /**
  * Compares Stripe with the ledger over a window, from both sides: every PaymentIntent of this
- * deployment must have its order's record agreeing on the PaymentIntent, amount, currency and
- * state; every record that names a PaymentIntent must name one Stripe has. Reads only.
+ * deployment must have its order's record agreeing on the PaymentIntent, amount, currency, state,
+ * the money refunded and the dispute; every record that names a PaymentIntent must name one Stripe
+ * has, made for that order. Reads only.
  */
 export function createAudit({
   paymentsCreatedBetween,
@@ -102,6 +115,14 @@ export function createAudit({
       if (record.currency !== payment.currency) discrepancies.push({ kind: 'currency', ...about, ledger: record.currency, stripe: payment.currency });
       if (!AGREEING_STATES[payment.outcome].includes(record.status))
         discrepancies.push({ kind: 'state', ...about, ledger: record.status, stripe: payment.outcome });
+      const refunds = Object.values(refundsOf(record));
+      // A refund still being asked of Stripe may or may not be there yet: its order is compared on the next run.
+      const refundInFlight = refunds.some((refund) => refund.status === 'requested' && refund.updatedAt >= inFlightAfter);
+      const refunded = refunds.filter((refund) => STRIPE_COUNTS_AS_REFUNDED.includes(refund.status)).reduce((sum, refund) => sum + refund.amount, 0);
+      if (!refundInFlight && refunded !== payment.refunded)
+        discrepancies.push({ kind: 'refunded', ...about, ledger: String(refunded), stripe: String(payment.refunded) });
+      const [ledgerDispute, stripeDispute] = [record.dispute?.status ?? 'none', payment.dispute ?? 'none'];
+      if (ledgerDispute !== stripeDispute) discrepancies.push({ kind: 'dispute', ...about, ledger: ledgerDispute, stripe: stripeDispute });
     };
 
     const seen = new Map<string, StripePayment>();

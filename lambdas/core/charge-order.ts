@@ -2,7 +2,7 @@ import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
 import { type ChargeRequest, PAYMENT_IDENTITY_FIELDS } from '../contract/payment-request';
 import { STRIPE_KEY_TRUSTED_FOR_MS } from '../contract/settings';
 import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from './errors';
-import { factVersion } from './payment-events';
+import { type DisputeState, factVersion } from './payment-events';
 import type { Refunds } from './refund-order';
 
 /**
@@ -63,6 +63,8 @@ export interface LedgerRecord {
   refundReserved?: number;
   /** Counts every change of `refunds`: each refund write expects the one it read. */
   refundsVersion?: number;
+  /** The payment's dispute, if the customer's bank opened one. */
+  dispute?: DisputeState;
   createdAt: string;
   updatedAt: string;
 }
@@ -169,8 +171,12 @@ export function createChargeOrder({ ledger, payments, origin, now = () => new Da
     try {
       attempt = await payments.createPayment(request, namespace);
     } catch (error) {
-      // Stripe charged nothing and stored nothing: free the orderId for a corrected request.
-      if (error instanceof PaymentRejectedError) await ledger.releasePending(order.orderId);
+      if (error instanceof PaymentRejectedError) {
+        // Stripe made a PaymentIntent, then refused to confirm it: the order keeps it, never freed for a second one.
+        if (error.paymentMade !== undefined) await ledger.finalize(order.orderId, ledgerFact(error.paymentMade), now().toISOString());
+        // Stripe charged nothing and stored nothing: free the orderId for a corrected request.
+        else await ledger.releasePending(order.orderId);
+      }
       throw error;
     }
     const record = await ledger.finalize(order.orderId, ledgerFact(attempt), now().toISOString());

@@ -1,3 +1,5 @@
+import type { PaymentAttempt } from './charge-order';
+
 /**
  * Failures the charge use case distinguishes. Each says whether retrying the same request can help,
  * which is all the HTTP handler and the queue worker need to decide what to do.
@@ -25,7 +27,9 @@ export class PaymentInProgressError extends Error {
 
 /**
  * Stripe refused the payment as requested (unknown payment method or customer, amount below the
- * minimum, ...). Stripe charged nothing and kept no result, so the order may be sent again, fixed.
+ * minimum, ...). Usually Stripe charged nothing and kept no result, so the order may be sent again,
+ * fixed; but when it created the PaymentIntent and then refused to confirm it, `paymentMade` says
+ * what it holds, and the order keeps that PaymentIntent.
  */
 export class PaymentRejectedError extends Error {
   override readonly name = 'PaymentRejectedError';
@@ -35,10 +39,14 @@ export class PaymentRejectedError extends Error {
     readonly field: string,
     /** Stripe's error code, e.g. `resource_missing` or `amount_too_small`. */
     readonly code: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; paymentMade?: PaymentAttempt },
   ) {
     super(`the payment provider refused ${field} (${code})`, options);
+    this.paymentMade = options?.paymentMade;
   }
+
+  /** The PaymentIntent Stripe created before it refused, if it did. */
+  readonly paymentMade?: PaymentAttempt;
 }
 
 export class StoreUnavailableError extends Error {

@@ -35,6 +35,17 @@ export function namesAnOrder(payment: StripePaymentView): boolean {
   return typeof metadataOf(payment)[PAYMENT_METADATA.orderId] === 'string';
 }
 
-function metadataOf({ metadata }: StripePaymentView): Record<string, unknown> {
+/**
+ * The namespace a Stripe object of this service was made in (BEFORE_NAMESPACES: the marker without
+ * a namespace), whichever deployment made it; undefined when the object is not this service's.
+ */
+export function madeInNamespace(payment: StripePaymentView): string | undefined {
+  const metadata = metadataOf(payment);
+  if (metadata[PAYMENT_METADATA.marker] !== PAYMENT_METADATA.markerValue) return undefined;
+  const namespace = metadata[PAYMENT_METADATA.namespace];
+  return typeof namespace === 'string' ? namespace : BEFORE_NAMESPACES;
+}
+
+export function metadataOf({ metadata }: StripePaymentView): Record<string, unknown> {
   return typeof metadata === 'object' && metadata !== null ? (metadata as Record<string, unknown>) : {};
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { RefundReason, RefundRequest } from '../contract/refund-request';
 import { STRIPE_KEY_TRUSTED_FOR_MS } from '../contract/settings';
 import { type LedgerRecord, type LedgerStatus, namespaceOf } from './charge-order';
@@ -5,11 +6,12 @@ import {
   OrderNotFoundError,
   OrderNotRefundableError,
   PaymentInProgressError,
+  PaymentProviderError,
   PaymentRejectedError,
   RefundConflictError,
   RefundExceedsPaymentError,
 } from './errors';
-import { factVersion } from './payment-events';
+import { type FactOutcome, factVersion } from './payment-events';
 
 /**
  * Stripe's refund statuses, and `requested`: the amount is reserved in the ledger and Stripe was
@@ -20,12 +22,26 @@ export type StripeRefundStatus = Exclude<RefundStatus, 'requested'>;
 
 /** Refunds whose amount is no longer refundable: they succeeded, or still may. */
 const RESERVING: readonly RefundStatus[] = ['requested', 'pending', 'requires_action', 'succeeded'];
+/** Refunds whose outcome at Stripe is still open: the reconciler settles them if nothing else does. */
+export const UNSETTLED: readonly RefundStatus[] = ['requested', 'pending', 'requires_action'];
 /** Within one second, a later stage of a refund wins over an earlier one. */
 const STAGE: Record<RefundStatus, number> = { requested: 0, pending: 1, requires_action: 1, succeeded: 2, failed: 3, canceled: 3 };
 /** Ledger states of an order whose money was taken: only these can be refunded (while anything is left). */
 export const MONEY_TAKEN: readonly LedgerStatus[] = ['charged', 'partially_refunded', 'refunded'];
-/** How often a refund write is tried again when another write to the order's refunds came first. */
-const MAX_WRITE_CONFLICTS = 25;
+/**
+ * How long a refund write keeps trying when other writes to the order's refunds come first, and the
+ * longest pause between tries. Reserving may give up (409: nothing was asked of Stripe yet);
+ * recording what Stripe did is given longer, and if even that runs out the reconciler records it.
+ */
+const RESERVE_PATIENCE_MS = 5_000;
+const RECORD_PATIENCE_MS = 12_000;
+const MAX_CONFLICT_PAUSE_MS = 250;
+/**
+ * The most refunds one order keeps. All of them live in the order's item, which DynamoDB caps at
+ * 400 KB: at this many, each with a 255-character refundId, the item stays far below it, so a
+ * refund Stripe made can always be recorded.
+ */
+export const MAX_REFUNDS_PER_ORDER = 100;
 
 /** One refund of an order, as the ledger keeps it (plain JSON). */
 export interface RefundEntry {
@@ -37,6 +53,8 @@ export interface RefundEntry {
   stripeRefundId?: string;
   /** Version of the newest Stripe fact about this refund: older facts never overwrite it. */
   factVersion?: string;
+  /** While `requested`: the call now asking Stripe (see refundOrder). */
+  attempt?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -53,6 +71,9 @@ export interface RefundFact {
 /** Stripe's answer to a refund request, or what a lookup found. */
 export interface RefundAttempt {
   stripeRefundId: string;
+  /** The PaymentIntent it refunds, and how much. */
+  paymentId: string;
+  amount: number;
   status: StripeRefundStatus;
   /** When Stripe created the refund (Unix seconds). */
   created: number;
@@ -82,6 +103,8 @@ export interface RefundState {
   amountRefunded: number;
   status: LedgerStatus;
   factVersion?: string;
+  /** The oldest change of a refund not settled at Stripe yet, if any: the reconciler looks at it after the grace period. */
+  unsettledSince?: string;
 }
 
 export type RefundWrite = { written: true; record: LedgerRecord } | { written: false; current: LedgerRecord | undefined };
@@ -112,11 +135,24 @@ export interface RefundOrderDependencies {
   ledger: RefundsLedger;
   payments: RefundProvider;
   now?: () => Date;
+  /** A fresh, unique attempt id (tests may fix it). */
+  newAttempt?: () => string;
 }
 
-/** What is still refundable: charged minus succeeded and in-flight refunds. */
+/** Dispute states that leave the money with the merchant: a refund may go ahead. */
+const DISPUTE_SETTLED_FOR_MERCHANT = ['won', 'warning_closed'];
+
+/** Why the order cannot be refunded at all, if it cannot: never charged, or disputed (Stripe refuses those). */
+export function notRefundableBecause(record: LedgerRecord): string | undefined {
+  if (!MONEY_TAKEN.includes(record.status)) return record.status;
+  if (record.dispute !== undefined && !DISPUTE_SETTLED_FOR_MERCHANT.includes(record.dispute.status)) return `disputed (${record.dispute.status})`;
+  return undefined;
+}
+
+/** What is still refundable: charged minus succeeded and in-flight refunds (or, on a record from before, what was refunded). */
 export function refundableAmount(record: LedgerRecord): number {
-  return MONEY_TAKEN.includes(record.status) ? record.amount - (record.refundReserved ?? 0) : 0;
+  if (notRefundableBecause(record) !== undefined) return 0;
+  return record.amount - (record.refundReserved ?? record.amountRefunded ?? 0);
 }
 
 /** The refund state that follows from a set of refunds: what is reserved, what is refunded, and the order's status. */
@@ -134,7 +170,18 @@ export function refundState(record: LedgerRecord, refunds: Refunds, now: Date): 
   const ownVersion =
     changed && moneyTaken && moneyStatus !== 'charged' ? factVersion(Math.floor(now.getTime() / 1000), moneyStatus, amountRefunded) : undefined;
   const version = ownVersion !== undefined && (record.factVersion === undefined || ownVersion > record.factVersion) ? ownVersion : record.factVersion;
-  return { refunds, refundReserved: sum(RESERVING), amountRefunded, status, ...(version !== undefined && { factVersion: version }) };
+  const unsettledSince = Object.values(refunds)
+    .filter((refund) => UNSETTLED.includes(refund.status))
+    .map((refund) => refund.updatedAt)
+    .sort()[0];
+  return {
+    refunds,
+    refundReserved: sum(RESERVING),
+    amountRefunded,
+    status,
+    ...(version !== undefined && { factVersion: version }),
+    ...(unsettledSince !== undefined && { unsettledSince }),
+  };
 }
 
 /** A refund fact's version: Stripe's time (seconds), the refund's stage, and the event id when an event states it. */
@@ -157,19 +204,19 @@ export function stripeRefundRequestOf(record: LedgerRecord, refundId: string): S
 }
 
 /**
- * Refunds an order at most once per refundId, and never more than was charged. The amount is
- * reserved in the ledger by a conditional write before Stripe is called, so concurrent refunds
- * can never together exceed the payment; Stripe refusing releases it, and a lost answer keeps it
- * for the retry, which asks Stripe again with the same idempotency key.
+ * Applies `change` to an order's refunds and writes the result, reading again and retrying when
+ * another write came first. `change` answers undefined when nothing is to be written.
  */
-export function createRefundOrder({ ledger, payments, now = () => new Date() }: RefundOrderDependencies) {
-  /**
-   * Applies `change` to the record's refunds and writes the result, reading again and retrying
-   * when another write came first. `change` answers undefined when nothing is to be written.
-   */
-  async function updateRefunds(orderId: string, start: LedgerRecord | undefined, change: (record: LedgerRecord) => Refunds | undefined): Promise<LedgerRecord> {
+export function refundUpdater(ledger: RefundsLedger, now: () => Date) {
+  return async function updateRefunds(
+    orderId: string,
+    start: LedgerRecord | undefined,
+    change: (record: LedgerRecord) => Refunds | undefined,
+    patienceMs = RESERVE_PATIENCE_MS,
+  ): Promise<LedgerRecord> {
     let record = start;
-    for (let attempt = 0; attempt < MAX_WRITE_CONFLICTS; attempt += 1) {
+    const giveUpAt = Date.now() + patienceMs;
+    for (let attempt = 0; attempt === 0 || Date.now() < giveUpAt; attempt += 1) {
       if (record === undefined) throw new OrderNotFoundError(orderId);
       const refunds = change(record);
       if (refunds === undefined) return record;
@@ -177,42 +224,135 @@ export function createRefundOrder({ ledger, payments, now = () => new Date() }: 
       const write = await ledger.writeRefunds(record, refundState(record, refunds, at), at.toISOString());
       if (write.written) return write.record;
       record = write.current;
+      // Many writers of one order's refunds at once: spread their next tries out (full jitter).
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(MAX_CONFLICT_PAUSE_MS, 5 * 2 ** Math.min(attempt, 10))));
     }
-    // The order's refunds keep changing under us: the client retries later, as for a charge in progress.
+    // The order's refunds keep changing under us: the caller retries later, as for a charge in progress.
     throw new PaymentInProgressError();
+  };
+}
+
+/**
+ * The order's refunds. A record from before refunds were kept one by one may carry only the
+ * amount a `charge.refunded` event reported: it stands as one succeeded refund, so nothing
+ * already refunded is offered again.
+ */
+export function refundsOf(record: LedgerRecord): Refunds {
+  if (record.refunds !== undefined || !record.amountRefunded) return record.refunds ?? {};
+  const at = record.updatedAt;
+  return { [EARLIER_REFUNDS_KEY]: { amount: record.amountRefunded, status: 'succeeded', createdAt: at, updatedAt: at } };
+}
+/** The key of what a record from before per-refund tracking had refunded (`#` is in no refundId). */
+export const EARLIER_REFUNDS_KEY = 'stripe#before-refunds-were-tracked';
+
+export interface RefundFactUpdate {
+  orderId: string;
+  namespace: string;
+  paymentId: string;
+  refundKey: string;
+  amount: number;
+  fact: RefundFact;
+}
+
+/**
+ * Writes a Stripe fact about one refund among the order's refunds: a refund it does not know yet
+ * (one made in the Dashboard, or one of ours whose answer was lost) is added, a known one moves to
+ * the fact's state if the fact is newer. Only on the record of the same namespace and PaymentIntent,
+ * once its money is taken (before, the fact waits: the caller retries, as Stripe redelivers).
+ */
+export function createApplyRefundFact({ ledger, now = () => new Date() }: { ledger: RefundsLedger; now?: () => Date }) {
+  const updateRefunds = refundUpdater(ledger, now);
+  return async (update: RefundFactUpdate): Promise<FactOutcome> => {
+    const record = await ledger.read(update.orderId);
+    if (record === undefined) return 'unknown_order';
+    let outcome: FactOutcome = 'applied';
+    await updateRefunds(update.orderId, record, (current) => {
+      if (namespaceOf(current) !== update.namespace) {
+        outcome = 'other_namespace';
+        return undefined;
+      }
+      if (current.paymentId !== undefined && current.paymentId !== update.paymentId) {
+        outcome = 'conflict';
+        return undefined;
+      }
+      // The payment's own fact has not arrived yet (pending, or a state it will leave): try again later.
+      if (!MONEY_TAKEN.includes(current.status)) throw new PaymentInProgressError();
+      const applied = withRefundOf(refundsOf(current), update.refundKey, update.amount, update.fact, now().toISOString());
+      outcome = applied.outcome;
+      return applied.refunds;
+    });
+    return outcome;
+  };
+}
+
+/**
+ * One refund's fact among an order's refunds: a refund not known yet (made in the Dashboard, or
+ * ours whose entry is gone) is added as Stripe has it; a known one takes the fact if it is newer.
+ * Another amount or Stripe id than the entry's is a conflict, and changes nothing.
+ */
+export function withRefundOf(refunds: Refunds, key: string, amount: number, fact: RefundFact, at: string): { refunds?: Refunds; outcome: FactOutcome } {
+  const known = refunds[key];
+  if (known === undefined) {
+    const { stripeRefundId, status, version } = fact;
+    return { refunds: { ...refunds, [key]: { amount, status, stripeRefundId, factVersion: version, createdAt: at, updatedAt: at } }, outcome: 'applied' };
   }
+  if (known.amount !== amount || (known.stripeRefundId !== undefined && known.stripeRefundId !== fact.stripeRefundId)) return { outcome: 'conflict' };
+  const next = withRefundFact(refunds, key, fact, at);
+  return { refunds: next, outcome: next === undefined ? 'stale' : 'applied' };
+}
+
+/**
+ * Refunds an order at most once per refundId, and never more than was charged. The amount is
+ * reserved in the ledger by a conditional write before Stripe is called, so concurrent refunds
+ * can never together exceed the payment; Stripe refusing releases it, and a lost answer keeps it
+ * for the retry, which asks Stripe again with the same idempotency key.
+ */
+export function createRefundOrder({ ledger, payments, now = () => new Date(), newAttempt = randomUUID }: RefundOrderDependencies) {
+  const updateRefunds = refundUpdater(ledger, now);
 
   /** Records Stripe's answer on the refund (unless a newer fact, e.g. a webhook, came first). */
-  const recordAttempt = (record: LedgerRecord, refundId: string, attempt: RefundAttempt) =>
-    updateRefunds(record.orderId, record, (current) =>
-      withRefundFact(
-        current.refunds ?? {},
-        refundId,
-        { stripeRefundId: attempt.stripeRefundId, status: attempt.status, version: refundFactVersion(attempt.created, attempt.status) },
-        now().toISOString(),
-      ),
+  const recordAttempt = (record: LedgerRecord, refundId: string, answer: RefundAttempt) =>
+    updateRefunds(
+      record.orderId,
+      record,
+      (current) => {
+        const fact = { stripeRefundId: answer.stripeRefundId, status: answer.status, version: refundFactVersion(answer.created, answer.status) };
+        return withRefundOf(refundsOf(current), refundId, answer.amount, fact, now().toISOString()).refunds;
+      },
+      RECORD_PATIENCE_MS,
     );
 
   return async function refundOrder(request: RefundRequest): Promise<RefundResult> {
     const { orderId, refundId } = request;
-    let found: RefundEntry | undefined;
+    // Each call that asks Stripe first writes its own attempt on the entry: only the latest attempt
+    // may release the reservation, so a refusal never frees what a resumed call is still asking for.
+    const attempt = newAttempt();
+    let answered: RefundEntry | undefined;
     const reserved = await updateRefunds(orderId, await ledger.read(orderId), (record) => {
-      found = record.refunds?.[refundId];
+      const refunds = refundsOf(record);
+      const found = refunds[refundId];
+      const at = now().toISOString();
       if (found !== undefined) {
         assertSameRefund(found, request);
-        return undefined;
+        if (found.status !== 'requested') {
+          answered = found;
+          return undefined;
+        }
+        return { ...refunds, [refundId]: { ...found, attempt, updatedAt: at } };
       }
-      if (!MONEY_TAKEN.includes(record.status)) throw new OrderNotRefundableError(orderId, record.status);
+      answered = undefined;
+      const blocker =
+        notRefundableBecause(record) ?? (Object.keys(refunds).length >= MAX_REFUNDS_PER_ORDER ? `it has ${MAX_REFUNDS_PER_ORDER} refunds already` : undefined);
+      if (blocker !== undefined) throw new OrderNotRefundableError(orderId, blocker);
       const refundable = refundableAmount(record);
       const amount = request.amount ?? refundable;
       if (amount < 1 || amount > refundable) throw new RefundExceedsPaymentError(orderId, refundable);
-      const at = now().toISOString();
-      const entry: RefundEntry = { amount, status: 'requested', createdAt: at, updatedAt: at };
+      const entry: RefundEntry = { amount, status: 'requested', attempt, createdAt: at, updatedAt: at };
       if (request.amount !== undefined) entry.requestedAmount = request.amount;
       if (request.reason !== undefined) entry.reason = request.reason;
-      return { ...record.refunds, [refundId]: entry };
+      return { ...refunds, [refundId]: entry };
     });
-    if (found !== undefined && found.status !== 'requested') return resultOf(reserved, refundId, true);
+    if (answered !== undefined) return resultOf(reserved, refundId, true);
 
     const stripeRequest = stripeRefundRequestOf(reserved, refundId);
     const namespace = namespaceOf(reserved);
@@ -222,22 +362,25 @@ export function createRefundOrder({ ledger, payments, now = () => new Date() }: 
       const earlier = await payments.findRefund(stripeRequest, namespace);
       if (earlier !== undefined) return resultOf(await recordAttempt(reserved, refundId, earlier), refundId, false);
     }
-    let attempt: RefundAttempt;
+    let answer: RefundAttempt;
     try {
-      attempt = await payments.createRefund(stripeRequest, namespace);
+      answer = await payments.createRefund(stripeRequest, namespace);
     } catch (error) {
       // Stripe refused and refunded nothing: the amount is refundable again. A lost answer keeps it reserved.
-      if (refusedByStripe(error)) await releaseReservation(reserved, refundId);
+      if (refusedByStripe(error)) await releaseReservation(reserved, refundId, attempt);
       throw error;
     }
-    return resultOf(await recordAttempt(reserved, refundId, attempt), refundId, false);
+    // Only a refund of this very request is recorded: anything else under our key is not ours to believe.
+    if (answer.paymentId !== stripeRequest.paymentId || answer.amount !== stripeRequest.amount) {
+      throw new PaymentProviderError('the payment provider answered with another refund than the one asked for', false);
+    }
+    return resultOf(await recordAttempt(reserved, refundId, answer), refundId, false);
   };
 
-  async function releaseReservation(record: LedgerRecord, refundId: string): Promise<void> {
+  async function releaseReservation(record: LedgerRecord, refundId: string, attempt: string): Promise<void> {
     await updateRefunds(record.orderId, record, (current) => {
-      if (current.refunds?.[refundId]?.status !== 'requested') return undefined;
-      const { [refundId]: _released, ...rest } = current.refunds;
-      return rest;
+      const { [refundId]: released, ...rest } = refundsOf(current);
+      return released?.status === 'requested' && released.attempt === attempt ? rest : undefined;
     });
   }
 }

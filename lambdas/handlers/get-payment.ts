@@ -5,6 +5,7 @@ import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
 import { withTracing } from '../adapters/tracing';
 import { ENV, SERVICE_NAME } from '../contract/environment';
 import { ORDER_ID_PATTERN } from '../contract/payment-request';
+import { refundsOf } from '../core/refund-order';
 import { errorSummary } from './error-summary';
 import { type ApiHandler, errorResponse, failureResponse } from './http-responses';
 
@@ -23,10 +24,11 @@ export function createGetPaymentHandler(readLedger: LedgerReader, logger = new L
       if (record === undefined) return errorResponse(404, 'not_found', `no payment for order ${orderId}`);
       const { orderId: id, status, paymentId, amount, currency, paymentStatus, declineCode, amountRefunded, createdAt, updatedAt } = record;
       // The refunds in the order they were requested, each with what a client needs of it.
-      const refunds = Object.entries(record.refunds ?? {})
+      const refunds = Object.entries(refundsOf(record))
         .sort(([, a], [, b]) => a.createdAt.localeCompare(b.createdAt))
         .map(([refundId, refund]) => ({ refundId, amount: refund.amount, status: refund.status, stripeRefundId: refund.stripeRefundId }));
-      const payment = { orderId: id, status, paymentId, amount, currency, paymentStatus, declineCode, amountRefunded, refunds, createdAt, updatedAt };
+      const dispute = record.dispute && { status: record.dispute.status, amount: record.dispute.amount, reason: record.dispute.reason };
+      const payment = { orderId: id, status, paymentId, amount, currency, paymentStatus, declineCode, amountRefunded, refunds, dispute, createdAt, updatedAt };
       return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(payment) };
     } catch (error) {
       logger.error('reading the ledger failed', { orderId, error: errorSummary(error) });

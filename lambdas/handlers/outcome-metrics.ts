@@ -66,3 +66,14 @@ export function responseOutcome(response: APIGatewayProxyResult): MetricName {
       return METRIC_NAMES.internalError;
   }
 }
+
+/** Facts that need a person, counted when an event applies them, whether a webhook or the catch-up brought it. */
+const APPLIED_FACT_METRICS: Record<string, MetricName> = {
+  'refund.failed': METRIC_NAMES.refundFailed,
+  'charge.dispute.created': METRIC_NAMES.disputeOpened,
+};
+
+export function countAppliedFact(metrics: Metrics, eventType: string, outcome: string): void {
+  const name = APPLIED_FACT_METRICS[eventType];
+  if (outcome === 'applied' && name !== undefined) countOutcome(metrics, name);
+}

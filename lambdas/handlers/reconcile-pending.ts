@@ -1,39 +1,47 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { stripeFromSecret } from '../adapters/charge-service';
-import { createPendingLedger } from '../adapters/dynamodb-ledger';
+import { createPendingLedger, createRefundsLedger } from '../adapters/dynamodb-ledger';
 import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
-import { createStripePayments } from '../adapters/stripe-payments';
+import { createStripePayments, createStripeRefunds } from '../adapters/stripe-payments';
 import { withTracing } from '../adapters/tracing';
 import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { RECONCILE_STOP_MARGIN_MS } from '../contract/settings';
 import { createReconcilePending, type ReconcilePending, type ReconcileSummary } from '../core/reconcile-pending';
+import { createReconcileRefunds, type ReconcileRefunds, type ReconcileRefundsSummary } from '../core/reconcile-refunds';
 import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
 
+/** What one run did: the pending charges, and the refunds left open. */
+export type ReconcileRunSummary = ReconcileSummary & { refunds: ReconcileRefundsSummary };
+
 /** Run on a schedule (or by `npm run reconcile`); the answer is the run's summary. */
-export type ReconcileHandler = (event: unknown, context: Context) => Promise<ReconcileSummary>;
+export type ReconcileHandler = (event: unknown, context: Context) => Promise<ReconcileRunSummary>;
 
 /**
- * Settles the ledger's stale pending records from Stripe's side. A run that could not settle
- * every record fails (after settling the others), so the function's error alarm tells a person
- * the reconciler cannot do its job; the next scheduled run tries again.
+ * Settles the ledger's stale pending records and open refunds from Stripe's side. A run that could
+ * not settle every one fails (after settling the others), so the function's error alarm tells a
+ * person the reconciler cannot do its job; the next scheduled run tries again.
  */
 export function createReconcileHandler(
-  reconcile: ReconcilePending,
+  { pending, refunds }: { pending: ReconcilePending; refunds: ReconcileRefunds },
   logger = new Logger({ serviceName: SERVICE_NAME }),
   metrics = serviceMetrics(),
 ): ReconcileHandler {
   return async (_event, context) => {
     logger.addContext(context);
-    const summary = await reconcile({ outOfTime: () => context.getRemainingTimeInMillis() < RECONCILE_STOP_MARGIN_MS });
+    const outOfTime = () => context.getRemainingTimeInMillis() < RECONCILE_STOP_MARGIN_MS;
+    const summary = { ...(await pending({ outOfTime })), refunds: await refunds({ outOfTime }) };
     countOutcome(metrics, METRIC_NAMES.reconcilerSettled, summary.settled);
     countOutcome(metrics, METRIC_NAMES.reconcilerExpired, summary.expired);
+    countOutcome(metrics, METRIC_NAMES.reconcilerRefundsSettled, summary.refunds.settled);
+    countOutcome(metrics, METRIC_NAMES.reconcilerRefundsReleased, summary.refunds.released);
     publishCounts(metrics);
-    if (summary.failed > 0) {
-      logger.error('pending orders could not be settled; the next run tries again', { ...summary });
-      throw new Error(`${summary.failed} pending order(s) could not be settled`);
+    const failed = summary.failed + summary.refunds.failed;
+    if (failed > 0) {
+      logger.error('pending orders or open refunds could not be settled; the next run tries again', { ...summary });
+      throw new Error(`${failed} pending order(s) or open refund(s) could not be settled`);
     }
-    logger.info('pending orders reconciled', { ...summary });
+    logger.info('pending orders and open refunds reconciled', { ...summary });
     return summary;
   };
 }
@@ -42,13 +50,14 @@ let deployedHandler: ReconcileHandler | undefined;
 
 export const handler: ReconcileHandler = withTracing((event: unknown, context: Context) => {
   deployedHandler ??= (() => {
-    return createReconcileHandler(
-      createReconcilePending({
-        ledger: createPendingLedger(lambdaDynamoDbClient(), requiredEnv(ENV.ledgerTableName)),
-        payments: createStripePayments(stripeFromSecret(requiredEnv(ENV.stripeSecretId))),
-        graceSeconds: Number(requiredEnv(ENV.pendingGraceSeconds)),
-      }),
-    );
+    const dynamoDb = lambdaDynamoDbClient();
+    const ledgerTableName = requiredEnv(ENV.ledgerTableName);
+    const stripe = stripeFromSecret(requiredEnv(ENV.stripeSecretId));
+    const graceSeconds = Number(requiredEnv(ENV.pendingGraceSeconds));
+    return createReconcileHandler({
+      pending: createReconcilePending({ ledger: createPendingLedger(dynamoDb, ledgerTableName), payments: createStripePayments(stripe), graceSeconds }),
+      refunds: createReconcileRefunds({ ledger: createRefundsLedger(dynamoDb, ledgerTableName), payments: createStripeRefunds(stripe), graceSeconds }),
+    });
   })();
   return deployedHandler(event, context);
 });

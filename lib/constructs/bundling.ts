@@ -21,6 +21,7 @@ export const FUNCTION_ENTRIES = {
   stripeWebhook: 'lambdas/handlers/stripe-webhook.ts',
   reconcilePending: 'lambdas/handlers/reconcile-pending.ts',
   auditLedger: 'lambdas/handlers/audit-ledger.ts',
+  catchUpEvents: 'lambdas/handlers/catch-up-events.ts',
 } as const;
 
 export const entryPath = (name: keyof typeof FUNCTION_ENTRIES): string => join(__dirname, '..', '..', FUNCTION_ENTRIES[name]);

@@ -27,7 +27,7 @@ export class LedgerAudit extends ScheduledFunction {
           table: props.ledger,
           environmentVariable: ENV.ledgerTableName,
           actions: ['GetItem'],
-          index: { indexName: createdIndex.indexName, actions: ['Query'] },
+          indexes: [{ indexName: createdIndex.indexName, actions: ['Query'] }],
         },
       ],
       stripeSecret: props.stripeSecret,

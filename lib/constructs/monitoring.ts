@@ -181,6 +181,13 @@ export class Monitoring extends Construct {
       'Stripe answered a refund failed or canceled: its amount is refundable again. Find it with `GET /payments/{orderId}` (refunds), see why in the Stripe Dashboard, and refund again under a new refundId or another way.',
     );
 
+    alarm(
+      'DisputesOpened',
+      business(METRIC_NAMES.disputeOpened),
+      1,
+      "A customer's bank disputed a payment: the money is held until the dispute closes. Respond with evidence in the Stripe Dashboard before its due date; `GET /payments/{orderId}` shows the dispute.",
+    );
+
     const outcomes = (names: MetricName[]) => names.map((name) => business(name));
     // Dead letters are published by failure code (a dimension more): one series sums every code.
     const deadLetters = new MathExpression({
@@ -226,9 +233,9 @@ export class Monitoring extends Construct {
             width: 12,
           }),
           new GraphWidget({
-            title: 'Refunds: outcomes',
+            title: 'Refunds and disputes',
             left: outcomes([METRIC_NAMES.refundSucceeded, METRIC_NAMES.refundPending, METRIC_NAMES.refundReplayed]),
-            right: outcomes([METRIC_NAMES.refundFailed, METRIC_NAMES.refundRefused]),
+            right: outcomes([METRIC_NAMES.refundFailed, METRIC_NAMES.refundRefused, METRIC_NAMES.disputeOpened]),
             width: 12,
           }),
         ],
@@ -256,8 +263,8 @@ export class Monitoring extends Construct {
             width: 12,
           }),
           new GraphWidget({
-            title: 'Reconciler and audit',
-            left: outcomes([METRIC_NAMES.reconcilerSettled, METRIC_NAMES.reconcilerExpired]),
+            title: 'Reconciler, Events API catch-up and audit',
+            left: outcomes([METRIC_NAMES.reconcilerSettled, METRIC_NAMES.reconcilerExpired, METRIC_NAMES.eventsCaughtUp]),
             right: [business(METRIC_NAMES.auditDiscrepancies, 'Maximum')],
             width: 12,
           }),

@@ -14,8 +14,8 @@ export interface TableAccess {
   table: ITable;
   environmentVariable: string;
   actions: string[];
-  /** Actions on one of the table's indexes (e.g. Query), if any. */
-  index?: { indexName: string; actions: string[] };
+  /** Actions on some of the table's indexes (e.g. Query), if any. */
+  indexes?: Array<{ indexName: string; actions: string[] }>;
 }
 
 export interface PaymentsFunctionProps {
@@ -77,9 +77,9 @@ export class PaymentsFunction extends Construct {
       },
     });
 
-    for (const { table, actions, index } of props.tables) {
+    for (const { table, actions, indexes = [] } of props.tables) {
       this.role.addToPrincipalPolicy(new PolicyStatement({ actions: actions.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }));
-      if (index !== undefined) {
+      for (const index of indexes) {
         const resources = [`${table.tableArn}/index/${index.indexName}`];
         this.role.addToPrincipalPolicy(new PolicyStatement({ actions: index.actions.map((a) => `dynamodb:${a}`), resources }));
       }

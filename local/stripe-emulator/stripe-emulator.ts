@@ -302,7 +302,29 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     ['events', { noun: 'event', find: (id) => webhooks.events().find((event) => event.id === id) }],
   ]);
 
+  /**
+   * `expand[]` of a PaymentIntent's `latest_charge` (retrieved) or `data.latest_charge` (listed):
+   * the one expansion this project asks for, so the audit reads refunds and disputes with the payment.
+   */
+  function expandLatestCharge(result: StoredResponse, params: Record<string, unknown>): StoredResponse {
+    const expand = new Set([params.expand ?? []].flat().map(String));
+    const withCharge = (intent: PaymentIntent) => ({
+      ...intent,
+      latest_charge: intent.latest_charge === null ? null : (charges.get(intent.latest_charge) ?? null),
+    });
+    const body = result.body as { object?: string; data?: PaymentIntent[] };
+    if (result.status !== 200) return result;
+    if (body.object === 'list' && expand.has('data.latest_charge')) return { ...result, body: { ...body, data: body.data?.map(withCharge) } };
+    if (body.object === 'payment_intent' && expand.has('latest_charge')) return { ...result, body: withCharge(body as PaymentIntent) };
+    return result;
+  }
+
   function route(method: string, path: string, params: Record<string, unknown>): StoredResponse {
+    const answer = answerOf(method, path, params);
+    return method === 'GET' && path.startsWith('/v1/payment_intents') ? expandLatestCharge(answer, params) : answer;
+  }
+
+  function answerOf(method: string, path: string, params: Record<string, unknown>): StoredResponse {
     if (method === 'POST' && path === '/v1/payment_intents') return createPaymentIntent(params);
     if (method === 'GET' && path === '/v1/payment_intents/search') return searchPaymentIntents(params);
     if (method === 'GET' && path === '/v1/payment_intents') return listPage([...paymentIntents.values()], params, { url: path, noun: 'payment_intent' });

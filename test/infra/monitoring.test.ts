@@ -27,7 +27,7 @@ describe('alarms', () => {
   });
 
   it('every function alarms on errors (once), throttles, and a run longer than 80% of its timeout', () => {
-    expect(functionIds).toHaveLength(7);
+    expect(functionIds).toHaveLength(8);
     for (const id of functionIds) {
       expect(onFunction('Errors', id)).toEqual([
         expect.objectContaining({ Statistic: 'Sum', Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' }),
@@ -62,21 +62,24 @@ describe('alarms', () => {
     }
   });
 
-  it.each([METRIC_NAMES.webhookConflict, METRIC_NAMES.webhookUnknownOrder, METRIC_NAMES.refundFailed])('alarms on %s above 0', (metricName) => {
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: METRICS_NAMESPACE,
-      MetricName: metricName,
-      Statistic: 'Sum',
-      Threshold: 1,
-      Dimensions: [
-        { Name: 'deployment', Value: deployment },
-        { Name: 'service', Value: 'payments' },
-      ],
-    });
-  });
+  it.each([METRIC_NAMES.webhookConflict, METRIC_NAMES.webhookUnknownOrder, METRIC_NAMES.refundFailed, METRIC_NAMES.disputeOpened])(
+    'alarms on %s above 0',
+    (metricName) => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: METRICS_NAMESPACE,
+        MetricName: metricName,
+        Statistic: 'Sum',
+        Threshold: 1,
+        Dimensions: [
+          { Name: 'deployment', Value: deployment },
+          { Name: 'service', Value: 'payments' },
+        ],
+      });
+    },
+  );
 
   it("read the service's metrics of this deployment only: the dimension every function publishes with, which another stack's differs from", () => {
-    expect(publishing).toHaveLength(6); // every function that counts outcomes (getPayment counts none)
+    expect(publishing).toHaveLength(7); // every function that counts outcomes (getPayment counts none)
     expect(deployments.size).toBe(1);
     expect(deployment).toBeDefined();
     const own = alarms.filter((alarm) => alarm.Namespace === METRICS_NAMESPACE);

@@ -96,9 +96,9 @@ describe('charge function', () => {
         .map((resource) => resource.Properties.Environment?.Variables.PAYMENTS_NAMESPACE);
     // By default the stack name, account and region: no other deployment can have it.
     const byDefault = { 'Fn::Join': ['', ['ExactlyOncePaymentsSandbox-', { Ref: 'AWS::AccountId' }, '-', { Ref: 'AWS::Region' }]] };
-    // The charge, worker, refund, webhook, reconciler and audit functions: every one that talks to Stripe.
-    expect(namespaces(template.toJSON().Resources)).toEqual(Array(6).fill(byDefault));
-    expect(namespaces(synthesize({ namespace: 'alice-sandbox' }).template.toJSON().Resources)).toEqual(Array(6).fill('alice-sandbox'));
+    // The charge, worker, refund, webhook, reconciler, audit and catch-up functions: every one that talks to Stripe.
+    expect(namespaces(template.toJSON().Resources)).toEqual(Array(7).fill(byDefault));
+    expect(namespaces(synthesize({ namespace: 'alice-sandbox' }).template.toJSON().Resources)).toEqual(Array(7).fill('alice-sandbox'));
     expect(() => synthesize({ namespace: 'has:colon' })).toThrow(/namespace/);
   });
 
@@ -108,7 +108,7 @@ describe('charge function', () => {
     const decrypts = Object.values(withKey.findResources('AWS::IAM::Policy'))
       .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: unknown; Resource: unknown; Condition?: unknown }>)
       .filter((statement) => statement.Action === 'kms:Decrypt');
-    expect(decrypts).toHaveLength(6); // charge, worker, refund, webhook, reconciler, audit
+    expect(decrypts).toHaveLength(7); // charge, worker, refund, webhook, reconciler, audit, catch-up
     for (const statement of decrypts) {
       expect(statement).toMatchObject({
         Resource: keyArn,
@@ -120,7 +120,7 @@ describe('charge function', () => {
 
   it('traces every function without ever recording an answer or an error (client secrets, Stripe error objects)', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(7);
+    expect(functions).toHaveLength(8);
     for (const fn of functions) {
       expect(fn.Properties.TracingConfig).toEqual({ Mode: 'Active' });
       expect(fn.Properties.Environment.Variables).toMatchObject({ POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false', POWERTOOLS_TRACER_CAPTURE_ERROR: 'false' });
@@ -277,11 +277,11 @@ describe('Stripe webhook', () => {
     expect(api.Properties.BinaryMediaTypes).toBeUndefined();
   });
 
-  it('may only update the ledger, use its event keys, and read the two Stripe secrets', () => {
+  it('may only read and update the ledger, use its event keys, and read the two Stripe secrets', () => {
     const statements = statementsOf(webhookId);
     expect(byService(statements, 'dynamodb:')).toEqual([
       [['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], { 'Fn::GetAtt': [keyTableId, 'Arn'] }],
-      [['dynamodb:UpdateItem'], { 'Fn::GetAtt': [ledgerId, 'Arn'] }],
+      [['dynamodb:GetItem', 'dynamodb:UpdateItem'], { 'Fn::GetAtt': [ledgerId, 'Arn'] }],
     ]);
     const apiKeySecret = logicalId('AWS::SecretsManager::Secret', { Description: Match.stringLikeRegexp('Stripe secret API key') });
     const signingSecret = logicalId('AWS::SecretsManager::Secret', { Description: Match.stringLikeRegexp('webhook signing secret') });

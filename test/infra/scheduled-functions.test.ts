@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { ENV, METRIC_NAMES, METRICS_NAMESPACE } from '../../lambdas/contract/environment';
 import { DAILY_AUDIT_WINDOW, PENDING_GRACE_SECONDS, RECONCILER_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
-import { createdIndex, ledgerTable, pendingIndex } from '../../lambdas/contract/tables';
+import { createdIndex, ledgerTable, pendingIndex, unsettledRefundsIndex } from '../../lambdas/contract/tables';
 import { synthesize } from '../support/synth';
 
 const { template } = synthesize({ sandbox: 'true' });
@@ -37,6 +37,8 @@ describe('the reconciler', () => {
     expect(resources[ledgerId].Properties.GlobalSecondaryIndexes).toEqual([
       { IndexName: pendingIndex.indexName, KeySchema: key(pendingIndex), Projection: { ProjectionType: 'ALL' } },
       { IndexName: createdIndex.indexName, KeySchema: key(createdIndex), Projection: { ProjectionType: 'ALL' } },
+      // Orders with a refund still open at Stripe: keys only, the reconciler reads each record itself.
+      { IndexName: unsettledRefundsIndex.indexName, KeySchema: key(unsettledRefundsIndex), Projection: { ProjectionType: 'KEYS_ONLY' } },
     ]);
   });
 
@@ -51,7 +53,7 @@ describe('the reconciler', () => {
   });
 
   it('refuses a -c ledgerIndexes that is not a whole number of its indexes (it would drop them all)', () => {
-    for (const value of ['two', '-1', '1.5', '3']) expect(() => synthesize({ ledgerIndexes: value })).toThrow(/ledgerIndexes/);
+    for (const value of ['two', '-1', '1.5', '4']) expect(() => synthesize({ ledgerIndexes: value })).toThrow(/ledgerIndexes/);
   });
 
   it('is a function with the grace period, the ledger and the namespace in its environment', () => {
@@ -68,13 +70,13 @@ describe('the reconciler', () => {
     });
   });
 
-  it('may query the pending index and update the ledger, and nothing else in DynamoDB', () => {
+  it('may query the pending and unsettled-refunds indexes, and read and update the ledger, and nothing else in DynamoDB', () => {
+    const onIndex = (indexName: string) =>
+      expect.objectContaining({ Action: 'dynamodb:Query', Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, `/index/${indexName}`]] } });
     expect(dynamoDbStatements(reconcilerId)).toEqual([
-      expect.objectContaining({ Action: 'dynamodb:UpdateItem', Resource: { 'Fn::GetAtt': [ledgerId, 'Arn'] } }),
-      expect.objectContaining({
-        Action: 'dynamodb:Query',
-        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, `/index/${pendingIndex.indexName}`]] },
-      }),
+      expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': [ledgerId, 'Arn'] } }),
+      onIndex(pendingIndex.indexName),
+      onIndex(unsettledRefundsIndex.indexName),
     ]);
   });
 
@@ -141,5 +143,35 @@ describe('the daily audit', () => {
       AlarmActions: [{ Ref: topicId() }],
     });
     template.hasOutput('AuditFunctionName', { Value: { Ref: auditId } });
+  });
+});
+
+describe('the Events API catch-up', () => {
+  const catchUpId = only('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Applies the Stripe events a webhook missed') });
+  const keyTableId = only('AWS::DynamoDB::Table', { KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }] });
+
+  it("uses the webhook's event keys and checkpoint in the key table, and reads and updates the ledger as the webhook does", () => {
+    expect(dynamoDbStatements(catchUpId).map(({ Action, Resource }) => ({ actions: [Action].flat().sort(), Resource }))).toEqual([
+      { actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': [keyTableId, 'Arn'] } },
+      { actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Resource: { 'Fn::GetAtt': [ledgerId, 'Arn'] } },
+    ]);
+    expect(resources[catchUpId].Properties.Environment.Variables).toMatchObject({
+      [ENV.namespace]: expect.anything(),
+      [ENV.stripeSecretId]: expect.anything(),
+    });
+  });
+
+  it('runs every 5 minutes, alarms when a run fails, and names itself for `npm run events:catch-up`', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [catchUpId, 'Arn'] } })],
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: catchUpId }, MaximumRetryAttempts: 0 });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: catchUpId } }],
+      AlarmActions: [{ Ref: topicId() }],
+    });
+    template.hasOutput('EventsCatchUpFunctionName', { Value: { Ref: catchUpId } });
   });
 });

@@ -332,6 +332,33 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     expect((await post(handler, order(orderId))).statusCode).toBe(201);
   });
 
+  it('keeps the PaymentIntent Stripe made before it refused the confirm: 400 to the client, the record never freed for a second one', async () => {
+    const handler = chargeHandler(parts);
+    const orderId = newOrderId('refused-confirm');
+    // Stripe created the PaymentIntent, then refused to confirm it: its error carries the PaymentIntent.
+    const made = await parts.stripe.paymentIntents.create(
+      { amount: 4200, currency: 'eur', metadata: paymentMetadata(TEST_NAMESPACE, orderId) },
+      { idempotencyKey: `made-before-refusal-${orderId}` },
+    );
+    parts.stripeEmulator.faults.failNext(1, 400, {
+      type: 'invalid_request_error',
+      code: 'payment_intent_incompatible_payment_method',
+      param: 'payment_method',
+      message: 'This PaymentMethod cannot be used with this PaymentIntent.',
+      payment_intent: made,
+    });
+    const refused = await post(handler, order(orderId));
+    expect(refused.statusCode).toBe(400);
+    expect(body(refused).error.details).toEqual([
+      { field: 'paymentMethod', message: 'was refused by the payment provider (payment_intent_incompatible_payment_method)' },
+    ]);
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'requires_action', paymentId: made.id });
+
+    // Another payment method under the same orderId cannot make a second PaymentIntent.
+    expect((await post(handler, order(orderId, { paymentMethod: 'pm_card_mastercard' }))).statusCode).toBe(422);
+    expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
+  });
+
   it('answers 400 naming the field when the Stripe SDK cannot even send the request, and frees the order', async () => {
     // A pending record written before validation refused unpaired surrogates: the resume sends its description.
     const orderId = newOrderId('unsendable');

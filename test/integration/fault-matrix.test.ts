@@ -47,6 +47,8 @@ interface PathRun {
 
 const order = (orderId: string) => ({ orderId, amount: 3100, currency: 'eur', paymentMethod: 'pm_card_visa' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A call that has not answered by then crashed: well past a faulted Stripe call's retries (about 2 s), even on a loaded machine. */
+const CRASHED_AFTER_MS = 8_000;
 
 async function startPath(path: 'sync' | 'queue'): Promise<PathRun> {
   const namespace = `matrix-${path}-${randomUUID().slice(0, 6)}`;
@@ -69,7 +71,7 @@ async function startPath(path: 'sync' | 'queue'): Promise<PathRun> {
         clients.push(options.dynamoDb);
         const handler = createChargePaymentHandler(createChargeService(options, 'api'), silentLogger);
         // One call, never retried; a crashed one never answers.
-        const answer = await Promise.race([handler(postEvent(order(orderId)), lambdaContext(LOCK_MS)), sleep(3_000).then(() => undefined)]);
+        const answer = await Promise.race([handler(postEvent(order(orderId)), lambdaContext(LOCK_MS)), sleep(CRASHED_AFTER_MS).then(() => undefined)]);
         answers.set(orderId, answer?.statusCode);
         return;
       }

@@ -124,14 +124,14 @@ describe('npm start', () => {
       env: withoutTestQuieting(process.env),
       encoding: 'utf8',
     });
-    expect(smoke.stdout).toContain('All 9 checks passed.');
+    expect(smoke.stdout).toContain('All 12 checks passed.');
     expect(smoke.status).toBe(0);
     const wrongStage = spawnSync('npm', ['run', 'smoke', '--', '--url', `${running.apiUrl}/v0`], {
       cwd: resolve(__dirname, '../..'),
       env: withoutTestQuieting(process.env),
       encoding: 'utf8',
     });
-    expect(wrongStage.stdout).toContain('9 of 9 checks failed.');
+    expect(wrongStage.stdout).toContain('12 of 12 checks failed.');
     expect(wrongStage.status).toBe(1);
 
     // The operator command finds the running runtime's queues.

@@ -7,7 +7,7 @@ import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
 import type { ChargeRequest } from '../../lambdas/contract/payment-request';
 import type { OrderChannel } from '../../lambdas/core/charge-order';
-import { statusUpdateFrom } from '../../lambdas/core/payment-events';
+import { type LedgerUpdate, ledgerUpdateFrom } from '../../lambdas/core/payment-events';
 import { createReconcilePending, type PaymentLookups } from '../../lambdas/core/reconcile-pending';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { lambdaContext } from '../../local/lambda-context';
@@ -232,30 +232,16 @@ describe('the reconciler', () => {
       const orderId = newOrderId('race-webhook');
       await abandoned(orderId, { charged: true });
       const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
-      const refunded = statusUpdateFrom(
-        {
-          id: `evt_${orderId}`,
-          type: 'charge.refunded',
-          created: intent.created + 5,
-          data: {
-            object: {
-              id: 'ch_1',
-              object: 'charge',
-              amount: 2300,
-              amount_refunded: 2300,
-              refunded: true,
-              currency: 'eur',
-              payment_intent: intent.id,
-              metadata: paymentMetadata(TEST_NAMESPACE, orderId),
-            },
-          },
-        },
-        TEST_NAMESPACE,
-      );
+      const canceled = ledgerUpdateFrom({
+        id: `evt_${orderId}`,
+        type: 'payment_intent.canceled',
+        created: intent.created + 5,
+        data: { object: { ...intent, status: 'canceled' } },
+      }) as LedgerUpdate & { kind: 'payment' };
       const writeFact = createLedgerFactWriter(parts.dynamoDb, parts.tables.ledgerTableName);
-      const summary = await reconciler(lookupDuring(async () => void (await writeFact({ ...(refunded as NonNullable<typeof refunded>), orderId }))))();
+      const summary = await reconciler(lookupDuring(async () => void (await writeFact({ ...canceled, orderId }))))();
       expect(summary).toMatchObject({ settled: 0, movedOn: 1 });
-      expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'refunded', amountRefunded: 2300 });
+      expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'canceled', lastEventId: `evt_${orderId}` });
     });
 
     it('leaves alone an expired order whose retry is charging it right now (the retry marks its attempt first)', async () => {
@@ -295,27 +281,22 @@ describe('the reconciler', () => {
       status: 'charged',
     });
 
-    const fact = statusUpdateFrom(
-      {
-        id: `evt_${told}`,
-        type: 'payment_intent.succeeded',
-        created: 1_800_000_000,
-        data: {
-          object: {
-            id: 'pi_told',
-            object: 'payment_intent',
-            amount: 2300,
-            currency: 'eur',
-            status: 'succeeded',
-            metadata: paymentMetadata(TEST_NAMESPACE, told),
-          },
+    const fact = ledgerUpdateFrom({
+      id: `evt_${told}`,
+      type: 'payment_intent.succeeded',
+      created: 1_800_000_000,
+      data: {
+        object: {
+          id: 'pi_told',
+          object: 'payment_intent',
+          amount: 2300,
+          currency: 'eur',
+          status: 'succeeded',
+          metadata: paymentMetadata(TEST_NAMESPACE, told),
         },
       },
-      TEST_NAMESPACE,
-    );
-    expect(await createLedgerFactWriter(parts.dynamoDb, parts.tables.ledgerTableName)({ ...(fact as NonNullable<typeof fact>), orderId: told })).toBe(
-      'applied',
-    );
+    }) as LedgerUpdate & { kind: 'payment' };
+    expect(await createLedgerFactWriter(parts.dynamoDb, parts.tables.ledgerTableName)({ ...fact, orderId: told })).toBe('applied');
     expect(await ledgerRecord(parts, told)).toMatchObject({ status: 'charged', paymentId: 'pi_told' });
   });
 });

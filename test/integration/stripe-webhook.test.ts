@@ -100,15 +100,15 @@ async function createPaymentAt(orderId: string, namespace: string): Promise<Stri
 }
 
 const intentObject = (intent: Stripe.PaymentIntent, status: string, extra: Record<string, unknown> = {}) => ({ ...intent, status, ...extra });
-/** A Charge without metadata, so the handler must ask Stripe which order it belongs to. */
-const chargeObject = (intent: Stripe.PaymentIntent, amountRefunded: number) => ({
-  id: `ch_for_${intent.id}`,
-  object: 'charge',
-  amount: intent.amount,
-  amount_refunded: amountRefunded,
+/** A Refund made in the Dashboard: no metadata, so the handler must ask Stripe which order its PaymentIntent belongs to. */
+const refundObject = (intent: Stripe.PaymentIntent, amount: number, id = `re_${amount}_for_${intent.id}`) => ({
+  id,
+  object: 'refund',
+  amount,
   currency: intent.currency,
   payment_intent: intent.id,
-  refunded: amountRefunded === intent.amount,
+  status: 'succeeded',
+  metadata: {},
 });
 
 describe('POST /webhooks/stripe signature checks', () => {
@@ -118,13 +118,13 @@ describe('POST /webhooks/stripe signature checks', () => {
     orderId = newOrderId('sig');
     expect((await post(chargeHandler(parts), { orderId, amount: 3000, currency: 'eur', paymentMethod: 'pm_card_visa' })).statusCode).toBe(201);
     const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
-    event = stripeEvent('charge.refunded', Math.floor(Date.now() / 1000), chargeObject(intent as unknown as Stripe.PaymentIntent, 3000));
+    event = stripeEvent('refund.created', Math.floor(Date.now() / 1000), refundObject(intent as unknown as Stripe.PaymentIntent, 3000));
   });
 
   it.each<[string, () => DeliveryOptions]>([
     ['a signature made with another secret', () => ({ secret: 'whsec_someone_else' })],
     ['no Stripe-Signature header', () => ({ signature: null })],
-    ['a body altered after signing', () => ({ body: JSON.stringify({ ...event, data: { object: { ...event.data.object, amount_refunded: 1 } } }) })],
+    ['a body altered after signing', () => ({ body: JSON.stringify({ ...event, data: { object: { ...event.data.object, amount: 1 } } }) })],
     ['a timestamp older than the tolerance', () => ({ timestamp: Math.floor(Date.now() / 1000) - 600 })],
     ['a malformed header', () => ({ signature: 't=abc,v1=' })],
   ])('answers 400 to %s and leaves the ledger as it was', async (_case, options) => {
@@ -173,7 +173,7 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
     const orderId = newOrderId('foreign');
     const foreign = await paymentIntent(orderId, { metadata: { orderId }, recorded: false });
     expect((await deliver(stripeEvent('payment_intent.succeeded', foreign.created, intentObject(foreign, 'succeeded')))).body.outcome).toBe('ignored');
-    expect((await deliver(stripeEvent('charge.refunded', foreign.created, chargeObject(foreign, 3000)))).body.outcome).toBe('ignored');
+    expect((await deliver(stripeEvent('refund.created', foreign.created, refundObject(foreign, 3000)))).body.outcome).toBe('ignored');
     expect(await ledgerRecord(parts, orderId)).toBeUndefined();
     // The order is then charged normally, not mistaken for done.
     expect((await post(chargeHandler(parts), { orderId, amount: 3000, currency: 'eur', paymentMethod: 'pm_card_visa' })).statusCode).toBe(201);
@@ -215,9 +215,11 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
   it('applies the events of a payment made before namespaces to its record, and only to such a record', async () => {
     const legacy = newOrderId('before-namespaces');
     const legacyIntent = await createPaymentAt(legacy, BEFORE_NAMESPACES);
-    const refund = (intent: Stripe.PaymentIntent) =>
-      stripeEvent('charge.refunded', intent.created + 1, { ...chargeObject(intent, 3000), metadata: intent.metadata });
-    expect((await deliver(refund(legacyIntent))).body.outcome).toBe('applied');
+    const succeeded = (intent: Stripe.PaymentIntent) => stripeEvent('payment_intent.succeeded', intent.created + 1, intentObject(intent, 'succeeded'));
+    expect((await deliver(succeeded(legacyIntent))).body.outcome).toBe('applied');
+    expect(await ledgerRecord(parts, legacy)).toMatchObject({ status: 'charged', paymentId: legacyIntent.id });
+    // A Dashboard refund of it (no metadata) is traced through its PaymentIntent to the same record.
+    expect((await deliver(stripeEvent('refund.created', legacyIntent.created + 2, refundObject(legacyIntent, 3000)))).body.outcome).toBe('applied');
     expect(await ledgerRecord(parts, legacy)).toMatchObject({ status: 'refunded', amountRefunded: 3000 });
 
     // A record of this namespace never takes a fact of a payment without one.
@@ -228,13 +230,47 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
       { idempotencyKey: `impostor-${current}` },
     );
     const before = await ledgerRecord(parts, current);
-    expect((await deliver(refund(impostor))).body.outcome).toBe('conflict');
+    expect((await deliver(succeeded(impostor))).body.outcome).toBe('conflict');
     expect(await ledgerRecord(parts, current)).toEqual(before);
   });
 
-  it('ignores a refunded Charge whose PaymentIntent Stripe does not know', async () => {
+  it("applies the events of an order made under an earlier namespace to its record after the namespace changed, and ignores another deployment's", async () => {
+    const earlier = newOrderId('earlier-namespace');
+    const intent = await createPaymentAt(earlier, 'earlier');
+    // The customer finishes 3-D Secure after the deployment moved to another namespace; then support refunds in the Dashboard.
+    expect((await deliver(stripeEvent('payment_intent.succeeded', intent.created + 1, intentObject(intent, 'succeeded')))).body.outcome).toBe('applied');
+    expect((await deliver(stripeEvent('refund.created', intent.created + 2, refundObject(intent, 3000)))).body.outcome).toBe('applied');
+    expect(await ledgerRecord(parts, earlier)).toMatchObject({ namespace: 'earlier', status: 'refunded', amountRefunded: 3000, paymentId: intent.id });
+
+    // Another deployment on the same Stripe account: its payment for an orderId this ledger also has, and one it does not.
+    const ours = newOrderId('same-order-id');
+    await paymentIntent(ours);
+    const before = await ledgerRecord(parts, ours);
+    const staging = await paymentIntent(ours, { metadata: paymentMetadata('staging', ours), key: `staging-${ours}`, recorded: false });
+    expect((await deliver(stripeEvent('payment_intent.succeeded', staging.created, intentObject(staging, 'succeeded')))).body.outcome).toBe('ignored');
+    const unknown = await paymentIntent(newOrderId('staging-only'), { metadata: paymentMetadata('staging', 'staging-only'), recorded: false });
+    expect((await deliver(stripeEvent('payment_intent.succeeded', unknown.created, intentObject(unknown, 'succeeded')))).body.outcome).toBe('ignored');
+    expect(await ledgerRecord(parts, ours)).toEqual(before);
+  });
+
+  it('ignores a refund whose PaymentIntent Stripe does not know, and charge.refunded altogether (each refund has its own events)', async () => {
     const ghost = { id: 'pi_ghost', amount: 100, currency: 'eur' } as Stripe.PaymentIntent;
-    expect((await deliver(stripeEvent('charge.refunded', 1_800_000_000, chargeObject(ghost, 100)))).body.outcome).toBe('ignored');
+    expect((await deliver(stripeEvent('refund.created', 1_800_000_000, refundObject(ghost, 100)))).body.outcome).toBe('ignored');
+    const orderId = newOrderId('charge-refunded');
+    expect((await post(chargeHandler(parts), { orderId, amount: 3000, currency: 'eur', paymentMethod: 'pm_card_visa' })).statusCode).toBe(201);
+    const before = await ledgerRecord(parts, orderId);
+    const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
+    const chargeRefunded = {
+      id: 'ch_1',
+      object: 'charge',
+      amount: 3000,
+      amount_refunded: 3000,
+      refunded: true,
+      payment_intent: intent.id,
+      metadata: intent.metadata,
+    };
+    expect((await deliver(stripeEvent('charge.refunded', intent.created + 1, chargeRefunded))).body.outcome).toBe('ignored');
+    expect(await ledgerRecord(parts, orderId)).toEqual(before);
   });
 
   it('refuses a fact about another PaymentIntent of a charged order (conflict), and keeps the charge', async () => {
@@ -275,18 +311,27 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
       .tuple(fc.shuffledSubarray([...Array(count).keys()], { minLength: count, maxLength: count }), fc.array(fc.nat(count - 1), { maxLength: 4 }))
       .chain(([order, repeats]) => fc.shuffledSubarray([...order, ...repeats], { minLength: order.length + repeats.length }));
 
-  it('ends succeeded → partly refunded → refunded in the refunded state, whatever the order and repeats', async () => {
+  it('ends succeeded → partly refunded → refunded in the refunded state, whatever the order and repeats (a refund before the charge is delivered again)', async () => {
     await fc.assert(
-      fc.asyncProperty(deliveries(3), async (sequence) => {
+      fc.asyncProperty(deliveries(4), async (sequence) => {
         const orderId = newOrderId('refund-order');
         const intent = await paymentIntent(orderId);
+        const pending = { ...refundObject(intent, 2000, `re_b_${orderId}`), status: 'pending' };
         const events = [
           stripeEvent('payment_intent.succeeded', intent.created + 1, intentObject(intent, 'succeeded')),
-          stripeEvent('charge.refunded', intent.created + 2, chargeObject(intent, 1000)),
-          stripeEvent('charge.refunded', intent.created + 3, chargeObject(intent, 3000)),
+          stripeEvent('refund.created', intent.created + 2, refundObject(intent, 1000, `re_a_${orderId}`)),
+          stripeEvent('refund.created', intent.created + 3, pending),
+          stripeEvent('refund.updated', intent.created + 4, { ...pending, status: 'succeeded' }),
         ];
-        for (const index of sequence) expect((await deliver(events[index])).status).toBe(200);
-        expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'refunded', amountRefunded: 3000, paymentId: intent.id });
+        const later: number[] = [];
+        for (const index of sequence) {
+          const { status } = await deliver(events[index]);
+          // 409: the order's payment is not recorded yet; Stripe delivers the event again.
+          if (status === 409) later.push(index);
+          else expect(status).toBe(200);
+        }
+        for (const index of later) expect((await deliver(events[index])).status).toBe(200);
+        expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'refunded', amountRefunded: 3000, refundReserved: 3000, paymentId: intent.id });
       }),
       { numRuns: 20 },
     );
@@ -320,7 +365,7 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
     const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
     await ledger.createPendingOrGet({ orderId, amount: 3000, currency: 'eur' }, { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString());
     await deliver(stripeEvent('payment_intent.succeeded', intent.created + 1, intentObject(intent, 'succeeded')));
-    await deliver(stripeEvent('charge.refunded', intent.created + 2, chargeObject(intent, 3000)));
+    await deliver(stripeEvent('refund.created', intent.created + 2, refundObject(intent, 3000)));
 
     const answer = await ledger.finalize(orderId, { status: 'charged', paymentId: intent.id, paymentStatus: 'succeeded' }, new Date().toISOString());
     expect(answer).toMatchObject({ status: 'refunded' });

@@ -1,16 +1,17 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type ChargeServiceOptions, createChargeService } from '../../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../../lambdas/adapters/dead-letter-queue';
-import { createLedgerReader, createLedgerWindowReader, createPendingLedger } from '../../lambdas/adapters/dynamodb-ledger';
+import { createLedgerReader, createLedgerWindowReader, createPendingLedger, createRefundsLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createRetryLater } from '../../lambdas/adapters/queue-retries';
-import { createStripeAuditSource, createStripePayments } from '../../lambdas/adapters/stripe-payments';
+import { createStripeAuditSource, createStripePayments, createStripeRefunds } from '../../lambdas/adapters/stripe-payments';
 import { type AuditReport, createAudit, windowStart } from '../../lambdas/core/audit';
 import { createReconcilePending } from '../../lambdas/core/reconcile-pending';
+import { createReconcileRefunds } from '../../lambdas/core/reconcile-refunds';
 import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker';
 import { type QueuePoller, startQueuePoller } from '../../local/queue-poller';
 import { createQueues, type LocalQueues } from '../../local/queues';
 import type { TableNames } from '../../local/tables';
-import { type FaultPlan, faultyDynamoDb, faultyStripe } from './faults';
+import { type FaultPlan, type FaultyPath, faultyDynamoDb, faultyStripe } from './faults';
 import { type LocalParts, silentLogger } from './local-parts';
 
 /**
@@ -29,10 +30,10 @@ export interface Deployment {
 }
 
 /** What one Lambda of the deployment is wired with: real clients that meet the plan's faults. */
-export function faultyServiceOptions(parts: LocalParts, deployment: Deployment, plan: FaultPlan): ChargeServiceOptions {
-  const stripe = faultyStripe(parts.stripeEmulator.apiKey, parts.stripeEmulator.url, plan);
+export function faultyServiceOptions(parts: LocalParts, deployment: Deployment, plan: FaultPlan, path: FaultyPath = 'charge'): ChargeServiceOptions {
+  const stripe = faultyStripe(parts.stripeEmulator.apiKey, parts.stripeEmulator.url, plan, path);
   return {
-    dynamoDb: faultyDynamoDb(parts.dynamoDbLocal.endpoint, deployment.tables, plan),
+    dynamoDb: faultyDynamoDb(parts.dynamoDbLocal.endpoint, deployment.tables, plan, path),
     ...deployment.tables,
     stripe: async () => stripe,
     namespace: deployment.namespace,
@@ -76,13 +77,17 @@ export async function messagesOn(sqs: SQSClient, queueUrls: string[]): Promise<n
 /** Runs the reconciler until no record is pending and the queues are empty, or throws at the deadline. */
 export async function runToQuiescence(parts: LocalParts, deployment: Deployment, queuesEmpty: () => Promise<boolean>, deadlineMs = 60_000): Promise<void> {
   const ledger = createPendingLedger(parts.dynamoDb, deployment.tables.ledgerTableName);
+  const refunds = createRefundsLedger(parts.dynamoDb, deployment.tables.ledgerTableName);
   const reconcile = createReconcilePending({ ledger, payments: createStripePayments(async () => parts.stripe), graceSeconds: GRACE_SECONDS });
+  const reconcileRefunds = createReconcileRefunds({ ledger: refunds, payments: createStripeRefunds(async () => parts.stripe), graceSeconds: GRACE_SECONDS });
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     await reconcile();
-    // Every pending record, however recent: the sparse index holds exactly those.
+    await reconcileRefunds();
+    // Every pending record and every order with an open refund, however recent: the sparse indexes hold exactly those.
     const pending: string[] = [];
     for await (const record of ledger.pendingAttemptedBefore('9999')) pending.push(record.orderId);
+    for await (const orderId of refunds.ordersWithRefundsUnsettledBefore('9999')) pending.push(orderId);
     if (pending.length === 0 && (await queuesEmpty())) return;
     if (Date.now() > deadline) throw new Error(`no quiescence; still pending: ${pending.slice(0, 10).join(', ')}`);
     await new Promise((resolve) => setTimeout(resolve, 500));

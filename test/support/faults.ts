@@ -6,7 +6,11 @@ import type { TableNames } from '../../local/tables';
 
 /** The steps of a charge, in order. */
 export const STEPS = ['claim key', 'ledger create', 'Stripe call', 'ledger finalize', 'key complete'] as const;
-export type Step = (typeof STEPS)[number];
+/** The steps of a refund, in order: its ledger writes are the reservation, then Stripe's answer. */
+export const REFUND_STEPS = ['claim key', 'ledger reserve', 'Stripe call', 'ledger record', 'key complete'] as const;
+export type Step = (typeof STEPS)[number] | (typeof REFUND_STEPS)[number];
+/** Which use case a faulty client serves: the requests each step makes differ. */
+export type FaultyPath = 'charge' | 'refund';
 
 /**
  * What goes wrong at a step: it fails before taking effect (refused), or after (done, the answer
@@ -57,21 +61,31 @@ async function withFault<T>(kind: FaultKind, call: () => Promise<T>, what: strin
   throw lost(what);
 }
 
-/** The DynamoDB request each DynamoDB step makes (the document client's and the plain command names). */
-function dynamoDbStep(commandName: string, tableName: string, tables: TableNames): Step | undefined {
-  const put = commandName === 'PutItemCommand' || commandName === 'PutCommand';
-  const update = commandName === 'UpdateItemCommand' || commandName === 'UpdateCommand';
-  if (tableName === tables.idempotencyTableName) return put ? 'claim key' : update ? 'key complete' : undefined;
-  if (tableName === tables.ledgerTableName) return put ? 'ledger create' : update ? 'ledger finalize' : undefined;
-  return undefined;
+/**
+ * The DynamoDB request each DynamoDB step makes (the document client's and the plain command
+ * names). A refund's first ledger update is its reservation, every later one records an answer.
+ */
+function dynamoDbSteps(tables: TableNames, path: FaultyPath) {
+  let ledgerUpdates = 0;
+  return (commandName: string, tableName: string): Step | undefined => {
+    const put = commandName === 'PutItemCommand' || commandName === 'PutCommand';
+    const update = commandName === 'UpdateItemCommand' || commandName === 'UpdateCommand';
+    if (tableName === tables.idempotencyTableName) return put ? 'claim key' : update ? 'key complete' : undefined;
+    if (tableName !== tables.ledgerTableName) return undefined;
+    if (path === 'charge') return put ? 'ledger create' : update ? 'ledger finalize' : undefined;
+    if (!update) return undefined;
+    ledgerUpdates += 1;
+    return ledgerUpdates === 1 ? 'ledger reserve' : 'ledger record';
+  };
 }
 
 /** A real DynamoDB client whose requests of each DynamoDB step meet what the plan says. */
-export function faultyDynamoDb(endpoint: string, tables: TableNames, plan: FaultPlan): DynamoDBClient {
+export function faultyDynamoDb(endpoint: string, tables: TableNames, plan: FaultPlan, path: FaultyPath = 'charge'): DynamoDBClient {
   const client = localDynamoDbClient(endpoint);
+  const stepOf = dynamoDbSteps(tables, path);
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const step = dynamoDbStep(context.commandName ?? '', (args.input as { TableName?: string }).TableName ?? '', tables);
+      const step = stepOf(context.commandName ?? '', (args.input as { TableName?: string }).TableName ?? '');
       const kind = step && plan(step);
       return kind ? withFault(kind, () => next(args), step) : next(args);
     },
@@ -80,16 +94,17 @@ export function faultyDynamoDb(endpoint: string, tables: TableNames, plan: Fault
   return client;
 }
 
-/** The real Stripe SDK over real HTTP, whose PaymentIntent creations meet what the plan says. */
-export function faultyStripe(apiKey: string, apiBase: string, plan: FaultPlan): Stripe {
+/** The real Stripe SDK over real HTTP, whose PaymentIntent (or refund) creations meet what the plan says. */
+export function faultyStripe(apiKey: string, apiBase: string, plan: FaultPlan, path: FaultyPath = 'charge'): Stripe {
+  const created = path === 'charge' ? '/v1/payment_intents' : '/v1/refunds';
   const inner = Stripe.createNodeHttpClient();
   class FaultyHttpClient extends Stripe.HttpClient {
     override getClientName() {
       return inner.getClientName();
     }
     override makeRequest(...args: Parameters<Stripe.HttpClient['makeRequest']>) {
-      const [, , path, method] = args;
-      const kind = method === 'POST' && path === '/v1/payment_intents' ? plan('Stripe call') : undefined;
+      const [, , requestPath, method] = args;
+      const kind = method === 'POST' && requestPath === created ? plan('Stripe call') : undefined;
       if (kind === undefined) return inner.makeRequest(...args);
       return withFault(kind, () => inner.makeRequest(...args).then((response) => response.toJSON()), 'Stripe call') as never;
     }

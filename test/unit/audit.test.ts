@@ -1,6 +1,7 @@
 import { DAILY_AUDIT_WINDOW } from '../../lambdas/contract/settings';
 import { createAudit, type StripePayment, windowStart } from '../../lambdas/core/audit';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
+import type { RefundStatus } from '../../lambdas/core/refund-order';
 
 const NOW = new Date('2026-11-28T12:00:00Z');
 const SINCE = new Date('2026-11-27T12:00:00Z');
@@ -25,6 +26,7 @@ const payment = (orderId: string, extra: Partial<StripePayment> = {}): StripePay
   currency: 'eur',
   outcome: 'charged',
   created: 1_800_000_000,
+  refunded: 0,
   ...extra,
 });
 
@@ -43,11 +45,13 @@ function auditOf(records: LedgerRecord[], payments: StripePayment[], elsewhere: 
   })(SINCE);
 }
 
+const refund = (amount: number, status: RefundStatus, minutesAgo = 60) => ({ amount, status, createdAt: at(minutesAgo), updatedAt: at(minutesAgo) });
+
 describe('the audit', () => {
   it('finds nothing when the ledger agrees with Stripe (a refund after the charge agrees too)', async () => {
     const report = await auditOf(
-      [record('a'), record('b', { status: 'refunded' }), record('c', { status: 'declined' })],
-      [payment('a'), payment('b'), payment('c', { outcome: 'declined' })],
+      [record('a'), record('b', { status: 'refunded', amountRefunded: 1000, refunds: { r: refund(1000, 'succeeded') } }), record('c', { status: 'declined' })],
+      [payment('a'), payment('b', { refunded: 1000 }), payment('c', { outcome: 'declined' })],
     );
     expect(report).toEqual({ since: SINCE.toISOString(), until: NOW.toISOString(), paymentsAtStripe: 3, ledgerRecords: 3, discrepancies: [] });
   });
@@ -83,6 +87,36 @@ describe('the audit', () => {
   it('reports a record naming a PaymentIntent Stripe does not have, and checks one made before the window by id', async () => {
     const report = await auditOf([record('ghost'), record('older')], [], [payment('older')]);
     expect(report.discrepancies).toEqual([{ kind: 'payment_missing_at_stripe', orderId: 'ghost', paymentId: 'pi_ghost' }]);
+  });
+
+  it("compares the money: refunds (pending ones count at Stripe, failed ones do not) and the dispute's status", async () => {
+    const report = await auditOf(
+      [
+        record('agree', { refunds: { a: refund(300, 'succeeded'), b: refund(200, 'pending'), c: refund(100, 'failed') } }),
+        record('missed', { refunds: {} }),
+        record('extra', { refunds: { a: refund(300, 'succeeded') } }),
+        record('lost', { dispute: { disputeId: 'dp_1', status: 'needs_response', amount: 1000, reason: 'fraudulent', factVersion: 'v' } }),
+        record('unseen'),
+        record('asking', { refunds: { a: refund(300, 'requested', 1) } }),
+        record('stuck', { refunds: { a: refund(300, 'requested', 60) } }),
+      ],
+      [
+        payment('agree', { refunded: 500 }),
+        payment('missed', { refunded: 400 }),
+        payment('extra'),
+        payment('lost', { dispute: 'lost' }),
+        payment('unseen', { dispute: 'needs_response' }),
+        payment('asking', { refunded: 300 }),
+        payment('stuck', { refunded: 300 }),
+      ],
+    );
+    expect(report.discrepancies).toEqual([
+      { kind: 'refunded', orderId: 'missed', paymentId: 'pi_missed', ledger: '0', stripe: '400' },
+      { kind: 'refunded', orderId: 'extra', paymentId: 'pi_extra', ledger: '300', stripe: '0' },
+      { kind: 'dispute', orderId: 'lost', paymentId: 'pi_lost', ledger: 'needs_response', stripe: 'lost' },
+      { kind: 'dispute', orderId: 'unseen', paymentId: 'pi_unseen', ledger: 'none', stripe: 'needs_response' },
+      { kind: 'refunded', orderId: 'stuck', paymentId: 'pi_stuck', ledger: '0', stripe: '300' },
+    ]);
   });
 
   it('reports a record naming the PaymentIntent of another order, whether Stripe listed it or it is read by id', async () => {

@@ -15,6 +15,7 @@ import {
   StoreUnavailableError,
 } from '../../lambdas/core/errors';
 import type { ReconcileSummary } from '../../lambdas/core/reconcile-pending';
+import type { ReconcileRefundsSummary } from '../../lambdas/core/reconcile-refunds';
 import type { RefundResult } from '../../lambdas/core/refund-order';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker';
@@ -189,8 +190,16 @@ describe("POST /webhooks/stripe counts each delivery's outcome", () => {
 describe('the reconciler counts what it settled and expired, each run', () => {
   it('as two counts', async () => {
     const summary: ReconcileSummary = { examined: 5, settled: 3, expired: 1, leftAlone: 1, movedOn: 0, failed: 0, unfinished: false };
-    const [blob] = await published((metrics) => createReconcileHandler(async () => summary, silentLogger, metrics)({}, lambdaContext()));
-    expect(blob.metrics).toEqual({ [METRIC_NAMES.reconcilerSettled]: 3, [METRIC_NAMES.reconcilerExpired]: 1 });
+    const refunds: ReconcileRefundsSummary = { examined: 4, settled: 2, released: 1, unchanged: 1, failed: 0, unfinished: false };
+    const [blob] = await published((metrics) =>
+      createReconcileHandler({ pending: async () => summary, refunds: async () => refunds }, silentLogger, metrics)({}, lambdaContext()),
+    );
+    expect(blob.metrics).toEqual({
+      [METRIC_NAMES.reconcilerSettled]: 3,
+      [METRIC_NAMES.reconcilerExpired]: 1,
+      [METRIC_NAMES.reconcilerRefundsSettled]: 2,
+      [METRIC_NAMES.reconcilerRefundsReleased]: 1,
+    });
   });
 });
 

@@ -10,6 +10,8 @@ interface FakeBehaviour {
   /** How many async requests answer 503 before one is queued. */
   asyncUnavailable?: number;
   checksApiKey?: boolean;
+  /** Refunds again (a new re_ id, 201) when the same refund is sent again. */
+  refundsTwice?: boolean;
 }
 
 const timing: SmokeTiming = { finalStateWithinMs: 2000, retryDelaysMs: [10, 10, 10], requestTimeoutMs: 2000 };
@@ -18,6 +20,8 @@ afterAll(() => Promise.all(servers.map((server) => new Promise((resolve) => serv
 
 async function fakeApi(behaviour: FakeBehaviour = {}): Promise<string> {
   const orders = new Map<string, { amount: number; status: string }>();
+  /** The re_ id of each refund made, by `<orderId>/<refundId>` (the fake refunds 500 each). */
+  const refunds = new Map<string, string>();
   let asyncUnavailable = behaviour.asyncUnavailable ?? 0;
   const server = createServer(async (request, response) => {
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -27,6 +31,16 @@ async function fakeApi(behaviour: FakeBehaviour = {}): Promise<string> {
     const body = await text(request);
     if (behaviour.checksApiKey && request.headers['x-api-key'] === undefined && !request.url?.startsWith('/webhooks'))
       return answer(403, { message: 'Forbidden' });
+    const refundOf = /^\/payments\/([^/]+)\/refunds$/.exec(request.url ?? '')?.[1];
+    if (request.method === 'POST' && refundOf !== undefined) {
+      const { refundId, amount } = JSON.parse(body) as { refundId: string; amount: number };
+      const made = refunds.get(`${refundOf}/${refundId}`);
+      if (made !== undefined && !behaviour.refundsTwice) return answer(200, { status: 'succeeded', stripeRefundId: made }, { 'Idempotent-Replayed': 'true' });
+      const left = (orders.get(refundOf)?.amount ?? 0) - [...refunds.keys()].filter((key) => key.startsWith(`${refundOf}/`)).length * 500;
+      if (amount > left) return answer(422, { error: { code: 'refund_exceeds_payment', message: 'too much' } });
+      refunds.set(`${refundOf}/${refundId}`, `re_${refunds.size + 1}`);
+      return answer(201, { status: 'succeeded', stripeRefundId: `re_${refunds.size}` });
+    }
     const order = request.method === 'POST' && request.url?.startsWith('/payments') ? (JSON.parse(body) as { orderId: string; amount: number }) : undefined;
     if (order !== undefined && order.amount < 1) return answer(400, { error: { code: 'invalid_request', message: 'Invalid request body' } });
     if (request.method === 'POST' && request.url === '/payments') {
@@ -69,7 +83,7 @@ const failed = (checks: Array<{ check: string; ok: boolean }>) => checks.filter(
 it('passes an API that behaves, and checks the API key only when it has one to send', async () => {
   const withoutKey = await runSmokeChecks({ url: await fakeApi() }, timing);
   expect(failed(withoutKey)).toEqual([]);
-  expect(withoutKey).toHaveLength(9);
+  expect(withoutKey).toHaveLength(12);
   const withKey = await runSmokeChecks({ url: await fakeApi({ checksApiKey: true }), apiKey: 'key-1' }, timing);
   expect(failed(withKey)).toEqual([]);
   expect(withKey.at(-1)?.check).toBe('a request without x-api-key is refused');
@@ -90,4 +104,9 @@ it('sends a request again after a 503, as a client would (right after a deploy, 
   expect(failed(checks)).toEqual([]);
   const stillDown = await runSmokeChecks({ url: await fakeApi({ asyncUnavailable: 100 }) }, timing);
   expect(failed(stillDown)).toEqual(['POST /payments/async queues the order', 'GET shows it charged within 2 s']);
+});
+
+it('fails a stack that refunds the same refund twice', async () => {
+  const checks = await runSmokeChecks({ url: await fakeApi({ refundsTwice: true }) }, timing);
+  expect(failed(checks)).toEqual(['the same refund again replays it']);
 });

@@ -1,0 +1,73 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
+import { createCatchUpCheckpoint } from '../adapters/catch-up-checkpoint';
+import { serviceOptionsFromEnvironment } from '../adapters/charge-service';
+import {
+  createStripeEventFeed,
+  createStripeEventHandling,
+  type DeliveryOutcome,
+  type HandleStripeEvent,
+  type StripeEventHandlingOptions,
+} from '../adapters/stripe-webhooks';
+import { withTracing } from '../adapters/tracing';
+import { METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
+import { RECONCILE_STOP_MARGIN_MS } from '../contract/settings';
+import { windowStart } from '../core/audit';
+import { type CatchUpEvents, type CatchUpSummary, createCatchUpEvents } from '../core/catch-up-events';
+import { countAppliedFact, countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
+
+/** `since`: read from this long ago (`72h`, `90m`, …) instead of the checkpoint. */
+export interface CatchUpRequest {
+  since?: string;
+}
+export type CatchUpHandler = (event: CatchUpRequest | undefined, context: Context) => Promise<CatchUpSummary<DeliveryOutcome>>;
+
+/**
+ * Applies the events a webhook may have missed, from Stripe's Events API. A run that could not
+ * apply every event fails (after applying the others), so the function's error alarm tells a
+ * person; the next scheduled run reads them again.
+ */
+export function createCatchUpHandler(
+  catchUp: CatchUpEvents<DeliveryOutcome, Context>,
+  logger = new Logger({ serviceName: SERVICE_NAME }),
+  metrics = serviceMetrics(),
+): CatchUpHandler {
+  return async (event, context) => {
+    logger.addContext(context);
+    const since = event?.since === undefined ? undefined : Math.floor(windowStart(event.since).getTime() / 1000);
+    const summary = await catchUp({ invocation: context, since, outOfTime: () => context.getRemainingTimeInMillis() < RECONCILE_STOP_MARGIN_MS });
+    // Applied here means no webhook had brought it: a missed webhook, worth a look when it happens often.
+    countOutcome(metrics, METRIC_NAMES.eventsCaughtUp, summary.outcomes.applied ?? 0);
+    publishCounts(metrics);
+    if (summary.failed > 0) {
+      logger.error('events could not be applied; the next run reads them again', { ...summary });
+      throw new Error(`${summary.failed} event(s) could not be applied`);
+    }
+    logger.info('events caught up', { ...summary });
+    return summary;
+  };
+}
+
+/** The catch-up wired to Stripe's Events API, the key table's checkpoint and the webhook's own handling of each event. */
+export function createCatchUp(handleEvent: HandleStripeEvent, options: StripeEventHandlingOptions, metrics = serviceMetrics(options.namespace)) {
+  return createCatchUpEvents<DeliveryOutcome, Context>({
+    feed: createStripeEventFeed(options.stripe),
+    checkpoint: createCatchUpCheckpoint(options.dynamoDb, options.idempotencyTableName),
+    handleEvent: async (stripeEvent, context) => {
+      const outcome = await handleEvent(stripeEvent, context);
+      countAppliedFact(metrics, stripeEvent.type, outcome);
+      return outcome;
+    },
+  });
+}
+
+let deployedHandler: CatchUpHandler | undefined;
+
+export const handler: CatchUpHandler = withTracing((event: CatchUpRequest | undefined, context: Context) => {
+  deployedHandler ??= (() => {
+    const options = serviceOptionsFromEnvironment();
+    const metrics = serviceMetrics(options.namespace);
+    return createCatchUpHandler(createCatchUp(createStripeEventHandling(options), options, metrics), undefined, metrics);
+  })();
+  return deployedHandler(event, context);
+});
