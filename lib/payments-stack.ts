@@ -87,6 +87,10 @@ export class PaymentsStack extends Stack {
       // refused the payment and charged nothing.
       { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['PutItem', 'UpdateItem', 'DeleteItem'] },
     ];
+    // What refunds and Stripe's facts (webhook, catch-up) need: the key table under their own key
+    // prefixes (refunds, processed event ids), and the ledger read (GetItem) and moved by
+    // conditional updates of records the charge path created (UpdateItem), never created or deleted.
+    const factTables: TableAccess[] = [keyTable, { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem', 'UpdateItem'] }];
     const namespace = { [ENV.namespace]: props.namespace ?? `${this.stackName}-${Aws.ACCOUNT_ID}-${Aws.REGION}` };
     const secretsKeyArn = props.secretsKmsKeyArn;
     const chargeFunction = {
@@ -127,12 +131,7 @@ export class PaymentsStack extends Stack {
       entry: entryPath('refundPayment'),
       description: 'POST /payments/{orderId}/refunds: refunds an order exactly once per refundId',
       timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS),
-      tables: [
-        // Powertools idempotency, as for charges, under the refunds' key prefix.
-        keyTable,
-        // The record is read (consistently), and its refunds are written by conditional updates only.
-        { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem', 'UpdateItem'] },
-      ],
+      tables: factTables,
       stripeSecret: secret,
       secretsKeyArn,
       environment: namespace,
@@ -153,13 +152,7 @@ export class PaymentsStack extends Stack {
       entry: entryPath('stripeWebhook'),
       description: 'POST /webhooks/stripe: verified, deduplicated, forward-only ledger updates',
       timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS),
-      tables: [
-        // Processed event ids, with the charges' key table under their own key prefix.
-        keyTable,
-        // Facts are conditional updates of records the charge path created; a refund's is written
-        // among the order's refunds, read first (GetItem).
-        { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem', 'UpdateItem'] },
-      ],
+      tables: factTables,
       // The API key, to ask Stripe which order a Refund or Dispute made outside this service belongs to.
       stripeSecret: secret,
       secretsKeyArn,
@@ -181,7 +174,7 @@ export class PaymentsStack extends Stack {
     };
     this.reconciler = new Reconciler(this, 'Reconciler', ledgerOperation);
     this.audit = new LedgerAudit(this, 'Audit', ledgerOperation);
-    this.eventsCatchUp = new EventsCatchUp(this, 'EventsCatchUp', { ...ledgerOperation, keyTable: this.tables.idempotency });
+    this.eventsCatchUp = new EventsCatchUp(this, 'EventsCatchUp', { ...ledgerOperation, tables: factTables });
 
     this.api = new PaymentsApi(this, 'Api', {
       functions: {

@@ -4,11 +4,9 @@ import { chargeServiceFromEnvironment } from '../adapters/charge-service';
 import type { IdempotentCharge } from '../adapters/idempotent-use-cases';
 import { withTracing } from '../adapters/tracing';
 import { SERVICE_NAME } from '../contract/environment';
-import { MAX_REQUEST_BODY_BYTES } from '../contract/payment-request';
 import { parseChargeRequest } from '../core/validate-request';
-import { errorSummary } from './error-summary';
-import { type ApiHandler, chargeResponse, errorResponse, failureResponse, invalidRequest, rawBodyOf } from './http-responses';
-import { countOutcome, publishCounts, responseOutcome, serviceMetrics } from './outcome-metrics';
+import { type ApiHandler, chargeResponse, failureResponse, invalidRequest, loggedFailure, rawBodyOf, tooLarge } from './http-responses';
+import { countingAnswers, responseOutcome, serviceMetrics } from './outcome-metrics';
 
 /** POST /payments: parse, charge idempotently, map the outcome to the HTTP contract; count the outcome. */
 export function createChargePaymentHandler(
@@ -19,9 +17,8 @@ export function createChargePaymentHandler(
   const answer: ApiHandler = async (event, context) => {
     logger.addContext(context);
     const rawBody = rawBodyOf(event);
-    if (rawBody && Buffer.byteLength(rawBody, 'utf8') > MAX_REQUEST_BODY_BYTES) {
-      return errorResponse(413, 'payload_too_large', `the body must be at most ${MAX_REQUEST_BODY_BYTES} bytes`);
-    }
+    const oversized = tooLarge(rawBody);
+    if (oversized !== undefined) return oversized;
     const request = parseChargeRequest(rawBody);
     if (!request.ok) return invalidRequest(request.errors);
 
@@ -32,21 +29,12 @@ export function createChargePaymentHandler(
       logger.info('charge finished', { status: result.status, replayed: result.replayed, paymentId: result.paymentId });
       return chargeResponse(result);
     } catch (error) {
-      const response = failureResponse(error);
-      const log = response.statusCode >= 500 ? logger.error.bind(logger) : logger.warn.bind(logger);
-      log('charge failed', { statusCode: response.statusCode, error: errorSummary(error) });
-      return response;
+      return loggedFailure(logger, 'charge failed', error, failureResponse(error));
     } finally {
       logger.removeKeys(['orderId']);
     }
   };
-  return async (event, context) => {
-    metrics.captureColdStartMetric();
-    const response = await answer(event, context);
-    countOutcome(metrics, responseOutcome(response));
-    publishCounts(metrics);
-    return response;
-  };
+  return countingAnswers(answer, metrics, responseOutcome);
 }
 
 let deployedHandler: ApiHandler | undefined;

@@ -1,9 +1,12 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { HTTP_HEADERS } from '../contract/http-headers';
+import { MAX_REQUEST_BODY_BYTES } from '../contract/payment-request';
 import { RETRY_AFTER_SECONDS } from '../contract/settings';
 import type { ChargeResult } from '../core/charge-order';
 import type { RefundResult } from '../core/refund-order';
 import type { FieldError } from '../core/validate-request';
+import { errorSummary } from './error-summary';
 
 /** Every API Gateway proxy handler of this project. */
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -40,6 +43,19 @@ export function errorResponse(
 ): APIGatewayProxyResult {
   const error = details === undefined ? { code, message } : { code, message, details };
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify({ error }) };
+}
+
+/** 413 for a body over the contract's limit (a real request is a few hundred bytes), before it is parsed. */
+export function tooLarge(rawBody: string | null): APIGatewayProxyResult | undefined {
+  if (!rawBody || Buffer.byteLength(rawBody, 'utf8') <= MAX_REQUEST_BODY_BYTES) return undefined;
+  return errorResponse(413, 'payload_too_large', `the body must be at most ${MAX_REQUEST_BODY_BYTES} bytes`);
+}
+
+/** A failure's answer, logged as an error when it is the service's (5xx) and as a warning when it is the request's. */
+export function loggedFailure(logger: Logger, what: string, error: unknown, response: APIGatewayProxyResult): APIGatewayProxyResult {
+  const log = response.statusCode >= 500 ? logger.error.bind(logger) : logger.warn.bind(logger);
+  log(what, { statusCode: response.statusCode, error: errorSummary(error) });
+  return response;
 }
 
 export function invalidRequest(errors: FieldError[]): APIGatewayProxyResult {

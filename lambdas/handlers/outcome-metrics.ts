@@ -4,6 +4,7 @@ import { requiredEnv } from '../adapters/environment';
 import { ENV, METRIC_NAMES, METRICS_NAMESPACE, type MetricName, metricDimensions } from '../contract/environment';
 import { HTTP_HEADERS } from '../contract/http-headers';
 import type { ChargeResult } from '../core/charge-order';
+import type { ApiHandler } from './http-responses';
 
 /**
  * The service's metrics, as EMF in the function's log (Powertools Metrics), for this deployment:
@@ -76,4 +77,15 @@ const APPLIED_FACT_METRICS: Record<string, MetricName> = {
 export function countAppliedFact(metrics: Metrics, eventType: string, outcome: string): void {
   const name = APPLIED_FACT_METRICS[eventType];
   if (outcome === 'applied' && name !== undefined) countOutcome(metrics, name);
+}
+
+/** An API handler that counts each answer as one outcome, and the cold start, in one publish per invocation. */
+export function countingAnswers(answer: ApiHandler, metrics: Metrics, outcomeOf: (response: APIGatewayProxyResult) => MetricName): ApiHandler {
+  return async (event, context) => {
+    metrics.captureColdStartMetric();
+    const response = await answer(event, context);
+    countOutcome(metrics, outcomeOf(response));
+    publishCounts(metrics);
+    return response;
+  };
 }

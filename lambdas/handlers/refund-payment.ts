@@ -5,11 +5,10 @@ import type { IdempotentRefund } from '../adapters/idempotent-use-cases';
 import { withTracing } from '../adapters/tracing';
 import { METRIC_NAMES, type MetricName, SERVICE_NAME } from '../contract/environment';
 import { HTTP_HEADERS } from '../contract/http-headers';
-import { MAX_REQUEST_BODY_BYTES, ORDER_ID_PATTERN } from '../contract/payment-request';
+import { ORDER_ID_PATTERN } from '../contract/payment-request';
 import { parseRefundRequest } from '../core/validate-request';
-import { errorSummary } from './error-summary';
-import { type ApiHandler, errorResponse, failureResponse, invalidRequest, rawBodyOf, refundResponse } from './http-responses';
-import { countOutcome, publishCounts, responseOutcome, serviceMetrics } from './outcome-metrics';
+import { type ApiHandler, errorResponse, failureResponse, invalidRequest, loggedFailure, rawBodyOf, refundResponse, tooLarge } from './http-responses';
+import { countingAnswers, responseOutcome, serviceMetrics } from './outcome-metrics';
 
 const orderIdPattern = new RegExp(ORDER_ID_PATTERN);
 
@@ -24,9 +23,8 @@ export function createRefundPaymentHandler(
     const orderId = event.pathParameters?.orderId ?? '';
     if (!orderIdPattern.test(orderId)) return invalidRequest([{ field: 'orderId', message: `must match ${ORDER_ID_PATTERN}` }]);
     const rawBody = rawBodyOf(event);
-    if (rawBody && Buffer.byteLength(rawBody, 'utf8') > MAX_REQUEST_BODY_BYTES) {
-      return errorResponse(413, 'payload_too_large', `the body must be at most ${MAX_REQUEST_BODY_BYTES} bytes`);
-    }
+    const oversized = tooLarge(rawBody);
+    if (oversized !== undefined) return oversized;
     const request = parseRefundRequest(rawBody);
     if (!request.ok) return invalidRequest(request.errors);
 
@@ -37,21 +35,12 @@ export function createRefundPaymentHandler(
       logger.info('refund finished', { status: result.status, replayed: result.replayed, stripeRefundId: result.stripeRefundId });
       return refundResponse(result);
     } catch (error) {
-      const response = refundFailureResponse(error);
-      const log = response.statusCode >= 500 ? logger.error.bind(logger) : logger.warn.bind(logger);
-      log('refund failed', { statusCode: response.statusCode, error: errorSummary(error) });
-      return response;
+      return loggedFailure(logger, 'refund failed', error, refundFailureResponse(error));
     } finally {
       logger.removeKeys(['orderId', 'refundId']);
     }
   };
-  return async (event, context) => {
-    metrics.captureColdStartMetric();
-    const response = await answer(event, context);
-    countOutcome(metrics, refundOutcome(response));
-    publishCounts(metrics);
-    return response;
-  };
+  return countingAnswers(answer, metrics, refundOutcome);
 }
 
 /** The refund's own wording of a reused key; every other failure is answered as for a charge. */

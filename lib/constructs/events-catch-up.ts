@@ -1,15 +1,14 @@
 import { Duration } from 'aws-cdk-lib';
-import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
-import { ENV } from '../../lambdas/contract/environment';
 import { EVENTS_CATCH_UP_INTERVAL_MINUTES, EVENTS_CATCH_UP_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
 import { entryPath } from './bundling';
 import { operatorCommand } from './operator-command';
+import type { TableAccess } from './payments-function';
 import { type LedgerOperationProps, ScheduledFunction } from './scheduled-function';
 
 export interface EventsCatchUpProps extends LedgerOperationProps {
-  /** Processed event ids (shared with the webhook, so an event is applied once) and the checkpoint. */
-  keyTable: ITable;
+  /** The webhook's tables: its processed event ids (so an event is applied once) beside the checkpoint, and the ledger. */
+  tables: TableAccess[];
 }
 
 /** Stripe's Events API, read every few minutes: every event a webhook missed reaches the ledger within one interval. */
@@ -20,12 +19,7 @@ export class EventsCatchUp extends ScheduledFunction {
       description: "Applies the Stripe events a webhook missed, from Stripe's Events API (never charges or refunds)",
       timeout: Duration.seconds(EVENTS_CATCH_UP_TIMEOUT_SECONDS),
       every: Duration.minutes(EVENTS_CATCH_UP_INTERVAL_MINUTES),
-      tables: [
-        // The webhook's event keys (Powertools idempotency) and the catch-up's checkpoint item.
-        { table: props.keyTable, environmentVariable: ENV.idempotencyTableName, actions: ['PutItem', 'GetItem', 'UpdateItem', 'DeleteItem'] },
-        // The same facts as the webhook: conditional updates, a refund's read first.
-        { table: props.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem', 'UpdateItem'] },
-      ],
+      tables: props.tables,
       stripeSecret: props.stripeSecret,
       secretsKeyArn: props.secretsKeyArn,
       environment: props.environment,
