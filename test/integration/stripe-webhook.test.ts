@@ -10,7 +10,7 @@ import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhoo
 import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { lambdaContext } from '../../local/lambda-context';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import type { StripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
+import type { StripeEmulator, StripeEvent } from '../../local/stripe-emulator/stripe-emulator';
 import { capturedLogger } from '../support/captured-logs';
 import {
   chargeHandler,
@@ -411,6 +411,35 @@ describe("the local loop through npm start's runtime", () => {
     expect(await payment(orderId)).toMatchObject({ orderId, status: 'charged', paymentStatus: 'succeeded', amount: 4100 });
     // The webhook's fact (not only the charge's answer) reached the ledger.
     expect(await lastEventIdOf(orderId)).toBe(event?.id);
+  });
+
+  it('shows a dispute Stripe opens (the dispute test card), refuses to refund it meanwhile, and follows it to its close', async () => {
+    const orderId = newOrderId('loop-dispute');
+    const created = await fetch(`${runtime.url}/payments`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ orderId, amount: 4100, currency: 'eur', paymentMethod: 'pm_card_createDispute' }),
+    });
+    expect(created.status).toBe(201);
+    await emulator.webhooks.settled();
+    expect(await payment(orderId)).toMatchObject({ status: 'charged', dispute: { status: 'needs_response', amount: 4100, reason: 'fraudulent' } });
+
+    const refund = await fetch(`${runtime.url}/payments/${orderId}/refunds`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refundId: 'while-disputed' }),
+    });
+    expect(refund.status).toBe(409);
+    expect(((await refund.json()) as { error: { code: string } }).error.code).toBe('order_not_refundable');
+
+    const [intent] = emulator.paymentIntentsForOrder(orderId);
+    const opened = emulator.webhooks
+      .events()
+      .find((e) => e.type === 'charge.dispute.created' && (e.data.object as { payment_intent: string }).payment_intent === intent.id);
+    expect(opened).toBeDefined();
+    emulator.disputes.close(((opened as StripeEvent).data.object as { id: string }).id, 'lost');
+    await emulator.webhooks.settled();
+    expect(await payment(orderId)).toMatchObject({ dispute: { status: 'lost' } });
   });
 
   it("applies a refund delivered before the charge's own event (out of order) and ends refunded", async () => {
