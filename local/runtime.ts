@@ -27,7 +27,7 @@ import { createChargePaymentHandler } from '../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../lambdas/handlers/charge-worker';
 import { errorSummary } from '../lambdas/handlers/error-summary';
 import { createGetPaymentHandler } from '../lambdas/handlers/get-payment';
-import { serviceMetrics } from '../lambdas/handlers/outcome-metrics';
+import { ledgerChangeMetrics, serviceMetrics } from '../lambdas/handlers/outcome-metrics';
 import { createReconcileHandler } from '../lambdas/handlers/reconcile-pending';
 import { createRefundPaymentHandler } from '../lambdas/handlers/refund-payment';
 import { createStripeWebhookHandler } from '../lambdas/handlers/stripe-webhook';
@@ -181,6 +181,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     // The reconciler, as the schedule runs it in AWS: the same handler, on a timer.
     const pendingGraceSeconds = settings.pendingGraceSeconds ?? PENDING_GRACE_SECONDS;
     const reconcileIntervalSeconds = settings.reconcileIntervalSeconds ?? LOCAL_RECONCILE_INTERVAL_SECONDS;
+    const reconcileMetrics = serviceMetrics(namespace);
     const reconcileHandler = createReconcileHandler(
       {
         pending: createReconcilePending({
@@ -192,10 +193,11 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
           ledger: createRefundsLedger(dynamoDb, tables.ledgerTableName),
           payments: createStripeRefunds(async () => stripe),
           graceSeconds: pendingGraceSeconds,
+          observer: ledgerChangeMetrics(reconcileMetrics),
         }),
       },
       undefined,
-      serviceMetrics(namespace),
+      reconcileMetrics,
     );
     const auditHandler = createAuditHandler(
       createAudit({
@@ -212,15 +214,19 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     );
     stops.push(reconciler.stop);
     // The Events API catch-up, as its schedule runs it in AWS: the webhook's own handling of each event.
-    const handleEvent = createStripeEventHandling(service);
     const eventsCatchUpIntervalSeconds = settings.eventsCatchUpIntervalSeconds ?? LOCAL_EVENTS_CATCH_UP_INTERVAL_SECONDS;
     const catchUpMetrics = serviceMetrics(namespace);
-    const catchUpHandler = createCatchUpHandler(createCatchUp(handleEvent, service, catchUpMetrics), undefined, catchUpMetrics);
+    const catchUpHandler = createCatchUpHandler(
+      createCatchUp(createStripeEventHandling(service, ledgerChangeMetrics(catchUpMetrics)), service),
+      undefined,
+      catchUpMetrics,
+    );
     const catchUpOnce = (since?: string) => catchUpHandler({ since }, lambdaContext(EVENTS_CATCH_UP_TIMEOUT_SECONDS * 1000, 'catchUpEvents'));
     const catchUp = startPeriodic(eventsCatchUpIntervalSeconds * 1000, () =>
       catchUpOnce().catch((error: unknown) => console.error('local events catch-up: run failed', errorSummary(error))),
     );
     stops.push(catchUp.stop);
+    const webhookMetrics = serviceMetrics(namespace);
     const api = await startLocalApi({
       port: settings.port,
       handlers: {
@@ -229,9 +235,9 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
         getPayment: createGetPaymentHandler(createLedgerReader(dynamoDb, tables.ledgerTableName)),
         stripeWebhook: createStripeWebhookHandler(
           createStripeEventVerifier(async () => stripeWebhookSecret),
-          handleEvent,
+          createStripeEventHandling(service, ledgerChangeMetrics(webhookMetrics)),
           undefined,
-          serviceMetrics(namespace),
+          webhookMetrics,
         ),
       },
       // What `npm run reconcile -- --local` asks for: one run now, answered with its summary.

@@ -16,7 +16,7 @@ import type { ChargeRequest } from '../contract/payment-request';
 import { createdIndex, INDEX_SHARDS, type IndexDefinition, ledgerTable, pendingIndex, unsettledRefundsIndex } from '../contract/tables';
 import { type LedgerFact, type LedgerRecord, namespaceOf, type OrderChannel, type OrderOrigin, type PaymentsLedger } from '../core/charge-order';
 import { PaymentInProgressError, StoreUnavailableError } from '../core/errors';
-import type { DisputeUpdate, FactOutcome, PaymentStatusUpdate } from '../core/payment-events';
+import type { DisputeUpdate, FactOutcome, LedgerObserver, PaymentStatusUpdate } from '../core/payment-events';
 import type { PendingLedger } from '../core/reconcile-pending';
 import type { UnsettledRefunds } from '../core/reconcile-refunds';
 import type { RefundState, RefundsLedger } from '../core/refund-order';
@@ -197,17 +197,18 @@ export function createLedgerFactWriter(client: DynamoDBClient, tableName: string
  * Writes a Stripe fact about the dispute of an order's payment, forward-only like the payment
  * facts: on the record of the same namespace and PaymentIntent, unless it holds a newer one.
  */
-export function createDisputeFactWriter(client: DynamoDBClient, tableName: string, now: () => Date = () => new Date()) {
+export function createDisputeFactWriter(client: DynamoDBClient, tableName: string, observer?: LedgerObserver, now: () => Date = () => new Date()) {
   const documents = DynamoDBDocumentClient.from(client);
   const key = ledgerTable.partitionKey;
   return async ({ orderId, namespace, paymentId, dispute, eventId }: DisputeUpdate & { orderId: string }): Promise<FactOutcome> => {
     const sameNamespace = namespace === BEFORE_NAMESPACES ? 'attribute_not_exists(#namespace)' : '#namespace = :namespace';
     try {
-      await documents.send(
+      const { Attributes } = await documents.send(
         new UpdateCommand({
           TableName: tableName,
           Key: { [key]: orderId },
           UpdateExpression: 'SET #dispute = :dispute, #lastEventId = :eventId, #updatedAt = :now',
+          ReturnValues: 'UPDATED_OLD',
           ConditionExpression: `attribute_exists(#key) AND ${sameNamespace} AND #paymentId = :paymentId AND (attribute_not_exists(#dispute) OR #dispute.#factVersion < :version)`,
           ExpressionAttributeNames: {
             '#key': key,
@@ -229,6 +230,8 @@ export function createDisputeFactWriter(client: DynamoDBClient, tableName: strin
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
+      // The first fact of a dispute on this order, whichever of its events came first.
+      if (Attributes?.dispute === undefined) observer?.disputeOpened();
       return 'applied';
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw storeError('write the dispute fact', error);
@@ -406,7 +409,10 @@ export function createRefundsLedger(client: DynamoDBClient, tableName: string): 
   return {
     read: createLedgerReader(client, tableName),
     async *ordersWithRefundsUnsettledBefore(cutoff) {
-      for (let shard = 0; shard < INDEX_SHARDS; shard += 1) {
+      // Each run starts at another shard, as the pending sweep does: a run out of time leaves other shards for the next.
+      const first = Math.floor(Math.random() * INDEX_SHARDS);
+      for (let i = 0; i < INDEX_SHARDS; i += 1) {
+        const shard = (first + i) % INDEX_SHARDS;
         for await (const { orderId } of queryIndex(documents, tableName, unsettledRefundsIndex, unsettledRefundsShardKey(shard), { is: '<', than: cutoff })) {
           yield orderId;
         }

@@ -4,7 +4,7 @@ import Stripe from 'stripe';
 import { WEBHOOK_EVENT_EXPIRY_SECONDS, WEBHOOK_EVENT_KEY_PREFIX, WEBHOOK_TOLERANCE_SECONDS } from '../contract/settings';
 import type { EventFeed } from '../core/catch-up-events';
 import { InvalidSignatureError } from '../core/errors';
-import { createApplyPaymentEvent, type EventOutcome, type PaymentEvent } from '../core/payment-events';
+import { createApplyPaymentEvent, type EventOutcome, type LedgerObserver, type PaymentEvent } from '../core/payment-events';
 import { madeInNamespace, ownOrderId } from '../core/payment-ownership';
 import { createApplyRefundFact } from '../core/refund-order';
 import type { ChargeServiceOptions } from './charge-service';
@@ -41,18 +41,16 @@ export type StripeEventHandlingOptions = ChargeServiceOptions;
  * Applies verified events to the ledger, each event id once: the key table (own key prefix,
  * remembered longer than Stripe's three days of retries) turns a redelivery into `duplicate`.
  */
-export function createStripeEventHandling({
-  dynamoDb,
-  idempotencyTableName,
-  ledgerTableName,
-  stripe,
-  namespace,
-}: StripeEventHandlingOptions): HandleStripeEvent {
+export function createStripeEventHandling(
+  { dynamoDb, idempotencyTableName, ledgerTableName, stripe, namespace }: StripeEventHandlingOptions,
+  /** Told of the changes that need a person (the alarms count them). */
+  observer?: LedgerObserver,
+): HandleStripeEvent {
   const applyPaymentEvent = createApplyPaymentEvent({
     namespace,
     applyStatusUpdate: createLedgerFactWriter(dynamoDb, ledgerTableName),
-    applyRefundUpdate: createApplyRefundFact({ ledger: createRefundsLedger(dynamoDb, ledgerTableName) }),
-    applyDisputeUpdate: createDisputeFactWriter(dynamoDb, ledgerTableName),
+    applyRefundUpdate: createApplyRefundFact({ ledger: createRefundsLedger(dynamoDb, ledgerTableName), observer }),
+    applyDisputeUpdate: createDisputeFactWriter(dynamoDb, ledgerTableName, observer),
     // Stripe copies the PaymentIntent's metadata onto its Charge, not onto a Refund made in the
     // Dashboard or a Dispute: for those, ask Stripe whose PaymentIntent it is.
     orderIdForPayment: async (paymentId) => {
@@ -82,14 +80,17 @@ export function createStripeEventHandling({
   };
 }
 
-/** Stripe's Events API as the catch-up's feed: every page of the listing, newest first. */
+/** Stripe's Events API as the catch-up's feed: every page of the listing of a time slice. */
 export function createStripeEventFeed(getClient: () => Promise<Stripe>): EventFeed {
   return {
-    async *eventsSince(since, types) {
+    async *eventsBetween(from, until, types) {
       const stripe = await getClient();
-      for await (const event of stripe.events.list({ created: { gte: since }, types: [...types], limit: 100 })) {
+      for await (const event of stripe.events.list({ created: { gte: from, lt: until }, types: [...types], limit: 100 })) {
         yield event as unknown as PaymentEvent;
       }
     },
   };
 }
+
+/** Powertools' answer to a delivery of an event another delivery is still applying. */
+export const isEventInProgress = (error: unknown) => error instanceof Error && error.name === 'IdempotencyAlreadyInProgressError';

@@ -6,7 +6,7 @@
  */
 
 import { BEFORE_NAMESPACES, PAYMENT_METADATA } from '../contract/payment-metadata';
-import { madeInNamespace, metadataOf, namesAnOrder, ownOrderId } from './payment-ownership';
+import { madeInNamespace, metadataOf, ownOrderId } from './payment-ownership';
 import { type RefundFact, refundFactVersion, type StripeRefundStatus } from './refund-order';
 
 /** The parts of a Stripe event this project reads (kept free of the Stripe SDK's types). */
@@ -58,6 +58,17 @@ const count = (value: unknown): number => (typeof value === 'number' ? value : 0
  */
 export function factVersion(created: number, status: WebhookStatus, amountRefunded = 0, eventId = ''): string {
   return [String(created).padStart(12, '0'), String(STAGE[status]).padStart(2, '0'), String(amountRefunded).padStart(12, '0'), eventId].join('.');
+}
+
+/**
+ * Told of the ledger changes that need a person (the alarms count them), however they came: a
+ * webhook, the catch-up or the reconciler, each change once, whichever event carried it.
+ */
+export interface LedgerObserver {
+  /** This many refunds moved into `failed` or `canceled`: their amount is refundable again. */
+  refundsFailed(count: number): void;
+  /** A dispute was recorded on an order that had none. */
+  disputeOpened(): void;
 }
 
 /** The dispute of an order's payment, as the ledger keeps it. */
@@ -225,9 +236,9 @@ export function createApplyPaymentEvent({ namespace, applyStatusUpdate, applyRef
   return async function applyPaymentEvent(event: PaymentEvent): Promise<EventOutcome> {
     const update = ledgerUpdateFrom(event);
     if (update === undefined) return 'ignored';
-    // A Charge, Refund or Dispute that names no order at all is traced through its PaymentIntent;
-    // anything naming an order that is not ours (another system) is not ours to record.
-    const traceable = update.orderId === undefined && update.kind !== 'payment' && !namesAnOrder(event.data.object);
+    // A Refund or Dispute without our marker (made in the Dashboard, or by another tool, whatever
+    // metadata it carries) belongs to whoever made its PaymentIntent: it is traced through it.
+    const traceable = update.orderId === undefined && update.kind !== 'payment';
     const traced = traceable ? await orderIdForPayment(update.paymentId) : undefined;
     const orderId = traced?.orderId ?? update.orderId;
     if (orderId === undefined) return 'ignored';

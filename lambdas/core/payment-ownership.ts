@@ -30,11 +30,6 @@ export function isPaymentOf(namespace: string, payment: StripePaymentView, order
   return ownOrderId(namespace, payment) === order.orderId && payment.amount === order.amount && payment.currency === order.currency;
 }
 
-/** True when the object names an orderId at all (ours or not): only a Charge without one is traced through its PaymentIntent. */
-export function namesAnOrder(payment: StripePaymentView): boolean {
-  return typeof metadataOf(payment)[PAYMENT_METADATA.orderId] === 'string';
-}
-
 /**
  * The namespace a Stripe object of this service was made in (BEFORE_NAMESPACES: the marker without
  * a namespace), whichever deployment made it; undefined when the object is not this service's.

@@ -1,6 +1,8 @@
 import { type LedgerRecord, namespaceOf } from './charge-order';
+import type { LedgerObserver } from './payment-events';
 import type { ReconcileRun } from './reconcile-pending';
 import {
+  lastLookedAt,
   type RefundAttempt,
   type RefundEntry,
   type RefundProvider,
@@ -30,6 +32,8 @@ export interface ReconcileRefundsDependencies {
   payments: RefundLookups;
   graceSeconds: number;
   now?: () => Date;
+  /** Told of refunds it finds failed (the alarm counts them). */
+  observer?: LedgerObserver;
 }
 
 export interface ReconcileRefundsSummary {
@@ -55,10 +59,12 @@ const isOurs = (key: string) => !key.includes('#');
  * refund call's timeout, and the PaymentIntent's refunds are listed (current, unlike search), so
  * "not at Stripe" means it never will be. It only reads Stripe, so it never refunds anything.
  */
-export function createReconcileRefunds({ ledger, payments, graceSeconds, now = () => new Date() }: ReconcileRefundsDependencies) {
-  const updateRefunds = refundUpdater(ledger, now);
+export function createReconcileRefunds({ ledger, payments, graceSeconds, now = () => new Date(), observer }: ReconcileRefundsDependencies) {
+  const updateRefunds = refundUpdater(ledger, now, observer);
 
   async function settle(record: LedgerRecord, key: string, entry: RefundEntry, summary: ReconcileRefundsSummary): Promise<void> {
+    // Stripe's state as of just before it was read: an event about a change after the read is newer, whenever this is written.
+    const readAt = Math.floor(now().getTime() / 1000);
     const found =
       entry.stripeRefundId !== undefined
         ? await payments.readRefund(entry.stripeRefundId)
@@ -72,14 +78,17 @@ export function createReconcileRefunds({ ledger, payments, graceSeconds, now = (
       // Someone else (a retry, a webhook) moved it since it was read: theirs stands.
       if (seen === undefined || seen.updatedAt !== entry.updatedAt || seen.status !== entry.status) return undefined;
       if (found === undefined) {
-        if (seen.status !== 'requested' || seen.stripeRefundId !== undefined) return undefined;
+        if (seen.status !== 'requested' || seen.stripeRefundId !== undefined)
+          return { ...refundsOf(current), [key]: { ...seen, checkedAt: now().toISOString() } };
         const { [key]: _neverMade, ...rest } = refundsOf(current);
         outcome = 'released';
         return rest;
       }
-      if (found.status === seen.status && found.stripeRefundId === seen.stripeRefundId) return undefined;
-      // Stripe's state as of now: newer than anything an event said before this read.
-      const fact = { stripeRefundId: found.stripeRefundId, status: found.status, version: refundFactVersion(Math.floor(now().getTime() / 1000), found.status) };
+      if (found.status === seen.status && found.stripeRefundId === seen.stripeRefundId) {
+        // Still open at Stripe (a refund that takes days): looked at, so others behind it come first next time.
+        return { ...refundsOf(current), [key]: { ...seen, checkedAt: now().toISOString() } };
+      }
+      const fact = { stripeRefundId: found.stripeRefundId, status: found.status, version: refundFactVersion(readAt, found.status) };
       const applied = withRefundOf(refundsOf(current), key, found.amount, fact, now().toISOString());
       if (applied.outcome === 'applied') outcome = 'settled';
       return applied.refunds;
@@ -99,7 +108,7 @@ export function createReconcileRefunds({ ledger, payments, graceSeconds, now = (
         const record = await ledger.read(orderId);
         if (record === undefined) continue;
         for (const [key, entry] of Object.entries(refundsOf(record))) {
-          if (!UNSETTLED.includes(entry.status) || entry.updatedAt >= cutoff) continue;
+          if (!UNSETTLED.includes(entry.status) || lastLookedAt(entry) >= cutoff) continue;
           summary.examined += 1;
           await settle(record, key, entry, summary);
         }

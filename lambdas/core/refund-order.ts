@@ -11,7 +11,7 @@ import {
   RefundConflictError,
   RefundExceedsPaymentError,
 } from './errors';
-import { type FactOutcome, factVersion } from './payment-events';
+import { type FactOutcome, factVersion, type LedgerObserver } from './payment-events';
 
 /**
  * Stripe's refund statuses, and `requested`: the amount is reserved in the ledger and Stripe was
@@ -55,6 +55,8 @@ export interface RefundEntry {
   factVersion?: string;
   /** While `requested`: the call now asking Stripe (see refundOrder). */
   attempt?: string;
+  /** When the reconciler last found it still open at Stripe: it looks at the longest unlooked-at first. */
+  checkedAt?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -172,7 +174,7 @@ export function refundState(record: LedgerRecord, refunds: Refunds, now: Date): 
   const version = ownVersion !== undefined && (record.factVersion === undefined || ownVersion > record.factVersion) ? ownVersion : record.factVersion;
   const unsettledSince = Object.values(refunds)
     .filter((refund) => UNSETTLED.includes(refund.status))
-    .map((refund) => refund.updatedAt)
+    .map(lastLookedAt)
     .sort()[0];
   return {
     refunds,
@@ -183,6 +185,9 @@ export function refundState(record: LedgerRecord, refunds: Refunds, now: Date): 
     ...(unsettledSince !== undefined && { unsettledSince }),
   };
 }
+
+/** When an open refund last changed, or was last found unchanged at Stripe: what the reconciler's grace counts from. */
+export const lastLookedAt = (refund: RefundEntry): string => [refund.updatedAt, refund.checkedAt ?? ''].sort().at(-1) as string;
 
 /** A refund fact's version: Stripe's time (seconds), the refund's stage, and the event id when an event states it. */
 export function refundFactVersion(created: number, status: RefundStatus, eventId = ''): string {
@@ -207,7 +212,7 @@ export function stripeRefundRequestOf(record: LedgerRecord, refundId: string): S
  * Applies `change` to an order's refunds and writes the result, reading again and retrying when
  * another write came first. `change` answers undefined when nothing is to be written.
  */
-export function refundUpdater(ledger: RefundsLedger, now: () => Date) {
+export function refundUpdater(ledger: RefundsLedger, now: () => Date, observer?: LedgerObserver) {
   return async function updateRefunds(
     orderId: string,
     start: LedgerRecord | undefined,
@@ -222,7 +227,11 @@ export function refundUpdater(ledger: RefundsLedger, now: () => Date) {
       if (refunds === undefined) return record;
       const at = now();
       const write = await ledger.writeRefunds(record, refundState(record, refunds, at), at.toISOString());
-      if (write.written) return write.record;
+      if (write.written) {
+        const failed = newlyFailed(refundsOf(record), refunds);
+        if (failed > 0) observer?.refundsFailed(failed);
+        return write.record;
+      }
       record = write.current;
       // Many writers of one order's refunds at once: spread their next tries out (full jitter).
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(MAX_CONFLICT_PAUSE_MS, 5 * 2 ** Math.min(attempt, 10))));
@@ -230,6 +239,14 @@ export function refundUpdater(ledger: RefundsLedger, now: () => Date) {
     // The order's refunds keep changing under us: the caller retries later, as for a charge in progress.
     throw new PaymentInProgressError();
   };
+}
+
+/** Refunds Stripe will not make (any more): their amount is refundable again. */
+const NOT_MADE: readonly RefundStatus[] = ['failed', 'canceled'];
+
+/** How many refunds moved into `failed` or `canceled` from `before` to `after`. */
+function newlyFailed(before: Refunds, after: Refunds): number {
+  return Object.entries(after).filter(([key, refund]) => NOT_MADE.includes(refund.status) && !NOT_MADE.includes(before[key]?.status ?? 'requested')).length;
 }
 
 /**
@@ -260,8 +277,8 @@ export interface RefundFactUpdate {
  * the fact's state if the fact is newer. Only on the record of the same namespace and PaymentIntent,
  * once its money is taken (before, the fact waits: the caller retries, as Stripe redelivers).
  */
-export function createApplyRefundFact({ ledger, now = () => new Date() }: { ledger: RefundsLedger; now?: () => Date }) {
-  const updateRefunds = refundUpdater(ledger, now);
+export function createApplyRefundFact({ ledger, now = () => new Date(), observer }: { ledger: RefundsLedger; now?: () => Date; observer?: LedgerObserver }) {
+  const updateRefunds = refundUpdater(ledger, now, observer);
   return async (update: RefundFactUpdate): Promise<FactOutcome> => {
     const record = await ledger.read(update.orderId);
     if (record === undefined) return 'unknown_order';

@@ -7,6 +7,7 @@ import {
   createStripeEventHandling,
   type DeliveryOutcome,
   type HandleStripeEvent,
+  isEventInProgress,
   type StripeEventHandlingOptions,
 } from '../adapters/stripe-webhooks';
 import { withTracing } from '../adapters/tracing';
@@ -14,7 +15,7 @@ import { METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { RECONCILE_STOP_MARGIN_MS } from '../contract/settings';
 import { windowStart } from '../core/audit';
 import { type CatchUpEvents, type CatchUpSummary, createCatchUpEvents } from '../core/catch-up-events';
-import { countAppliedFact, countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
+import { countOutcome, ledgerChangeMetrics, publishCounts, serviceMetrics } from './outcome-metrics';
 
 /** `since`: read from this long ago (`72h`, `90m`, …) instead of the checkpoint. */
 export interface CatchUpRequest {
@@ -49,15 +50,12 @@ export function createCatchUpHandler(
 }
 
 /** The catch-up wired to Stripe's Events API, the key table's checkpoint and the webhook's own handling of each event. */
-export function createCatchUp(handleEvent: HandleStripeEvent, options: StripeEventHandlingOptions, metrics = serviceMetrics(options.namespace)) {
+export function createCatchUp(handleEvent: HandleStripeEvent, options: StripeEventHandlingOptions) {
   return createCatchUpEvents<DeliveryOutcome, Context>({
     feed: createStripeEventFeed(options.stripe),
     checkpoint: createCatchUpCheckpoint(options.dynamoDb, options.idempotencyTableName),
-    handleEvent: async (stripeEvent, context) => {
-      const outcome = await handleEvent(stripeEvent, context);
-      countAppliedFact(metrics, stripeEvent.type, outcome);
-      return outcome;
-    },
+    isInProgress: isEventInProgress,
+    handleEvent,
   });
 }
 
@@ -67,7 +65,7 @@ export const handler: CatchUpHandler = withTracing((event: CatchUpRequest | unde
   deployedHandler ??= (() => {
     const options = serviceOptionsFromEnvironment();
     const metrics = serviceMetrics(options.namespace);
-    return createCatchUpHandler(createCatchUp(createStripeEventHandling(options), options, metrics), undefined, metrics);
+    return createCatchUpHandler(createCatchUp(createStripeEventHandling(options, ledgerChangeMetrics(metrics)), options), undefined, metrics);
   })();
   return deployedHandler(event, context);
 });

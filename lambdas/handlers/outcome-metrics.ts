@@ -4,6 +4,7 @@ import { requiredEnv } from '../adapters/environment';
 import { ENV, METRIC_NAMES, METRICS_NAMESPACE, type MetricName, metricDimensions } from '../contract/environment';
 import { HTTP_HEADERS } from '../contract/http-headers';
 import type { ChargeResult } from '../core/charge-order';
+import type { LedgerObserver } from '../core/payment-events';
 import type { ApiHandler } from './http-responses';
 
 /**
@@ -68,15 +69,12 @@ export function responseOutcome(response: APIGatewayProxyResult): MetricName {
   }
 }
 
-/** Facts that need a person, counted when an event applies them, whether a webhook or the catch-up brought it. */
-const APPLIED_FACT_METRICS: Record<string, MetricName> = {
-  'refund.failed': METRIC_NAMES.refundFailed,
-  'charge.dispute.created': METRIC_NAMES.disputeOpened,
-};
-
-export function countAppliedFact(metrics: Metrics, eventType: string, outcome: string): void {
-  const name = APPLIED_FACT_METRICS[eventType];
-  if (outcome === 'applied' && name !== undefined) countOutcome(metrics, name);
+/** The ledger changes that need a person, counted into the metrics the alarms read, each change once. */
+export function ledgerChangeMetrics(metrics: Metrics): LedgerObserver {
+  return {
+    refundsFailed: (count) => countOutcome(metrics, METRIC_NAMES.refundFailed, count),
+    disputeOpened: () => countOutcome(metrics, METRIC_NAMES.disputeOpened),
+  };
 }
 
 /** An API handler that counts each answer as one outcome, and the cold start, in one publish per invocation. */

@@ -9,7 +9,7 @@ import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { RECONCILE_STOP_MARGIN_MS } from '../contract/settings';
 import { createReconcilePending, type ReconcilePending, type ReconcileSummary } from '../core/reconcile-pending';
 import { createReconcileRefunds, type ReconcileRefunds, type ReconcileRefundsSummary } from '../core/reconcile-refunds';
-import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
+import { countOutcome, ledgerChangeMetrics, publishCounts, serviceMetrics } from './outcome-metrics';
 
 /** What one run did: the pending charges, and the refunds left open. */
 export type ReconcileRunSummary = ReconcileSummary & { refunds: ReconcileRefundsSummary };
@@ -54,10 +54,21 @@ export const handler: ReconcileHandler = withTracing((event: unknown, context: C
     const ledgerTableName = requiredEnv(ENV.ledgerTableName);
     const stripe = stripeFromSecret(requiredEnv(ENV.stripeSecretId));
     const graceSeconds = Number(requiredEnv(ENV.pendingGraceSeconds));
-    return createReconcileHandler({
-      pending: createReconcilePending({ ledger: createPendingLedger(dynamoDb, ledgerTableName), payments: createStripePayments(stripe), graceSeconds }),
-      refunds: createReconcileRefunds({ ledger: createRefundsLedger(dynamoDb, ledgerTableName), payments: createStripeRefunds(stripe), graceSeconds }),
-    });
+    const metrics = serviceMetrics();
+    const observer = ledgerChangeMetrics(metrics);
+    return createReconcileHandler(
+      {
+        pending: createReconcilePending({ ledger: createPendingLedger(dynamoDb, ledgerTableName), payments: createStripePayments(stripe), graceSeconds }),
+        refunds: createReconcileRefunds({
+          ledger: createRefundsLedger(dynamoDb, ledgerTableName),
+          payments: createStripeRefunds(stripe),
+          graceSeconds,
+          observer,
+        }),
+      },
+      undefined,
+      metrics,
+    );
   })();
   return deployedHandler(event, context);
 });

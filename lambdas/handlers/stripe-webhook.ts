@@ -15,7 +15,7 @@ import { ENV, METRIC_NAMES, type MetricName, SERVICE_NAME } from '../contract/en
 import { HTTP_HEADERS } from '../contract/http-headers';
 import { errorSummary } from './error-summary';
 import { type ApiHandler, errorResponse, failureResponse, rawBodyOf } from './http-responses';
-import { countAppliedFact, countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
+import { countOutcome, ledgerChangeMetrics, publishCounts, serviceMetrics } from './outcome-metrics';
 
 /**
  * POST /webhooks/stripe: verify the signature on the raw body, apply the event once, answer 200.
@@ -68,7 +68,6 @@ function handleDelivery(verify: VerifyStripeEvent, handleEvent: HandleStripeEven
       if (NEEDS_A_PERSON.has(outcome)) logger.error('webhook refused: the ledger disagrees with this event', details);
       else logger.info('webhook handled', details);
       countOutcome(metrics, WEBHOOK_OUTCOME_METRICS[outcome]);
-      countAppliedFact(metrics, stripeEvent.type, outcome);
       const answer = outcome === 'unknown_order' ? 'ignored' : outcome;
       return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ received: true, outcome: answer }) };
     } catch (error) {
@@ -104,7 +103,9 @@ let deployedHandler: ApiHandler | undefined;
 export const handler: ApiHandler = withTracing((event: APIGatewayProxyEvent, context: Context) => {
   deployedHandler ??= (() => {
     const signingSecret = secretReader(requiredEnv(ENV.stripeWebhookSecretId));
-    return createStripeWebhookHandler(createStripeEventVerifier(signingSecret), createStripeEventHandling(serviceOptionsFromEnvironment()));
+    const metrics = serviceMetrics();
+    const handling = createStripeEventHandling(serviceOptionsFromEnvironment(), ledgerChangeMetrics(metrics));
+    return createStripeWebhookHandler(createStripeEventVerifier(signingSecret), handling, undefined, metrics);
   })();
   return deployedHandler(event, context);
 });

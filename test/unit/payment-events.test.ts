@@ -155,14 +155,14 @@ describe('applyPaymentEvent', () => {
     ]);
   });
 
-  it('ignores what no deployment of this service made, without asking Stripe when it names an order', async () => {
+  it('ignores what no deployment of this service made: a PaymentIntent by its metadata, a refund by its PaymentIntent whatever metadata it carries', async () => {
     const { apply, written, lookups } = recorder(undefined);
     await expect(apply(event('payment_intent.succeeded', { ...intent, metadata: { orderId: 'order-1' } }))).resolves.toBe('ignored');
     await expect(apply(event('refund.created', { ...refund, metadata: { orderId: 'x' } }))).resolves.toBe('ignored');
     await expect(apply(event('refund.created', refund))).resolves.toBe('ignored');
     await expect(apply(event('invoice.paid', intent))).resolves.toBe('ignored');
     expect(written).toEqual([]);
-    expect(lookups).toEqual(['pi_1']);
+    expect(lookups).toEqual(['pi_1', 'pi_1']);
   });
 
   it.each(['stale', 'conflict', 'unknown_order', 'applied'] as const)("passes on what the ledger says of this namespace's fact: %s", async (verdict) => {
