@@ -15,16 +15,13 @@ import { createCatchUp, createCatchUpHandler } from '../../lambdas/handlers/catc
 import type { ApiHandler } from '../../lambdas/handlers/http-responses';
 import { ledgerChangeMetrics, serviceMetrics } from '../../lambdas/handlers/outcome-metrics';
 import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
-import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { lambdaContext } from '../../local/lambda-context';
 import { type StripeEvent, startStripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
 import { createTables, localTableNames } from '../../local/tables';
 import {
-  chargeHandler,
   type LocalParts,
   ledgerRecord,
   newOrderId,
-  post,
   postEvent,
   refundEvent,
   refundHandler,
@@ -33,6 +30,7 @@ import {
   startLocalParts,
   TEST_NAMESPACE,
 } from '../support/local-parts';
+import { CHARGED_AMOUNT, chargeOrder, deliverWebhooksOf, hookedLedgerClient } from '../support/refunds';
 
 /**
  * From a hostile review of everything after the charge (refunds, refund and dispute events, the
@@ -49,7 +47,7 @@ afterAll(async () => {
   await shared?.stop();
 });
 
-const AMOUNT = 10_000;
+const AMOUNT = CHARGED_AMOUNT;
 const body = (response: { body: string }) => JSON.parse(response.body);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -63,26 +61,12 @@ async function freshParts(): Promise<LocalParts> {
 }
 
 async function chargedOrder(parts: LocalParts, orderId: string, paymentMethod = 'pm_card_visa'): Promise<{ orderId: string; paymentId: string }> {
-  const answer = await post(chargeHandler(parts), { orderId, amount: AMOUNT, currency: 'eur', paymentMethod });
-  expect(answer.statusCode).toBe(201);
-  return { orderId, paymentId: body(answer).paymentId };
+  const charged = await chargeOrder(parts, orderId, { paymentMethod });
+  expect(charged.statusCode).toBe(201);
+  return charged;
 }
 
 const askRefund = (handler: ApiHandler, orderId: string, request: Record<string, unknown>) => handler(refundEvent(orderId, request), lambdaContext());
-
-/** The production webhook handling (minus the signature check): every event Stripe emitted about the payment, once, in order. */
-async function deliverWebhooksOf(parts: LocalParts, paymentId: string, delivered = new Set<string>()): Promise<void> {
-  const handle = createStripeEventHandling(serviceOptions(parts));
-  const about = (event: StripeEvent) => {
-    const object = event.data.object as { id?: string; payment_intent?: string };
-    return object.id === paymentId || object.payment_intent === paymentId;
-  };
-  for (const event of parts.stripeEmulator.webhooks.events().filter(about)) {
-    if (delivered.has(event.id)) continue;
-    delivered.add(event.id);
-    await handle(event as never, lambdaContext());
-  }
-}
 
 /** Out of time after `n` items: a run's time budget, counted in items instead of seconds. */
 function budget(n: number): () => boolean {
@@ -98,17 +82,8 @@ function catchUpOf(parts: LocalParts) {
   return createCatchUp(createStripeEventHandling(serviceOptions(parts)), serviceOptions(parts));
 }
 
-/** A real DynamoDB client whose ledger requests pass through `hook` (which calls `send` to let the request through). */
 function hookedDynamoDb(parts: LocalParts, hook: (command: string, send: () => Promise<unknown>) => Promise<unknown>): DynamoDBClient {
-  const client = localDynamoDbClient(parts.dynamoDbLocal.endpoint);
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const table = (args.input as { TableName?: string }).TableName;
-      if (table !== parts.tables.ledgerTableName) return next(args);
-      return hook(context.commandName ?? '', () => next(args)) as never;
-    },
-    { step: 'initialize', name: 'attackHook' },
-  );
+  const client = hookedLedgerClient(parts, hook);
   cleanups.push(() => client.destroy());
   return client;
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type Stripe from 'stripe';
 import { createChargeService, createRefundService } from '../../lambdas/adapters/charge-service';
 import { createLedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
 import type { AuditReport } from '../../lambdas/core/audit';
@@ -10,6 +9,7 @@ import { createTables, localTableNames } from '../../local/tables';
 import { auditDeployment, type Deployment, faultyServiceOptions, LOCK_MS, runToQuiescence } from '../support/fault-runs';
 import { FAULT_KINDS, type Fault, faultOnce, REFUND_STEPS } from '../support/faults';
 import { type LocalParts, postEvent, refundEvent, serviceOptions, silentLogger, startLocalParts } from '../support/local-parts';
+import { refundsAtStripe as refundsAtStripeOf } from '../support/refunds';
 
 /**
  * The proof for refunds: a crash or a failure before and after each step of a refund (claim the
@@ -34,11 +34,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const CRASHED_AFTER_MS = 8_000;
 const body = (response: { body: string }) => JSON.parse(response.body);
 
-async function refundsAtStripe(paymentId: string): Promise<Stripe.Refund[]> {
-  const refunds: Stripe.Refund[] = [];
-  for await (const refund of parts.stripe.refunds.list({ payment_intent: paymentId, limit: 100 })) refunds.push(refund);
-  return refunds;
-}
+const refundsAtStripe = (paymentId: string) => refundsAtStripeOf(parts, paymentId);
 
 beforeAll(async () => {
   parts = await startLocalParts();

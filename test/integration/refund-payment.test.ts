@@ -7,47 +7,35 @@ import { createGetPaymentHandler } from '../../lambdas/handlers/get-payment';
 import type { ApiHandler } from '../../lambdas/handlers/http-responses';
 import { lambdaContext } from '../../local/lambda-context';
 import {
-  chargeHandler,
   forgetIdempotencyKeys,
   type LocalParts,
   ledgerRecord,
   newOrderId,
-  post,
   refundEvent,
   refundHandler,
   startLocalParts,
   TEST_NAMESPACE,
 } from '../support/local-parts';
+import { CHARGED_AMOUNT, chargeOrder, refundsAtStripe as refundsAtStripeOf } from '../support/refunds';
 
 let parts: LocalParts;
-let charge: ApiHandler;
 let refund: ApiHandler;
 beforeAll(async () => {
   parts = await startLocalParts();
-  charge = chargeHandler(parts);
   refund = refundHandler(parts);
 });
 afterAll(() => parts?.stop());
 afterEach(() => parts.stripeEmulator.faults.clear());
 
-const AMOUNT = 10_000;
+const AMOUNT = CHARGED_AMOUNT;
 const body = (response: { body: string }) => JSON.parse(response.body);
 const ask = (orderId: string, request: Record<string, unknown>) => refund(refundEvent(orderId, request), lambdaContext());
 const refundKey = (orderId: string, refundId: string) => stripeRefundIdempotencyKey(TEST_NAMESPACE, orderId, refundId);
 const refundRequestsTo = (orderId: string, refundId: string) => parts.stripeEmulator.stats().requestsByIdempotencyKey[refundKey(orderId, refundId)] ?? 0;
 
-/** A charged order, and its PaymentIntent. */
-async function chargedOrder(label: string, paymentMethod = 'pm_card_visa'): Promise<{ orderId: string; paymentId: string }> {
-  const orderId = newOrderId(label);
-  const answer = await post(charge, { orderId, amount: AMOUNT, currency: 'eur', paymentMethod });
-  return { orderId, paymentId: body(answer).paymentId ?? body(answer).error?.details?.paymentId };
-}
-
-async function refundsAtStripe(paymentId: string): Promise<Stripe.Refund[]> {
-  const refunds: Stripe.Refund[] = [];
-  for await (const each of parts.stripe.refunds.list({ payment_intent: paymentId, limit: 100 })) refunds.push(each);
-  return refunds;
-}
+/** An order charged (or declined) with the payment method, and its PaymentIntent. */
+const chargedOrder = (label: string, paymentMethod = 'pm_card_visa') => chargeOrder(parts, newOrderId(label), { paymentMethod });
+const refundsAtStripe = (paymentId: string) => refundsAtStripeOf(parts, paymentId);
 const succeededSum = (refunds: Stripe.Refund[]) => refunds.filter((r) => r.status === 'succeeded').reduce((sum, r) => sum + r.amount, 0);
 const reservedSum = (refunds: Stripe.Refund[]) => refunds.filter((r) => r.status !== 'failed' && r.status !== 'canceled').reduce((sum, r) => sum + r.amount, 0);
 

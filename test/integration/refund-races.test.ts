@@ -1,40 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type Stripe from 'stripe';
 import { createPendingLedger, createRefundsLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createStripePayments, createStripeRefunds } from '../../lambdas/adapters/stripe-payments';
-import { createStripeEventHandling } from '../../lambdas/adapters/stripe-webhooks';
 import { createReconcilePending } from '../../lambdas/core/reconcile-pending';
 import { createReconcileRefunds } from '../../lambdas/core/reconcile-refunds';
 import { MAX_REFUNDS_PER_ORDER } from '../../lambdas/core/refund-order';
 import type { ApiHandler } from '../../lambdas/handlers/http-responses';
-import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { lambdaContext } from '../../local/lambda-context';
-import type { StripeEvent } from '../../local/stripe-emulator/stripe-emulator';
+import { type LocalParts, ledgerRecord, newOrderId, refundEvent, refundHandler, startLocalParts } from '../support/local-parts';
 import {
-  chargeHandler,
-  type LocalParts,
-  ledgerRecord,
-  newOrderId,
-  post,
-  refundEvent,
-  refundHandler,
-  serviceOptions,
-  startLocalParts,
-} from '../support/local-parts';
+  CHARGED_AMOUNT,
+  chargeOrder,
+  deliverWebhooksOf as deliverWebhooksOfPayment,
+  hookedLedgerClient,
+  refundsAtStripe as refundsAtStripeOf,
+} from '../support/refunds';
 
 /**
  * Refunds raced against themselves, webhooks, Dashboard refunds, lost answers and the reconciler,
  * from a hostile review: each test names a property that once failed and the sequence behind it.
  */
 let parts: LocalParts;
-let charge: ApiHandler;
 let refund: ApiHandler;
 const extraClients: DynamoDBClient[] = [];
 beforeAll(async () => {
   parts = await startLocalParts();
-  charge = chargeHandler(parts);
   refund = refundHandler(parts);
 });
 afterAll(async () => {
@@ -43,40 +34,20 @@ afterAll(async () => {
 });
 afterEach(() => parts.stripeEmulator.faults.clear());
 
-const AMOUNT = 10_000;
+const AMOUNT = CHARGED_AMOUNT;
 const body = (response: { body: string }) => JSON.parse(response.body);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ask = (handler: ApiHandler, orderId: string, request: Record<string, unknown>, remainingMs?: number) =>
   handler(refundEvent(orderId, request), lambdaContext(remainingMs));
 
 async function chargedOrder(label: string, paymentMethod = 'pm_card_visa', description?: string): Promise<{ orderId: string; paymentId: string }> {
-  const orderId = newOrderId(label);
-  const answer = await post(charge, { orderId, amount: AMOUNT, currency: 'eur', paymentMethod, ...(description !== undefined && { description }) });
-  expect(answer.statusCode).toBe(201);
-  return { orderId, paymentId: body(answer).paymentId };
+  const charged = await chargeOrder(parts, newOrderId(label), { paymentMethod, description });
+  expect(charged.statusCode).toBe(201);
+  return charged;
 }
-
-async function refundsAtStripe(paymentId: string): Promise<Stripe.Refund[]> {
-  const refunds: Stripe.Refund[] = [];
-  for await (const each of parts.stripe.refunds.list({ payment_intent: paymentId, limit: 100 })) refunds.push(each);
-  return refunds;
-}
-
-/** The production webhook path (minus the signature check): every event Stripe emitted about the payment, once, in order. */
-const handleEvent = () => createStripeEventHandling(serviceOptions(parts));
+const refundsAtStripe = (paymentId: string) => refundsAtStripeOf(parts, paymentId);
 const delivered = new Set<string>();
-async function deliverWebhooksOf(paymentId: string): Promise<void> {
-  const handle = handleEvent();
-  const about = (event: StripeEvent) => {
-    const object = event.data.object as { id?: string; payment_intent?: string };
-    return object.id === paymentId || object.payment_intent === paymentId;
-  };
-  for (const event of parts.stripeEmulator.webhooks.events().filter(about)) {
-    if (delivered.has(event.id)) continue;
-    delivered.add(event.id);
-    await handle(event as never, lambdaContext());
-  }
-}
+const deliverWebhooksOf = (paymentId: string) => deliverWebhooksOfPayment(parts, paymentId, delivered);
 
 /** The reconciler as deployed, charges and refunds (grace 0: everything is old enough). */
 async function runReconciler() {
@@ -93,17 +64,8 @@ async function runReconciler() {
   })();
 }
 
-/** A real DynamoDB client whose ledger requests pass through `hook` (which calls `send` to let the request through). */
 function hookedDynamoDb(hook: (command: string, send: () => Promise<unknown>) => Promise<unknown>): DynamoDBClient {
-  const client = localDynamoDbClient(parts.dynamoDbLocal.endpoint);
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const table = (args.input as { TableName?: string }).TableName;
-      if (table !== parts.tables.ledgerTableName) return next(args);
-      return hook(context.commandName ?? '', () => next(args)) as never;
-    },
-    { step: 'initialize', name: 'attackHook' },
-  );
+  const client = hookedLedgerClient(parts, hook);
   extraClients.push(client);
   return client;
 }
