@@ -104,6 +104,8 @@ export interface RefundUpdate {
   /** Our refundId for a refund made through this service; `stripe#<re_…>` for one made elsewhere (the Dashboard). */
   refundKey: string;
   amount: number;
+  /** When Stripe created the refund (Unix seconds). */
+  created: number;
   fact: RefundFact;
   eventId: string;
 }
@@ -157,6 +159,7 @@ export function ledgerUpdateFrom(event: PaymentEvent): LedgerUpdate | undefined 
       paymentId,
       refundKey: refundId ?? externalRefundKey(stripeRefundId),
       amount: count(object.amount),
+      created: count(object.created),
       fact: { stripeRefundId, status, version: refundFactVersion(event.created, status, event.id) },
     };
   }

@@ -262,12 +262,24 @@ export function refundsOf(record: LedgerRecord): Refunds {
 /** The key of what a record from before per-refund tracking had refunded (`#` is in no refundId). */
 export const EARLIER_REFUNDS_KEY = 'stripe#before-refunds-were-tracked';
 
+/**
+ * A refund made elsewhere before the record's earlier refunds were last reported is already in
+ * them: applied again, it would count twice (the catch-up's first run reads three days back).
+ */
+function coveredByEarlierRefunds(record: LedgerRecord, update: RefundFactUpdate): boolean {
+  const earlier = refundsOf(record)[EARLIER_REFUNDS_KEY];
+  // Only a refund made elsewhere (keyed by Stripe's id, with a `#`): the API's own refunds came after.
+  return earlier !== undefined && update.refundKey.includes('#') && update.created < Math.floor(Date.parse(earlier.createdAt) / 1000);
+}
+
 export interface RefundFactUpdate {
   orderId: string;
   namespace: string;
   paymentId: string;
   refundKey: string;
   amount: number;
+  /** When Stripe created the refund (Unix seconds). */
+  created: number;
   fact: RefundFact;
 }
 
@@ -294,6 +306,10 @@ export function createApplyRefundFact({ ledger, now = () => new Date(), observer
       }
       // The payment's own fact has not arrived yet (pending, or a state it will leave): try again later.
       if (!MONEY_TAKEN.includes(current.status)) throw new PaymentInProgressError();
+      if (coveredByEarlierRefunds(current, update)) {
+        outcome = 'stale';
+        return undefined;
+      }
       const applied = withRefundOf(refundsOf(current), update.refundKey, update.amount, update.fact, now().toISOString());
       outcome = applied.outcome;
       return applied.refunds;

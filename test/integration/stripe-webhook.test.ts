@@ -1,3 +1,4 @@
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import fc from 'fast-check';
 import Stripe from 'stripe';
@@ -19,6 +20,7 @@ import {
   newOrderId,
   post,
   serviceOptions,
+  setLedgerField,
   silentLogger,
   startLocalParts,
   TEST_NAMESPACE,
@@ -251,6 +253,34 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
     const unknown = await paymentIntent(newOrderId('staging-only'), { metadata: paymentMetadata('staging', 'staging-only'), recorded: false });
     expect((await deliver(stripeEvent('payment_intent.succeeded', unknown.created, intentObject(unknown, 'succeeded')))).body.outcome).toBe('ignored');
     expect(await ledgerRecord(parts, ours)).toEqual(before);
+  });
+
+  it('keeps what an order recorded before per-refund tracking had refunded, without counting those refunds twice', async () => {
+    const orderId = newOrderId('before-refund-tracking');
+    expect((await post(chargeHandler(parts), { orderId, amount: 3000, currency: 'eur', paymentMethod: 'pm_card_visa' })).statusCode).toBe(201);
+    const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
+    const earlier = parts.stripeEmulator.dashboard.refund(intent.id, { amount: 1000 });
+    // As a charge.refunded fact left the record before refunds were kept one by one (a second later, on our clock).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await setLedgerField(parts, orderId, 'status', 'partially_refunded');
+    await parts.dynamoDb.send(
+      new UpdateItemCommand({
+        TableName: parts.tables.ledgerTableName,
+        Key: { orderId: { S: orderId } },
+        UpdateExpression: 'SET amountRefunded = :refunded, updatedAt = :now',
+        ExpressionAttributeValues: { ':refunded': { N: '1000' }, ':now': { S: new Date().toISOString() } },
+      }),
+    );
+    // The upgrade's first catch-up (or a late webhook) brings that refund's event, then a new refund's.
+    const created = (refund: { id: string; amount: number; created: number }) =>
+      stripeEvent('refund.created', refund.created, {
+        ...refundObject(intent as unknown as Stripe.PaymentIntent, refund.amount, refund.id),
+        created: refund.created,
+      });
+    expect((await deliver(created(earlier))).body.outcome).toBe('stale');
+    const later = parts.stripeEmulator.dashboard.refund(intent.id, { amount: 500 });
+    expect((await deliver(created(later))).body.outcome).toBe('applied');
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'partially_refunded', amountRefunded: 1500, refundReserved: 1500 });
   });
 
   it('ignores a refund whose PaymentIntent Stripe does not know, and charge.refunded altogether (each refund has its own events)', async () => {
