@@ -202,13 +202,18 @@ export function createDisputeFactWriter(client: DynamoDBClient, tableName: strin
   const key = ledgerTable.partitionKey;
   return async ({ orderId, namespace, paymentId, dispute, eventId }: DisputeUpdate & { orderId: string }): Promise<FactOutcome> => {
     const sameNamespace = namespace === BEFORE_NAMESPACES ? 'attribute_not_exists(#namespace)' : '#namespace = :namespace';
+    // This write's own time: it tells whether this write opened the dispute, and finds it again if its answer was lost.
+    const at = now().toISOString();
+    const opened = (record: LedgerRecord) => {
+      if (record.disputeOpenedAt === at) observer?.disputeOpened();
+    };
     try {
       const { Attributes } = await documents.send(
         new UpdateCommand({
           TableName: tableName,
           Key: { [key]: orderId },
-          UpdateExpression: 'SET #dispute = :dispute, #lastEventId = :eventId, #updatedAt = :now',
-          ReturnValues: 'UPDATED_OLD',
+          UpdateExpression: 'SET #dispute = :dispute, #lastEventId = :eventId, #updatedAt = :now, #disputeOpenedAt = if_not_exists(#disputeOpenedAt, :now)',
+          ReturnValues: 'ALL_NEW',
           ConditionExpression: `attribute_exists(#key) AND ${sameNamespace} AND #paymentId = :paymentId AND (attribute_not_exists(#dispute) OR #dispute.#factVersion < :version)`,
           ExpressionAttributeNames: {
             '#key': key,
@@ -218,6 +223,7 @@ export function createDisputeFactWriter(client: DynamoDBClient, tableName: strin
             '#factVersion': 'factVersion',
             '#lastEventId': 'lastEventId',
             '#updatedAt': 'updatedAt',
+            '#disputeOpenedAt': 'disputeOpenedAt',
           },
           ExpressionAttributeValues: {
             ...(namespace !== BEFORE_NAMESPACES && { ':namespace': namespace }),
@@ -225,18 +231,23 @@ export function createDisputeFactWriter(client: DynamoDBClient, tableName: strin
             ':dispute': dispute,
             ':version': dispute.factVersion,
             ':eventId': eventId,
-            ':now': now().toISOString(),
+            ':now': at,
           },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       // The first fact of a dispute on this order, whichever of its events came first.
-      if (Attributes?.dispute === undefined) observer?.disputeOpened();
+      opened(Attributes as LedgerRecord);
       return 'applied';
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw storeError('write the dispute fact', error);
       if (error.Item === undefined) return 'unknown_order';
       const current = unmarshall(error.Item) as LedgerRecord;
+      // This very write, landed with its answer lost and refused when the SDK sent it again.
+      if (current.updatedAt === at && current.dispute?.factVersion === dispute.factVersion) {
+        opened(current);
+        return 'applied';
+      }
       if (namespaceOf(current) !== namespace) return 'other_namespace';
       // Still pending: its PaymentIntent is not recorded yet; the fact is delivered again later.
       if (current.paymentId === undefined) throw new PaymentInProgressError();

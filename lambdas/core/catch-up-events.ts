@@ -28,9 +28,12 @@ export interface CatchUpCheckpoint {
 export const CATCH_UP_OVERLAP_SECONDS = 5 * 60;
 /** With no checkpoint yet (a first run): as far back as Stripe keeps retrying a webhook. */
 export const CATCH_UP_FIRST_LOOKBACK_SECONDS = 72 * 60 * 60;
-/** The window is read and applied this much at a time (halved while a slice holds more events than one run should take on). */
+/**
+ * The window is read and applied this much at a time, halved while a slice holds more events than
+ * a few seconds of work, so a run short of time stops at most one small slice early.
+ */
 export const CATCH_UP_SLICE_SECONDS = 5 * 60;
-export const CATCH_UP_MAX_EVENTS_PER_SLICE = 2_000;
+export const CATCH_UP_MAX_EVENTS_PER_SLICE = 200;
 
 /** An event another delivery of it (a webhook, another run) is applying right now: not a failure, but not done either. */
 export const IN_PROGRESS = 'in_progress';
@@ -43,6 +46,9 @@ export interface CatchUpDependencies<Outcome extends string, Invocation> {
   /** True for the error the handling throws while another delivery of the same event is being applied. */
   isInProgress(error: unknown): boolean;
   now?: () => Date;
+  /** Tests shorten these (CATCH_UP_SLICE_SECONDS, CATCH_UP_OVERLAP_SECONDS). */
+  sliceSeconds?: number;
+  overlapSeconds?: number;
 }
 
 export interface CatchUpRun<Invocation> {
@@ -50,7 +56,7 @@ export interface CatchUpRun<Invocation> {
   invocation?: Invocation;
   /** Read from here (Unix seconds) instead of the checkpoint, e.g. `--since 72h`. */
   since?: number;
-  /** Asked before each slice: true when the run must end (its function is running out of time). */
+  /** Asked before each slice and each event: true when the run must end (its function is running out of time). */
   outOfTime?: () => boolean;
 }
 
@@ -75,6 +81,8 @@ export function createCatchUpEvents<Outcome extends string, Invocation = undefin
   handleEvent,
   isInProgress,
   now = () => new Date(),
+  sliceSeconds: fullSlice = CATCH_UP_SLICE_SECONDS,
+  overlapSeconds = CATCH_UP_OVERLAP_SECONDS,
 }: CatchUpDependencies<Outcome, Invocation>) {
   /** The slice's events, oldest first; undefined when there are too many for one slice (then it is halved). */
   async function sliceEvents(from: number, until: number): Promise<PaymentEvent[] | undefined> {
@@ -89,9 +97,10 @@ export function createCatchUpEvents<Outcome extends string, Invocation = undefin
   return async function catchUpEvents({ invocation, since, outOfTime = () => false }: CatchUpRun<Invocation> = {}): Promise<CatchUpSummary<Outcome>> {
     const startedAt = Math.floor(now().getTime() / 1000);
     const stored = await checkpoint.read();
-    const from = since ?? (stored ?? startedAt - CATCH_UP_FIRST_LOOKBACK_SECONDS) - CATCH_UP_OVERLAP_SECONDS;
-    // Only a run that reads on from the checkpoint may move it: a `--since` run starting later would skip what lies between.
-    const readsOn = stored === undefined || from <= stored;
+    const readFrom = stored ?? startedAt - CATCH_UP_FIRST_LOOKBACK_SECONDS;
+    const from = since ?? readFrom - overlapSeconds;
+    // Only a run that reads on from where the next would start may move the checkpoint: a `--since` run starting later would skip what lies between.
+    const readsOn = from <= readFrom;
     const summary: CatchUpSummary<Outcome> = { since: iso(from), events: 0, outcomes: {}, failed: 0, unfinished: false };
     const count = (outcome: Outcome | typeof IN_PROGRESS) => {
       summary.outcomes[outcome] = (summary.outcomes[outcome] ?? 0) + 1;
@@ -111,8 +120,8 @@ export function createCatchUpEvents<Outcome extends string, Invocation = undefin
 
     // Up to the end of the run's first second: what happens later in it is read again next run (the overlap).
     const until = startedAt + 1;
-    let sliceSeconds = CATCH_UP_SLICE_SECONDS;
-    for (let start = from; start < until; ) {
+    let sliceSeconds = fullSlice;
+    slices: for (let start = from; start < until; ) {
       if (outOfTime()) {
         summary.unfinished = true;
         break;
@@ -127,7 +136,14 @@ export function createCatchUpEvents<Outcome extends string, Invocation = undefin
       // Oldest first, so a payment's own event comes before its refunds; what still waits (a refund
       // of a payment whose event is in the same second) is tried once more after the others.
       const waiting: PaymentEvent[] = [];
-      for (const event of events) if (!(await apply(event, false))) waiting.push(event);
+      for (const event of events) {
+        // Out of time within a slice: it is read again, whole, next run (what was applied is a duplicate then).
+        if (outOfTime()) {
+          summary.unfinished = true;
+          break slices;
+        }
+        if (!(await apply(event, false))) waiting.push(event);
+      }
       let complete = true;
       for (const event of waiting) complete = (await apply(event, true)) && complete;
       if (!complete) {
@@ -140,7 +156,7 @@ export function createCatchUpEvents<Outcome extends string, Invocation = undefin
         summary.checkpoint = iso(end);
       }
       start = end;
-      sliceSeconds = CATCH_UP_SLICE_SECONDS;
+      sliceSeconds = fullSlice;
     }
     return summary;
   };

@@ -65,6 +65,8 @@ export interface LedgerRecord {
   refundsVersion?: number;
   /** The payment's dispute, if the customer's bank opened one. */
   dispute?: DisputeState;
+  /** When this ledger first recorded the dispute (so it is counted, and alarmed, once). */
+  disputeOpenedAt?: string;
   createdAt: string;
   updatedAt: string;
 }

@@ -227,10 +227,12 @@ export function refundUpdater(ledger: RefundsLedger, now: () => Date, observer?:
       if (refunds === undefined) return record;
       const at = now();
       const write = await ledger.writeRefunds(record, refundState(record, refunds, at), at.toISOString());
-      if (write.written) {
+      // Our own write, landed with its answer lost and refused when the SDK sent it again: written.
+      const landed = !write.written && write.current?.refundsVersion === (record.refundsVersion ?? 0) + 1 && write.current.updatedAt === at.toISOString();
+      if (write.written || landed) {
         const failed = newlyFailed(refundsOf(record), refunds);
         if (failed > 0) observer?.refundsFailed(failed);
-        return write.record;
+        return write.written ? write.record : (write.current as LedgerRecord);
       }
       record = write.current;
       // Many writers of one order's refunds at once: spread their next tries out (full jitter).

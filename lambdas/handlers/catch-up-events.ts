@@ -36,10 +36,15 @@ export function createCatchUpHandler(
   return async (event, context) => {
     logger.addContext(context);
     const since = event?.since === undefined ? undefined : Math.floor(windowStart(event.since).getTime() / 1000);
-    const summary = await catchUp({ invocation: context, since, outOfTime: () => context.getRemainingTimeInMillis() < RECONCILE_STOP_MARGIN_MS });
-    // Applied here means no webhook had brought it: a missed webhook, worth a look when it happens often.
-    countOutcome(metrics, METRIC_NAMES.eventsCaughtUp, summary.outcomes.applied ?? 0);
-    publishCounts(metrics);
+    let summary: CatchUpSummary<DeliveryOutcome>;
+    try {
+      summary = await catchUp({ invocation: context, since, outOfTime: () => context.getRemainingTimeInMillis() < RECONCILE_STOP_MARGIN_MS });
+      // Applied here means no webhook had brought it: a missed webhook, worth a look when it happens often.
+      countOutcome(metrics, METRIC_NAMES.eventsCaughtUp, summary.outcomes.applied ?? 0);
+    } finally {
+      // What the run counted (a failed refund, a new dispute) is published even when a later slice threw.
+      publishCounts(metrics);
+    }
     if (summary.failed > 0) {
       logger.error('events could not be applied; the next run reads them again', { ...summary });
       throw new Error(`${summary.failed} event(s) could not be applied`);

@@ -109,17 +109,30 @@ describe('refunds of our payments made outside this service', () => {
 describe('the Events API catch-up', () => {
   it('a backlog that takes several runs is still applied to its oldest event (each run makes progress)', async () => {
     const parts = await freshParts();
-    const catchUp = catchUpOf(parts);
+    // A backlog spread over time, read in 1 s slices with no overlap (the defaults are 5 min and 5 min).
+    const catchUp = createCatchUpEvents({
+      feed: createStripeEventFeed(async () => parts.stripe),
+      checkpoint: createCatchUpCheckpoint(parts.dynamoDb, parts.tables.idempotencyTableName),
+      handleEvent: createStripeEventHandling(serviceOptions(parts)) as (event: PaymentEvent, context?: Context) => Promise<DeliveryOutcome>,
+      isInProgress: isEventInProgress,
+      sliceSeconds: 1,
+      overlapSeconds: 0,
+    });
+    // A deployment whose catch-up has kept up so far: its checkpoint is a moment ago.
+    await createCatchUpCheckpoint(parts.dynamoDb, parts.tables.idempotencyTableName).advance(Math.floor(Date.now() / 1000) - 2);
     const orders = [];
     for (const label of ['backlog-a', 'backlog-b', 'backlog-c']) orders.push(await chargedOrder(parts, newOrderId(label)));
     expect(await catchUp({ invocation: lambdaContext(240_000, 'catchUpEvents') })).toMatchObject({ failed: 0, unfinished: false });
 
-    // The webhook endpoint is down: three Dashboard refunds reach Stripe's Events API only.
-    for (const { paymentId } of orders) parts.stripeEmulator.dashboard.refund(paymentId, { amount: 1000 });
+    // The webhook endpoint is down: three Dashboard refunds, seconds apart, reach Stripe's Events API only.
+    for (const { paymentId } of orders) {
+      await sleep(1100);
+      parts.stripeEmulator.dashboard.refund(paymentId, { amount: 1000 });
+    }
 
-    // Each run has time for two events (in AWS: 225 s, a few thousand events after a long outage).
+    // Each run has time for two looks (a slice, then an event; in AWS: 225 s, thousands of events after a long outage).
     const runs = [];
-    for (let run = 0; run < 6; run += 1) runs.push(await catchUp({ invocation: lambdaContext(240_000, 'catchUpEvents'), outOfTime: budget(2) }));
+    for (let run = 0; run < 8; run += 1) runs.push(await catchUp({ invocation: lambdaContext(240_000, 'catchUpEvents'), outOfTime: budget(2) }));
 
     const refunded = await Promise.all(orders.map(async ({ orderId }) => (await ledgerRecord(parts, orderId))?.amountRefunded ?? 0));
     expect({ refunded, runsThatMovedTheCheckpoint: runs.filter((run) => run.checkpoint !== undefined).length }).toEqual({
