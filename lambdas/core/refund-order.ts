@@ -11,7 +11,7 @@ import {
   RefundConflictError,
   RefundExceedsPaymentError,
 } from './errors';
-import { type FactOutcome, factVersion, type LedgerObserver } from './payment-events';
+import { type FactOutcome, factVersion, type LedgerObserver, type RefundUpdate } from './payment-events';
 
 /**
  * Stripe's refund statuses, and `requested`: the amount is reserved in the ledger and Stripe was
@@ -274,16 +274,8 @@ function coveredByEarlierRefunds(record: LedgerRecord, update: RefundFactUpdate)
   return earlier !== undefined && update.refundKey.includes('#') && update.created < Math.floor(Date.parse(earlier.createdAt) / 1000);
 }
 
-export interface RefundFactUpdate {
-  orderId: string;
-  namespace: string;
-  paymentId: string;
-  refundKey: string;
-  amount: number;
-  /** When Stripe created the refund (Unix seconds). */
-  created: number;
-  fact: RefundFact;
-}
+/** A refund's fact, placed on its order. */
+export type RefundFactUpdate = RefundUpdate & { orderId: string };
 
 /**
  * Writes a Stripe fact about one refund among the order's refunds: a refund it does not know yet

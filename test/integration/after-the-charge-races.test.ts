@@ -13,16 +13,13 @@ import type { PaymentEvent } from '../../lambdas/core/payment-events';
 import { createReconcileRefunds } from '../../lambdas/core/reconcile-refunds';
 import { createCatchUp, createCatchUpHandler } from '../../lambdas/handlers/catch-up-events';
 import type { ApiHandler } from '../../lambdas/handlers/http-responses';
-import { ledgerChangeMetrics, serviceMetrics } from '../../lambdas/handlers/outcome-metrics';
-import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
+import { serviceMetrics } from '../../lambdas/handlers/outcome-metrics';
 import { lambdaContext } from '../../local/lambda-context';
-import { type StripeEvent, startStripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
-import { createTables, localTableNames } from '../../local/tables';
+import type { StripeEvent } from '../../local/stripe-emulator/stripe-emulator';
 import {
   type LocalParts,
   ledgerRecord,
   newOrderId,
-  postEvent,
   refundEvent,
   refundHandler,
   serviceOptions,
@@ -30,7 +27,7 @@ import {
   startLocalParts,
   TEST_NAMESPACE,
 } from '../support/local-parts';
-import { CHARGED_AMOUNT, chargeOrder, deliverWebhooksOf, hookedLedgerClient } from '../support/refunds';
+import { CHARGED_AMOUNT, chargeOrder, countingWebhook, deliverWebhooksOf, hookedLedgerClient, withOwnStripe } from '../support/refunds';
 
 /**
  * From a hostile review of everything after the charge (refunds, refund and dispute events, the
@@ -52,13 +49,7 @@ const body = (response: { body: string }) => JSON.parse(response.body);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The shared DynamoDB Local with fresh tables and a Stripe emulator of its own: its Events API lists only this test's events. */
-async function freshParts(): Promise<LocalParts> {
-  const stripeEmulator = await startStripeEmulator();
-  const tables = localTableNames(`a${randomUUID().slice(0, 8)}-`);
-  await createTables(shared.dynamoDb, tables);
-  cleanups.push(() => stripeEmulator.stop());
-  return { ...shared, tables, stripeEmulator, stripe: createStripeClient(stripeEmulator.apiKey, stripeEmulator.url), stop: async () => undefined };
-}
+const freshParts = () => withOwnStripe(shared, cleanups);
 
 async function chargedOrder(parts: LocalParts, orderId: string, paymentMethod = 'pm_card_visa'): Promise<{ orderId: string; paymentId: string }> {
   const charged = await chargeOrder(parts, orderId, { paymentMethod });
@@ -321,25 +312,6 @@ describe('the refund sweep of the reconciler', () => {
 });
 
 describe('the alarms on facts that need a person', () => {
-  /** POST /webhooks/stripe as deployed, its signature check aside (the event is taken as verified), counting into `metrics`. */
-  function webhookCounting(parts: LocalParts) {
-    const metrics = serviceMetrics(TEST_NAMESPACE);
-    const counted = jest.spyOn(metrics, 'addMetric');
-    const handler = createStripeWebhookHandler(
-      async (rawBody) => JSON.parse(rawBody) as PaymentEvent,
-      createStripeEventHandling(serviceOptions(parts), ledgerChangeMetrics(metrics)),
-      silentLogger,
-      metrics,
-    );
-    const deliver = async (event: unknown) => {
-      const request = postEvent(event);
-      const answer = await handler({ ...request, headers: { ...request.headers, 'Stripe-Signature': 't=1,v1=verified-elsewhere' } }, lambdaContext());
-      expect(answer.statusCode).toBe(200);
-    };
-    const count = (name: string) => counted.mock.calls.filter(([metric]) => metric === name).reduce((sum, [, , value]) => sum + Number(value ?? 1), 0);
-    return { deliver, count };
-  }
-
   it('every refund that fails at Stripe after it was answered `succeeded` raises RefundFailed once (webhooks delivered in order)', async () => {
     const parts = await freshParts();
     const refund = refundHandler(parts);
@@ -349,7 +321,7 @@ describe('the alarms on facts that need a person', () => {
       expect(body(await askRefund(refund, orderId, { refundId: 'r', amount: 4000 }))).toMatchObject({ status: 'succeeded' });
       failing.push({ orderId, paymentId });
     }
-    const { deliver, count } = webhookCounting(parts);
+    const { deliver, count } = countingWebhook(parts);
     for (const event of parts.stripeEmulator.webhooks.events()) await deliver(event);
     // The bank refuses every one: refund.updated, charge.refund.updated and refund.failed, in that order, in one second.
     const before = parts.stripeEmulator.webhooks.events().length;
@@ -363,7 +335,7 @@ describe('the alarms on facts that need a person', () => {
   it('a dispute whose created event arrives after a later update (still needs_response) raises DisputeOpened', async () => {
     const parts = await freshParts();
     const { orderId, paymentId } = await chargedOrder(parts, newOrderId('dispute-reordered'));
-    const { deliver, count } = webhookCounting(parts);
+    const { deliver, count } = countingWebhook(parts);
     for (const event of parts.stripeEmulator.webhooks.events()) await deliver(event);
     parts.stripeEmulator.dashboard.dispute(paymentId);
     const created = parts.stripeEmulator.webhooks.events().find((event) => event.type === 'charge.dispute.created') as StripeEvent;

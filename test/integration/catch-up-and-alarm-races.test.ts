@@ -1,29 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { createCatchUpCheckpoint } from '../../lambdas/adapters/catch-up-checkpoint';
-import { createStripeClient } from '../../lambdas/adapters/stripe-payments';
 import { createStripeEventFeed, createStripeEventHandling, type DeliveryOutcome, isEventInProgress } from '../../lambdas/adapters/stripe-webhooks';
 import { METRIC_NAMES } from '../../lambdas/contract/environment';
 import { createCatchUpEvents } from '../../lambdas/core/catch-up-events';
 import type { PaymentEvent } from '../../lambdas/core/payment-events';
-import { ledgerChangeMetrics, serviceMetrics } from '../../lambdas/handlers/outcome-metrics';
-import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
 import { lambdaContext } from '../../local/lambda-context';
-import { startStripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
-import { createTables, localTableNames } from '../../local/tables';
-import {
-  type LocalParts,
-  ledgerRecord,
-  newOrderId,
-  postEvent,
-  refundEvent,
-  refundHandler,
-  serviceOptions,
-  silentLogger,
-  startLocalParts,
-  TEST_NAMESPACE,
-} from '../support/local-parts';
-import { chargeOrder, hookedLedgerClient } from '../support/refunds';
+import { type LocalParts, ledgerRecord, newOrderId, refundEvent, refundHandler, serviceOptions, startLocalParts } from '../support/local-parts';
+import { chargeOrder, countingWebhook, hookedLedgerClient, withOwnStripe } from '../support/refunds';
 
 /** From a third review, of the sliced catch-up and the alarms counted on the ledger change: each test names a property that once failed. */
 let shared: LocalParts;
@@ -36,13 +19,7 @@ afterAll(async () => {
   await shared?.stop();
 });
 
-async function freshParts(): Promise<LocalParts> {
-  const stripeEmulator = await startStripeEmulator();
-  const tables = localTableNames(`k${randomUUID().slice(0, 8)}-`);
-  await createTables(shared.dynamoDb, tables);
-  cleanups.push(() => stripeEmulator.stop());
-  return { ...shared, tables, stripeEmulator, stripe: createStripeClient(stripeEmulator.apiKey, stripeEmulator.url), stop: async () => undefined };
-}
+const freshParts = () => withOwnStripe(shared, cleanups);
 
 async function chargedOrder(parts: LocalParts, label: string, paymentMethod = 'pm_card_visa') {
   const charged = await chargeOrder(parts, newOrderId(label), { paymentMethod });
@@ -66,30 +43,12 @@ function lostAnswerOnce(parts: LocalParts) {
   return { client, arm: () => (armed = true) };
 }
 
-/** POST /webhooks/stripe as deployed (signature taken as verified), counting into its own metrics. */
-function webhookCounting(parts: LocalParts, dynamoDb = parts.dynamoDb) {
-  const metrics = serviceMetrics(TEST_NAMESPACE);
-  const counted = jest.spyOn(metrics, 'addMetric');
-  const handler = createStripeWebhookHandler(
-    async (rawBody) => JSON.parse(rawBody) as PaymentEvent,
-    createStripeEventHandling(serviceOptions(parts, dynamoDb), ledgerChangeMetrics(metrics)),
-    silentLogger,
-    metrics,
-  );
-  const deliver = async (event: unknown) => {
-    const request = postEvent(event);
-    return handler({ ...request, headers: { ...request.headers, 'Stripe-Signature': 't=1,v1=verified-elsewhere' } }, lambdaContext());
-  };
-  const count = (name: string) => counted.mock.calls.filter(([metric]) => metric === name).reduce((sum, [, , value]) => sum + Number(value ?? 1), 0);
-  return { deliver, count };
-}
-
 describe('alarms counted on the ledger change', () => {
   it('a dispute whose ledger write landed but lost its answer (SDK retry) still raises DisputeOpened', async () => {
     const parts = await freshParts();
     const { orderId, paymentId } = await chargedOrder(parts, 'dispute-lost-answer');
     const lossy = lostAnswerOnce(parts);
-    const { deliver, count } = webhookCounting(parts, lossy.client);
+    const { deliver, count } = countingWebhook(parts, lossy.client);
     for (const event of parts.stripeEmulator.webhooks.events()) await deliver(event);
 
     parts.stripeEmulator.dashboard.dispute(paymentId);
@@ -109,7 +68,7 @@ describe('alarms counted on the ledger change', () => {
     const answer = await refundHandler(parts)(refundEvent(orderId, { refundId: 'r', amount: 4000 }), lambdaContext());
     expect(JSON.parse(answer.body)).toMatchObject({ status: 'succeeded' });
     const lossy = lostAnswerOnce(parts);
-    const { deliver, count } = webhookCounting(parts, lossy.client);
+    const { deliver, count } = countingWebhook(parts, lossy.client);
     for (const event of parts.stripeEmulator.webhooks.events()) await deliver(event);
 
     const before = parts.stripeEmulator.webhooks.events().length;

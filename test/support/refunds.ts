@@ -1,10 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type Stripe from 'stripe';
+import { createStripeClient } from '../../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, type HandleStripeEvent } from '../../lambdas/adapters/stripe-webhooks';
+import type { PaymentEvent } from '../../lambdas/core/payment-events';
+import { ledgerChangeMetrics, serviceMetrics } from '../../lambdas/handlers/outcome-metrics';
+import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
 import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { lambdaContext } from '../../local/lambda-context';
-import type { StripeEvent } from '../../local/stripe-emulator/stripe-emulator';
-import { chargeHandler, type LocalParts, post, serviceOptions } from './local-parts';
+import { type StripeEvent, startStripeEmulator } from '../../local/stripe-emulator/stripe-emulator';
+import { createTables, localTableNames } from '../../local/tables';
+import { chargeHandler, type LocalParts, post, postEvent, serviceOptions, silentLogger, TEST_NAMESPACE } from './local-parts';
 
 /** What every refund test charges: refunds are parts of it. */
 export const CHARGED_AMOUNT = 10_000;
@@ -66,4 +72,32 @@ export function hookedLedgerClient(parts: LocalParts, hook: (command: string, se
     { step: 'initialize', name: 'ledgerHook' },
   );
   return client;
+}
+
+/** The shared DynamoDB Local with fresh tables, and a Stripe emulator of its own: its Events API lists only this test's events. */
+export async function withOwnStripe(shared: LocalParts, cleanups: Array<() => unknown>): Promise<LocalParts> {
+  const stripeEmulator = await startStripeEmulator();
+  const tables = localTableNames(`o${randomUUID().slice(0, 8)}-`);
+  await createTables(shared.dynamoDb, tables);
+  cleanups.push(() => stripeEmulator.stop());
+  return { ...shared, tables, stripeEmulator, stripe: createStripeClient(stripeEmulator.apiKey, stripeEmulator.url), stop: async () => undefined };
+}
+
+/** POST /webhooks/stripe as deployed (its signature taken as verified), counting into metrics of its own: `count` reads them. */
+export function countingWebhook(parts: LocalParts, dynamoDb: DynamoDBClient = parts.dynamoDb) {
+  const metrics = serviceMetrics(TEST_NAMESPACE);
+  const counted = jest.spyOn(metrics, 'addMetric');
+  const handler = createStripeWebhookHandler(
+    async (rawBody) => JSON.parse(rawBody) as PaymentEvent,
+    createStripeEventHandling(serviceOptions(parts, dynamoDb), ledgerChangeMetrics(metrics)),
+    silentLogger,
+    metrics,
+  );
+  const deliver = async (event: unknown) => {
+    const request = postEvent(event);
+    const answer = await handler({ ...request, headers: { ...request.headers, 'Stripe-Signature': 't=1,v1=verified-elsewhere' } }, lambdaContext());
+    expect(answer.statusCode).toBe(200);
+  };
+  const count = (name: string) => counted.mock.calls.filter(([metric]) => metric === name).reduce((sum, [, , value]) => sum + Number(value ?? 1), 0);
+  return { deliver, count };
 }
