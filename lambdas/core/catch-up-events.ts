@@ -33,7 +33,7 @@ export const CATCH_UP_FIRST_LOOKBACK_SECONDS = 72 * 60 * 60;
  * a few seconds of work, so a run short of time stops at most one small slice early.
  */
 export const CATCH_UP_SLICE_SECONDS = 5 * 60;
-export const CATCH_UP_MAX_EVENTS_PER_SLICE = 200;
+const CATCH_UP_MAX_EVENTS_PER_SLICE = 200;
 
 /** An event another delivery of it (a webhook, another run) is applying right now: not a failure, but not done either. */
 export const IN_PROGRESS = 'in_progress';

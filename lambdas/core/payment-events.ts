@@ -123,7 +123,7 @@ export interface DisputeUpdate {
 export type LedgerUpdate = ({ kind: 'payment' } & PaymentStatusUpdate) | ({ kind: 'refund' } & RefundUpdate) | ({ kind: 'dispute' } & DisputeUpdate);
 
 /** A refund made outside this service (the Dashboard, another system) is keyed by Stripe's id: `#` is in no refundId. */
-export const externalRefundKey = (stripeRefundId: string) => `stripe#${stripeRefundId}`;
+const externalRefundKey = (stripeRefundId: string) => `stripe#${stripeRefundId}`;
 
 /** Within one second, a later stage of a dispute wins over an earlier one. */
 const DISPUTE_STAGE: Record<string, number> = {

@@ -27,7 +27,7 @@ export const UNSETTLED: readonly RefundStatus[] = ['requested', 'pending', 'requ
 /** Within one second, a later stage of a refund wins over an earlier one. */
 const STAGE: Record<RefundStatus, number> = { requested: 0, pending: 1, requires_action: 1, succeeded: 2, failed: 3, canceled: 3 };
 /** Ledger states of an order whose money was taken: only these can be refunded (while anything is left). */
-export const MONEY_TAKEN: readonly LedgerStatus[] = ['charged', 'partially_refunded', 'refunded'];
+const MONEY_TAKEN: readonly LedgerStatus[] = ['charged', 'partially_refunded', 'refunded'];
 /**
  * How long a refund write keeps trying when other writes to the order's refunds come first, and the
  * longest pause between tries. Reserving may give up (409: nothing was asked of Stripe yet);
@@ -145,20 +145,20 @@ export interface RefundOrderDependencies {
 const DISPUTE_SETTLED_FOR_MERCHANT = ['won', 'warning_closed'];
 
 /** Why the order cannot be refunded at all, if it cannot: never charged, or disputed (Stripe refuses those). */
-export function notRefundableBecause(record: LedgerRecord): string | undefined {
+function notRefundableBecause(record: LedgerRecord): string | undefined {
   if (!MONEY_TAKEN.includes(record.status)) return record.status;
   if (record.dispute !== undefined && !DISPUTE_SETTLED_FOR_MERCHANT.includes(record.dispute.status)) return `disputed (${record.dispute.status})`;
   return undefined;
 }
 
 /** What is still refundable: charged minus succeeded and in-flight refunds (or, on a record from before, what was refunded). */
-export function refundableAmount(record: LedgerRecord): number {
+function refundableAmount(record: LedgerRecord): number {
   if (notRefundableBecause(record) !== undefined) return 0;
   return record.amount - (record.refundReserved ?? record.amountRefunded ?? 0);
 }
 
 /** The refund state that follows from a set of refunds: what is reserved, what is refunded, and the order's status. */
-export function refundState(record: LedgerRecord, refunds: Refunds, now: Date): RefundState {
+function refundState(record: LedgerRecord, refunds: Refunds, now: Date): RefundState {
   const sum = (statuses: readonly RefundStatus[]) =>
     Object.values(refunds)
       .filter((refund) => statuses.includes(refund.status))
@@ -195,7 +195,7 @@ export function refundFactVersion(created: number, status: RefundStatus, eventId
 }
 
 /** The refunds with the fact applied to its refund, or undefined when the fact is not newer than what the entry holds. */
-export function withRefundFact(refunds: Refunds, refundId: string, fact: RefundFact, now: string): Refunds | undefined {
+function withRefundFact(refunds: Refunds, refundId: string, fact: RefundFact, now: string): Refunds | undefined {
   const entry = refunds[refundId];
   if (entry === undefined || (entry.factVersion !== undefined && entry.factVersion >= fact.version)) return undefined;
   return { ...refunds, [refundId]: { ...entry, status: fact.status, stripeRefundId: fact.stripeRefundId, factVersion: fact.version, updatedAt: now } };
@@ -262,7 +262,7 @@ export function refundsOf(record: LedgerRecord): Refunds {
   return { [EARLIER_REFUNDS_KEY]: { amount: record.amountRefunded, status: 'succeeded', createdAt: at, updatedAt: at } };
 }
 /** The key of what a record from before per-refund tracking had refunded (`#` is in no refundId). */
-export const EARLIER_REFUNDS_KEY = 'stripe#before-refunds-were-tracked';
+const EARLIER_REFUNDS_KEY = 'stripe#before-refunds-were-tracked';
 
 /**
  * A refund made elsewhere before the record's earlier refunds were last reported is already in
