@@ -1,6 +1,5 @@
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { assertNamespace } from '../lambdas/contract/payment-metadata';
 import { SANDBOX_SUFFIX, STACK_NAMES } from '../lambdas/contract/settings';
 import { ledgerTable } from '../lambdas/contract/tables';
 import { PaymentsStack } from './payments-stack';
@@ -30,7 +29,7 @@ export function buildApp(app: App): PaymentsStack {
     sandbox,
     // CloudFormation refuses to delete a retained stack until someone turns this off on purpose.
     terminationProtection: !sandbox,
-    namespace: context('namespace') === undefined ? undefined : assertNamespace(context('namespace') as string),
+    namespace: context('namespace'),
     stripeSecretName: context('stripeSecretName'),
     stripeWebhookSecretName: context('stripeWebhookSecretName'),
     secretsKmsKeyArn: context('secretsKmsKeyArn'),

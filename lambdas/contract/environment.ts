@@ -35,8 +35,8 @@ export const METRICS_NAMESPACE = 'ExactlyOncePayments';
  */
 export const metricDimensions = (deployment: string) => ({ service: SERVICE_NAME, deployment });
 /**
- * The service's own metrics, one per outcome, each a count of 1 per occurrence (the README's
- * metrics table lists them). Dimensions: `service` and `deployment`, never an orderId; a dead
+ * The service's own metrics, one per outcome, each a count of 1 per occurrence (the metrics
+ * table of docs/operations.md lists them). Dimensions: `service` and `deployment`, never an orderId; a dead
  * letter also by its failure code.
  */
 export const METRIC_NAMES = {

@@ -16,7 +16,7 @@ export function rawBodyOf(event: APIGatewayProxyEvent): string | null {
   return event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
 }
 
-/** Error codes of the HTTP contract (README, "HTTP contract"). */
+/** Error codes of the HTTP contract (docs/http-api.md). */
 export type ErrorCode =
   | 'invalid_request'
   | 'invalid_signature'

@@ -24,6 +24,8 @@ import { API_INTEGRATION_TIMEOUT_SECONDS } from '../../lambdas/contract/settings
 import { stackOutput } from './stack-output';
 
 export interface PaymentsApiProps {
+  /** The REST API's name in the console: the stack's (or the service's), not one `Api` per stack. */
+  name: string;
   functions: Record<FunctionName, IFunction>;
   /** Where POST /payments/async sends the validated body. */
   chargeQueue: IQueue;
@@ -54,6 +56,7 @@ export class PaymentsApi extends Construct {
     super(scope, id);
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.THREE_MONTHS, removalPolicy: props.removalPolicy });
     this.api = new RestApi(this, 'Api', {
+      restApiName: props.name,
       description: 'Exactly-once payments API',
       endpointTypes: [EndpointType.REGIONAL],
       // The account-wide role silently replaces one the account may have, and every REST API in
@@ -116,7 +119,7 @@ export class PaymentsApi extends Construct {
     stackOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the payments API' });
     stackOutput(this, 'ApiKeyId', { value: apiKey.keyId, description: 'Id of the API key' });
     stackOutput(this, 'GetApiKeyCommand', {
-      value: `aws apigateway get-api-key --api-key ${apiKey.keyId} --include-value --query value --output text`,
+      value: `aws apigateway get-api-key --api-key ${apiKey.keyId} --include-value --query value --output text --region ${Stack.of(this).region}`,
       description: 'Prints the API key value to send as the x-api-key header',
     });
 

@@ -14,7 +14,7 @@ export interface StripeSecretProps {
 /**
  * A Stripe credential (the secret API key, or the webhook signing secret), kept in Secrets Manager
  * and read at runtime (never an environment variable). A created secret holds a random
- * placeholder until the real value is put into it (README).
+ * placeholder until the real value is put into it (docs/operations.md, deploy).
  */
 export class StripeSecret extends Construct {
   readonly secret: ISecret;

@@ -1,0 +1,262 @@
+import { Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { Construct } from 'constructs';
+import { ENV } from '../lambdas/contract/environment';
+import { assertNamespace } from '../lambdas/contract/payment-metadata';
+import { chargeQueue } from '../lambdas/contract/queues';
+import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
+import { entryPath } from './constructs/bundling';
+import { ChargeQueue } from './constructs/charge-queue';
+import { EventsCatchUp } from './constructs/events-catch-up';
+import { LedgerAudit } from './constructs/ledger-audit';
+import { Monitoring } from './constructs/monitoring';
+import { PaymentTables } from './constructs/payment-tables';
+import { PaymentsApi } from './constructs/payments-api';
+import { PaymentsFunction, type TableAccess } from './constructs/payments-function';
+import { Reconciler } from './constructs/reconciler';
+import { OUTPUT_PREFIX_CONTEXT, stackOutput } from './constructs/stack-output';
+import { StripeSecret } from './constructs/stripe-secret';
+
+/**
+ * The id that keeps every logical ID what it was when the service was the stack itself: CDK leaves
+ * a construct named `Default` out of the logical IDs of everything under it.
+ */
+export const IN_PLACE_OF_STACK = 'Default';
+
+export interface PaymentsServiceProps {
+  /**
+   * Destroy the tables, queues and secrets with the stack (a sandbox). Default false: the ledger is
+   * the only record of which orders were charged, so it is kept unless you say otherwise.
+   */
+  sandbox?: boolean;
+  /**
+   * This deployment's namespace at Stripe: it scopes the idempotency keys and marks the metadata,
+   * so deployments sharing one Stripe account never take each other's payments as their own. Default
+   * `<stack name>-<account>-<region>` (with `-<construct id>` after the stack name unless the id is
+   * `Default`), which no other deployment can have.
+   */
+  namespace?: string;
+  /** Use this existing Secrets Manager secret for the Stripe key instead of creating one. */
+  stripeSecretName?: string;
+  /** Use this existing secret for the webhook signing secret (`whsec_…`) instead of creating one. */
+  stripeWebhookSecretName?: string;
+  /** The customer-managed KMS key the existing secrets are encrypted with, if not the AWS-managed one. */
+  secretsKmsKeyArn?: string;
+  /** Where the alarms send their notifications (subscribed to the alarm topic). */
+  alarmEmail?: string;
+  /** The functions' Powertools log level. Default INFO. */
+  logLevel?: string;
+  /** Deploy only the first N ledger indexes (upgrading a ledger deployed without them: one per update). */
+  ledgerIndexes?: number;
+  /** API Gateway execution logs: `create` the account's CloudWatch role, use the `existing` one, or `off` (default). */
+  executionLogs?: 'create' | 'existing' | 'off';
+  /**
+   * Put before every stack output name (`ApiUrl` becomes `<prefix>ApiUrl`), so the host stack's own
+   * outputs never clash with them. The operator commands then need `OUTPUT_PREFIX=<prefix>`, and the
+   * alarms that name a command say so. Default none.
+   */
+  outputPrefix?: string;
+}
+
+/**
+ * The whole payments service, for any stack: tables, queue, secrets, functions, API, the scheduled
+ * reconciler, audit and events catch-up, and its monitoring. `new PaymentsService(scope, 'Payments')`
+ * with no further props deploys a working service (Stripe test key put into its secret afterwards).
+ */
+export class PaymentsService extends Construct {
+  readonly tables: PaymentTables;
+  readonly queue: ChargeQueue;
+  readonly chargePayment: PaymentsFunction;
+  readonly chargeWorker: PaymentsFunction;
+  readonly refundPayment: PaymentsFunction;
+  readonly getPayment: PaymentsFunction;
+  readonly stripeWebhook: PaymentsFunction;
+  readonly api: PaymentsApi;
+  readonly reconciler: Reconciler;
+  readonly audit: LedgerAudit;
+  readonly eventsCatchUp: EventsCatchUp;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: PaymentsServiceProps = {}) {
+    super(scope, id);
+    // Read by every stack output below this construct (stack-output.ts and the alarms' commands).
+    this.node.setContext(OUTPUT_PREFIX_CONTEXT, props.outputPrefix ?? '');
+    const stack = Stack.of(this);
+    const removalPolicy = props.sandbox ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    const logLevel = props.logLevel ?? 'INFO';
+    // Two services in one stack differ in name; the one in place of the stack keeps the stack's.
+    const serviceName = id === IN_PLACE_OF_STACK ? stack.stackName : `${stack.stackName}-${id}`;
+
+    this.tables = new PaymentTables(this, 'Tables', { removalPolicy, ledgerIndexes: props.ledgerIndexes });
+    this.queue = new ChargeQueue(this, 'ChargeQueue', { removalPolicy, alarmEmail: props.alarmEmail });
+    const { secret } = new StripeSecret(this, 'StripeSecret', {
+      holds: 'Stripe secret API key (sk_test_... or sk_live_...)',
+      existingSecretName: props.stripeSecretName,
+      removalPolicy,
+    });
+    const { secret: webhookSecret } = new StripeSecret(this, 'StripeWebhookSecret', {
+      holds: 'Stripe webhook signing secret (whsec_...)',
+      existingSecretName: props.stripeWebhookSecretName,
+      removalPolicy,
+    });
+
+    // What charging needs, for the API function and the queue worker alike.
+    // Powertools idempotency: claim (Put), read (Get), complete (Update), release on error (Delete).
+    const keyTable: TableAccess = {
+      table: this.tables.idempotency,
+      environmentVariable: ENV.idempotencyTableName,
+      actions: ['PutItem', 'GetItem', 'UpdateItem', 'DeleteItem'],
+    };
+    const chargeTables: TableAccess[] = [
+      keyTable,
+      // The ledger is created (conditional Put), moved forward and marked with each new attempt
+      // (conditional Update), and a pending record is removed (conditional Delete) only when Stripe
+      // refused the payment and charged nothing.
+      { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['PutItem', 'UpdateItem', 'DeleteItem'] },
+    ];
+    // What refunds and Stripe's facts (webhook, catch-up) need: the key table under their own key
+    // prefixes (refunds, processed event ids), and the ledger read (GetItem) and moved by
+    // conditional updates of records the charge path created (UpdateItem), never created or deleted.
+    const factTables: TableAccess[] = [keyTable, { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem', 'UpdateItem'] }];
+    const namespace = {
+      [ENV.namespace]: props.namespace === undefined ? `${assertNamespace(serviceName)}-${Aws.ACCOUNT_ID}-${Aws.REGION}` : assertNamespace(props.namespace),
+    };
+    const secretsKeyArn = props.secretsKmsKeyArn;
+    const chargeFunction = {
+      timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS),
+      tables: chargeTables,
+      stripeSecret: secret,
+      secretsKeyArn,
+      logLevel,
+      removalPolicy,
+    };
+
+    this.chargePayment = new PaymentsFunction(this, 'ChargePayment', {
+      ...chargeFunction,
+      entry: entryPath('chargePayment'),
+      description: 'POST /payments: charges an order exactly once',
+      environment: namespace,
+    });
+
+    this.chargeWorker = new PaymentsFunction(this, 'ChargeWorker', {
+      ...chargeFunction,
+      entry: entryPath('chargeWorker'),
+      description: 'Charges queued orders exactly once (the same use case as POST /payments)',
+      environment: { ...namespace, [ENV.chargeQueueUrl]: this.queue.queue.queueUrl, [ENV.deadLetterQueueUrl]: this.queue.deadLetterQueue.queueUrl },
+    });
+    this.chargeWorker.function.addEventSource(
+      new SqsEventSource(this.queue.queue, {
+        batchSize: chargeQueue.batchSize,
+        maxBatchingWindow: Duration.seconds(chargeQueue.maxBatchingWindowSeconds),
+        reportBatchItemFailures: true,
+        // With the batch size, this bounds the worker's Stripe requests in flight (queues.ts).
+        maxConcurrency: chargeQueue.maxConcurrency,
+      }),
+    );
+    // Messages that can never succeed are moved to the dead-letter queue at once, with their reason.
+    this.queue.deadLetterQueue.grantSendMessages(this.chargeWorker.role);
+
+    this.refundPayment = new PaymentsFunction(this, 'RefundPayment', {
+      entry: entryPath('refundPayment'),
+      description: 'POST /payments/{orderId}/refunds: refunds an order exactly once per refundId',
+      timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS),
+      tables: factTables,
+      stripeSecret: secret,
+      secretsKeyArn,
+      environment: namespace,
+      logLevel,
+      removalPolicy,
+    });
+
+    this.getPayment = new PaymentsFunction(this, 'GetPayment', {
+      entry: entryPath('getPayment'),
+      description: 'GET /payments/{orderId}: the ledger record',
+      timeout: Duration.seconds(10),
+      tables: [{ table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem'] }],
+      logLevel,
+      removalPolicy,
+    });
+
+    this.stripeWebhook = new PaymentsFunction(this, 'StripeWebhook', {
+      entry: entryPath('stripeWebhook'),
+      description: 'POST /webhooks/stripe: verified, deduplicated, forward-only ledger updates',
+      timeout: Duration.seconds(CHARGE_FUNCTION_TIMEOUT_SECONDS),
+      tables: factTables,
+      // The API key, to ask Stripe which order a Refund or Dispute made outside this service belongs to.
+      stripeSecret: secret,
+      secretsKeyArn,
+      environment: { ...namespace, [ENV.stripeWebhookSecretId]: webhookSecret.secretName },
+      logLevel,
+      removalPolicy,
+    });
+    webhookSecret.grantRead(this.stripeWebhook.role);
+
+    // Scheduled, from Stripe's side: settle what stayed pending, and compare Stripe with the ledger.
+    const ledgerOperation = {
+      ledger: this.tables.ledger,
+      stripeSecret: secret,
+      secretsKeyArn,
+      alarmTopic: this.queue.alarmTopic,
+      environment: namespace,
+      logLevel,
+      removalPolicy,
+    };
+    this.reconciler = new Reconciler(this, 'Reconciler', ledgerOperation);
+    this.audit = new LedgerAudit(this, 'Audit', ledgerOperation);
+    this.eventsCatchUp = new EventsCatchUp(this, 'EventsCatchUp', { ...ledgerOperation, tables: factTables });
+
+    this.api = new PaymentsApi(this, 'Api', {
+      name: serviceName,
+      functions: {
+        chargePayment: this.chargePayment.function,
+        refundPayment: this.refundPayment.function,
+        getPayment: this.getPayment.function,
+        stripeWebhook: this.stripeWebhook.function,
+      },
+      chargeQueue: this.queue.queue,
+      removalPolicy,
+      throttle: { rateLimit: 50, burstLimit: 100 },
+      executionLogs: props.executionLogs ?? 'off',
+    });
+
+    const functions = (list: Array<[string, PaymentsFunction, boolean]>) =>
+      list.map(([name, fn, alarmOnErrors]) => ({ name, function: fn.function, timeout: fn.function.timeout ?? Duration.seconds(3), alarmOnErrors }));
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      stage: this.api.api.deploymentStage,
+      // The scheduled functions own their error alarms.
+      functions: functions([
+        ['ChargePayment', this.chargePayment, true],
+        ['ChargeWorker', this.chargeWorker, true],
+        ['RefundPayment', this.refundPayment, true],
+        ['GetPayment', this.getPayment, true],
+        ['StripeWebhook', this.stripeWebhook, true],
+        ['Reconciler', this.reconciler.function, false],
+        ['Audit', this.audit.function, false],
+        ['EventsCatchUp', this.eventsCatchUp.function, false],
+      ]),
+      tables: [this.tables.idempotency, this.tables.ledger],
+      queue: this.queue.queue,
+      deadLetterQueue: this.queue.deadLetterQueue,
+      alarmTopic: this.queue.alarmTopic,
+      deployment: namespace[ENV.namespace],
+    });
+    stackOutput(this, 'DashboardUrl', {
+      value: `https://${stack.region}.console.aws.amazon.com/cloudwatch/home?region=${stack.region}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,
+      description: 'The CloudWatch dashboard of the payments service',
+    });
+
+    // The operator commands (npm run dlq:inspect / dlq:redrive) find the queues by these outputs.
+    stackOutput(this, 'IdempotencyTableName', { value: this.tables.idempotency.tableName, description: 'The key table (Powertools idempotency records)' });
+    stackOutput(this, 'LedgerTableName', { value: this.tables.ledger.tableName, description: 'The payments ledger' });
+    stackOutput(this, 'ChargeQueueUrl', { value: this.queue.queue.queueUrl });
+    stackOutput(this, 'ChargeQueueArn', { value: this.queue.queue.queueArn });
+    stackOutput(this, 'DeadLetterQueueUrl', { value: this.queue.deadLetterQueue.queueUrl });
+    stackOutput(this, 'DeadLetterQueueArn', { value: this.queue.deadLetterQueue.queueArn });
+    // `npm run reconcile` invokes it for one run now.
+    stackOutput(this, 'ReconcilerFunctionName', { value: this.reconciler.function.function.functionName });
+    // `npm run audit` invokes it for a report now.
+    stackOutput(this, 'AuditFunctionName', { value: this.audit.function.function.functionName });
+    // `npm run events:catch-up` invokes it for one run now.
+    stackOutput(this, 'EventsCatchUpFunctionName', { value: this.eventsCatchUp.function.function.functionName });
+  }
+}
