@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseForm } from 'qs';
+import { parameterRefusal } from './accepted-params';
 import { createDisputes, type Dispute, type DisputeControls } from './disputes';
 import { createRefunds, type Refund, type RefundControls, type RefundReason } from './refunds';
 import {
@@ -28,7 +29,8 @@ export type { Charge, Dispute, DisputeControls, DisputeReason, PaymentIntent, Re
  * over HTTP. It keeps Stripe's idempotency semantics, which stripe-mock (the official mock) does
  * not: the same key replays the first response, the same key with other parameters is a 400
  * `idempotency_error`, and a key whose first request is still running is a 409.
- * Written by hand because no published package emulates those semantics.
+ * Written by hand because no published package emulates those semantics. The parameters it
+ * accepts come from the pinned stripe SDK's types (stripe-params.json, by scripts/stripe-params.ts).
  *
  * Besides PaymentIntents it keeps what happens to a payment afterwards: refunds (with Stripe's
  * refusals and its asynchronous test cards), disputes, and every event, listed by the Events API
@@ -148,18 +150,20 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
 
   function createPaymentIntent(params: Record<string, unknown>): StoredResponse {
     const amount = Number(params.amount);
-    if (params.amount === undefined) return invalidRequest('Missing required param: amount.', 'amount', 'parameter_missing');
-    if (!Number.isInteger(amount) || amount < 1) return invalidRequest('Invalid integer: amount.', 'amount');
+    // Guessed: the wording Stripe gives a payout of less than 1.
+    if (amount < 1) return invalidRequest('This value must be greater than or equal to 1.', 'amount', 'parameter_invalid_integer');
     // Stripe's smallest charge is about half a dollar in most currencies.
     if (amount < MINIMUM_AMOUNT) return invalidRequest(`Amount must be at least ${MINIMUM_AMOUNT}.`, 'amount', 'amount_too_small');
-    if (typeof params.currency !== 'string' || !/^[a-z]{3}$/i.test(params.currency)) {
-      return invalidRequest('Invalid currency.', 'currency');
-    }
+    const currency = String(params.currency);
+    if (!/^[a-z]{3}$/i.test(currency)) return invalidRequest('Invalid currency.', 'currency');
     const paymentMethod = typeof params.payment_method === 'string' ? params.payment_method : null;
     if (paymentMethod !== null && !isKnownPaymentMethod(paymentMethod)) {
       return invalidRequest(`No such PaymentMethod: '${paymentMethod}'`, 'payment_method', 'resource_missing');
     }
+    const automaticPaymentMethods = automaticPaymentMethodsOf(params);
     const confirm = params.confirm === 'true';
+    // Refused before a PaymentIntent is made (whether Stripe makes one first is not documented).
+    if (confirm && needsReturnUrl(automaticPaymentMethods, params)) return invalidRequest(RETURN_URL_REQUIRED);
     if (confirm && paymentMethod === null) {
       return invalidRequest("You cannot confirm this PaymentIntent because it's missing a payment method.", 'payment_method');
     }
@@ -168,11 +172,12 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       id,
       object: 'payment_intent',
       amount,
-      currency: params.currency.toLowerCase(),
+      currency: currency.toLowerCase(),
       status: paymentMethod === null ? 'requires_payment_method' : 'requires_confirmation',
       customer: typeof params.customer === 'string' ? params.customer : null,
       description: typeof params.description === 'string' ? params.description : null,
       payment_method: paymentMethod,
+      automatic_payment_methods: automaticPaymentMethods,
       metadata: (params.metadata as Record<string, string> | undefined) ?? {},
       client_secret: `${id}_secret_${randomBytes(8).toString('hex')}`,
       created: nowInSeconds(),
@@ -238,6 +243,10 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   function confirmPaymentIntent(id: string, params: Record<string, unknown>): StoredResponse {
     const intent = paymentIntents.get(id);
     if (intent === undefined) return invalidRequest(`No such payment_intent: '${id}'`, 'intent', 'resource_missing', 404);
+    if (needsReturnUrl(intent.automatic_payment_methods, params)) {
+      // As Stripe answers it: with the PaymentIntent, unchanged.
+      return { status: 400, body: { error: { type: 'invalid_request_error', message: RETURN_URL_REQUIRED, payment_intent: intent } } };
+    }
     const paymentMethod = typeof params.payment_method === 'string' ? params.payment_method : intent.payment_method;
     if (paymentMethod === null || !isKnownPaymentMethod(paymentMethod)) {
       return invalidRequest('A known test payment method is required.', 'payment_method', 'resource_missing');
@@ -320,6 +329,8 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   }
 
   function route(method: string, path: string, params: Record<string, unknown>): StoredResponse {
+    const refusal = parameterRefusal(method, path, params);
+    if (refusal !== undefined) return refusal;
     const answer = answerOf(method, path, params);
     return method === 'GET' && path.startsWith('/v1/payment_intents') ? expandLatestCharge(answer, params) : answer;
   }
@@ -462,6 +473,20 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
 }
 
 const MINIMUM_AMOUNT = 50;
+
+/** Stripe's refusal of a confirmation that may have to send the customer elsewhere, when nothing says where they come back to. */
+const RETURN_URL_REQUIRED =
+  "This PaymentIntent is configured to accept payment methods enabled in your Dashboard. Because some of these payment methods might redirect your customer off of your page, you must provide a `return_url`. If you don't want to accept redirect-based payment methods, set `automatic_payment_methods[enabled]` to `true` and `automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and Payment Intents.";
+
+/** `automatic_payment_methods` as a PaymentIntent keeps it: redirects are allowed unless the request says `never`. */
+function automaticPaymentMethodsOf(params: Record<string, unknown>): PaymentIntent['automatic_payment_methods'] {
+  const requested = params.automatic_payment_methods as { enabled: string; allow_redirects?: 'always' | 'never' } | undefined;
+  return requested === undefined ? null : { enabled: requested.enabled === 'true', allow_redirects: requested.allow_redirects ?? 'always' };
+}
+
+/** A confirmation may redirect when automatic payment methods allow it, and then Stripe wants a `return_url`. */
+const needsReturnUrl = (automatic: PaymentIntent['automatic_payment_methods'], params: Record<string, unknown>): boolean =>
+  automatic?.enabled === true && automatic.allow_redirects !== 'never' && params.return_url === undefined;
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -11,6 +11,7 @@ export interface PaymentIntent {
   customer: string | null;
   description: string | null;
   payment_method: string | null;
+  automatic_payment_methods: { enabled: boolean; allow_redirects: 'always' | 'never' } | null;
   metadata: Record<string, string>;
   client_secret: string;
   created: number;
@@ -104,7 +105,7 @@ export function listPage<T extends { id: string; created: number }>(
 ): StoredResponse {
   const limit = params.limit === undefined ? 10 : Number(params.limit);
   // Guessed wording: Stripe refuses a limit outside 1–100, but its message was not found.
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) return invalidRequest('Invalid limit: must be an integer between 1 and 100.', 'limit');
+  if (limit < 1 || limit > 100) return invalidRequest('Invalid limit: must be an integer between 1 and 100.', 'limit');
   const inRange = [...items].reverse().filter((item) => createdMatches(item.created, params.created));
   // Array#sort is stable, so objects of the same second stay newest-inserted first.
   inRange.sort((a, b) => b.created - a.created);
