@@ -9,6 +9,23 @@ export interface QueuePoller {
   stop(): Promise<void>;
 }
 
+/** A batch that outlived the worker's timeout, as Lambda ends a function that does. */
+export class WorkerTimeoutError extends Error {
+  override name = 'WorkerTimeoutError';
+}
+
+export interface QueuePollerOptions {
+  /** Tests shorten it so a batch that hangs (a crash) fails within their time. */
+  workerTimeoutSeconds?: number;
+  /** Told of each batch that failed as a whole (its messages come back); by default it is printed. */
+  onBatchFailure?: (error: unknown) => void;
+}
+
+/** What `npm start` prints when a batch failed as a whole. */
+export function printBatchFailure(error: unknown): void {
+  console.error('local queue poller: batch failed, its messages will be received again', errorSummary(error));
+}
+
 /**
  * Does locally what the Lambda event source mapping does in AWS: receive a batch, invoke the worker
  * handler, delete the records it did not report as failed, and leave the failed ones to come back
@@ -18,8 +35,7 @@ export function startQueuePoller(
   sqs: SQSClient,
   queueUrl: string,
   handler: QueueHandler,
-  /** Tests shorten it so a batch that hangs (a crash) fails within their time. */
-  workerTimeoutSeconds: number = chargeQueue.workerTimeoutSeconds,
+  { workerTimeoutSeconds = chargeQueue.workerTimeoutSeconds, onBatchFailure = printBatchFailure }: QueuePollerOptions = {},
 ): QueuePoller {
   let running = true;
   const loop = (async () => {
@@ -40,7 +56,7 @@ export function startQueuePoller(
         // Like Lambda: a batch that outlives the function's timeout failed as a whole; nothing is deleted.
         let timer: NodeJS.Timeout | undefined;
         const timedOut = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('the worker timed out')), timeoutMs);
+          timer = setTimeout(() => reject(new WorkerTimeoutError('the worker timed out')), timeoutMs);
         });
         const { batchItemFailures } = await Promise.race([handler(event, lambdaContext(timeoutMs, 'chargeWorker')), timedOut]).finally(() =>
           clearTimeout(timer),
@@ -59,7 +75,7 @@ export function startQueuePoller(
         }
       } catch (error) {
         if (!running) break;
-        console.error('local queue poller: batch failed, its messages will be received again', errorSummary(error));
+        onBatchFailure(error);
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }

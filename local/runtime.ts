@@ -249,6 +249,8 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       queueEndpoint: sqsQueryEndpoint(integrationSqs, queues.queueUrl),
       timeoutSeconds: CHARGE_FUNCTION_TIMEOUT_SECONDS,
       onRequest: settings.onRequest,
+    }).catch((error: unknown) => {
+      throw withPortAdvice(error, settings.port);
     });
     stops.push(api.stop);
     stripeEmulator?.webhooks.addEndpoint({ url: `${api.url}/webhooks/stripe`, secret: stripeWebhookSecret });
@@ -270,6 +272,15 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     await stop();
     throw error;
   }
+}
+
+/** The API's port is the one a developer picks (PORT): when it is taken, say what likely holds it and how to pick another. */
+function withPortAdvice(error: unknown, port: number): unknown {
+  if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') return error;
+  return new Error(
+    `port ${port} is already in use (another npm start?): stop what holds it (lsof -i :${port} shows it) or set PORT to another port, e.g. PORT=${port + 1} npm start`,
+    { cause: error },
+  );
 }
 
 /** `local-<user>-<host>`: a default that two developers on one Stripe test account do not share. */

@@ -52,7 +52,7 @@ Try it:
   npm run dlq:inspect -- --local
   npm run reconcile -- --local
   npm run events:catch-up -- --local
-  npm run smoke -- --url ${runtime.url}
+  npm run smoke -- --local
 
 One line per request below; the handlers' logs with LOG_FORMAT=json (or POWERTOOLS_DEV=true to pretty-print).
 Press Ctrl-C to stop.`);

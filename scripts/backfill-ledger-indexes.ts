@@ -10,7 +10,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { backfillIndexKeys } from '../lambdas/adapters/dynamodb-ledger';
 import { stackOutputs } from './stack-outputs';
 
-stackOutputs()
+stackOutputs({ hasLocalMode: false })
   .then((output) => backfillIndexKeys(new DynamoDBClient({}), output('LedgerTableName')))
   .then((counts) => console.table(counts))
   .catch((error: unknown) => {

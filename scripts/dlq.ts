@@ -29,7 +29,7 @@ async function resolveTarget(local: boolean): Promise<Target> {
     const runtime = readRuntimeFile();
     return { sqs: localSqsClient(runtime.sqsEndpoint), ...runtime.queues };
   }
-  const output = await stackOutputs();
+  const output = await stackOutputs({ hasLocalMode: true });
   return {
     sqs: new SQSClient({}),
     queueUrl: output('ChargeQueueUrl'),

@@ -17,11 +17,16 @@ export async function runOperation(
     if (!response.ok) throw new Error(`the ${operation} run failed: ${JSON.stringify(answer)}`);
     return answer;
   }
-  const output = await stackOutputs();
-  const { Payload, FunctionError } = await new LambdaClient({}).send(
+  const output = await stackOutputs({ hasLocalMode: true });
+  const invoked = await new LambdaClient({}).send(
     new InvokeCommand({ FunctionName: output(functionOutput), InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify(input)) }),
   );
-  const answer = JSON.parse(new TextDecoder().decode(Payload ?? new Uint8Array())) as unknown;
-  if (FunctionError !== undefined) throw new Error(`the ${operation} run failed: ${JSON.stringify(answer)}`);
-  return answer;
+  return invocationAnswer(operation, invoked);
+}
+
+/** The function's answer, or, when it failed, an error with its reply (an error report, perhaps not even JSON: never parsed as an answer). */
+export function invocationAnswer(operation: string, { Payload, FunctionError }: { Payload?: Uint8Array; FunctionError?: string }): unknown {
+  const reply = new TextDecoder().decode(Payload ?? new Uint8Array());
+  if (FunctionError !== undefined) throw new Error(`the ${operation} run failed (${FunctionError}): ${reply}`);
+  return JSON.parse(reply) as unknown;
 }

@@ -144,6 +144,7 @@ export async function soak(parts: LocalParts, sqs: SQSClient): Promise<string[]>
     `| expired (nothing charged, nobody retried) | ${byStatus('expired')} |`,
     `| still pending | ${byStatus('pending')} |`,
     `| dead-lettered | ${deadLettered} |`,
+    `| queue batches that timed out (a worker crash, or slower than its 1 s) | ${workers.reduce((sum, worker) => sum + worker.timedOutBatches(), 0)} |`,
     `| PaymentIntents created | ${intents.reduce((sum, list) => sum + list.length, 0)} |`,
     `| orders with more than one PaymentIntent | ${intents.filter((list) => list.length > 1).length} |`,
     `| orders with a PaymentIntent but no ledger record | ${orders.filter((order, i) => intents[i].length > 0 && !recorded.has(order.orderId)).length} |`,

@@ -201,7 +201,7 @@ export class Monitoring extends Construct {
         [
           new TextWidget({
             markdown:
-              "# Exactly-once payments\nAPI stage `v1`, every function, both tables, the queue, and the business metrics. Alarms notify the alarm topic; docs/operations.md (Dashboard and alarms) says what to do.",
+              '# Exactly-once payments\nAPI stage `v1`, every function, both tables, the queue, and the business metrics. Alarms notify the alarm topic; docs/operations.md (Dashboard and alarms) says what to do.',
             width: 24,
             height: 2,
           }),

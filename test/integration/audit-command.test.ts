@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -59,5 +59,19 @@ describe('npm run audit', () => {
     const json = await runAudit(differences, '--json');
     expect(json.status).toBe(1);
     expect(JSON.parse(json.stdout)).toEqual(differences);
+  });
+
+  it('without an AWS region says to set AWS_REGION or AWS_PROFILE, or to add -- --local, and exits 2', () => {
+    const { AWS_REGION: _region, AWS_DEFAULT_REGION: _defaultRegion, AWS_PROFILE: _profile, STACK_NAME: _stack, ...environment } = process.env;
+    const nowhere = join(tmpdir(), `no-aws-config-${process.pid}`);
+    const audit = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/audit.ts'], {
+      cwd: resolve(__dirname, '../..'),
+      env: { ...environment, AWS_CONFIG_FILE: nowhere, AWS_SHARED_CREDENTIALS_FILE: nowhere },
+      encoding: 'utf8',
+    });
+    expect(audit.status).toBe(2);
+    expect(audit.stderr.trim()).toBe(
+      'no AWS region: set AWS_REGION (or AWS_PROFILE, a profile with a region) to act on the deployed stack ExactlyOncePayments, or add `-- --local` to act on the local runtime of `npm start`',
+    );
   });
 });

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../../local/free-port';
@@ -18,8 +18,8 @@ interface RunningStart {
   output: () => string;
 }
 
-async function npmStart(extraEnv: Record<string, string> = {}): Promise<RunningStart> {
-  const port = await freePort();
+/** `npm start` on this port, its stdout and stderr together. */
+function spawnStart(port: number, extraEnv: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
     cwd: resolve(__dirname, '../..'),
     // As a newcomer's shell has it: none of the variables the tests set to keep their own output quiet.
@@ -36,13 +36,19 @@ async function npmStart(extraEnv: Record<string, string> = {}): Promise<RunningS
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return { child, output: () => output };
+}
+
+async function npmStart(extraEnv: Record<string, string> = {}): Promise<RunningStart> {
+  const port = await freePort();
+  const { child, output } = spawnStart(port, extraEnv);
   const deadline = Date.now() + 45_000;
-  while (!/Press Ctrl-C to stop/.test(output)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not get ready:\n${output}`);
+  while (!/Press Ctrl-C to stop/.test(output())) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not get ready:\n${output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  const dynamoDbPort = Number(/DynamoDB: http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
-  return { child, apiUrl: `http://127.0.0.1:${port}`, dynamoDbPort, output: () => output };
+  const dynamoDbPort = Number(/DynamoDB: http:\/\/127\.0\.0\.1:(\d+)/.exec(output())?.[1]);
+  return { child, apiUrl: `http://127.0.0.1:${port}`, dynamoDbPort, output };
 }
 
 function withoutTestQuieting(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -118,10 +124,11 @@ describe('npm start', () => {
     expect(running.output()).toMatch(/^GET \/payments\/smoke-2 200 \d+ ms smoke-2$/m);
     expect(running.output()).not.toContain('charge finished');
 
-    // The script that checks a deployed stack, against this one.
-    const smoke = spawnSync('npm', ['run', 'smoke', '--', '--url', running.apiUrl], {
+    // The script that checks a deployed stack, against this one, as the banner (and the README) says to run it.
+    expect(running.output()).toContain('npm run smoke -- --local\n');
+    const smoke = spawnSync('npm', ['run', 'smoke', '--', '--local'], {
       cwd: resolve(__dirname, '../..'),
-      env: withoutTestQuieting(process.env),
+      env: { ...withoutTestQuieting(process.env), LOCAL_RUNTIME_FILE: runtimeFile },
       encoding: 'utf8',
     });
     expect(smoke.stdout).toContain('All 12 checks passed.');
@@ -163,6 +170,23 @@ describe('npm start', () => {
     expect(existsSync(runtimeFile)).toBe(false); // removed on the way out
     expect(await portAnswers(running.dynamoDbPort)).toBe(false);
     expect(dynamoDbLocalProcesses(running.dynamoDbPort)).toEqual([]);
+  });
+
+  it('names the port, what may hold it and the PORT variable when the port is taken, and exits 1', async () => {
+    const holder = createServer();
+    await new Promise<void>((listening) => holder.listen(0, '127.0.0.1', listening));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const { child, output } = spawnStart(port);
+      const exitCode = await new Promise<number | null>((exited) => child.once('exit', exited));
+      expect(exitCode).toBe(1);
+      expect(output()).toContain(`port ${port} is already in use (another npm start?)`);
+      expect(output()).toContain(`lsof -i :${port}`);
+      expect(output()).toContain(`PORT=${port + 1} npm start`);
+      expect(existsSync(runtimeFile)).toBe(false);
+    } finally {
+      holder.close();
+    }
   });
 
   it("prints the handlers' structured logs with LOG_FORMAT=json, never a signing secret it was given, and leaves no DynamoDB Local behind when it is killed outright", async () => {

@@ -8,7 +8,7 @@ import { type AuditReport, createAudit, windowStart } from '../../lambdas/core/a
 import { createReconcilePending } from '../../lambdas/core/reconcile-pending';
 import { createReconcileRefunds } from '../../lambdas/core/reconcile-refunds';
 import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker';
-import { type QueuePoller, startQueuePoller } from '../../local/queue-poller';
+import { printBatchFailure, type QueuePoller, startQueuePoller, WorkerTimeoutError } from '../../local/queue-poller';
 import { createQueues, type LocalQueues } from '../../local/queues';
 import type { TableNames } from '../../local/tables';
 import { type FaultPlan, type FaultyPath, faultyDynamoDb, faultyStripe } from './faults';
@@ -40,14 +40,17 @@ export function faultyServiceOptions(parts: LocalParts, deployment: Deployment, 
   };
 }
 
-/** A queue and its dead-letter queue, consumed by a worker that meets the plan's faults (as the event source mapping would, with a short timeout). */
+/**
+ * A queue and its dead-letter queue, consumed by a worker that meets the plan's faults (as the event
+ * source mapping would, with a short timeout). `timedOutBatches()` counts the batches that timed out.
+ */
 export async function startFaultyWorker(
   parts: LocalParts,
   sqs: SQSClient,
   deployment: Deployment,
   plan: FaultPlan,
   prefix: string,
-): Promise<LocalQueues & { poller: QueuePoller; options: ChargeServiceOptions }> {
+): Promise<LocalQueues & { poller: QueuePoller; options: ChargeServiceOptions; timedOutBatches: () => number }> {
   const queues = await createQueues(sqs, prefix, { visibilityTimeoutSeconds: 1 });
   const options = faultyServiceOptions(parts, deployment, plan);
   const worker = createChargeWorkerHandler(
@@ -58,7 +61,16 @@ export async function startFaultyWorker(
     },
     silentLogger,
   );
-  return { ...queues, options, poller: startQueuePoller(sqs, queues.queueUrl, worker, LOCK_MS / 1000) };
+  let timedOut = 0;
+  const poller = startQueuePoller(sqs, queues.queueUrl, worker, {
+    workerTimeoutSeconds: LOCK_MS / 1000,
+    // A crash never returns, so its batch times out: expected, and counted; any other failure is not.
+    onBatchFailure: (error) => {
+      if (error instanceof WorkerTimeoutError) timedOut += 1;
+      else printBatchFailure(error);
+    },
+  });
+  return { ...queues, options, poller, timedOutBatches: () => timedOut };
 }
 
 /** Messages on these queues, visible or in flight. */
