@@ -12,9 +12,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
-import type { ChargeRequest } from '../contract/payment-request';
 import { createdIndex, INDEX_SHARDS, type IndexDefinition, ledgerTable, pendingIndex, unsettledRefundsIndex } from '../contract/tables';
-import { type LedgerFact, type LedgerRecord, namespaceOf, type OrderChannel, type OrderOrigin, type PaymentsLedger } from '../core/charge-order';
+import { type LedgerFact, type LedgerRecord, namespaceOf, type OrderChannel, type PaymentsLedger } from '../core/charge-order';
 import { PaymentInProgressError, StoreUnavailableError } from '../core/errors';
 import type { DisputeUpdate, FactOutcome, LedgerObserver, PaymentStatusUpdate } from '../core/payment-events';
 import type { PendingLedger } from '../core/reconcile-pending';
@@ -69,23 +68,11 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
   }
 
   return {
-    async createPendingOrGet(order: ChargeRequest, { channel, namespace }: OrderOrigin, now: string) {
+    async createPendingOrGet(record: LedgerRecord) {
       const pending: LedgerRecord & IndexKeys = {
-        orderId: order.orderId,
-        status: 'pending',
-        amount: order.amount,
-        currency: order.currency,
-        paymentMethod: order.paymentMethod,
-        customerId: order.customerId,
-        description: order.description,
-        channel,
-        // Records made before namespaces stay without one (BEFORE_NAMESPACES); a new one always has it.
-        namespace: namespace === BEFORE_NAMESPACES ? undefined : namespace,
-        attemptAt: now,
-        pendingShard: pendingShardOf(order.orderId),
-        createdDayShard: createdDayShardKey(now, shardOf(order.orderId)),
-        createdAt: now,
-        updatedAt: now,
+        ...record,
+        pendingShard: pendingShardOf(record.orderId),
+        createdDayShard: createdDayShardKey(record.createdAt, shardOf(record.orderId)),
       };
       try {
         // Unique constraint and check-before-write in one request: the old item comes back on conflict.

@@ -1,13 +1,7 @@
 import Stripe from 'stripe';
-import {
-  BEFORE_NAMESPACES,
-  PAYMENT_METADATA,
-  paymentMetadata,
-  refundMetadata,
-  stripeIdempotencyKey,
-  stripeRefundIdempotencyKey,
-} from '../contract/payment-metadata';
+import { BEFORE_NAMESPACES, PAYMENT_METADATA } from '../contract/payment-metadata';
 import type { ChargeRequest } from '../contract/payment-request';
+import { REQUEST_FIELD_OF_STRIPE_PARAMETER } from '../contract/request-fields';
 import { STRIPE_LOOKUP_TIMEOUT_MS, STRIPE_MAX_NETWORK_RETRIES, STRIPE_TIMEOUT_MS } from '../contract/settings';
 import type { AuditDependencies, StripePayment } from '../core/audit';
 import type { PaymentAttempt, PaymentProvider } from '../core/charge-order';
@@ -23,7 +17,8 @@ import {
 import { isPaymentOf, ownOrderId } from '../core/payment-ownership';
 import type { PaymentLookups } from '../core/reconcile-pending';
 import type { RefundLookups } from '../core/reconcile-refunds';
-import type { RefundAttempt, RefundProvider, StripeRefundRequest, StripeRefundStatus } from '../core/refund-order';
+import type { RefundAttempt, RefundProvider, StripeRefundStatus } from '../core/refund-order';
+import type { PaymentIntentCreate, RefundCreate } from '../core/stripe-requests';
 import { inSubsegment } from './tracing';
 
 /** The most PaymentIntents a listing reads before it gives up (and answers "unsure"). */
@@ -31,15 +26,6 @@ const LISTING_LIMIT = 5_000;
 
 /** PaymentIntent states in which the money is (or will be) collected without the customer's help. */
 const PAID_STATUSES = new Set(['succeeded', 'processing', 'requires_capture']);
-
-/** Stripe's parameter names, as the fields of our request that carry them. */
-const REQUEST_FIELDS: Record<string, string> = {
-  amount: 'amount',
-  currency: 'currency',
-  payment_method: 'paymentMethod',
-  customer: 'customerId',
-  description: 'description',
-};
 
 /**
  * A Stripe client for the real API, or for a Stripe-compatible server when `apiBase` is given
@@ -71,36 +57,22 @@ export function createStripePayments(
   observeCreate?: (milliseconds: number) => void,
 ): PaymentProvider & PaymentLookups {
   return {
-    async createPayment(order: ChargeRequest, namespace: string): Promise<PaymentAttempt> {
+    async createPayment(create: PaymentIntentCreate): Promise<PaymentAttempt> {
       // Text that is not well-formed Unicode cannot be encoded into a request: nothing is sent, and
       // the same request would fail the same way for ever. (Decided here, from the input, so that
       // no error after a request went out can ever be taken for "nothing was sent".)
-      const unsendable = unsendableField(order);
+      const unsendable = unsendableField(create.params);
       if (unsendable !== undefined) throw new PaymentRejectedError(unsendable, 'request_not_sendable');
       const stripe = await clientOrUnavailable(getClient);
       const started = Date.now();
       try {
+        // Sent exactly as built from the stored record; a retry after a crash gets the first PaymentIntent back.
         const intent = await inSubsegment('Stripe: create PaymentIntent', () =>
-          stripe.paymentIntents.create(
-            {
-              amount: order.amount,
-              currency: order.currency,
-              customer: order.customerId,
-              description: order.description,
-              payment_method: order.paymentMethod,
-              // Without a payment method the customer confirms later (Stripe.js); with one, charge now.
-              confirm: order.paymentMethod !== undefined,
-              // A server-side charge cannot follow a redirect, so only offer methods that need none.
-              automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
-              metadata: paymentMetadata(namespace, order.orderId),
-            },
-            // A retry after a crash gets the first PaymentIntent back; another deployment's key differs.
-            { idempotencyKey: stripeIdempotencyKey(namespace, order.orderId) },
-          ),
+          stripe.paymentIntents.create(create.params, { idempotencyKey: create.idempotencyKey }),
         );
         return attemptOf(intent);
       } catch (error) {
-        return declineOrThrow(order, namespace, error);
+        return declineOrThrow(create, error);
       } finally {
         observeCreate?.(Date.now() - started);
       }
@@ -170,33 +142,23 @@ export function createStripeRefunds(getClient: () => Promise<Stripe>): RefundPro
       }
     },
 
-    async createRefund(request: StripeRefundRequest, namespace: string): Promise<RefundAttempt> {
+    async createRefund(create: RefundCreate): Promise<RefundAttempt> {
       const stripe = await clientOrUnavailable(getClient);
       try {
-        const refund = await inSubsegment('Stripe: create Refund', () =>
-          stripe.refunds.create(
-            {
-              payment_intent: request.paymentId,
-              amount: request.amount,
-              reason: request.reason,
-              metadata: refundMetadata(namespace, request.orderId, request.refundId),
-            },
-            // A retry after a lost answer gets the first refund back, never a second one.
-            { idempotencyKey: stripeRefundIdempotencyKey(namespace, request.orderId, request.refundId) },
-          ),
-        );
+        // Sent exactly as built from the stored entry; a retry after a lost answer gets the first refund back.
+        const refund = await inSubsegment('Stripe: create Refund', () => stripe.refunds.create(create.params, { idempotencyKey: create.idempotencyKey }));
         return refundAttemptOf(refund);
       } catch (error) {
-        throw refundFailure(request, error);
+        throw refundFailure(create, error);
       }
     },
 
-    async findRefund(request: StripeRefundRequest, namespace: string): Promise<RefundAttempt | undefined> {
+    async findRefund(create: RefundCreate): Promise<RefundAttempt | undefined> {
       const stripe = await clientOrUnavailable(getClient);
       try {
         // A listing of the PaymentIntent's refunds is current (search is not), so "none" can be trusted.
-        for await (const refund of stripe.refunds.list({ payment_intent: request.paymentId, limit: 100 })) {
-          if (isRefundOf(namespace, refund, request)) return refundAttemptOf(refund);
+        for await (const refund of stripe.refunds.list({ payment_intent: create.params.payment_intent, limit: 100 })) {
+          if (isRefundOf(refund, create)) return refundAttemptOf(refund);
         }
       } catch (error) {
         throw providerUnavailable(error);
@@ -207,8 +169,8 @@ export function createStripeRefunds(getClient: () => Promise<Stripe>): RefundPro
 }
 
 /** True only for a refund this deployment made for exactly this order and refundId. */
-function isRefundOf(namespace: string, refund: Stripe.Refund, request: StripeRefundRequest): boolean {
-  return ownOrderId(namespace, refund) === request.orderId && refund.metadata?.[PAYMENT_METADATA.refundId] === request.refundId;
+function isRefundOf(refund: Stripe.Refund, { namespace, orderId, refundId }: RefundCreate): boolean {
+  return ownOrderId(namespace, refund) === orderId && refund.metadata?.[PAYMENT_METADATA.refundId] === refundId;
 }
 
 function refundAttemptOf(refund: Stripe.Refund): RefundAttempt {
@@ -217,7 +179,7 @@ function refundAttemptOf(refund: Stripe.Refund): RefundAttempt {
 }
 
 /** Stripe's refusal of a refund as the use case's errors; anything else may or may not have reached Stripe. */
-function refundFailure(request: StripeRefundRequest, error: unknown): Error {
+function refundFailure(request: RefundCreate, error: unknown): Error {
   if (!(error instanceof Stripe.errors.StripeError)) return providerUnavailable(error);
   if (error.statusCode === 409) return new PaymentInProgressError({ cause: error });
   // Stripe has this key with other parameters: a refund may exist under it, so nothing is released.
@@ -308,7 +270,7 @@ function attemptOf(intent: Stripe.PaymentIntent): PaymentAttempt {
   return { status: 'requires_action', ...known, clientSecret: intent.client_secret ?? undefined };
 }
 
-function declineOrThrow(order: ChargeRequest, namespace: string, error: unknown): PaymentAttempt {
+function declineOrThrow(create: PaymentIntentCreate, error: unknown): PaymentAttempt {
   // Not an answer from Stripe that we understand: the request may or may not have reached it, so
   // only a retry with the same key can tell.
   if (!(error instanceof Stripe.errors.StripeError)) throw providerUnavailable(error);
@@ -324,11 +286,15 @@ function declineOrThrow(order: ChargeRequest, namespace: string, error: unknown)
   }
   // 409: another request with this key is still running at Stripe (stripe-node already retried).
   if (error.statusCode === 409) throw new PaymentInProgressError({ cause: error });
-  if (error instanceof Stripe.errors.StripeIdempotencyError) throw new OrderConflictError(order.orderId, ['payment details']);
+  if (error instanceof Stripe.errors.StripeIdempotencyError) throw new OrderConflictError(create.orderId, ['payment details']);
   if (error instanceof Stripe.errors.StripeInvalidRequestError) {
     // A refused confirm may come after Stripe created the PaymentIntent: it says so, and the order keeps it.
-    const made = error.payment_intent !== undefined && isPaymentOf(namespace, error.payment_intent, order) ? attemptOf(error.payment_intent) : undefined;
-    throw new PaymentRejectedError(REQUEST_FIELDS[error.param ?? ''] ?? 'body', error.code ?? 'invalid_request', { cause: error, paymentMade: made });
+    const order = { orderId: create.orderId, amount: create.params.amount, currency: create.params.currency };
+    const made = error.payment_intent !== undefined && isPaymentOf(create.namespace, error.payment_intent, order) ? attemptOf(error.payment_intent) : undefined;
+    throw new PaymentRejectedError(REQUEST_FIELD_OF_STRIPE_PARAMETER[error.param ?? ''] ?? 'body', error.code ?? 'invalid_request', {
+      cause: error,
+      paymentMade: made,
+    });
   }
   throw providerFailure(error);
 }
@@ -341,6 +307,7 @@ function providerFailure(error: Stripe.errors.StripeError): PaymentProviderError
 }
 
 /** The first request field whose text no request can carry (an unpaired surrogate), if any. */
-function unsendableField(order: ChargeRequest): string | undefined {
-  return Object.entries(order).find(([, value]) => typeof value === 'string' && !value.isWellFormed())?.[0];
+function unsendableField(params: PaymentIntentCreate['params']): string | undefined {
+  const parameter = Object.entries(params).find(([, value]) => typeof value === 'string' && !value.isWellFormed())?.[0];
+  return parameter === undefined ? undefined : (REQUEST_FIELD_OF_STRIPE_PARAMETER[parameter] ?? parameter);
 }

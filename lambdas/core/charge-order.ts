@@ -4,6 +4,7 @@ import { STRIPE_KEY_TRUSTED_FOR_MS } from '../contract/settings';
 import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from './errors';
 import { type DisputeState, factVersion } from './payment-events';
 import type { Refunds } from './refund-order';
+import { type PaymentIntentCreate, paymentIntentCreateOf } from './stripe-requests';
 
 /**
  * Ledger states. `pending` is written before Stripe is called, so a crash between the charge and
@@ -91,10 +92,10 @@ export type LedgerFact = Omit<PaymentAttempt, 'clientSecret' | 'paymentCreated'>
 
 export interface PaymentsLedger {
   /**
-   * Creates the order's `pending` record, its first attempt starting now, unless the order exists
-   * (one conditional write). Returns the existing record, or undefined when this call created it.
+   * Stores the order's `pending` record (pendingRecordOf) unless the order exists (one conditional
+   * write). Returns the existing record, or undefined when this call stored the given one.
    */
-  createPendingOrGet(order: ChargeRequest, origin: OrderOrigin, now: string): Promise<LedgerRecord | undefined>;
+  createPendingOrGet(pending: LedgerRecord): Promise<LedgerRecord | undefined>;
   /**
    * Marks a new attempt on a `pending` or `expired` record (it becomes `pending`, attempted now),
    * before Stripe is called, so the reconciler leaves it alone. A record written before records
@@ -109,8 +110,8 @@ export interface PaymentsLedger {
 }
 
 export interface PaymentProvider {
-  /** Creates (and, with a payment method, confirms) the order's PaymentIntent, keyed on the orderId in the namespace. */
-  createPayment(order: ChargeRequest, namespace: string): Promise<PaymentAttempt>;
+  /** Sends the order's PaymentIntent create (stripe-requests.ts), as built: it creates and, with a payment method, confirms it. */
+  createPayment(create: PaymentIntentCreate): Promise<PaymentAttempt>;
   /**
    * Finds the order's PaymentIntent by its metadata, once Stripe may have forgotten the key: only
    * one made in this namespace for this orderId, amount and currency (payment-ownership.ts).
@@ -150,9 +151,10 @@ export interface ChargeOrderDependencies {
  */
 export function createChargeOrder({ ledger, payments, origin, now = () => new Date() }: ChargeOrderDependencies) {
   return async function chargeOrder(order: ChargeRequest): Promise<ChargeResult> {
-    const existing = await ledger.createPendingOrGet(order, origin, now().toISOString());
-    let request = order;
-    let namespace = origin.namespace;
+    const pending = pendingRecordOf(order, origin, now().toISOString());
+    const existing = await ledger.createPendingOrGet(pending);
+    // What is sent to Stripe comes from the stored record, the first time and on every resume.
+    let stored = pending;
     if (existing !== undefined) {
       assertSamePayment(existing, order);
       if (!RESUMABLE_STATUSES.includes(existing.status)) return replayOf(existing);
@@ -160,10 +162,9 @@ export function createChargeOrder({ ledger, payments, origin, now = () => new Da
       const resumed = await ledger.markAttempt(order.orderId, origin.channel, now().toISOString());
       if (!RESUMABLE_STATUSES.includes(resumed.status)) return replayOf(resumed);
       // Resume with exactly what was first sent to Stripe: a changed description must not break the key.
-      request = requestOf(existing);
-      namespace = namespaceOf(existing);
+      stored = existing;
       if (now().getTime() - Date.parse(existing.createdAt) > STRIPE_KEY_TRUSTED_FOR_MS) {
-        const found = await payments.findPayment(request, namespace);
+        const found = await payments.findPayment(existing, namespaceOf(existing));
         if (found !== undefined) {
           return toChargeResult(await ledger.finalize(order.orderId, ledgerFact(found), now().toISOString()), false, found.clientSecret);
         }
@@ -171,7 +172,7 @@ export function createChargeOrder({ ledger, payments, origin, now = () => new Da
     }
     let attempt: PaymentAttempt;
     try {
-      attempt = await payments.createPayment(request, namespace);
+      attempt = await payments.createPayment(paymentIntentCreateOf(stored));
     } catch (error) {
       if (error instanceof PaymentRejectedError) {
         // Stripe made a PaymentIntent, then refused to confirm it: the order keeps it, never freed for a second one.
@@ -214,8 +215,26 @@ function assertSamePayment(record: LedgerRecord, order: ChargeRequest): void {
   if (conflicting.length > 0) throw new OrderConflictError(order.orderId, conflicting);
 }
 
-function requestOf({ orderId, amount, currency, paymentMethod, customerId, description }: LedgerRecord): ChargeRequest {
-  return { orderId, amount, currency, paymentMethod, customerId, description };
+/**
+ * A new order's `pending` record, its first attempt starting now: every request field that is sent
+ * to Stripe is stored here (request-fields.ts), because every attempt's Stripe request is rebuilt from it.
+ */
+export function pendingRecordOf(order: ChargeRequest, { channel, namespace }: OrderOrigin, now: string): LedgerRecord {
+  return {
+    orderId: order.orderId,
+    status: 'pending',
+    amount: order.amount,
+    currency: order.currency,
+    ...(order.paymentMethod !== undefined && { paymentMethod: order.paymentMethod }),
+    ...(order.customerId !== undefined && { customerId: order.customerId }),
+    ...(order.description !== undefined && { description: order.description }),
+    channel,
+    // Records made before namespaces stay without one (BEFORE_NAMESPACES); a new one always has it.
+    ...(namespace !== BEFORE_NAMESPACES && { namespace }),
+    attemptAt: now,
+    createdAt: now,
+    updatedAt: now,
+  };
 }
 
 function toChargeResult(record: LedgerRecord, replayed: boolean, clientSecret?: string): ChargeResult {

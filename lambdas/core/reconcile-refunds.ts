@@ -1,4 +1,4 @@
-import { type LedgerRecord, namespaceOf } from './charge-order';
+import type { LedgerRecord } from './charge-order';
 import type { LedgerObserver } from './payment-events';
 import type { ReconcileRun } from './reconcile-pending';
 import {
@@ -10,10 +10,10 @@ import {
   refundFactVersion,
   refundsOf,
   refundUpdater,
-  stripeRefundRequestOf,
   UNSETTLED,
   withRefundOf,
 } from './refund-order';
+import { refundCreateOf } from './stripe-requests';
 
 /** The ledger's orders with a refund still open at Stripe (a sparse index of them). */
 export interface UnsettledRefunds {
@@ -69,7 +69,7 @@ export function createReconcileRefunds({ ledger, payments, graceSeconds, now = (
       entry.stripeRefundId !== undefined
         ? await payments.readRefund(entry.stripeRefundId)
         : isOurs(key)
-          ? await payments.findRefund(stripeRefundRequestOf(record, key), namespaceOf(record))
+          ? await payments.findRefund(refundCreateOf(record, key))
           : undefined;
     let outcome: keyof ReconcileRefundsSummary = 'unchanged';
     await updateRefunds(record.orderId, record, (current) => {

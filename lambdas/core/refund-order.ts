@@ -12,6 +12,7 @@ import {
   RefundExceedsPaymentError,
 } from './errors';
 import { type FactOutcome, factVersion, type LedgerObserver, type RefundUpdate } from './payment-events';
+import { type RefundCreate, refundCreateOf } from './stripe-requests';
 
 /**
  * Stripe's refund statuses, and `requested`: the amount is reserved in the ledger and Stripe was
@@ -81,20 +82,11 @@ export interface RefundAttempt {
   created: number;
 }
 
-/** Everything the Stripe refund request carries, rebuilt from the ledger alone (never from the HTTP request). */
-export interface StripeRefundRequest {
-  orderId: string;
-  refundId: string;
-  paymentId: string;
-  amount: number;
-  reason?: RefundReason;
-}
-
 export interface RefundProvider {
   /** Creates the refund, keyed on (namespace, orderId, refundId), with the marker and both ids in its metadata. */
-  createRefund(request: StripeRefundRequest, namespace: string): Promise<RefundAttempt>;
+  createRefund(create: RefundCreate): Promise<RefundAttempt>;
   /** The refund this deployment made for (orderId, refundId) on the PaymentIntent, from a current listing; undefined if none. */
-  findRefund(request: StripeRefundRequest, namespace: string): Promise<RefundAttempt | undefined>;
+  findRefund(create: RefundCreate): Promise<RefundAttempt | undefined>;
 }
 
 /** The record's refunds and everything derived from them, written together. */
@@ -199,13 +191,6 @@ function withRefundFact(refunds: Refunds, refundId: string, fact: RefundFact, no
   const entry = refunds[refundId];
   if (entry === undefined || (entry.factVersion !== undefined && entry.factVersion >= fact.version)) return undefined;
   return { ...refunds, [refundId]: { ...entry, status: fact.status, stripeRefundId: fact.stripeRefundId, factVersion: fact.version, updatedAt: now } };
-}
-
-/** What is sent to Stripe for a refund: rebuilt from the stored record, so a resume sends exactly what the first attempt sent. */
-export function stripeRefundRequestOf(record: LedgerRecord, refundId: string): StripeRefundRequest {
-  const entry = record.refunds?.[refundId];
-  if (entry === undefined || record.paymentId === undefined) throw new Error(`order ${record.orderId} has no refund ${refundId} to send`);
-  return { orderId: record.orderId, refundId, paymentId: record.paymentId, amount: entry.amount, ...(entry.reason !== undefined && { reason: entry.reason }) };
 }
 
 /**
@@ -381,24 +366,24 @@ export function createRefundOrder({ ledger, payments, now = () => new Date(), ne
     });
     if (answered !== undefined) return resultOf(reserved, refundId, true);
 
-    const stripeRequest = stripeRefundRequestOf(reserved, refundId);
-    const namespace = namespaceOf(reserved);
+    // What is sent to Stripe comes from the stored entry, the first time and on every resume.
+    const create = refundCreateOf(reserved, refundId);
     const entry = reserved.refunds?.[refundId] as RefundEntry;
     // Stripe may have forgotten the key of a refund requested a day ago: look for it before asking again.
     if (now().getTime() - Date.parse(entry.createdAt) > STRIPE_KEY_TRUSTED_FOR_MS) {
-      const earlier = await payments.findRefund(stripeRequest, namespace);
+      const earlier = await payments.findRefund(create);
       if (earlier !== undefined) return resultOf(await recordAttempt(reserved, refundId, earlier), refundId, false);
     }
     let answer: RefundAttempt;
     try {
-      answer = await payments.createRefund(stripeRequest, namespace);
+      answer = await payments.createRefund(create);
     } catch (error) {
       // Stripe refused and refunded nothing: the amount is refundable again. A lost answer keeps it reserved.
       if (refusedByStripe(error)) await releaseReservation(reserved, refundId, attempt);
       throw error;
     }
     // Only a refund of this very request is recorded: anything else under our key is not ours to believe.
-    if (answer.paymentId !== stripeRequest.paymentId || answer.amount !== stripeRequest.amount) {
+    if (answer.paymentId !== create.params.payment_intent || answer.amount !== create.params.amount) {
       throw new PaymentProviderError('the payment provider answered with another refund than the one asked for', false);
     }
     return resultOf(await recordAttempt(reserved, refundId, answer), refundId, false);

@@ -8,6 +8,7 @@ import { createChargePaymentHandler } from '../../lambdas/handlers/charge-paymen
 import { lambdaContext } from '../../local/lambda-context';
 import { createTables, localTableNames } from '../../local/tables';
 import { type LocalParts, newOrderId, postEvent, serviceOptions, setLedgerField, silentLogger, startLocalParts } from '../support/local-parts';
+import { paymentIntentCreateFor } from '../support/orders';
 
 /** The audit against DynamoDB Local and the Stripe emulator; each test in a namespace and tables of its own. */
 let shared: LocalParts;
@@ -51,7 +52,7 @@ describe('the audit of Stripe against the ledger', () => {
   it('reports an orphan charge, a state the ledger got wrong, and a PaymentIntent Stripe does not have', async () => {
     const [orphan, wrongState, ghost, fine] = ['orphan', 'wrong-state', 'ghost', 'fine'].map((label) => newOrderId(label));
     // Charged at Stripe by this deployment, never recorded.
-    await createStripePayments(async () => parts.stripe).createPayment(order(orphan), namespace);
+    await createStripePayments(async () => parts.stripe).createPayment(paymentIntentCreateFor(order(orphan), namespace));
     for (const orderId of [wrongState, ghost, fine]) expect((await charge(order(orderId))).statusCode).toBe(201);
     await rewriteLedger(wrongState, 'status', 'declined');
     await rewriteLedger(ghost, 'paymentId', 'pi_ghost');
@@ -69,7 +70,7 @@ describe('the audit of Stripe against the ledger', () => {
   });
 
   it("takes no other deployment's PaymentIntents into account", async () => {
-    await createStripePayments(async () => parts.stripe).createPayment(order(newOrderId('elsewhere')), `${namespace}-other`);
+    await createStripePayments(async () => parts.stripe).createPayment(paymentIntentCreateFor(order(newOrderId('elsewhere')), `${namespace}-other`));
     expect(await audit()).toMatchObject({ paymentsAtStripe: 0, discrepancies: [] });
   });
 });

@@ -6,7 +6,7 @@ import { createIdempotentCharge } from '../../lambdas/adapters/idempotent-use-ca
 import { createStripeClient, createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { METRIC_NAMES } from '../../lambdas/contract/environment';
 import { BEFORE_NAMESPACES, paymentMetadata, stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
-import { createChargeOrder, type PaymentsLedger } from '../../lambdas/core/charge-order';
+import { createChargeOrder, type PaymentsLedger, pendingRecordOf } from '../../lambdas/core/charge-order';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { freePort } from '../../local/free-port';
@@ -28,6 +28,7 @@ import {
   stripeRequestsFor,
   TEST_NAMESPACE,
 } from '../support/local-parts';
+import { paymentIntentCreateFor } from '../support/orders';
 
 let parts: LocalParts;
 beforeAll(async () => {
@@ -364,9 +365,11 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     const orderId = newOrderId('unsendable');
     const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
     await ledger.createPendingOrGet(
-      { ...order(orderId), currency: 'eur', description: 'old \udc00' },
-      { channel: 'api', namespace: TEST_NAMESPACE },
-      new Date().toISOString(),
+      pendingRecordOf(
+        { ...order(orderId), currency: 'eur', description: 'old \udc00' },
+        { channel: 'api', namespace: TEST_NAMESPACE },
+        new Date().toISOString(),
+      ),
     );
 
     const refused = await post(chargeHandler(parts), order(orderId, { description: 'fine' }));
@@ -418,12 +421,10 @@ describe('orders begun before a namespace change, or before namespaces', () => {
   async function crashedAfterStripe(orderId: string, namespace: string) {
     const request = { orderId, amount: 1999, currency: 'eur', paymentMethod: 'pm_card_visa' };
     await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(
-      request,
-      { channel: 'api', namespace },
-      new Date().toISOString(),
+      pendingRecordOf(request, { channel: 'api', namespace }, new Date().toISOString()),
     );
     // The very request that deployment sent: the same key, parameters and metadata.
-    const attempt = await createStripePayments(async () => parts.stripe).createPayment(request, namespace);
+    const attempt = await createStripePayments(async () => parts.stripe).createPayment(paymentIntentCreateFor(request, namespace));
     const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
     expect(intent).toMatchObject({ id: attempt.paymentId, metadata: paymentMetadata(namespace, orderId) });
     expect(parts.stripeEmulator.stats().requestsByIdempotencyKey[stripeIdempotencyKey(namespace, orderId)]).toBe(1);

@@ -6,6 +6,7 @@ import { createDynamoDbLedger, createLedgerReader } from '../../lambdas/adapters
 import { stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
 import { chargeQueue } from '../../lambdas/contract/queues';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
+import { pendingRecordOf } from '../../lambdas/core/charge-order';
 import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { localSqsClient } from '../../local/queues';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
@@ -140,9 +141,11 @@ describe('POST /payments/async through the queue', () => {
     // worker, and a pending record written before validation refused them may still hold one.
     const orderId = newOrderId('unsendable');
     await createDynamoDbLedger(dynamoDb, runtime.tables.ledgerTableName).createPendingOrGet(
-      { ...order(orderId), description: 'written before validation \udc00' },
-      { channel: 'queue', namespace: runtime.namespace },
-      new Date().toISOString(),
+      pendingRecordOf(
+        { ...order(orderId), description: 'written before validation \udc00' },
+        { channel: 'queue', namespace: runtime.namespace },
+        new Date().toISOString(),
+      ),
     );
     await sqs.send(new SendMessageCommand({ QueueUrl: runtime.queues.queueUrl, MessageBody: JSON.stringify(order(orderId)) }));
     const letter = await waitFor('the dead letter', deadLetterFor(orderId));

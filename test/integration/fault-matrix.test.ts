@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
 import { createLedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
+import type { ChargeRequest } from '../../lambdas/contract/payment-request';
 import type { AuditReport } from '../../lambdas/core/audit';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
@@ -12,6 +13,7 @@ import { createTables, localTableNames, type TableNames } from '../../local/tabl
 import { auditDeployment, faultyServiceOptions, LOCK_MS, messagesOn, runToQuiescence, startFaultyWorker } from '../support/fault-runs';
 import { FAULT_KINDS, type Fault, faultOnce, STEPS } from '../support/faults';
 import { type LocalParts, postEvent, silentLogger, startLocalParts } from '../support/local-parts';
+import { fullOrder } from '../support/orders';
 
 /**
  * The proof: a crash or a failure before and after each step of a charge, on the sync path and on
@@ -42,15 +44,23 @@ interface PathRun {
   answers: Map<string, number | undefined>;
   /** How often each cell's fault struck (0 would mean the cell tested nothing). */
   struck: Map<string, number>;
+  /** Queue path: the worker batches of each cell that timed out (a crash, as the event source mapping sees it). */
+  timedOutBatches: Map<string, number>;
   audit: AuditReport;
 }
 
-const order = (orderId: string) => ({ orderId, amount: 3100, currency: 'eur', paymentMethod: 'pm_card_visa' });
+/** The order of every cell: only what a charge needs, or every optional field (which must come back the same on a resume). */
+const ORDERS = {
+  'only the fields a charge needs': (orderId: string): ChargeRequest => ({ orderId, amount: 3100, currency: 'eur', paymentMethod: 'pm_card_visa' }),
+  'every optional field': fullOrder,
+};
+type OrderShape = keyof typeof ORDERS;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** A call that has not answered by then crashed: well past a faulted Stripe call's retries (about 2 s), even on a loaded machine. */
 const CRASHED_AFTER_MS = 8_000;
 
-async function startPath(path: 'sync' | 'queue'): Promise<PathRun> {
+async function startPath(path: 'sync' | 'queue', shape: OrderShape): Promise<PathRun> {
+  const order = ORDERS[shape];
   const namespace = `matrix-${path}-${randomUUID().slice(0, 6)}`;
   const deployment = { namespace, tables: localTableNames(`${namespace}-`) };
   await createTables(parts.dynamoDb, deployment.tables);
@@ -60,6 +70,7 @@ async function startPath(path: 'sync' | 'queue'): Promise<PathRun> {
   const queueUrls: string[] = [];
   const answers = new Map<string, number | undefined>();
   const struck = new Map<string, () => number>();
+  const timedOutBatches = new Map<string, () => number>();
 
   await Promise.all(
     CELLS.map(async (fault) => {
@@ -77,6 +88,7 @@ async function startPath(path: 'sync' | 'queue'): Promise<PathRun> {
       }
       const worker = await startFaultyWorker(parts, sqs, deployment, plan, `${orderId.slice(-40)}-`);
       clients.push(worker.options.dynamoDb);
+      timedOutBatches.set(orderId, worker.timedOutBatches);
       pollers.push(worker.poller);
       queueUrls.push(worker.queueUrl);
       await sqs.send(new SendMessageCommand({ QueueUrl: worker.queueUrl, MessageBody: JSON.stringify(order(orderId)) }));
@@ -88,14 +100,23 @@ async function startPath(path: 'sync' | 'queue'): Promise<PathRun> {
     await Promise.all(pollers.map((poller) => poller.stop()));
     for (const client of clients) client.destroy();
   }
-  const strikes = new Map([...struck].map(([orderId, count]) => [orderId, count()]));
-  return { ...deployment, orderIdOf, answers, struck: strikes, audit: await auditDeployment(parts, deployment) };
+  const counts = (counters: Map<string, () => number>) => new Map([...counters].map(([orderId, count]) => [orderId, count()]));
+  return {
+    ...deployment,
+    orderIdOf,
+    answers,
+    struck: counts(struck),
+    timedOutBatches: counts(timedOutBatches),
+    audit: await auditDeployment(parts, deployment),
+  };
 }
 
-describe.each(['sync', 'queue'] as const)('the %s path, a fault at every step, no retry by the client and no webhook', (path) => {
+const RUNS = (['sync', 'queue'] as const).flatMap((path) => (Object.keys(ORDERS) as OrderShape[]).map((shape) => [path, shape] as const));
+
+describe.each(RUNS)('the %s path with %s, a fault at every step, no retry by the client and no webhook', (path, shape) => {
   let run: PathRun;
   beforeAll(async () => {
-    run = await startPath(path);
+    run = await startPath(path, shape);
   }, 120_000);
 
   it('ends with the audit finding no difference between Stripe and the ledger', () => {
@@ -109,6 +130,7 @@ describe.each(['sync', 'queue'] as const)('the %s path, a fault at every step, n
     const record = (await createLedgerReader(parts.dynamoDb, run.tables.ledgerTableName)(orderId)) as LedgerRecord | undefined;
     expect(intents.length).toBeLessThanOrEqual(1);
     expect(run.struck.get(orderId)).toBeGreaterThan(0);
+    if (path === 'queue' && fault.kind.startsWith('crashes')) expect(run.timedOutBatches.get(orderId)).toBeGreaterThan(0);
     if (path === 'sync') {
       // The fault did strike: a crash never answers; a failure is an error, except after the
       // charge when only completing the key failed (the client gets its charge).

@@ -7,6 +7,7 @@ import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
 import type { ChargeRequest } from '../../lambdas/contract/payment-request';
 import type { OrderChannel } from '../../lambdas/core/charge-order';
+import { pendingRecordOf } from '../../lambdas/core/charge-order';
 import { type LedgerUpdate, ledgerUpdateFrom } from '../../lambdas/core/payment-events';
 import { createReconcilePending, type PaymentLookups } from '../../lambdas/core/reconcile-pending';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
@@ -24,6 +25,7 @@ import {
   startLocalParts,
   TEST_NAMESPACE,
 } from '../support/local-parts';
+import { paymentIntentCreateFor } from '../support/orders';
 
 /**
  * The reconciler against DynamoDB Local and the Stripe emulator: every order left pending, with no
@@ -63,11 +65,9 @@ const ageAttempt = (orderId: string, minutes: number) => backdateLedger(parts, o
 /** The pending record written, then a crash: before Stripe was called, or after it charged. */
 async function abandoned(orderId: string, { charged, channel = 'api' }: { charged: boolean; channel?: OrderChannel }): Promise<void> {
   await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(
-    order(orderId),
-    { channel, namespace: TEST_NAMESPACE },
-    new Date().toISOString(),
+    pendingRecordOf(order(orderId), { channel, namespace: TEST_NAMESPACE }, new Date().toISOString()),
   );
-  if (charged) await createStripePayments(async () => parts.stripe).createPayment(order(orderId), TEST_NAMESPACE);
+  if (charged) await createStripePayments(async () => parts.stripe).createPayment(paymentIntentCreateFor(order(orderId), TEST_NAMESPACE));
   await ageAttempt(orderId, 11);
 }
 
@@ -92,11 +92,9 @@ describe('the reconciler', () => {
   it("settles, not expires, an order Stripe charged while Stripe's search lags behind (its listing does not)", async () => {
     const orderId = newOrderId('search-lag');
     await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(
-      order(orderId),
-      { channel: 'api', namespace: TEST_NAMESPACE },
-      new Date().toISOString(),
+      pendingRecordOf(order(orderId), { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString()),
     );
-    await createStripePayments(async () => parts.stripe).createPayment(order(orderId), TEST_NAMESPACE);
+    await createStripePayments(async () => parts.stripe).createPayment(paymentIntentCreateFor(order(orderId), TEST_NAMESPACE));
     const [intent] = parts.stripeEmulator.paymentIntentsForOrder(orderId);
     const elevenMinutesLater = () => new Date(Date.now() + 11 * 60_000); // the record and its PaymentIntent as Stripe dated them, past the grace
     // Stripe as it is during an incident: search has not indexed the new PaymentIntent yet; all else is current.
@@ -145,11 +143,9 @@ describe('the reconciler', () => {
     const orderId = newOrderId('needs-customer');
     const request = order(orderId, { paymentMethod: 'pm_card_authenticationRequired' });
     await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(
-      request,
-      { channel: 'api', namespace: TEST_NAMESPACE },
-      new Date().toISOString(),
+      pendingRecordOf(request, { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString()),
     );
-    await createStripePayments(async () => parts.stripe).createPayment(request, TEST_NAMESPACE);
+    await createStripePayments(async () => parts.stripe).createPayment(paymentIntentCreateFor(request, TEST_NAMESPACE));
     await ageAttempt(orderId, 11);
     expect(await reconciler()()).toMatchObject({ settled: 1 });
     expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'requires_action' });
@@ -183,7 +179,7 @@ describe('the reconciler', () => {
       const [paid, charged] = [newOrderId('before-paid'), newOrderId('before-final')];
       await writtenBefore(paid, 'pending');
       await writtenBefore(charged, 'charged');
-      await createStripePayments(async () => parts.stripe).createPayment(order(paid), TEST_NAMESPACE);
+      await createStripePayments(async () => parts.stripe).createPayment(paymentIntentCreateFor(order(paid), TEST_NAMESPACE));
       expect(await reconciler()()).toMatchObject({ examined: 0 });
 
       expect(await backfillIndexKeys(parts.dynamoDb, parts.tables.ledgerTableName)).toEqual({ scanned: 2, dated: 2, pendingIndexed: 1 });
@@ -201,7 +197,7 @@ describe('the reconciler', () => {
 
       // A queued retry of the second, during a Stripe blip: it takes the queue's channel, and stays the queue's.
       parts.stripeEmulator.faults.failNext(3, 500);
-      await expect(createChargeService(serviceOptions(parts), 'queue')(order(resumed))).rejects.toThrow();
+      await expect(createChargeService(serviceOptions(parts), 'queue')(order(resumed), lambdaContext())).rejects.toThrow();
       expect(await ledgerRecord(parts, resumed)).toMatchObject({ status: 'pending', channel: 'queue' });
     });
   });

@@ -6,6 +6,7 @@ import { createDynamoDbLedger, createLedgerReader } from '../../lambdas/adapters
 import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, createStripeEventVerifier } from '../../lambdas/adapters/stripe-webhooks';
 import { BEFORE_NAMESPACES, paymentMetadata } from '../../lambdas/contract/payment-metadata';
+import { pendingRecordOf } from '../../lambdas/core/charge-order';
 import type { ApiHandler } from '../../lambdas/handlers/http-responses';
 import { createStripeWebhookHandler } from '../../lambdas/handlers/stripe-webhook';
 import { localDynamoDbClient } from '../../local/dynamodb-local';
@@ -25,6 +26,7 @@ import {
   startLocalParts,
   TEST_NAMESPACE,
 } from '../support/local-parts';
+import { paymentIntentCreateFor } from '../support/orders';
 
 const SECRET = 'whsec_test_secret';
 let parts: LocalParts;
@@ -86,9 +88,7 @@ async function paymentIntent(
 ) {
   if (recorded)
     await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(
-      { orderId, amount, currency: 'eur' },
-      { channel: 'api', namespace: TEST_NAMESPACE },
-      new Date().toISOString(),
+      pendingRecordOf({ orderId, amount, currency: 'eur' }, { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString()),
     );
   return parts.stripe.paymentIntents.create({ amount, currency: 'eur', metadata }, { idempotencyKey: key });
 }
@@ -96,8 +96,10 @@ async function paymentIntent(
 /** A pending record and its PaymentIntent, both as the charge path of that namespace makes them. */
 async function createPaymentAt(orderId: string, namespace: string): Promise<Stripe.PaymentIntent> {
   const request = { orderId, amount: 3000, currency: 'eur' };
-  await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(request, { channel: 'api', namespace }, new Date().toISOString());
-  await createStripePayments(async () => parts.stripe).createPayment(request, namespace);
+  await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(
+    pendingRecordOf(request, { channel: 'api', namespace }, new Date().toISOString()),
+  );
+  await createStripePayments(async () => parts.stripe).createPayment(paymentIntentCreateFor(request, namespace));
   return parts.stripeEmulator.paymentIntentsForOrder(orderId)[0] as unknown as Stripe.PaymentIntent;
 }
 
@@ -393,7 +395,9 @@ describe('POST /webhooks/stripe deduplication and ordering', () => {
     const orderId = newOrderId('in-flight');
     const intent = await paymentIntent(orderId);
     const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
-    await ledger.createPendingOrGet({ orderId, amount: 3000, currency: 'eur' }, { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString());
+    await ledger.createPendingOrGet(
+      pendingRecordOf({ orderId, amount: 3000, currency: 'eur' }, { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString()),
+    );
     await deliver(stripeEvent('payment_intent.succeeded', intent.created + 1, intentObject(intent, 'succeeded')));
     await deliver(stripeEvent('refund.created', intent.created + 2, refundObject(intent, 3000)));
 

@@ -94,8 +94,17 @@ export function faultyDynamoDb(endpoint: string, tables: TableNames, plan: Fault
   return client;
 }
 
-/** The real Stripe SDK over real HTTP, whose PaymentIntent (or refund) creations meet what the plan says. */
-export function faultyStripe(apiKey: string, apiBase: string, plan: FaultPlan, path: FaultyPath = 'charge'): Stripe {
+/** A create request as it left for Stripe: the form-encoded body, byte for byte, and its idempotency key. */
+export interface SentCreate {
+  body: string;
+  idempotencyKey: string;
+}
+
+/**
+ * The real Stripe SDK over real HTTP, whose PaymentIntent (or refund) creations meet what the plan
+ * says; `sent` is told of each creation as it goes out.
+ */
+export function faultyStripe(apiKey: string, apiBase: string, plan: FaultPlan, path: FaultyPath = 'charge', sent?: (create: SentCreate) => void): Stripe {
   const created = path === 'charge' ? '/v1/payment_intents' : '/v1/refunds';
   const inner = Stripe.createNodeHttpClient();
   class FaultyHttpClient extends Stripe.HttpClient {
@@ -103,8 +112,10 @@ export function faultyStripe(apiKey: string, apiBase: string, plan: FaultPlan, p
       return inner.getClientName();
     }
     override makeRequest(...args: Parameters<Stripe.HttpClient['makeRequest']>) {
-      const [, , requestPath, method] = args;
-      const kind = method === 'POST' && requestPath === created ? plan('Stripe call') : undefined;
+      const [, , requestPath, method, headers, body] = args;
+      const creation = method === 'POST' && requestPath === created;
+      if (creation) sent?.({ body: body ?? '', idempotencyKey: String(headers['Idempotency-Key'] ?? '') });
+      const kind = creation ? plan('Stripe call') : undefined;
       if (kind === undefined) return inner.makeRequest(...args);
       return withFault(kind, () => inner.makeRequest(...args).then((response) => response.toJSON()), 'Stripe call') as never;
     }

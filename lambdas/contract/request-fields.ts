@@ -1,0 +1,41 @@
+import type { chargeRequestSchema } from './payment-request';
+import type { refundRequestSchema } from './refund-request';
+
+/**
+ * What becomes of one field of a request. Stripe sees a retry's parameters under the same
+ * idempotency key, so whatever is sent must be rebuilt, byte for byte, from what was stored.
+ */
+export type FieldUse =
+  /** Stored on the ledger record and sent to Stripe as this parameter (a path into the create parameters, or `idempotencyKey`). */
+  | { sentToStripeAs: string }
+  /** Never sent to Stripe; `why` says what the service uses it for. */
+  | { notSent: string }
+  /**
+   * Personal data (an e-mail, a name): never sent to Stripe and never stored in the ledger, which
+   * keeps records for ever. Personal data belongs on the Stripe Customer (`customerId`).
+   */
+  | { personal: string };
+
+type Classified<Schema extends { properties: object }> = Record<keyof Schema['properties'], FieldUse>;
+
+/** Every field of POST /payments. A field added to the schema and not here fails the type check and a test that names it. */
+export const chargeRequestFields = {
+  orderId: { sentToStripeAs: `metadata.orderId` },
+  amount: { sentToStripeAs: 'amount' },
+  currency: { sentToStripeAs: 'currency' },
+  paymentMethod: { sentToStripeAs: 'payment_method' },
+  customerId: { sentToStripeAs: 'customer' },
+  description: { sentToStripeAs: 'description' },
+} as const satisfies Classified<typeof chargeRequestSchema>;
+
+/** Every field of POST /payments/{orderId}/refunds (the orderId comes from the path). */
+export const refundRequestFields = {
+  refundId: { sentToStripeAs: 'metadata.refundId' },
+  amount: { sentToStripeAs: 'amount' },
+  reason: { sentToStripeAs: 'reason' },
+} as const satisfies Classified<typeof refundRequestSchema>;
+
+/** Stripe's parameter names, as the request fields that carry them: an error about a parameter names the field the client sent. */
+export const REQUEST_FIELD_OF_STRIPE_PARAMETER: Record<string, string> = Object.fromEntries(
+  Object.entries(chargeRequestFields).flatMap(([field, use]) => ('sentToStripeAs' in use ? [[use.sentToStripeAs, field]] : [])),
+);
