@@ -64,7 +64,7 @@ describe('the PaymentIntent create, built from the stored record alone', () => {
     expect(unexplained).toEqual([]);
   });
 
-  it('keys on the namespace and the orderId, and never lets Stripe redirect a server-side confirm', () => {
+  it('sends exactly these parameters, keyed on the namespace and the orderId', () => {
     expect(create).toEqual({
       orderId: 'order-42',
       namespace: 'shop-prod',
@@ -84,6 +84,18 @@ describe('the PaymentIntent create, built from the stored record alone', () => {
         },
       },
     });
+  });
+
+  it('never confirms server-side where Stripe could redirect without a return_url', () => {
+    const confirmed = paymentIntentCreateOf(pendingRecordOf(order, origin, NOW)).params as { confirm: boolean; return_url?: string } & Record<string, unknown>;
+    const redirects = at(confirmed, 'automatic_payment_methods.allow_redirects') !== 'never';
+    const problems =
+      confirmed.confirm && redirects && confirmed.return_url === undefined
+        ? [
+            'The create confirms on the server with redirects allowed and no return_url: Stripe refuses every such charge. Keep automatic_payment_methods.allow_redirects "never", or send a return_url (docs/customizing.md, "Change the Stripe parameters").',
+          ]
+        : [];
+    expect(problems).toEqual([]);
   });
 
   it('is the same for the first attempt and for a resume with another description, whatever the order (property)', () => {
