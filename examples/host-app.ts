@@ -13,7 +13,8 @@ export function buildHostApp(app: App): { stack: Stack; payments: PaymentsServic
   const stack = new Stack(app, 'ShopBackend', { env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION } });
   // The host's own output: the service's outputs are prefixed, so they never clash with it.
   new CfnOutput(stack, 'ApiUrl', { value: 'https://shop.example.com/api', description: "The shop's own API" });
-  const payments = new PaymentsService(stack, 'Payments', { outputPrefix: 'Payments', sandbox: true });
+  // No `sandbox: true`: the ledger and its tables stay when the stack goes (the ledger is the only record of what was charged).
+  const payments = new PaymentsService(stack, 'Payments', { outputPrefix: 'Payments' });
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { stack, payments };
 }

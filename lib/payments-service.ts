@@ -1,8 +1,8 @@
-import { Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/contract/environment';
-import { assertNamespace } from '../lambdas/contract/payment-metadata';
+import { assertNamespace, NAMESPACE_PATTERN } from '../lambdas/contract/payment-metadata';
 import { chargeQueue } from '../lambdas/contract/queues';
 import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
 import { entryPath } from './constructs/bundling';
@@ -32,8 +32,8 @@ export interface PaymentsServiceProps {
   /**
    * This deployment's namespace at Stripe: it scopes the idempotency keys and marks the metadata,
    * so deployments sharing one Stripe account never take each other's payments as their own. Default
-   * `<stack name>-<account>-<region>` (with `-<construct id>` after the stack name unless the id is
-   * `Default`), which no other deployment can have.
+   * `<stack name>.<construct path in the stack>-<account>-<region>` (just `<stack name>-…` for the
+   * template's own stack), which no other deployment can have: a stack name has no `.`.
    */
   namespace?: string;
   /** Use this existing Secrets Manager secret for the Stripe key instead of creating one. */
@@ -53,7 +53,7 @@ export interface PaymentsServiceProps {
   /**
    * Put before every stack output name (`ApiUrl` becomes `<prefix>ApiUrl`), so the host stack's own
    * outputs never clash with them. The operator commands then need `OUTPUT_PREFIX=<prefix>`, and the
-   * alarms that name a command say so. Default none.
+   * alarms that name a command say so. Letters and digits (CloudFormation's rule for output names); default none.
    */
   outputPrefix?: string;
 }
@@ -79,13 +79,14 @@ export class PaymentsService extends Construct {
 
   constructor(scope: Construct, id: string, props: PaymentsServiceProps = {}) {
     super(scope, id);
+    if (!/^[A-Za-z0-9]*$/.test(props.outputPrefix ?? ''))
+      throw new Error(`PaymentsService outputPrefix "${props.outputPrefix}" must be letters and digits only, as CloudFormation output names are`);
     // Read by every stack output below this construct (stack-output.ts and the alarms' commands).
     this.node.setContext(OUTPUT_PREFIX_CONTEXT, props.outputPrefix ?? '');
     const stack = Stack.of(this);
     const removalPolicy = props.sandbox ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     const logLevel = props.logLevel ?? 'INFO';
-    // Two services in one stack differ in name; the one in place of the stack keeps the stack's.
-    const serviceName = id === IN_PLACE_OF_STACK ? stack.stackName : `${stack.stackName}-${id}`;
+    const serviceName = serviceNameOf(this, stack);
 
     this.tables = new PaymentTables(this, 'Tables', { removalPolicy, ledgerIndexes: props.ledgerIndexes });
     this.queue = new ChargeQueue(this, 'ChargeQueue', { removalPolicy, alarmEmail: props.alarmEmail });
@@ -119,7 +120,7 @@ export class PaymentsService extends Construct {
     // conditional updates of records the charge path created (UpdateItem), never created or deleted.
     const factTables: TableAccess[] = [keyTable, { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem', 'UpdateItem'] }];
     const namespace = {
-      [ENV.namespace]: props.namespace === undefined ? `${assertNamespace(serviceName)}-${Aws.ACCOUNT_ID}-${Aws.REGION}` : assertNamespace(props.namespace),
+      [ENV.namespace]: props.namespace === undefined ? `${defaultNamespaceOf(serviceName)}-${Aws.ACCOUNT_ID}-${Aws.REGION}` : assertNamespace(props.namespace),
     };
     const secretsKeyArn = props.secretsKmsKeyArn;
     const chargeFunction = {
@@ -259,4 +260,24 @@ export class PaymentsService extends Construct {
     // `npm run events:catch-up` invokes it for one run now.
     stackOutput(this, 'EventsCatchUpFunctionName', { value: this.eventsCatchUp.function.function.functionName });
   }
+}
+
+/**
+ * The service's name in its stack, unique in the account and region: the stack's name alone for the
+ * one in place of the stack, else the stack's name and the construct path in it, joined by `.`
+ * (no stack name has one, so `Shop.Payments` is never the stack `Shop-Payments`).
+ */
+function serviceNameOf(service: Construct, stack: Stack): string {
+  const path = service.node.scopes.slice(service.node.scopes.indexOf(stack) + 1).map(({ node }) => node.id);
+  const named = path.filter((part) => part !== IN_PLACE_OF_STACK);
+  return [stack.stackName, ...named].join('.');
+}
+
+function defaultNamespaceOf(serviceName: string): string {
+  if (Token.isUnresolved(serviceName))
+    throw new Error('PaymentsService in a stack whose name is known only at deploy time (a nested stack): give it a namespace');
+  if (!new RegExp(NAMESPACE_PATTERN).test(`${serviceName}-000000000000-xx-xxxx-1`)) {
+    throw new Error(`PaymentsService "${serviceName}": its default namespace would not match ${NAMESPACE_PATTERN}: give it a namespace`);
+  }
+  return serviceName;
 }

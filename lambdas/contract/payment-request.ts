@@ -22,8 +22,8 @@ export const chargeRequestSchema = {
     // before it is stored or logged: a PaymentMethod (`pm_…`, e.g. Stripe's test `pm_card_visa`), a Customer (`cus_…`).
     paymentMethod: { type: 'string', minLength: 1, maxLength: 255, pattern: '^pm_[A-Za-z0-9_]+$' },
     customerId: { type: 'string', minLength: 1, maxLength: 255, pattern: '^cus_[A-Za-z0-9]+$' },
-    // Stripe refuses an empty description (parameter_invalid_empty): leave it out instead.
-    description: { type: 'string', minLength: 1, maxLength: 1000 },
+    // Empty means none: Stripe refuses an empty description (parameter_invalid_empty), so it is left out.
+    description: { type: 'string', maxLength: 1000 },
   },
 } as const;
 

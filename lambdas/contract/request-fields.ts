@@ -35,7 +35,10 @@ export const refundRequestFields = {
   reason: { sentToStripeAs: 'reason' },
 } as const satisfies Classified<typeof refundRequestSchema>;
 
+/** A parameter path as Stripe's errors name it: `metadata.orderId` is `metadata[orderId]`. */
+const asStripeParam = (path: string) => path.replace(/\.([^.]+)/g, '[$1]');
+
 /** Stripe's parameter names, as the request fields that carry them: an error about a parameter names the field the client sent. */
 export const REQUEST_FIELD_OF_STRIPE_PARAMETER: Record<string, string> = Object.fromEntries(
-  Object.entries(chargeRequestFields).flatMap(([field, use]) => ('sentToStripeAs' in use ? [[use.sentToStripeAs, field]] : [])),
+  Object.entries(chargeRequestFields).flatMap(([field, use]) => ('sentToStripeAs' in use ? [[asStripeParam(use.sentToStripeAs), field]] : [])),
 );

@@ -51,7 +51,8 @@ export function paymentIntentCreateOf(record: LedgerRecord): PaymentIntentCreate
       amount: record.amount,
       currency: record.currency,
       ...(record.customerId !== undefined && { customer: record.customerId }),
-      ...(record.description !== undefined && { description: record.description }),
+      // An empty one, stored before empty meant none, is left out: Stripe refused it and kept no key.
+      ...(record.description && { description: record.description }),
       ...(record.paymentMethod !== undefined && { payment_method: record.paymentMethod }),
       confirm: record.paymentMethod !== undefined,
       automatic_payment_methods: { enabled: true, allow_redirects: 'never' },

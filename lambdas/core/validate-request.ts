@@ -110,11 +110,14 @@ function requestValidator<T>(schema: RequestSchema, normalise: (body: Record<str
   return { validate, parse, describe };
 }
 
-/** `currency` is normalised to lower case, as Stripe stores it. */
-const chargeRequests = requestValidator<ChargeRequest>(
-  chargeRequestSchema,
-  (body) => ({ ...body, currency: (body.currency as string).toLowerCase() }) as unknown as ChargeRequest,
-);
+/**
+ * `currency` is normalised to lower case, as Stripe stores it; an empty `description` means none
+ * (Stripe refuses an empty one, and a message queued before this rule must still charge).
+ */
+const chargeRequests = requestValidator<ChargeRequest>(chargeRequestSchema, ({ description, ...body }) => {
+  const normalised = { ...body, currency: (body.currency as string).toLowerCase() };
+  return (description === '' ? normalised : { ...normalised, description }) as unknown as ChargeRequest;
+});
 /** The body of a refund request; the handler adds the orderId of its path. */
 const refundRequests = requestValidator<Omit<RefundRequest, 'orderId'>>(refundRequestSchema, (body) => body as unknown as Omit<RefundRequest, 'orderId'>);
 

@@ -478,10 +478,15 @@ const MINIMUM_AMOUNT = 50;
 const RETURN_URL_REQUIRED =
   "This PaymentIntent is configured to accept payment methods enabled in your Dashboard. Because some of these payment methods might redirect your customer off of your page, you must provide a `return_url`. If you don't want to accept redirect-based payment methods, set `automatic_payment_methods[enabled]` to `true` and `automatic_payment_methods[allow_redirects]` to `never` when creating Setup Intents and Payment Intents.";
 
-/** `automatic_payment_methods` as a PaymentIntent keeps it: redirects are allowed unless the request says `never`. */
+/**
+ * `automatic_payment_methods` as a PaymentIntent keeps it: redirects are allowed unless the request
+ * says `never`. Left out (and no `allowed_payment_method_types`), Stripe turns them on with redirects
+ * allowed, as it has since API version 2023-08-16.
+ */
 function automaticPaymentMethodsOf(params: Record<string, unknown>): PaymentIntent['automatic_payment_methods'] {
   const requested = params.automatic_payment_methods as { enabled: string; allow_redirects?: 'always' | 'never' } | undefined;
-  return requested === undefined ? null : { enabled: requested.enabled === 'true', allow_redirects: requested.allow_redirects ?? 'always' };
+  if (requested === undefined) return params.allowed_payment_method_types === undefined ? { enabled: true, allow_redirects: 'always' } : null;
+  return { enabled: requested.enabled === 'true', allow_redirects: requested.allow_redirects ?? 'always' };
 }
 
 /** A confirmation may redirect when automatic payment methods allow it, and then Stripe wants a `return_url`. */

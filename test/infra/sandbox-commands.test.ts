@@ -67,3 +67,17 @@ it('protects a retained stack from deletion, and not a sandbox', () => {
   expect(synthesize().stack.terminationProtection).toBe(true);
   expect(synthesize(contextOf(scripts.deploy)).stack.terminationProtection).toBe(false);
 });
+
+describe('the opt-in sandbox workflow (.github/workflows/sandbox-smoke.yml)', () => {
+  const workflow = readFileSync(resolve(root, '.github/workflows/sandbox-smoke.yml'), 'utf8');
+  const stackName = /^\s+STACK_NAME: (\S+)$/m.exec(workflow)?.[1];
+
+  it("deploys, reads, smokes and destroys a sandbox of its own, never a developer's ExactlyOncePaymentsSandbox", () => {
+    expect(stackName).toMatch(/Sandbox$/);
+    expect(stackName).not.toBe(STACK_NAMES.sandbox);
+    expect(workflow).toContain('npm run deploy -- -c stackName="$STACK_NAME"');
+    expect(workflow).toContain('npm run destroy -- -c stackName="$STACK_NAME"');
+    expect(workflow).toContain('.[env.STACK_NAME].StripeSecretName');
+    expect(workflow).not.toContain(STACK_NAMES.sandbox);
+  });
+});

@@ -250,7 +250,7 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     ];
     for (const [index, params] of someoneElses.entries()) {
       await parts.stripe.paymentIntents.create(
-        { ...params, payment_method: 'pm_card_visa', confirm: true },
+        { ...params, payment_method: 'pm_card_visa', confirm: true, automatic_payment_methods: { enabled: true, allow_redirects: 'never' } },
         { idempotencyKey: `elsewhere-${index}-${orderId}` },
       );
     }

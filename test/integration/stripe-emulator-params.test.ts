@@ -124,6 +124,12 @@ describe('the parameters the Stripe emulator accepts', () => {
       expect(confirmation.payment_intent).toMatchObject({ id: intent.id, status: 'requires_confirmation', latest_charge: null });
     });
 
+    it('is required too when automatic payment methods are left out, as Stripe then turns them on with redirects', async () => {
+      const { automatic_payment_methods: _left, ...withoutAutomaticMethods } = charge() as unknown as Record<string, unknown>;
+      const error = await refusedCharge(withoutAutomaticMethods as unknown as Stripe.PaymentIntentCreateParams);
+      expect(error.message).toContain('you must provide a `return_url`');
+    });
+
     it('is accepted with a return_url, or when redirects are never allowed', async () => {
       await expect(stripe.paymentIntents.create(charge({ ...redirectsAllowed, return_url: 'https://shop.example/paid' }))).resolves.toMatchObject({
         status: 'succeeded',

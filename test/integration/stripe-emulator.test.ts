@@ -18,6 +18,7 @@ const params = (extra: Partial<Stripe.PaymentIntentCreateParams> = {}): Stripe.P
   currency: 'eur',
   payment_method: 'pm_card_visa',
   confirm: true,
+  automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
   metadata: { orderId: 'x' },
   ...extra,
 });

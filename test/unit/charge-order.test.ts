@@ -175,6 +175,15 @@ describe('chargeOrder', () => {
     expect(stripe.calls.map(({ params }) => params.description)).toEqual(['first']);
   });
 
+  it('resumes a pending order stored with an empty description (before empty meant none) without sending one', async () => {
+    const ledger = new FakeLedger();
+    await ledger.createPendingOrGet({ ...pendingRecordOf(order, origin, clock().toISOString()), description: '' });
+    const stripe = new FakeStripe();
+    const result = await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
+    expect(result.status).toBe('charged');
+    expect(stripe.calls.map(({ params }) => 'description' in params)).toEqual([false]);
+  });
+
   it("trusts Stripe's key for a day, then looks the PaymentIntent up instead of creating another", async () => {
     const ledger = new FakeLedger();
     await ledger.createPendingOrGet(pendingRecordOf(order, origin, '2026-11-26T12:00:00Z')); // 24 h before the clock

@@ -87,7 +87,7 @@ describe('the PaymentIntent create, built from the stored record alone', () => {
   });
 
   it('never confirms server-side where Stripe could redirect without a return_url', () => {
-    const confirmed = paymentIntentCreateOf(pendingRecordOf(order, origin, NOW)).params as { confirm: boolean; return_url?: string } & Record<string, unknown>;
+    const confirmed = paymentIntentCreateOf(pendingRecordOf(order, origin, NOW)).params as unknown as { confirm: boolean; return_url?: string };
     const redirects = at(confirmed, 'automatic_payment_methods.allow_redirects') !== 'never';
     const problems =
       confirmed.confirm && redirects && confirmed.return_url === undefined
