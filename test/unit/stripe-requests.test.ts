@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { PAYMENT_METADATA } from '../../lambdas/contract/payment-metadata';
 import { type ChargeRequest, chargeRequestSchema } from '../../lambdas/contract/payment-request';
 import { refundRequestSchema } from '../../lambdas/contract/refund-request';
-import { chargeRequestFields, type FieldUse, refundRequestFields } from '../../lambdas/contract/request-fields';
+import { chargeRequestFields, type FieldUse, REQUEST_FIELD_OF_STRIPE_PARAMETER, refundRequestFields } from '../../lambdas/contract/request-fields';
 import { type LedgerRecord, pendingRecordOf } from '../../lambdas/core/charge-order';
 import { paymentIntentCreateOf, refundCreateOf } from '../../lambdas/core/stripe-requests';
 import { fullOrder } from '../support/orders';
@@ -145,5 +145,18 @@ describe('the refund create, built from the stored refund entry alone', () => {
     const classified = Object.values(refundRequestFields).flatMap((use) => sentAs(use) ?? []);
     expect(leaves(create.params).filter((path) => !classified.includes(path) && !FIXED_REFUND_PARAMETERS.includes(path))).toEqual([]);
     expect(create.idempotencyKey).toBe('shop-prod:order-7#refund:refund-1');
+  });
+});
+
+describe("Stripe's parameter names, as the request fields behind them", () => {
+  it('name the field a Stripe error is about, in the form Stripe writes the parameter', () => {
+    expect(REQUEST_FIELD_OF_STRIPE_PARAMETER).toEqual({
+      'metadata[orderId]': 'orderId',
+      amount: 'amount',
+      currency: 'currency',
+      payment_method: 'paymentMethod',
+      customer: 'customerId',
+      description: 'description',
+    });
   });
 });
