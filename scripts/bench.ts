@@ -11,6 +11,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { build } from 'esbuild';
 import { createDynamoDbLedger } from '../lambdas/adapters/dynamodb-ledger';
 import { createIdempotentCharge } from '../lambdas/adapters/idempotent-use-cases';
+import { createPersonalDataStore } from '../lambdas/adapters/personal-data';
 import { createStripePayments } from '../lambdas/adapters/stripe-payments';
 import { ENV } from '../lambdas/contract/environment';
 import type { ChargeRequest } from '../lambdas/contract/payment-request';
@@ -119,6 +120,7 @@ function chargeFor(parts: LocalParts, dynamoDb: DynamoDBClient) {
   const chargeOrder = createChargeOrder({
     ledger: createDynamoDbLedger(dynamoDb, parts.tables.ledgerTableName),
     payments: createStripePayments(async () => parts.stripe),
+    personalData: createPersonalDataStore(dynamoDb, parts.tables.idempotencyTableName),
     origin: { channel: 'api', namespace: TEST_NAMESPACE },
   });
   return { chargeOrder, idempotent: createIdempotentCharge({ chargeOrder, dynamoDb, tableName: parts.tables.idempotencyTableName }) };

@@ -8,6 +8,7 @@ import { createRefundOrder } from '../core/refund-order';
 import { createDynamoDbLedger, createRefundsLedger } from './dynamodb-ledger';
 import { lambdaDynamoDbClient, requiredEnv, secretReader } from './environment';
 import { createIdempotentCharge, createIdempotentRefund, type IdempotentCharge, type IdempotentRefund } from './idempotent-use-cases';
+import { createPersonalDataStore } from './personal-data';
 import { createStripeClient, createStripePayments, createStripeRefunds } from './stripe-payments';
 
 export interface ChargeServiceOptions {
@@ -28,6 +29,7 @@ export function createChargeService(
   const chargeOrder = createChargeOrder({
     ledger: createDynamoDbLedger(dynamoDb, ledgerTableName),
     payments: createStripePayments(stripe, metrics && ((ms) => metrics.addMetric(METRIC_NAMES.stripeLatency, MetricUnit.Milliseconds, ms))),
+    personalData: createPersonalDataStore(dynamoDb, idempotencyTableName),
     origin: { channel, namespace },
   });
   return createIdempotentCharge({ chargeOrder, dynamoDb, tableName: idempotencyTableName });

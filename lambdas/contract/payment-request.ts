@@ -24,6 +24,8 @@ export const chargeRequestSchema = {
     customerId: { type: 'string', minLength: 1, maxLength: 255, pattern: '^cus_[A-Za-z0-9]+$' },
     // Empty means none: Stripe refuses an empty description (parameter_invalid_empty), so it is left out.
     description: { type: 'string', maxLength: 1000 },
+    // Where Stripe e-mails the receipt. Personal data: never in the ledger (request-fields.ts).
+    receiptEmail: { type: 'string', minLength: 3, maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+$' },
   },
 } as const;
 
@@ -35,6 +37,7 @@ export interface ChargeRequest {
   paymentMethod?: string;
   customerId?: string;
   description?: string;
+  receiptEmail?: string;
 }
 
 /**

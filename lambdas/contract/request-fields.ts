@@ -6,15 +6,16 @@ import type { refundRequestSchema } from './refund-request';
  * idempotency key, so whatever is sent must be rebuilt, byte for byte, from what was stored.
  */
 export type FieldUse =
-  /** Stored on the ledger record and sent to Stripe as this parameter (a path into the create parameters, or `idempotencyKey`). */
+  /** Stored on the ledger record and sent to Stripe as this parameter (a path into the create parameters). */
   | { sentToStripeAs: string }
-  /** Never sent to Stripe; `why` says what the service uses it for. */
+  /** Never sent to Stripe; the text says what the service uses it for. */
   | { notSent: string }
   /**
-   * Personal data (an e-mail, a name): never sent to Stripe and never stored in the ledger, which
-   * keeps records for ever. Personal data belongs on the Stripe Customer (`customerId`).
+   * Personal data (an e-mail, a name): never in the ledger, which keeps its records for ever. It is
+   * kept in the key table only as long as Stripe keeps the idempotency key (24 h), and every attempt
+   * sends it to Stripe as this parameter from there (core/stripe-requests.ts, adapters/personal-data.ts).
    */
-  | { personal: string };
+  | { personal: true; sentToStripeAs: string };
 
 type Classified<Schema extends { properties: object }> = Record<keyof Schema['properties'], FieldUse>;
 
@@ -26,7 +27,14 @@ export const chargeRequestFields = {
   paymentMethod: { sentToStripeAs: 'payment_method' },
   customerId: { sentToStripeAs: 'customer' },
   description: { sentToStripeAs: 'description' },
+  receiptEmail: { personal: true, sentToStripeAs: 'receipt_email' },
 } as const satisfies Classified<typeof chargeRequestSchema>;
+
+/** The charge request's fields that are personal data. */
+export type PersonalField = {
+  [Field in keyof typeof chargeRequestFields]: (typeof chargeRequestFields)[Field] extends { personal: true } ? Field : never;
+}[keyof typeof chargeRequestFields];
+export const PERSONAL_FIELDS = Object.entries(chargeRequestFields).flatMap(([field, use]) => ('personal' in use ? [field as PersonalField] : []));
 
 /** Every field of POST /payments/{orderId}/refunds (the orderId comes from the path). */
 export const refundRequestFields = {

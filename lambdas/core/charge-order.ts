@@ -4,7 +4,7 @@ import { STRIPE_KEY_TRUSTED_FOR_MS } from '../contract/settings';
 import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from './errors';
 import { type DisputeState, factVersion } from './payment-events';
 import type { Refunds } from './refund-order';
-import { type PaymentIntentCreate, paymentIntentCreateOf } from './stripe-requests';
+import { type PaymentIntentCreate, type PersonalData, paymentIntentCreateOf, personalDataOf } from './stripe-requests';
 
 /**
  * Ledger states. `pending` is written before Stripe is called, so a crash between the charge and
@@ -40,6 +40,8 @@ export interface LedgerRecord {
   paymentMethod?: string;
   customerId?: string;
   description?: string;
+  /** The request had personal data (request-fields.ts), kept in the key table rather than here: every attempt sends it from there. */
+  personalDataKept?: boolean;
   paymentId?: string;
   /** Stripe's PaymentIntent status, e.g. `succeeded`. */
   paymentStatus?: string;
@@ -109,6 +111,15 @@ export interface PaymentsLedger {
   releasePending(orderId: string): Promise<void>;
 }
 
+/**
+ * Where an order's personal data is kept: as long as Stripe keeps its idempotency key (24 h), never
+ * in the ledger.
+ */
+export interface PersonalDataStore {
+  /** Keeps `data` for the order unless some is kept already (first wins); returns what is kept. */
+  keep(namespace: string, orderId: string, data: PersonalData): Promise<PersonalData>;
+}
+
 export interface PaymentProvider {
   /** Sends the order's PaymentIntent create (stripe-requests.ts), as built: it creates and, with a payment method, confirms it. */
   createPayment(create: PaymentIntentCreate): Promise<PaymentAttempt>;
@@ -138,6 +149,7 @@ export interface ChargeResult {
 export interface ChargeOrderDependencies {
   ledger: PaymentsLedger;
   payments: PaymentProvider;
+  personalData: PersonalDataStore;
   /** Where this charge's orders come from, and the deployment's namespace at Stripe for new ones. */
   origin: OrderOrigin;
   now?: () => Date;
@@ -149,7 +161,7 @@ export interface ChargeOrderDependencies {
  * idempotency key (the namespaced orderId) returns the first PaymentIntent, and once Stripe may have
  * forgotten that key the PaymentIntent is looked up by the orderId in its metadata instead.
  */
-export function createChargeOrder({ ledger, payments, origin, now = () => new Date() }: ChargeOrderDependencies) {
+export function createChargeOrder({ ledger, payments, personalData, origin, now = () => new Date() }: ChargeOrderDependencies) {
   return async function chargeOrder(order: ChargeRequest): Promise<ChargeResult> {
     const pending = pendingRecordOf(order, origin, now().toISOString());
     const existing = await ledger.createPendingOrGet(pending);
@@ -170,9 +182,11 @@ export function createChargeOrder({ ledger, payments, origin, now = () => new Da
         }
       }
     }
+    // Kept before Stripe sees it, first wins: a resume sends what the first attempt did (or would have).
+    const personal = stored.personalDataKept ? await personalData.keep(namespaceOf(stored), order.orderId, personalDataOf(order)) : {};
     let attempt: PaymentAttempt;
     try {
-      attempt = await payments.createPayment(paymentIntentCreateOf(stored));
+      attempt = await payments.createPayment(paymentIntentCreateOf(stored, personal));
     } catch (error) {
       if (error instanceof PaymentRejectedError) {
         // Stripe made a PaymentIntent, then refused to confirm it: the order keeps it, never freed for a second one.
@@ -228,6 +242,7 @@ export function pendingRecordOf(order: ChargeRequest, { channel, namespace }: Or
     ...(order.paymentMethod !== undefined && { paymentMethod: order.paymentMethod }),
     ...(order.customerId !== undefined && { customerId: order.customerId }),
     ...(order.description !== undefined && { description: order.description }),
+    ...(Object.keys(personalDataOf(order)).length > 0 && { personalDataKept: true }),
     channel,
     // Records made before namespaces stay without one (BEFORE_NAMESPACES); a new one always has it.
     ...(namespace !== BEFORE_NAMESPACES && { namespace }),

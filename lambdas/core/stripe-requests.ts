@@ -1,5 +1,7 @@
 import { paymentMetadata, refundMetadata, stripeIdempotencyKey, stripeRefundIdempotencyKey } from '../contract/payment-metadata';
+import type { ChargeRequest } from '../contract/payment-request';
 import type { RefundReason } from '../contract/refund-request';
+import { PERSONAL_FIELDS, type PersonalField } from '../contract/request-fields';
 import { type LedgerRecord, namespaceOf } from './charge-order';
 
 /**
@@ -7,7 +9,8 @@ import { type LedgerRecord, namespaceOf } from './charge-order';
  * attempt and every resume call the same function with the same stored record, so Stripe always
  * sees the same parameters under the same idempotency key (a field sent but not stored would make
  * the retry after a lost answer `idempotency_key_reused`). What each request field becomes is
- * classified in lambdas/contract/request-fields.ts. Plain objects in Stripe's own parameter names:
+ * classified in lambdas/contract/request-fields.ts; personal data is stored in the key table, not the
+ * ledger, and passed in beside the record. Plain objects in Stripe's own parameter names:
  * the adapter hands them to the SDK as they are, and the type check holds them to the SDK's types.
  */
 export interface StripeCreate<Params> {
@@ -24,6 +27,7 @@ export interface PaymentIntentCreateParams {
   customer?: string;
   description?: string;
   payment_method?: string;
+  receipt_email?: string;
   /** Without a payment method the customer confirms later (Stripe.js); with one, charge now. */
   confirm: boolean;
   /** A server-side charge cannot follow a redirect, so only methods that need none (Stripe refuses a server-side confirm without `return_url` otherwise). */
@@ -39,10 +43,18 @@ export interface RefundCreateParams {
 }
 
 export type PaymentIntentCreate = StripeCreate<PaymentIntentCreateParams>;
+
+/** An order's personal data, as the key table keeps it for the order's 24 h at Stripe. */
+export type PersonalData = Partial<Pick<ChargeRequest, PersonalField>>;
+
+/** The order's personal data, from its request (empty when it has none). */
+export function personalDataOf(order: ChargeRequest): PersonalData {
+  return Object.fromEntries(PERSONAL_FIELDS.flatMap((field) => (order[field] === undefined ? [] : [[field, order[field]]])));
+}
 export type RefundCreate = StripeCreate<RefundCreateParams> & { refundId: string };
 
-/** The order's PaymentIntent, from its ledger record. Absent fields are left out, not sent as empty. */
-export function paymentIntentCreateOf(record: LedgerRecord): PaymentIntentCreate {
+/** The order's PaymentIntent, from its ledger record and its kept personal data. Absent fields are left out, not sent as empty. */
+export function paymentIntentCreateOf(record: LedgerRecord, personal: PersonalData = {}): PaymentIntentCreate {
   const namespace = namespaceOf(record);
   return {
     orderId: record.orderId,
@@ -54,6 +66,7 @@ export function paymentIntentCreateOf(record: LedgerRecord): PaymentIntentCreate
       // An empty one, stored before empty meant none, is left out: Stripe refused it and kept no key.
       ...(record.description && { description: record.description }),
       ...(record.paymentMethod !== undefined && { payment_method: record.paymentMethod }),
+      ...(personal.receiptEmail !== undefined && { receipt_email: personal.receiptEmail }),
       confirm: record.paymentMethod !== undefined,
       automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
       metadata: paymentMetadata(namespace, record.orderId),

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
 import { createDynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createIdempotentCharge } from '../../lambdas/adapters/idempotent-use-cases';
+import { createPersonalDataStore } from '../../lambdas/adapters/personal-data';
 import { createStripeClient, createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { METRIC_NAMES } from '../../lambdas/contract/environment';
 import { BEFORE_NAMESPACES, paymentMetadata, stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
@@ -192,6 +193,7 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
       chargeOrder: createChargeOrder({
         ledger: dyingLedger,
         payments: createStripePayments(async () => parts.stripe),
+        personalData: createPersonalDataStore(parts.dynamoDb, parts.tables.idempotencyTableName),
         origin: { channel: 'api', namespace: TEST_NAMESPACE },
       }),
       dynamoDb: parts.dynamoDb,

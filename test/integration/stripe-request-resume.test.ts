@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { parse } from 'qs';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
 import { PAYMENT_METADATA } from '../../lambdas/contract/payment-metadata';
 import type { ChargeRequest } from '../../lambdas/contract/payment-request';
+import { IDEMPOTENCY_EXPIRY_SECONDS } from '../../lambdas/contract/settings';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { lambdaContext } from '../../local/lambda-context';
 import { faultyServiceOptions, LOCK_MS } from '../support/fault-runs';
 import { type Fault, type FaultPlan, faultOnce, faultyStripe, type SentCreate } from '../support/faults';
-import { type LocalParts, postEvent, silentLogger, startLocalParts, TEST_NAMESPACE } from '../support/local-parts';
+import { type LocalParts, ledgerRecord, postEvent, silentLogger, startLocalParts, TEST_NAMESPACE } from '../support/local-parts';
 import { fullOrder } from '../support/orders';
 
 /**
@@ -64,12 +66,20 @@ describe('a charge resumed after a crash after Stripe was called', () => {
     expect(answer.statusCode).toBe(201);
     expect(sent).toHaveLength(2);
     expect(sent[0].idempotencyKey).toBe(`${TEST_NAMESPACE}:${order.orderId}`);
+    // The e-mail address came from the key table, which forgets it with Stripe's key; the ledger never had it.
+    expect(JSON.stringify(await ledgerRecord(parts, order.orderId))).not.toContain(order.receiptEmail);
+    const { Item } = await DynamoDBDocumentClient.from(parts.dynamoDb).send(
+      new GetCommand({ TableName: parts.tables.idempotencyTableName, Key: { id: `personalData#${sent[0].idempotencyKey}` } }),
+    );
+    expect(Item?.data).toEqual({ receiptEmail: order.receiptEmail });
+    expect(Item?.expiration).toBeCloseTo(Date.now() / 1000 + IDEMPOTENCY_EXPIRY_SECONDS, -2);
     expect(parse(sent[0].body)).toEqual({
       amount: String(order.amount),
       currency: order.currency,
       customer: order.customerId,
       description: order.description,
       payment_method: order.paymentMethod,
+      receipt_email: order.receiptEmail,
       confirm: 'true',
       automatic_payment_methods: { enabled: 'true', allow_redirects: 'never' },
       metadata: {
@@ -89,6 +99,7 @@ describe('a charge resumed after a crash after Stripe was called', () => {
       paymentMethod: fc.constant('pm_card_visa'),
       customerId: fc.stringMatching(/^cus_[A-Za-z0-9]{1,20}$/),
       description: fc.string({ minLength: 1, maxLength: 200, unit: 'grapheme' }),
+      receiptEmail: fc.emailAddress(),
     });
     await fc.assert(
       fc.asyncProperty(orders, async (template) => {

@@ -1,6 +1,6 @@
 import type { ChargeRequest } from '../../lambdas/contract/payment-request';
 import { type OrderChannel, pendingRecordOf } from '../../lambdas/core/charge-order';
-import { type PaymentIntentCreate, paymentIntentCreateOf } from '../../lambdas/core/stripe-requests';
+import { type PaymentIntentCreate, paymentIntentCreateOf, personalDataOf } from '../../lambdas/core/stripe-requests';
 
 /**
  * An order with every optional field set. `Required` makes a field added to ChargeRequest a type
@@ -14,8 +14,9 @@ export const fullOrder = (orderId: string): Required<ChargeRequest> => ({
   customerId: 'cus_FullOrder42',
   // Not ASCII, so encoding counts; within the BMP, which is all the SQS emulator takes (SQS itself takes more).
   description: 'Order with every field: 2 × café crème, ½ croissant',
+  receiptEmail: 'jane.doe@example.com',
 });
 
 /** The PaymentIntent create the service sends for a new order: for tests that make a payment at Stripe directly. */
 export const paymentIntentCreateFor = (order: ChargeRequest, namespace: string, channel: OrderChannel = 'api'): PaymentIntentCreate =>
-  paymentIntentCreateOf(pendingRecordOf(order, { channel, namespace }, new Date().toISOString()));
+  paymentIntentCreateOf(pendingRecordOf(order, { channel, namespace }, new Date().toISOString()), personalDataOf(order));

@@ -7,10 +7,11 @@ import {
   type PaymentAttempt,
   type PaymentProvider,
   type PaymentsLedger,
+  type PersonalDataStore,
   pendingRecordOf,
 } from '../../lambdas/core/charge-order';
 import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from '../../lambdas/core/errors';
-import { type PaymentIntentCreate, paymentIntentCreateOf } from '../../lambdas/core/stripe-requests';
+import { type PaymentIntentCreate, type PersonalData, paymentIntentCreateOf } from '../../lambdas/core/stripe-requests';
 
 /** An in-memory ledger with the same conditional semantics as the DynamoDB one. */
 class FakeLedger implements PaymentsLedger {
@@ -44,6 +45,16 @@ class FakeLedger implements PaymentsLedger {
   }
 }
 
+/** Personal data kept in memory, first wins, as the key table keeps it. */
+class FakePersonalData implements PersonalDataStore {
+  readonly kept = new Map<string, PersonalData>();
+  async keep(namespace: string, orderId: string, data: PersonalData) {
+    const key = `${namespace}:${orderId}`;
+    if (!this.kept.has(key)) this.kept.set(key, data);
+    return this.kept.get(key) as PersonalData;
+  }
+}
+
 class FakeStripe implements PaymentProvider {
   calls: PaymentIntentCreate[] = [];
   lookups: string[] = [];
@@ -74,7 +85,7 @@ describe('chargeOrder', () => {
   it('creates a pending record, charges once and finalizes the ledger', async () => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe();
-    const result = await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
+    const result = await createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock })(order);
     expect(result).toEqual({
       orderId: 'order-1',
       status: 'charged',
@@ -93,7 +104,7 @@ describe('chargeOrder', () => {
   it('returns an order the ledger already holds as final without calling Stripe', async () => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe();
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
+    const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock });
     await chargeOrder(order);
     const again = await chargeOrder(order);
     expect(again).toMatchObject({ status: 'charged', paymentId: 'pi_1', replayed: true });
@@ -104,7 +115,7 @@ describe('chargeOrder', () => {
     const ledger = new FakeLedger();
     await ledger.createPendingOrGet(pendingRecordOf(order, origin, clock().toISOString()));
     const stripe = new FakeStripe();
-    const result = await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
+    const result = await createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock })(order);
     expect(result).toMatchObject({ status: 'charged', replayed: false });
     expect(stripe.calls).toHaveLength(1);
   });
@@ -117,7 +128,7 @@ describe('chargeOrder', () => {
   ])('refuses the same orderId with another %s and calls nobody', async (field, change) => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe();
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
+    const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock });
     await chargeOrder(order);
     const attempt = chargeOrder({ ...order, ...change });
     await expect(attempt).rejects.toBeInstanceOf(OrderConflictError);
@@ -128,7 +139,7 @@ describe('chargeOrder', () => {
 
   it('treats a changed description as the same payment', async () => {
     const ledger = new FakeLedger();
-    const chargeOrder = createChargeOrder({ ledger, payments: new FakeStripe(), origin, now: clock });
+    const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: new FakeStripe(), origin, now: clock });
     await chargeOrder(order);
     await expect(chargeOrder({ ...order, description: 'gift' })).resolves.toMatchObject({ replayed: true });
   });
@@ -136,7 +147,7 @@ describe('chargeOrder', () => {
   it('records a decline as a final result and replays it without calling Stripe again', async () => {
     const ledger = new FakeLedger();
     const stripe = new FakeStripe(() => ({ status: 'declined', paymentId: 'pi_2', paymentStatus: 'requires_payment_method', declineCode: 'generic_decline' }));
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
+    const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock });
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'declined', declineCode: 'generic_decline', replayed: false });
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'declined', declineCode: 'generic_decline', replayed: true });
     expect(stripe.calls).toHaveLength(1);
@@ -149,7 +160,7 @@ describe('chargeOrder', () => {
       if (!available) throw new PaymentProviderError('down', true);
       return { status: 'charged', paymentId: 'pi_3', paymentStatus: 'succeeded' };
     });
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
+    const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock });
     await expect(chargeOrder(order)).rejects.toBeInstanceOf(PaymentProviderError);
     expect(ledger.records.get('order-1')?.status).toBe('pending');
     available = true;
@@ -163,7 +174,7 @@ describe('chargeOrder', () => {
       Object.assign(ledger.records.get('order-1') as LedgerRecord, { status: 'charged', paymentId: 'pi_first' });
       return { status: 'charged', paymentId: 'pi_first', paymentStatus: 'succeeded' };
     });
-    const result = await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
+    const result = await createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock })(order);
     expect(result.paymentId).toBe('pi_first');
   });
 
@@ -171,7 +182,7 @@ describe('chargeOrder', () => {
     const ledger = new FakeLedger();
     await ledger.createPendingOrGet(pendingRecordOf({ ...order, description: 'first' }, origin, clock().toISOString()));
     const stripe = new FakeStripe();
-    await createChargeOrder({ ledger, payments: stripe, origin, now: clock })({ ...order, description: 'second' });
+    await createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock })({ ...order, description: 'second' });
     expect(stripe.calls.map(({ params }) => params.description)).toEqual(['first']);
   });
 
@@ -179,16 +190,56 @@ describe('chargeOrder', () => {
     const ledger = new FakeLedger();
     await ledger.createPendingOrGet({ ...pendingRecordOf(order, origin, clock().toISOString()), description: '' });
     const stripe = new FakeStripe();
-    const result = await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
+    const result = await createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock })(order);
     expect(result.status).toBe('charged');
     expect(stripe.calls.map(({ params }) => 'description' in params)).toEqual([false]);
+  });
+
+  describe('personal data (receiptEmail)', () => {
+    const withEmail = { ...order, receiptEmail: 'jane@example.com' };
+    const charge = (ledger: FakeLedger, stripe: FakeStripe, personalData: FakePersonalData) =>
+      createChargeOrder({ ledger, payments: stripe, personalData, origin, now: clock });
+
+    it('is sent to Stripe from the key table and never written to the ledger', async () => {
+      const [ledger, stripe, personalData] = [new FakeLedger(), new FakeStripe(), new FakePersonalData()];
+      await charge(ledger, stripe, personalData)(withEmail);
+      expect(stripe.calls.map(({ params }) => params.receipt_email)).toEqual(['jane@example.com']);
+      expect(JSON.stringify(ledger.records.get(order.orderId))).not.toContain('jane@example.com');
+      expect([...personalData.kept.values()]).toEqual([{ receiptEmail: 'jane@example.com' }]);
+    });
+
+    it('resumes with the address first kept, whatever the retry says', async () => {
+      const [ledger, personalData] = [new FakeLedger(), new FakePersonalData()];
+      await ledger.createPendingOrGet(pendingRecordOf(withEmail, origin, clock().toISOString()));
+      await personalData.keep(origin.namespace, order.orderId, { receiptEmail: 'jane@example.com' });
+      const stripe = new FakeStripe();
+      await charge(ledger, stripe, personalData)({ ...withEmail, receiptEmail: 'other@example.com' });
+      expect(stripe.calls.map(({ params }) => params.receipt_email)).toEqual(['jane@example.com']);
+    });
+
+    it('is not sent on the resume of an order first made without it (Stripe would refuse other parameters)', async () => {
+      const [ledger, personalData] = [new FakeLedger(), new FakePersonalData()];
+      await ledger.createPendingOrGet(pendingRecordOf(order, origin, clock().toISOString()));
+      const stripe = new FakeStripe();
+      await charge(ledger, stripe, personalData)(withEmail);
+      expect(stripe.calls.map(({ params }) => 'receipt_email' in params)).toEqual([false]);
+      expect(personalData.kept.size).toBe(0);
+    });
+
+    it('is kept from the retry when the first call crashed before keeping it (Stripe never saw that call)', async () => {
+      const [ledger, personalData] = [new FakeLedger(), new FakePersonalData()];
+      await ledger.createPendingOrGet(pendingRecordOf(withEmail, origin, clock().toISOString()));
+      const stripe = new FakeStripe();
+      await charge(ledger, stripe, personalData)(withEmail);
+      expect(stripe.calls.map(({ params }) => params.receipt_email)).toEqual(['jane@example.com']);
+    });
   });
 
   it("trusts Stripe's key for a day, then looks the PaymentIntent up instead of creating another", async () => {
     const ledger = new FakeLedger();
     await ledger.createPendingOrGet(pendingRecordOf(order, origin, '2026-11-26T12:00:00Z')); // 24 h before the clock
     const stripe = new FakeStripe(undefined, { status: 'charged', paymentId: 'pi_found', paymentStatus: 'succeeded' });
-    const result = await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
+    const result = await createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock })(order);
     expect(result).toMatchObject({ status: 'charged', paymentId: 'pi_found' });
     expect(stripe.lookups).toEqual(['order-1']);
     expect(stripe.calls).toHaveLength(0);
@@ -198,7 +249,7 @@ describe('chargeOrder', () => {
     const ledger = new FakeLedger();
     await ledger.createPendingOrGet(pendingRecordOf(order, origin, '2026-11-26T12:00:00Z'));
     const stripe = new FakeStripe();
-    await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
+    await createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock })(order);
     expect(stripe.lookups).toEqual(['order-1']);
     expect(stripe.calls).toHaveLength(1);
   });
@@ -207,7 +258,7 @@ describe('chargeOrder', () => {
     const ledger = new FakeLedger();
     await ledger.createPendingOrGet(pendingRecordOf(order, origin, '2026-11-27T11:00:00Z'));
     const stripe = new FakeStripe();
-    await createChargeOrder({ ledger, payments: stripe, origin, now: clock })(order);
+    await createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock })(order);
     expect(stripe.lookups).toEqual([]);
   });
 
@@ -218,7 +269,7 @@ describe('chargeOrder', () => {
       if (refuse) throw new PaymentRejectedError('paymentMethod', 'resource_missing');
       return { status: 'charged', paymentId: 'pi_4', paymentStatus: 'succeeded' };
     });
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
+    const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock });
     await expect(chargeOrder({ ...order, paymentMethod: 'pm_unknown' })).rejects.toBeInstanceOf(PaymentRejectedError);
     expect(ledger.records.has('order-1')).toBe(false);
     refuse = false;
@@ -239,7 +290,13 @@ describe('chargeOrder', () => {
         secretsAsked.push(paymentId);
         throw new PaymentProviderError('down', true);
       };
-      const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin: { channel, namespace: 'test' }, now: clock });
+      const chargeOrder = createChargeOrder({
+        personalData: new FakePersonalData(),
+        ledger,
+        payments: stripe,
+        origin: { channel, namespace: 'test' },
+        now: clock,
+      });
       await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'requires_action', replayed: true, clientSecret: null });
       expect(secretsAsked).toEqual(asked);
     }
@@ -253,7 +310,7 @@ describe('chargeOrder', () => {
       paymentStatus: 'requires_payment_method',
       clientSecret: 'pi_5_secret',
     }));
-    const chargeOrder = createChargeOrder({ ledger, payments: stripe, origin, now: clock });
+    const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock });
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'requires_action', clientSecret: 'pi_5_secret' });
     expect(ledger.records.get('order-1')).not.toHaveProperty('clientSecret');
     // The ledger never keeps it: a replay from the ledger asks Stripe for it again.

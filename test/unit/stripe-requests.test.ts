@@ -2,9 +2,15 @@ import fc from 'fast-check';
 import { PAYMENT_METADATA } from '../../lambdas/contract/payment-metadata';
 import { type ChargeRequest, chargeRequestSchema } from '../../lambdas/contract/payment-request';
 import { refundRequestSchema } from '../../lambdas/contract/refund-request';
-import { chargeRequestFields, type FieldUse, REQUEST_FIELD_OF_STRIPE_PARAMETER, refundRequestFields } from '../../lambdas/contract/request-fields';
+import {
+  chargeRequestFields,
+  type FieldUse,
+  PERSONAL_FIELDS,
+  REQUEST_FIELD_OF_STRIPE_PARAMETER,
+  refundRequestFields,
+} from '../../lambdas/contract/request-fields';
 import { type LedgerRecord, pendingRecordOf } from '../../lambdas/core/charge-order';
-import { paymentIntentCreateOf, refundCreateOf } from '../../lambdas/core/stripe-requests';
+import { paymentIntentCreateOf, personalDataOf, refundCreateOf } from '../../lambdas/core/stripe-requests';
 import { fullOrder } from '../support/orders';
 
 const origin = { channel: 'api', namespace: 'shop-prod' } as const;
@@ -45,17 +51,37 @@ describe.each([
 
 describe('the PaymentIntent create, built from the stored record alone', () => {
   const order = fullOrder('order-42');
-  const create = paymentIntentCreateOf(pendingRecordOf(order, origin, NOW));
+  const record = pendingRecordOf(order, origin, NOW);
+  const create = paymentIntentCreateOf(record, personalDataOf(order));
 
-  it('carries every field classified as sent, from the record the ledger stores', () => {
+  it('carries every field classified as sent: from the stored record, and personal data from the key table', () => {
     const missing = Object.entries(chargeRequestFields).flatMap(([field, use]) => {
       const path = sentAs(use);
-      if (path === undefined || at(create.params, path) === order[field as keyof ChargeRequest]) return [];
-      return [
-        `${field} is classified as sent to Stripe as ${path}, but the create built from the stored record does not carry it: store it in pendingRecordOf (lambdas/core/charge-order.ts) and send it in paymentIntentCreateOf (lambdas/core/stripe-requests.ts).`,
-      ];
+      const value = order[field as keyof ChargeRequest];
+      if (path === undefined) return [];
+      if ('personal' in use) {
+        return at(create.params, path) === value
+          ? []
+          : [
+              `${field} is personal data sent to Stripe as ${path}, but paymentIntentCreateOf (lambdas/core/stripe-requests.ts) does not send it from the personal data the key table keeps.`,
+            ];
+      }
+      return at(paymentIntentCreateOf(record).params, path) === value
+        ? []
+        : [
+            `${field} is classified as sent to Stripe as ${path}, but the create built from the stored record does not carry it: store it in pendingRecordOf (lambdas/core/charge-order.ts) and send it in paymentIntentCreateOf (lambdas/core/stripe-requests.ts).`,
+          ];
     });
     expect(missing).toEqual([]);
+  });
+
+  it('keeps personal data out of the ledger record, which is kept for ever', () => {
+    const stored = JSON.stringify(record);
+    const leaked = PERSONAL_FIELDS.filter((field) => stored.includes(String(order[field]))).map(
+      (field) => `${field} is personal data, yet pendingRecordOf stores it in the ledger: leave it to the key table (docs/customizing.md, "Personal data").`,
+    );
+    expect(leaked).toEqual([]);
+    expect(record.personalDataKept).toBe(true);
   });
 
   it('sends nothing that is neither a classified field nor one of the fixed parameters', () => {
@@ -75,6 +101,7 @@ describe('the PaymentIntent create, built from the stored record alone', () => {
         customer: order.customerId,
         description: order.description,
         payment_method: order.paymentMethod,
+        receipt_email: order.receiptEmail,
         confirm: true,
         automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
         metadata: {
@@ -106,6 +133,7 @@ describe('the PaymentIntent create, built from the stored record alone', () => {
       paymentMethod: fc.stringMatching(/^pm_[A-Za-z0-9_]{1,20}$/),
       customerId: fc.stringMatching(/^cus_[A-Za-z0-9]{1,20}$/),
       description: fc.string({ minLength: 1, maxLength: 1000, unit: 'grapheme' }),
+      receiptEmail: fc.emailAddress(),
     });
     fc.assert(
       fc.property(orders, fc.string(), (first, retryDescription) => {
@@ -157,6 +185,7 @@ describe("Stripe's parameter names, as the request fields behind them", () => {
       payment_method: 'paymentMethod',
       customer: 'customerId',
       description: 'description',
+      receipt_email: 'receiptEmail',
     });
   });
 });

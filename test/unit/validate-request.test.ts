@@ -58,6 +58,9 @@ describe('validateChargeRequest', () => {
     ['customerId', 'an e-mail address', 'jane@example.com'],
     ['customerId', 'a name', 'jane_doe'],
     ['description', '1001 characters', 'x'.repeat(1001)],
+    ['receiptEmail', 'no @', 'jane.example.com'],
+    ['receiptEmail', 'a space', 'jane doe@example.com'],
+    ['receiptEmail', '255 characters', `${'j'.repeat(243)}@example.com`],
     ['description', 'an unpaired low surrogate', 'x\udc00'],
     ['description', 'an unpaired high surrogate', '\ud83dx'],
   ])('rejects %s given %s, naming the field', (field, _case, value) => {
@@ -70,6 +73,7 @@ describe('validateChargeRequest', () => {
     ['amount', 'the maximum', MAX_AMOUNT_MINOR_UNITS],
     ['description', 'empty (meaning none)', ''],
     ['description', 'one character', 'x'],
+    ['receiptEmail', 'an e-mail address', 'jane.doe+receipts@example.com'],
     ['description', 'a character outside the BMP (a surrogate pair)', 'socks 🧦'],
     ['paymentMethod', 'a Stripe test method', 'pm_card_visa'],
     ['customerId', 'a Stripe customer id', 'cus_NffrFeUfNV2Hib'],
@@ -118,13 +122,14 @@ describe('agreement with a reference JSON-schema validator', () => {
     fc.stringMatching(/^[A-Za-z0-9._:-]{1,20}$/),
     fc.stringMatching(/^[A-Za-z]{3}$/),
     fc.stringMatching(/^(pm|cus)_[A-Za-z0-9_]{1,12}$/),
+    fc.emailAddress(),
     fc.integer({ min: -10, max: MAX_AMOUNT_MINOR_UNITS + 10 }),
     fc.double(),
     fc.constant(null),
     fc.boolean(),
   );
   const body = fc.dictionary(
-    fc.constantFrom('orderId', 'amount', 'currency', 'paymentMethod', 'customerId', 'description', 'extra', 'constructor', 'toString'),
+    fc.constantFrom('orderId', 'amount', 'currency', 'paymentMethod', 'customerId', 'description', 'receiptEmail', 'extra', 'constructor', 'toString'),
     fieldValue,
   );
 
