@@ -5,6 +5,7 @@ import { ENV } from '../lambdas/contract/environment';
 import { assertNamespace, NAMESPACE_PATTERN } from '../lambdas/contract/payment-metadata';
 import { chargeQueue } from '../lambdas/contract/queues';
 import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
+import { PERSONAL_DATA_KEY_PREFIX } from '../lambdas/contract/tables';
 import { entryPath } from './constructs/bundling';
 import { ChargeQueue } from './constructs/charge-queue';
 import { EventsCatchUp } from './constructs/events-catch-up';
@@ -118,7 +119,11 @@ export class PaymentsService extends Construct {
     // What refunds and Stripe's facts (webhook, catch-up) need: the key table under their own key
     // prefixes (refunds, processed event ids), and the ledger read (GetItem) and moved by
     // conditional updates of records the charge path created (UpdateItem), never created or deleted.
-    const factTables: TableAccess[] = [keyTable, { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem', 'UpdateItem'] }];
+    // Never the orders' personal data, which only the charge functions keep and read.
+    const factTables: TableAccess[] = [
+      { ...keyTable, deniedKeyPrefixes: [PERSONAL_DATA_KEY_PREFIX] },
+      { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem', 'UpdateItem'] },
+    ];
     const namespace = {
       [ENV.namespace]: props.namespace === undefined ? `${defaultNamespaceOf(serviceName)}-${Aws.ACCOUNT_ID}-${Aws.REGION}` : assertNamespace(props.namespace),
     };

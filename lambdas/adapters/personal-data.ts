@@ -2,35 +2,29 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { stripeIdempotencyKey } from '../contract/payment-metadata';
-import { IDEMPOTENCY_EXPIRY_SECONDS } from '../contract/settings';
-import { idempotencyTable } from '../contract/tables';
+import { PERSONAL_DATA_EXPIRY_SECONDS } from '../contract/settings';
+import { idempotencyTable, PERSONAL_DATA_KEY_PREFIX } from '../contract/tables';
 import type { PersonalDataStore } from '../core/charge-order';
 import { StoreUnavailableError } from '../core/errors';
 import type { PersonalData } from '../core/stripe-requests';
 
 /**
  * An order's personal data in the key table, one item per order under its own prefix, expiring
- * with Stripe's idempotency key (24 h, the table's TTL): a resume within the day sends exactly
- * what the first attempt did; after it, Stripe has forgotten the key too, and the order is looked
- * up before it is charged again (charge-order.ts).
+ * (the table's TTL) well after Stripe's idempotency key: every resume while Stripe may still hold
+ * the key sends exactly what the first attempt did.
  */
 export function createPersonalDataStore(client: DynamoDBClient, tableName: string): PersonalDataStore {
   const documents = DynamoDBDocumentClient.from(client);
   const { partitionKey, timeToLiveAttribute = 'expiration' } = idempotencyTable;
   return {
-    async keep(namespace, orderId, data) {
-      const now = Math.floor(Date.now() / 1000);
+    async keep(namespace, orderId, data, replacing) {
+      const expiry = Math.floor(Date.now() / 1000) + PERSONAL_DATA_EXPIRY_SECONDS;
+      const item = { [partitionKey]: `${PERSONAL_DATA_KEY_PREFIX}${stripeIdempotencyKey(namespace, orderId)}`, data, [timeToLiveAttribute]: expiry };
+      // First wins, until DynamoDB deletes the item: an expired one is still what Stripe may hold.
+      const firstWins = { ConditionExpression: 'attribute_not_exists(#key)', ExpressionAttributeNames: { '#key': partitionKey } };
       try {
         await documents.send(
-          new PutCommand({
-            TableName: tableName,
-            Item: { [partitionKey]: `personalData#${stripeIdempotencyKey(namespace, orderId)}`, data, [timeToLiveAttribute]: now + IDEMPOTENCY_EXPIRY_SECONDS },
-            // First wins; an item past its expiry that DynamoDB has not deleted yet counts as gone.
-            ConditionExpression: 'attribute_not_exists(#key) OR #expiry < :now',
-            ExpressionAttributeNames: { '#key': partitionKey, '#expiry': timeToLiveAttribute },
-            ExpressionAttributeValues: { ':now': now },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
+          new PutCommand({ TableName: tableName, Item: item, ...(!replacing && firstWins), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
         );
         return data;
       } catch (error) {

@@ -25,7 +25,8 @@ export const chargeRequestSchema = {
     // Empty means none: Stripe refuses an empty description (parameter_invalid_empty), so it is left out.
     description: { type: 'string', maxLength: 1000 },
     // Where Stripe e-mails the receipt. Personal data: never in the ledger (request-fields.ts).
-    receiptEmail: { type: 'string', minLength: 3, maxLength: 254, pattern: '^[^@\\s]+@[^@\\s]+$' },
+    // An address Stripe takes: printable ASCII before the @, and a dotted domain after it.
+    receiptEmail: { type: 'string', minLength: 6, maxLength: 254, pattern: "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$" },
   },
 } as const;
 

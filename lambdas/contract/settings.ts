@@ -47,6 +47,12 @@ export const CHARGE_FUNCTION_TIMEOUT_SECONDS = Math.ceil(CHARGE_WORST_CASE_MS / 
 /** Stripe keeps an idempotency key for at least 24 h; our key records live exactly as long. */
 export const IDEMPOTENCY_EXPIRY_SECONDS = 24 * 60 * 60;
 /**
+ * How long an order's personal data stays in the key table: twice Stripe's key, so a resume never
+ * sends other parameters under a key Stripe still holds ("at least 24 h"); never read once the
+ * order is final.
+ */
+export const PERSONAL_DATA_EXPIRY_SECONDS = 2 * IDEMPOTENCY_EXPIRY_SECONDS;
+/**
  * How long a pending order may rely on Stripe's idempotency key alone. Past this (an hour before
  * Stripe may forget the key), the PaymentIntent is first looked up by the orderId in its metadata.
  */

@@ -25,6 +25,8 @@ export const idempotencyTable: TableDefinition = {
   partitionKey: 'id',
   timeToLiveAttribute: 'expiration',
 };
+/** The key table's items of orders' personal data (adapters/personal-data.ts): only the charge functions may touch them. */
+export const PERSONAL_DATA_KEY_PREFIX = 'personalData#';
 
 /**
  * Both ledger indexes spread records over this many shards (by a hash of the orderId), so one busy

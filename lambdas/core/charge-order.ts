@@ -116,8 +116,11 @@ export interface PaymentsLedger {
  * in the ledger.
  */
 export interface PersonalDataStore {
-  /** Keeps `data` for the order unless some is kept already (first wins); returns what is kept. */
-  keep(namespace: string, orderId: string, data: PersonalData): Promise<PersonalData>;
+  /**
+   * Keeps `data` for the order and returns what is kept: unless some is kept already (first wins),
+   * or in place of it when `replacing` (a new record: Stripe never kept a request with the old).
+   */
+  keep(namespace: string, orderId: string, data: PersonalData, replacing: boolean): Promise<PersonalData>;
 }
 
 export interface PaymentProvider {
@@ -182,8 +185,9 @@ export function createChargeOrder({ ledger, payments, personalData, origin, now 
         }
       }
     }
-    // Kept before Stripe sees it, first wins: a resume sends what the first attempt did (or would have).
-    const personal = stored.personalDataKept ? await personalData.keep(namespaceOf(stored), order.orderId, personalDataOf(order)) : {};
+    // Kept before Stripe sees it, first wins: a resume sends what the first attempt did (or would
+    // have). A new record replaces what a request Stripe refused (its record released) had kept.
+    const personal = stored.personalDataKept ? await personalData.keep(namespaceOf(stored), order.orderId, personalDataOf(order), existing === undefined) : {};
     let attempt: PaymentAttempt;
     try {
       attempt = await payments.createPayment(paymentIntentCreateOf(stored, personal));

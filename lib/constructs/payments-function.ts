@@ -1,6 +1,6 @@
 import { type Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -16,6 +16,8 @@ export interface TableAccess {
   actions: string[];
   /** Actions on some of the table's indexes (e.g. Query), if any. */
   indexes?: Array<{ indexName: string; actions: string[] }>;
+  /** Items whose partition key starts with one of these are denied, whatever `actions` allow. */
+  deniedKeyPrefixes?: string[];
 }
 
 export interface PaymentsFunctionProps {
@@ -77,8 +79,18 @@ export class PaymentsFunction extends Construct {
       },
     });
 
-    for (const { table, actions, indexes = [] } of props.tables) {
+    for (const { table, actions, indexes = [], deniedKeyPrefixes = [] } of props.tables) {
       this.role.addToPrincipalPolicy(new PolicyStatement({ actions: actions.map((a) => `dynamodb:${a}`), resources: [table.tableArn] }));
+      if (deniedKeyPrefixes.length > 0) {
+        this.role.addToPrincipalPolicy(
+          new PolicyStatement({
+            effect: Effect.DENY,
+            actions: actions.map((a) => `dynamodb:${a}`),
+            resources: [table.tableArn],
+            conditions: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': deniedKeyPrefixes.map((prefix) => `${prefix}*`) } },
+          }),
+        );
+      }
       for (const index of indexes) {
         const resources = [`${table.tableArn}/index/${index.indexName}`];
         this.role.addToPrincipalPolicy(new PolicyStatement({ actions: index.actions.map((a) => `dynamodb:${a}`), resources }));

@@ -156,6 +156,11 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     if (amount < MINIMUM_AMOUNT) return invalidRequest(`Amount must be at least ${MINIMUM_AMOUNT}.`, 'amount', 'amount_too_small');
     const currency = String(params.currency);
     if (!/^[a-z]{3}$/i.test(currency)) return invalidRequest('Invalid currency.', 'currency');
+    const receiptEmail = typeof params.receipt_email === 'string' ? params.receipt_email : null;
+    // Stripe refuses an address without a dotted domain (e.g. `name@com`).
+    if (receiptEmail !== null && !/^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$/.test(receiptEmail)) {
+      return invalidRequest(`Invalid email address: ${receiptEmail}`, 'receipt_email', 'email_invalid');
+    }
     const paymentMethod = typeof params.payment_method === 'string' ? params.payment_method : null;
     if (paymentMethod !== null && !isKnownPaymentMethod(paymentMethod)) {
       return invalidRequest(`No such PaymentMethod: '${paymentMethod}'`, 'payment_method', 'resource_missing');
@@ -176,6 +181,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       status: paymentMethod === null ? 'requires_payment_method' : 'requires_confirmation',
       customer: typeof params.customer === 'string' ? params.customer : null,
       description: typeof params.description === 'string' ? params.description : null,
+      receipt_email: receiptEmail,
       payment_method: paymentMethod,
       automatic_payment_methods: automaticPaymentMethods,
       metadata: (params.metadata as Record<string, string> | undefined) ?? {},

@@ -10,6 +10,7 @@ export interface PaymentIntent {
   status: string;
   customer: string | null;
   description: string | null;
+  receipt_email: string | null;
   payment_method: string | null;
   automatic_payment_methods: { enabled: boolean; allow_redirects: 'always' | 'never' } | null;
   metadata: Record<string, string>;

@@ -21,10 +21,14 @@ const getPaymentId = only('AWS::Lambda::Function', { Description: Match.stringLi
 const refundPaymentId = only('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^POST /payments/\\{orderId\\}/refunds') });
 
 function roleStatements(roleId: string) {
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((policy) => policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId))
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>)
-    .map((statement) => ({ actions: [statement.Action].flat().sort(), resource: statement.Resource }));
+  return (
+    Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((policy) => policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown; Effect: string }>)
+      // What the role may do: its denials (the orders' personal data) are asserted in payments-stack.test.ts.
+      .filter((statement) => statement.Effect === 'Allow')
+      .map((statement) => ({ actions: [statement.Action].flat().sort(), resource: statement.Resource }))
+  );
 }
 const functionRole = (lambdaId: string) => resources[lambdaId].Properties.Role['Fn::GetAtt'][0] as string;
 

@@ -16,7 +16,7 @@ const PINNED = {
 
 const WHY =
   'moved: a deploy would replace it (a new, empty table or queue, a new secret, API key or URL) and orphan the retained one. ' +
-  "Keep the construct path: the service stays `new PaymentsService(stack, 'Default')` in PaymentsStack, and construct ids under it do not change. " +
+  'Keep the construct path: PaymentsStack creates the service as `new PaymentsService(this, IN_PLACE_OF_STACK)`, with IN_PLACE_OF_STACK = "Default" (lib/payments-service.ts), and construct ids under it do not change. ' +
   'If you must move it, pin the old ID with overrideLogicalId (docs/customizing.md, "Rename a stack or a construct").';
 
 describe.each([
@@ -28,7 +28,14 @@ describe.each([
   it.each(Object.entries(PINNED))('of every %s never move', (type, pinned) => {
     const actual = Object.keys(resources).filter((id) => resources[id].Type === type);
     const moved = pinned.filter((id) => !actual.includes(id)).map((id) => `${type} ${id} ${WHY}`);
-    const added = actual.filter((id) => !pinned.includes(id)).map((id) => `${type} ${id} is new: pin it here once it is deployed.`);
+    // A new ID beside a moved one of the same type is a rename, not a new resource: pinning it would orphan the old one.
+    const added = actual
+      .filter((id) => !pinned.includes(id))
+      .map((id) =>
+        moved.length > 0
+          ? `${type} ${id} looks like the new ID of a moved one: do not pin it; undo the rename.`
+          : `${type} ${id} is new: pin it here once it is deployed.`,
+      );
     expect([...moved, ...added]).toEqual([]);
   });
 });

@@ -7,12 +7,12 @@ import {
   CHARGE_WORST_CASE_MS,
   COLD_START_ROOM_SECONDS,
 } from '../../lambdas/contract/settings';
-import { idempotencyTable, ledgerTable } from '../../lambdas/contract/tables';
+import { idempotencyTable, ledgerTable, PERSONAL_DATA_KEY_PREFIX } from '../../lambdas/contract/tables';
 import { synthesize } from '../support/synth';
 
 const { template } = synthesize({ sandbox: 'true' });
 
-type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
 
 function logicalId(type: string, properties: Record<string, unknown>): string {
   const ids = Object.keys(template.findResources(type, { Properties: Match.objectLike(properties) }));
@@ -26,17 +26,25 @@ const functionId = logicalId('AWS::Lambda::Function', { Description: Match.strin
 const workerId = logicalId('AWS::Lambda::Function', { Description: Match.stringLikeRegexp('^Charges queued orders') });
 
 /** Every statement of the policies attached to a function's role, with its actions as a sorted list. */
-function statementsOf(lambdaId: string): Array<{ actions: string[]; resource: unknown; effect: string }> {
+function statementsOf(lambdaId: string): Array<{ actions: string[]; resource: unknown; effect: string; condition?: unknown }> {
   const roleId = template.toJSON().Resources[lambdaId].Properties.Role['Fn::GetAtt'][0];
   expect(template.toJSON().Resources[roleId].Properties.ManagedPolicyArns).toBeUndefined();
   return Object.values(template.findResources('AWS::IAM::Policy'))
     .filter((policy) => policy.Properties.Roles.some((role: { Ref: string }) => role.Ref === roleId))
     .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[])
-    .map((statement) => ({ actions: [statement.Action].flat().sort(), resource: statement.Resource, effect: statement.Effect }));
+    .map((statement) => ({
+      actions: [statement.Action].flat().sort(),
+      resource: statement.Resource,
+      effect: statement.Effect,
+      condition: statement.Condition,
+    }));
 }
 
+/** What the statements allow on one service's resources (denials are asserted on their own). */
 const byService = (statements: ReturnType<typeof statementsOf>, prefix: string) =>
-  statements.filter((statement) => statement.actions.some((action) => action.startsWith(prefix))).map(({ actions, resource }) => [actions, resource]);
+  statements
+    .filter((statement) => statement.effect === 'Allow' && statement.actions.some((action) => action.startsWith(prefix)))
+    .map(({ actions, resource }) => [actions, resource]);
 
 describe('tables', () => {
   it('has a key table keyed on id with TTL on expiration, on demand, PITR and encryption', () => {
@@ -294,5 +302,29 @@ describe('Stripe webhook', () => {
     const variables = template.toJSON().Resources[webhookId].Properties.Environment.Variables;
     expect(variables.STRIPE_WEBHOOK_SECRET_ID).toBeDefined();
     expect(JSON.stringify(variables)).not.toContain('whsec_');
+  });
+});
+
+describe("the orders' personal data in the key table", () => {
+  const functionIdOf = (description: string) => logicalId('AWS::Lambda::Function', { Description: Match.stringLikeRegexp(`^${description}`) });
+  const personalDataDenied = (lambdaId: string) =>
+    statementsOf(lambdaId).some(
+      ({ effect, resource, condition }) =>
+        effect === 'Deny' &&
+        JSON.stringify(resource) === JSON.stringify({ 'Fn::GetAtt': [keyTableId, 'Arn'] }) &&
+        JSON.stringify(condition) === JSON.stringify({ 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': [`${PERSONAL_DATA_KEY_PREFIX}*`] } }),
+    );
+
+  it('is out of reach of the refund, webhook and events catch-up functions, which never need it', () => {
+    for (const description of ['POST /payments/\\{orderId\\}/refunds', 'POST /webhooks/stripe'])
+      expect(personalDataDenied(functionIdOf(description))).toBe(true);
+    const catchUp = Object.keys(template.findResources('AWS::Lambda::Function')).filter((id) => id.startsWith('EventsCatchUp'));
+    expect(catchUp).toHaveLength(1);
+    expect(personalDataDenied(catchUp[0])).toBe(true);
+  });
+
+  it('is kept and read by the charge functions', () => {
+    expect(personalDataDenied(functionId)).toBe(false);
+    expect(personalDataDenied(workerId)).toBe(false);
   });
 });

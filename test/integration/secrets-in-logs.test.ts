@@ -18,6 +18,8 @@ import { sqsRecord } from '../support/sqs-records';
  */
 const WEBHOOK_SECRET = 'whsec_LEAKCHECKsigningsecret0123456789';
 const WRONG_API_KEY = 'sk_test_LEAKCHECKwrongkey0123456789abcdef';
+/** Personal data the request carries (it is sent to Stripe, and must never be logged). */
+const RECEIPT_EMAIL = 'leak.check.receipt@example.com';
 const CLIENT_SECRET = 'pi_3LeakCheck_secret_LEAKCHECKclientsecret';
 const EMAIL = 'jane.leakcheck@example.com';
 const LAST4 = '4271';
@@ -52,6 +54,7 @@ function assertNothingSecret(output: string): void {
     parts.stripeEmulator.apiKey,
     CLIENT_SECRET,
     EMAIL,
+    RECEIPT_EMAIL,
     DESCRIPTION,
     'last4',
     'billing_details',
@@ -67,6 +70,7 @@ const order = (orderId: string, extra: Record<string, unknown> = {}) => ({
   currency: 'eur',
   paymentMethod: 'pm_card_visa',
   description: DESCRIPTION,
+  receiptEmail: RECEIPT_EMAIL,
   ...extra,
 });
 

@@ -108,6 +108,14 @@ describe('the parameters the Stripe emulator accepts', () => {
     });
   });
 
+  it('refuses a receipt_email Stripe refuses, naming it, and keeps a valid one on the PaymentIntent', async () => {
+    await expect(refusedCharge(charge({ receipt_email: 'otameshi@com' }))).resolves.toMatchObject({ code: 'email_invalid', param: 'receipt_email' });
+    await expect(stripe.paymentIntents.create(charge({ receipt_email: 'jane@example.com' }))).resolves.toMatchObject({
+      status: 'succeeded',
+      receipt_email: 'jane@example.com',
+    });
+  });
+
   describe('a confirmation on the server, which cannot follow a redirect', () => {
     const redirectsAllowed = { automatic_payment_methods: { enabled: true } };
 

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { parse } from 'qs';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
+import { createPersonalDataStore } from '../../lambdas/adapters/personal-data';
 import { PAYMENT_METADATA } from '../../lambdas/contract/payment-metadata';
 import type { ChargeRequest } from '../../lambdas/contract/payment-request';
-import { IDEMPOTENCY_EXPIRY_SECONDS } from '../../lambdas/contract/settings';
+import { IDEMPOTENCY_EXPIRY_SECONDS, PERSONAL_DATA_EXPIRY_SECONDS } from '../../lambdas/contract/settings';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { lambdaContext } from '../../local/lambda-context';
 import { faultyServiceOptions, LOCK_MS } from '../support/fault-runs';
@@ -48,8 +49,20 @@ async function crashThenResume(order: ChargeRequest, fault: Fault) {
   const crashing = chargeLambda(plan, sent);
   const resuming = chargeLambda(() => undefined, sent);
   try {
-    void crashing.handler(postEvent(order), lambdaContext(LOCK_MS)); // never answers
-    while (plan.struck() === 0) await sleep(20);
+    // It never answers once the fault strikes; an answer before that means it never reached the step.
+    let answeredFirst: unknown;
+    crashing.handler(postEvent(order), lambdaContext(LOCK_MS)).then(
+      (answer) => {
+        answeredFirst = answer;
+      },
+      (error: unknown) => {
+        answeredFirst = error;
+      },
+    );
+    while (plan.struck() === 0) {
+      if (answeredFirst !== undefined) throw new Error(`the first call ended before the fault at ${fault.step}: ${JSON.stringify(answeredFirst)}`);
+      await sleep(20);
+    }
     await sleep(LOCK_MS + 300);
     const answer = await resuming.handler(postEvent(order), lambdaContext());
     return { answer, sent, intents: parts.stripeEmulator.paymentIntentsForOrder(order.orderId, TEST_NAMESPACE) };
@@ -72,7 +85,7 @@ describe('a charge resumed after a crash after Stripe was called', () => {
       new GetCommand({ TableName: parts.tables.idempotencyTableName, Key: { id: `personalData#${sent[0].idempotencyKey}` } }),
     );
     expect(Item?.data).toEqual({ receiptEmail: order.receiptEmail });
-    expect(Item?.expiration).toBeCloseTo(Date.now() / 1000 + IDEMPOTENCY_EXPIRY_SECONDS, -2);
+    expect(Item?.expiration).toBeCloseTo(Date.now() / 1000 + PERSONAL_DATA_EXPIRY_SECONDS, -2);
     expect(parse(sent[0].body)).toEqual({
       amount: String(order.amount),
       currency: order.currency,
@@ -118,4 +131,25 @@ describe('a charge resumed after a crash after Stripe was called', () => {
       { numRuns: 6, endOnFailure: true },
     );
   }, 120_000);
+});
+
+describe("an order's personal data in the key table", () => {
+  it("outlives Stripe's key, and an item past its expiry that DynamoDB has not deleted yet still wins", async () => {
+    expect(PERSONAL_DATA_EXPIRY_SECONDS).toBeGreaterThan(IDEMPOTENCY_EXPIRY_SECONDS);
+    const store = createPersonalDataStore(parts.dynamoDb, parts.tables.idempotencyTableName);
+    const orderId = `kept-${randomUUID()}`;
+    await store.keep(TEST_NAMESPACE, orderId, { receiptEmail: 'first@example.com' }, true);
+    const documents = DynamoDBDocumentClient.from(parts.dynamoDb);
+    await documents.send(
+      new UpdateCommand({
+        TableName: parts.tables.idempotencyTableName,
+        Key: { id: `personalData#${TEST_NAMESPACE}:${orderId}` },
+        UpdateExpression: 'SET expiration = :past',
+        ExpressionAttributeValues: { ':past': Math.floor(Date.now() / 1000) - 60 },
+      }),
+    );
+    await expect(store.keep(TEST_NAMESPACE, orderId, { receiptEmail: 'second@example.com' }, false)).resolves.toEqual({ receiptEmail: 'first@example.com' });
+    // A new record (the first request refused and released) replaces it.
+    await expect(store.keep(TEST_NAMESPACE, orderId, { receiptEmail: 'second@example.com' }, true)).resolves.toEqual({ receiptEmail: 'second@example.com' });
+  });
 });

@@ -1,11 +1,12 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import Stripe from 'stripe';
 import { createStripeClient } from '../../lambdas/adapters/stripe-payments';
+import { idempotencyTable, PERSONAL_DATA_KEY_PREFIX } from '../../lambdas/contract/tables';
 import { localDynamoDbClient } from '../../local/dynamodb-local';
 import type { TableNames } from '../../local/tables';
 
-/** The steps of a charge, in order. */
-export const STEPS = ['claim key', 'ledger create', 'Stripe call', 'ledger finalize', 'key complete'] as const;
+/** The steps of a charge, in order; `keep personal data` only for an order that has some. */
+export const STEPS = ['claim key', 'ledger create', 'keep personal data', 'Stripe call', 'ledger finalize', 'key complete'] as const;
 /** The steps of a refund, in order: its ledger writes are the reservation, then Stripe's answer. */
 export const REFUND_STEPS = ['claim key', 'ledger reserve', 'Stripe call', 'ledger record', 'key complete'] as const;
 export type Step = (typeof STEPS)[number] | (typeof REFUND_STEPS)[number];
@@ -67,10 +68,13 @@ async function withFault<T>(kind: FaultKind, call: () => Promise<T>, what: strin
  */
 function dynamoDbSteps(tables: TableNames, path: FaultyPath) {
   let ledgerUpdates = 0;
-  return (commandName: string, tableName: string): Step | undefined => {
+  return (commandName: string, tableName: string, itemKey: string): Step | undefined => {
     const put = commandName === 'PutItemCommand' || commandName === 'PutCommand';
     const update = commandName === 'UpdateItemCommand' || commandName === 'UpdateCommand';
-    if (tableName === tables.idempotencyTableName) return put ? 'claim key' : update ? 'key complete' : undefined;
+    if (tableName === tables.idempotencyTableName) {
+      if (put && itemKey.startsWith(PERSONAL_DATA_KEY_PREFIX)) return 'keep personal data';
+      return put ? 'claim key' : update ? 'key complete' : undefined;
+    }
     if (tableName !== tables.ledgerTableName) return undefined;
     if (path === 'charge') return put ? 'ledger create' : update ? 'ledger finalize' : undefined;
     if (!update) return undefined;
@@ -85,7 +89,9 @@ export function faultyDynamoDb(endpoint: string, tables: TableNames, plan: Fault
   const stepOf = dynamoDbSteps(tables, path);
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const step = stepOf(context.commandName ?? '', (args.input as { TableName?: string }).TableName ?? '');
+      const input = args.input as { TableName?: string; Item?: Record<string, { S?: string } | string> };
+      const key = input.Item?.[idempotencyTable.partitionKey];
+      const step = stepOf(context.commandName ?? '', input.TableName ?? '', (typeof key === 'string' ? key : key?.S) ?? '');
       const kind = step && plan(step);
       return kind ? withFault(kind, () => next(args), step) : next(args);
     },

@@ -45,12 +45,12 @@ class FakeLedger implements PaymentsLedger {
   }
 }
 
-/** Personal data kept in memory, first wins, as the key table keeps it. */
+/** Personal data kept in memory as the key table keeps it: first wins, unless replacing. */
 class FakePersonalData implements PersonalDataStore {
   readonly kept = new Map<string, PersonalData>();
-  async keep(namespace: string, orderId: string, data: PersonalData) {
+  async keep(namespace: string, orderId: string, data: PersonalData, replacing: boolean) {
     const key = `${namespace}:${orderId}`;
-    if (!this.kept.has(key)) this.kept.set(key, data);
+    if (replacing || !this.kept.has(key)) this.kept.set(key, data);
     return this.kept.get(key) as PersonalData;
   }
 }
@@ -211,10 +211,22 @@ describe('chargeOrder', () => {
     it('resumes with the address first kept, whatever the retry says', async () => {
       const [ledger, personalData] = [new FakeLedger(), new FakePersonalData()];
       await ledger.createPendingOrGet(pendingRecordOf(withEmail, origin, clock().toISOString()));
-      await personalData.keep(origin.namespace, order.orderId, { receiptEmail: 'jane@example.com' });
+      await personalData.keep(origin.namespace, order.orderId, { receiptEmail: 'jane@example.com' }, true);
       const stripe = new FakeStripe();
       await charge(ledger, stripe, personalData)({ ...withEmail, receiptEmail: 'other@example.com' });
       expect(stripe.calls.map(({ params }) => params.receipt_email)).toEqual(['jane@example.com']);
+    });
+
+    it('is sent as corrected after Stripe refused the first request, whose record was released', async () => {
+      const [ledger, personalData] = [new FakeLedger(), new FakePersonalData()];
+      let refusals = 1;
+      const stripe = new FakeStripe(() => {
+        if (refusals-- > 0) throw new PaymentRejectedError('receiptEmail', 'email_invalid');
+        return { status: 'charged', paymentId: 'pi_1', paymentStatus: 'succeeded' };
+      });
+      await expect(charge(ledger, stripe, personalData)({ ...withEmail, receiptEmail: 'jane@example' })).rejects.toBeInstanceOf(PaymentRejectedError);
+      await charge(ledger, stripe, personalData)(withEmail);
+      expect(stripe.calls.map(({ params }) => params.receipt_email)).toEqual(['jane@example', 'jane@example.com']);
     });
 
     it('is not sent on the resume of an order first made without it (Stripe would refuse other parameters)', async () => {

@@ -49,6 +49,28 @@ describe.each([
   });
 });
 
+/** Stripe parameters that carry a person's data: only a field classified personal may be sent as one. */
+const PERSONAL_STRIPE_PARAMETERS = /^(receipt_email|shipping|billing_details)\b/;
+/** Field names that say "personal data": such a field must be classified personal. */
+const PERSONAL_FIELD_NAME = /e-?mail|name|phone|address|birth/i;
+
+describe('personal data in a request', () => {
+  it('is classified personal, so that the ledger never keeps it (docs/customizing.md, "Personal data")', () => {
+    const problems = [...Object.entries(chargeRequestFields), ...Object.entries(refundRequestFields)].flatMap(([field, use]) => {
+      if ('personal' in use) return [];
+      const sentAs = 'sentToStripeAs' in use ? use.sentToStripeAs : '';
+      if (PERSONAL_FIELD_NAME.test(field) || PERSONAL_STRIPE_PARAMETERS.test(sentAs)) {
+        return [
+          `${field} looks like personal data: classify it { personal: true, sentToStripeAs } in lambdas/contract/request-fields.ts, keep it out of pendingRecordOf, and send it from the kept personal data.`,
+        ];
+      }
+      return [];
+    });
+    expect(problems).toEqual([]);
+    expect(PERSONAL_FIELDS).toEqual(['receiptEmail']);
+  });
+});
+
 describe('the PaymentIntent create, built from the stored record alone', () => {
   const order = fullOrder('order-42');
   const record = pendingRecordOf(order, origin, NOW);
