@@ -21,11 +21,13 @@ export function createPersonalDataStore(client: DynamoDBClient, tableName: strin
       const expiry = Math.floor(Date.now() / 1000) + PERSONAL_DATA_EXPIRY_SECONDS;
       const item = { [partitionKey]: `${PERSONAL_DATA_KEY_PREFIX}${stripeIdempotencyKey(namespace, orderId)}`, data, [timeToLiveAttribute]: expiry };
       // First wins, until DynamoDB deletes the item: an expired one is still what Stripe may hold.
-      const firstWins = { ConditionExpression: 'attribute_not_exists(#key)', ExpressionAttributeNames: { '#key': partitionKey } };
+      const firstWins = {
+        ConditionExpression: 'attribute_not_exists(#key)',
+        ExpressionAttributeNames: { '#key': partitionKey },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+      };
       try {
-        await documents.send(
-          new PutCommand({ TableName: tableName, Item: item, ...(!replacing && firstWins), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
-        );
+        await documents.send(new PutCommand({ TableName: tableName, Item: item, ...(!replacing && firstWins) }));
         return data;
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException && error.Item) return unmarshall(error.Item).data as PersonalData;

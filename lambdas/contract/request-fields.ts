@@ -12,8 +12,8 @@ export type FieldUse =
   | { notSent: string }
   /**
    * Personal data (an e-mail, a name): never in the ledger, which keeps its records for ever. It is
-   * kept in the key table only as long as Stripe keeps the idempotency key (24 h), and every attempt
-   * sends it to Stripe as this parameter from there (core/stripe-requests.ts, adapters/personal-data.ts).
+   * kept in the key table for twice as long as Stripe keeps the idempotency key (48 h), and every
+   * attempt sends it to Stripe as this parameter from there (core/stripe-requests.ts, adapters/personal-data.ts).
    */
   | { personal: true; sentToStripeAs: string };
 

@@ -112,8 +112,8 @@ export interface PaymentsLedger {
 }
 
 /**
- * Where an order's personal data is kept: as long as Stripe keeps its idempotency key (24 h), never
- * in the ledger.
+ * Where an order's personal data is kept: in the key table, for longer than Stripe keeps its
+ * idempotency key (PERSONAL_DATA_EXPIRY_SECONDS), never in the ledger.
  */
 export interface PersonalDataStore {
   /**

@@ -44,7 +44,7 @@ export interface RefundCreateParams {
 
 export type PaymentIntentCreate = StripeCreate<PaymentIntentCreateParams>;
 
-/** An order's personal data, as the key table keeps it for the order's 24 h at Stripe. */
+/** An order's personal data, as the key table keeps it while Stripe may hold the order's key. */
 export type PersonalData = Partial<Pick<ChargeRequest, PersonalField>>;
 
 /** The order's personal data, from its request (empty when it has none). */
