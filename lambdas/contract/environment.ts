@@ -18,6 +18,8 @@ export const ENV = {
   reconcileIntervalSeconds: 'RECONCILE_INTERVAL_SECONDS',
   /** How often `npm start` runs the Events API catch-up (in AWS a schedule does). */
   eventsCatchUpIntervalSeconds: 'EVENTS_CATCH_UP_INTERVAL_SECONDS',
+  /** The Stripe budget the functions pace themselves by (stripe-budget.ts; `-c stripeRequestsPerSecond` in AWS, `npm start` reads it too). */
+  stripeRequestsPerSecond: 'STRIPE_REQUESTS_PER_SECOND',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
   /** Set to false: an answer (a client secret) or an error (a Stripe error object) must never reach a trace. */
   tracerCaptureResponse: 'POWERTOOLS_TRACER_CAPTURE_RESPONSE',
