@@ -5,6 +5,7 @@ import { ENV } from '../lambdas/contract/environment';
 import { assertNamespace, NAMESPACE_PATTERN } from '../lambdas/contract/payment-metadata';
 import { chargeQueue } from '../lambdas/contract/queues';
 import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../lambdas/contract/settings';
+import { DEFAULT_STRIPE_REQUESTS_PER_SECOND, type StripeBudget, stripeBudgetOf } from '../lambdas/contract/stripe-budget';
 import { PERSONAL_DATA_KEY_PREFIX } from '../lambdas/contract/tables';
 import { entryPath } from './constructs/bundling';
 import { ChargeQueue } from './constructs/charge-queue';
@@ -57,6 +58,11 @@ export interface PaymentsServiceProps {
    * alarms that name a command say so. Letters and digits (CloudFormation's rule for output names); default none.
    */
   outputPrefix?: string;
+  /**
+   * The Stripe requests per second this service may send, all callers together (stripe-budget.ts
+   * shares it out). Default 25, a Stripe sandbox's limit; live accounts start at 100.
+   */
+  stripeRequestsPerSecond?: number;
 }
 
 /**
@@ -77,6 +83,8 @@ export class PaymentsService extends Construct {
   readonly audit: LedgerAudit;
   readonly eventsCatchUp: EventsCatchUp;
   readonly monitoring: Monitoring;
+  /** Every Stripe caller's share of `stripeRequestsPerSecond`. */
+  readonly budget: StripeBudget;
 
   constructor(scope: Construct, id: string, props: PaymentsServiceProps = {}) {
     super(scope, id);
@@ -88,6 +96,7 @@ export class PaymentsService extends Construct {
     const removalPolicy = props.sandbox ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     const logLevel = props.logLevel ?? 'INFO';
     const serviceName = serviceNameOf(this, stack);
+    this.budget = stripeBudgetOf(props.stripeRequestsPerSecond ?? DEFAULT_STRIPE_REQUESTS_PER_SECOND);
 
     this.tables = new PaymentTables(this, 'Tables', { removalPolicy, ledgerIndexes: props.ledgerIndexes });
     this.queue = new ChargeQueue(this, 'ChargeQueue', { removalPolicy, alarmEmail: props.alarmEmail });
@@ -124,8 +133,10 @@ export class PaymentsService extends Construct {
       { ...keyTable, deniedKeyPrefixes: [PERSONAL_DATA_KEY_PREFIX] },
       { table: this.tables.ledger, environmentVariable: ENV.ledgerTableName, actions: ['GetItem', 'UpdateItem'] },
     ];
+    // Every function that calls Stripe knows the deployment's namespace and paces itself by the budget.
     const namespace = {
       [ENV.namespace]: props.namespace === undefined ? `${defaultNamespaceOf(serviceName)}-${Aws.ACCOUNT_ID}-${Aws.REGION}` : assertNamespace(props.namespace),
+      [ENV.stripeRequestsPerSecond]: String(this.budget.requestsPerSecond),
     };
     const secretsKeyArn = props.secretsKmsKeyArn;
     const chargeFunction = {
@@ -152,11 +163,11 @@ export class PaymentsService extends Construct {
     });
     this.chargeWorker.function.addEventSource(
       new SqsEventSource(this.queue.queue, {
-        batchSize: chargeQueue.batchSize,
+        batchSize: this.budget.worker.batchSize,
         maxBatchingWindow: Duration.seconds(chargeQueue.maxBatchingWindowSeconds),
         reportBatchItemFailures: true,
-        // With the batch size, this bounds the worker's Stripe requests in flight (queues.ts).
-        maxConcurrency: chargeQueue.maxConcurrency,
+        // With the batch size, this bounds the worker's Stripe requests in flight (stripe-budget.ts).
+        maxConcurrency: this.budget.worker.maxConcurrency,
       }),
     );
     // Messages that can never succeed are moved to the dead-letter queue at once, with their reason.
@@ -244,7 +255,7 @@ export class PaymentsService extends Construct {
       queue: this.queue.queue,
       deadLetterQueue: this.queue.deadLetterQueue,
       alarmTopic: this.queue.alarmTopic,
-      deployment: namespace[ENV.namespace],
+      deployment: namespace[ENV.namespace] as string,
     });
     stackOutput(this, 'DashboardUrl', {
       value: `https://${stack.region}.console.aws.amazon.com/cloudwatch/home?region=${stack.region}#dashboards:name=${this.monitoring.dashboard.dashboardName}`,

@@ -1,6 +1,7 @@
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { chargeQueue } from '../lambdas/contract/queues';
+import { stripeBudgetOf } from '../lambdas/contract/stripe-budget';
 import type { QueueHandler } from '../lambdas/handlers/charge-worker';
 import { errorSummary } from '../lambdas/handlers/error-summary';
 import { lambdaContext } from './lambda-context';
@@ -19,6 +20,8 @@ export interface QueuePollerOptions {
   workerTimeoutSeconds?: number;
   /** Told of each batch that failed as a whole (its messages come back); by default it is printed. */
   onBatchFailure?: (error: unknown) => void;
+  /** Messages per batch, as the event source mapping's batch size; default the sandbox budget's. */
+  batchSize?: number;
 }
 
 /** What `npm start` prints when a batch failed as a whole. */
@@ -35,7 +38,11 @@ export function startQueuePoller(
   sqs: SQSClient,
   queueUrl: string,
   handler: QueueHandler,
-  { workerTimeoutSeconds = chargeQueue.workerTimeoutSeconds, onBatchFailure = printBatchFailure }: QueuePollerOptions = {},
+  {
+    workerTimeoutSeconds = chargeQueue.workerTimeoutSeconds,
+    onBatchFailure = printBatchFailure,
+    batchSize = stripeBudgetOf().worker.batchSize,
+  }: QueuePollerOptions = {},
 ): QueuePoller {
   let running = true;
   const loop = (async () => {
@@ -44,7 +51,7 @@ export function startQueuePoller(
         const { Messages = [] } = await sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,
-            MaxNumberOfMessages: chargeQueue.batchSize,
+            MaxNumberOfMessages: batchSize,
             WaitTimeSeconds: chargeQueue.maxBatchingWindowSeconds,
             MessageSystemAttributeNames: ['All'],
             MessageAttributeNames: ['All'],

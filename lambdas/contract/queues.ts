@@ -43,11 +43,6 @@ export function receivesToRideOut(outageSeconds: number, schedule: RetrySchedule
   return receives;
 }
 
-/** The most Stripe requests the worker may have in flight across all its instances (Stripe's rate limit is shared with the API). */
-export const WORKER_STRIPE_REQUESTS_IN_FLIGHT = 10;
-/** Concurrent worker invocations at most (the event source mapping's maximum concurrency; SQS allows no fewer than 2). */
-const WORKER_MAX_CONCURRENCY = 2;
-
 /**
  * The charge queue and its dead-letter queue, defined once for the CDK stack and the local runtime.
  */
@@ -66,10 +61,8 @@ export const chargeQueue = {
   /** As long as SQS allows, so a stopped worker loses nothing for two weeks. */
   retentionDays: 14,
   deadLetterRetentionDays: 14,
-  /** Records of a batch are charged in parallel, one Stripe request in flight each. */
-  batchSize: WORKER_STRIPE_REQUESTS_IN_FLIGHT / WORKER_MAX_CONCURRENCY,
+  /** The batch size and the worker's concurrency follow the Stripe budget (stripe-budget.ts). */
   maxBatchingWindowSeconds: 1,
-  maxConcurrency: WORKER_MAX_CONCURRENCY,
   /** A message older than this on the charge queue means the worker is not keeping up (or is off). */
   oldestMessageAlarmSeconds: 15 * 60,
 } as const;

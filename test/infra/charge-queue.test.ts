@@ -1,6 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import { ENV } from '../../lambdas/contract/environment';
 import { queueRequest, queueResponses } from '../../lambdas/contract/queue-integration';
-import { chargeQueue, WORKER_STRIPE_REQUESTS_IN_FLIGHT } from '../../lambdas/contract/queues';
+import { chargeQueue } from '../../lambdas/contract/queues';
+import { stripeBudgetOf } from '../../lambdas/contract/stripe-budget';
 import { synthesize } from '../support/synth';
 
 const { template } = synthesize({ sandbox: 'true' });
@@ -125,17 +127,19 @@ describe('queue worker', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: { Ref: workerId },
       EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
-      BatchSize: chargeQueue.batchSize,
+      BatchSize: stripeBudgetOf().worker.batchSize,
       MaximumBatchingWindowInSeconds: chargeQueue.maxBatchingWindowSeconds,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
-      ScalingConfig: { MaximumConcurrency: chargeQueue.maxConcurrency },
+      ScalingConfig: { MaximumConcurrency: stripeBudgetOf().worker.maxConcurrency },
     });
   });
 
-  it('never has more Stripe requests in flight than the contract allows: concurrency × batch size (records run in parallel)', () => {
+  it('sizes the worker from the Stripe budget: enough charges in flight for its share, paced by it', () => {
     const [mapping] = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
-    expect(mapping.Properties.ScalingConfig.MaximumConcurrency * mapping.Properties.BatchSize).toBeLessThanOrEqual(WORKER_STRIPE_REQUESTS_IN_FLIGHT);
-    expect(WORKER_STRIPE_REQUESTS_IN_FLIGHT).toBe(10);
+    const { worker } = stripeBudgetOf();
+    expect(mapping.Properties.ScalingConfig.MaximumConcurrency * mapping.Properties.BatchSize).toBeGreaterThanOrEqual(Math.ceil(worker.requestsPerSecond));
+    const workerFunction = resources[mapping.Properties.FunctionName.Ref];
+    expect(workerFunction.Properties.Environment.Variables[ENV.stripeRequestsPerSecond]).toBe('25');
   });
 
   it("may consume its queue (and delay a message's next delivery) and send only to the dead-letter queue, beside what charging needs", () => {

@@ -5,6 +5,7 @@ import { GetQueueAttributesCommand, SendMessageCommand, type SQSClient } from '@
 import { createDynamoDbLedger, createLedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
 import { stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
 import { chargeQueue } from '../../lambdas/contract/queues';
+import { stripeBudgetOf } from '../../lambdas/contract/stripe-budget';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
 import { pendingRecordOf } from '../../lambdas/core/charge-order';
 import { localDynamoDbClient } from '../../local/dynamodb-local';
@@ -187,14 +188,14 @@ describe('POST /payments/async through the queue', () => {
     expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
   });
 
-  it("keeps the worker's Stripe requests in flight within one batch (the contract bounds batches × concurrency)", async () => {
+  it("keeps the worker's Stripe requests in flight within one batch (the budget bounds batches × concurrency)", async () => {
     stripe.faults.setLatency(150);
     stripe.resetPeak();
-    const orderIds = Array.from({ length: 3 * chargeQueue.batchSize }, () => newOrderId('burst'));
+    const orderIds = Array.from({ length: 3 * stripeBudgetOf().worker.batchSize }, () => newOrderId('burst'));
     await Promise.all(orderIds.map((orderId) => post('/payments/async', order(orderId))));
     for (const orderId of orderIds) await waitFor('the charge', finalRecord(orderId));
     // Locally the poller runs one batch at a time, as one worker instance does.
-    expect(stripe.stats().peakRequestsInFlight).toBeLessThanOrEqual(chargeQueue.batchSize);
+    expect(stripe.stats().peakRequestsInFlight).toBeLessThanOrEqual(stripeBudgetOf().worker.batchSize);
     expect(stripe.stats().peakRequestsInFlight).toBeGreaterThan(1); // records of a batch do run in parallel
   });
 
