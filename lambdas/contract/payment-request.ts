@@ -5,6 +5,13 @@
  */
 export const ORDER_ID_PATTERN = '^[A-Za-z0-9._:-]{1,255}$';
 export const MAX_AMOUNT_MINOR_UNITS = 99_999_999;
+/**
+ * At most 100 characters are at most 400 bytes (UTF-8 takes up to 4 per character), so a charged
+ * order's ledger item, about 520 bytes without a description (an orderId of 64 characters, an AWS
+ * namespace), stays within 1 KB: one write unit per write, in the table and in each index
+ * (test/integration/write-capacity.test.ts; `npm run bench` measures the units per order).
+ */
+export const DESCRIPTION_MAX_CHARACTERS = 100;
 /** Bodies above this size get 413; a real payment request is a few hundred bytes. */
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024;
 
@@ -23,7 +30,7 @@ export const chargeRequestSchema = {
     paymentMethod: { type: 'string', minLength: 1, maxLength: 255, pattern: '^pm_[A-Za-z0-9_]+$' },
     customerId: { type: 'string', minLength: 1, maxLength: 255, pattern: '^cus_[A-Za-z0-9]+$' },
     // Empty means none: Stripe refuses an empty description (parameter_invalid_empty), so it is left out.
-    description: { type: 'string', maxLength: 1000 },
+    description: { type: 'string', maxLength: DESCRIPTION_MAX_CHARACTERS },
     // Where Stripe e-mails the receipt. Personal data: never in the ledger (request-fields.ts).
     // An address Stripe takes: printable ASCII before the @, and a dotted domain after it.
     receiptEmail: { type: 'string', minLength: 6, maxLength: 254, pattern: "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$" },

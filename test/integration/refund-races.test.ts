@@ -3,6 +3,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createPendingLedger, createRefundsLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createStripePayments, createStripeRefunds } from '../../lambdas/adapters/stripe-payments';
+import { DESCRIPTION_MAX_CHARACTERS } from '../../lambdas/contract/payment-request';
 import { createReconcilePending } from '../../lambdas/core/reconcile-pending';
 import { createReconcileRefunds } from '../../lambdas/core/reconcile-refunds';
 import { MAX_REFUNDS_PER_ORDER } from '../../lambdas/core/refund-order';
@@ -257,7 +258,7 @@ describe('many refunds of one order', () => {
 
   it(`an order keeps at most ${MAX_REFUNDS_PER_ORDER} refunds, so a refund Stripe made always fits the order's item (DynamoDB's 400 KB)`, async () => {
     // The largest item there can be: the longest description (in 4-byte characters) and every refund with a 255-character refundId.
-    const { orderId, paymentId } = await chargedOrder('attack-size', 'pm_card_visa', '😀'.repeat(1000));
+    const { orderId, paymentId } = await chargedOrder('attack-size', 'pm_card_visa', '😀'.repeat(DESCRIPTION_MAX_CHARACTERS));
     const at = new Date().toISOString();
     const longest = (i: number) => `${'f'.repeat(250)}${String(i).padStart(5, '0')}`;
     const earlier = Object.fromEntries(

@@ -1,6 +1,6 @@
 import Ajv from 'ajv';
 import fc from 'fast-check';
-import { chargeRequestSchema, MAX_AMOUNT_MINOR_UNITS } from '../../lambdas/contract/payment-request';
+import { chargeRequestSchema, DESCRIPTION_MAX_CHARACTERS, MAX_AMOUNT_MINOR_UNITS } from '../../lambdas/contract/payment-request';
 import { REFUND_REASONS, refundRequestSchema } from '../../lambdas/contract/refund-request';
 import { parseChargeRequest, parseRefundRequest, validateChargeRequest, validateRefundRequest } from '../../lambdas/core/validate-request';
 
@@ -57,7 +57,7 @@ describe('validateChargeRequest', () => {
     ['customerId', 'null', null],
     ['customerId', 'an e-mail address', 'jane@example.com'],
     ['customerId', 'a name', 'jane_doe'],
-    ['description', '1001 characters', 'x'.repeat(1001)],
+    ['description', `${DESCRIPTION_MAX_CHARACTERS + 1} characters (items stay within 1 KB)`, 'x'.repeat(DESCRIPTION_MAX_CHARACTERS + 1)],
     ['receiptEmail', 'no @', 'jane.example.com'],
     ['receiptEmail', 'no dot in the domain (Stripe: invalid email address)', 'otameshi@com'],
     ['receiptEmail', 'an empty domain label', 'jane@.com'],
