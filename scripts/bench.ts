@@ -21,6 +21,7 @@ import { localDynamoDbClient } from '../local/dynamodb-local';
 import { lambdaContext } from '../local/lambda-context';
 import { localSqsClient, startSqsEmulator } from '../local/queues';
 import { forgetIdempotencyKeys, type LocalParts, startLocalParts, TEST_NAMESPACE } from '../test/support/local-parts';
+import { capacityReport, measureOrderCapacity } from './bench-capacity';
 import { soak } from './soak';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
@@ -246,6 +247,8 @@ async function main(): Promise<void> {
       `| process RSS at the end (bench, SDKs, emulator) | ${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} MiB |`,
       '',
     );
+
+    report.push(...capacityReport(await measureOrderCapacity(parts)));
 
     report.push(...(await soak(parts, sqs)));
 
