@@ -15,14 +15,11 @@ import {
   RefundExceedsPaymentError,
 } from '../core/errors';
 import { isPaymentOf, ownOrderId } from '../core/payment-ownership';
-import type { PaymentLookups } from '../core/reconcile-pending';
+import type { ListingPage, PaymentLookups } from '../core/reconcile-pending';
 import type { RefundLookups } from '../core/reconcile-refunds';
 import type { RefundAttempt, RefundProvider, StripeRefundStatus } from '../core/refund-order';
 import type { PaymentIntentCreate, RefundCreate } from '../core/stripe-requests';
 import { inSubsegment } from './tracing';
-
-/** The most PaymentIntents a listing reads before it gives up (and answers "unsure"). */
-const LISTING_LIMIT = 5_000;
 
 /** PaymentIntent states in which the money is (or will be) collected without the customer's help. */
 const PAID_STATUSES = new Set(['succeeded', 'processing', 'requires_capture']);
@@ -78,21 +75,19 @@ export function createStripePayments(
       }
     },
 
-    async findPaymentCreatedBetween(order: ChargeRequest, namespace: string, from: Date, to: Date): Promise<PaymentAttempt | undefined> {
+    async findPaymentCreatedBetween(order: ChargeRequest, namespace: string, from: Date, to: Date, cursor?: string): Promise<ListingPage> {
       const stripe = await clientOrUnavailable(getClient);
       const created = { gte: Math.floor(from.getTime() / 1000), lte: Math.ceil(to.getTime() / 1000) };
-      let seen = 0;
+      let page: Stripe.ApiList<Stripe.PaymentIntent>;
       try {
-        // The SDK pages through the listing (newest first) as the loop asks for more.
-        for await (const intent of stripe.paymentIntents.list({ created, limit: 100 })) {
-          if (isPaymentOf(namespace, intent, order)) return attemptOf(intent);
-          seen += 1;
-          if (seen >= LISTING_LIMIT) throw new PaymentProviderError(`more than ${LISTING_LIMIT} PaymentIntents in the window to be sure none is ours`, true);
-        }
+        // One page per call: the caller paces each request and decides how many pages are worth reading.
+        page = await stripe.paymentIntents.list({ created, limit: 100, ...(cursor !== undefined && { starting_after: cursor }) });
       } catch (error) {
-        throw error instanceof PaymentProviderError ? error : providerUnavailable(error);
+        throw providerUnavailable(error);
       }
-      return undefined;
+      const intent = page.data.find((candidate) => isPaymentOf(namespace, candidate, order));
+      if (intent !== undefined) return { found: attemptOf(intent) };
+      return { next: page.has_more ? page.data.at(-1)?.id : undefined };
     },
 
     async clientSecretOf(paymentId: string): Promise<string | undefined> {

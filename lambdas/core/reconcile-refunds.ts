@@ -1,4 +1,6 @@
+import { stripeBudgetOf } from '../contract/stripe-budget';
 import type { LedgerRecord } from './charge-order';
+import { forEachAtMost, type ReadBudget, stripeRequestPacer } from './paced-work';
 import type { LedgerObserver } from './payment-events';
 import type { ReconcileRun } from './reconcile-pending';
 import {
@@ -31,6 +33,8 @@ export interface ReconcileRefundsDependencies {
   ledger: RefundsLedger & UnsettledRefunds;
   payments: RefundLookups;
   graceSeconds: number;
+  /** The reconciler's share of the Stripe budget; the default budget's when not given. */
+  budget?: ReadBudget;
   now?: () => Date;
   /** Told of refunds it finds failed (the alarm counts them). */
   observer?: LedgerObserver;
@@ -59,17 +63,26 @@ const isOurs = (key: string) => !key.includes('#');
  * refund call's timeout, and the PaymentIntent's refunds are listed (current, unlike search), so
  * "not at Stripe" means it never will be. It only reads Stripe, so it never refunds anything.
  */
-export function createReconcileRefunds({ ledger, payments, graceSeconds, now = () => new Date(), observer }: ReconcileRefundsDependencies) {
+export function createReconcileRefunds({
+  ledger,
+  payments,
+  graceSeconds,
+  budget = stripeBudgetOf().reconciler,
+  now = () => new Date(),
+  observer,
+}: ReconcileRefundsDependencies) {
   const updateRefunds = refundUpdater(ledger, now, observer);
+  // A lookup is one request (a PaymentIntent's refunds fit one listing page but for the rarest order).
+  const stripeRequest = stripeRequestPacer(budget);
 
   async function settle(record: LedgerRecord, key: string, entry: RefundEntry, summary: ReconcileRefundsSummary): Promise<void> {
     // Stripe's state as of just before it was read: an event about a change after the read is newer, whenever this is written.
     const readAt = Math.floor(now().getTime() / 1000);
     const found =
       entry.stripeRefundId !== undefined
-        ? await payments.readRefund(entry.stripeRefundId)
+        ? await stripeRequest(() => payments.readRefund(entry.stripeRefundId as string))
         : isOurs(key)
-          ? await payments.findRefund(refundCreateOf(record, key))
+          ? await stripeRequest(() => payments.findRefund(refundCreateOf(record, key)))
           : undefined;
     let outcome: keyof ReconcileRefundsSummary = 'unchanged';
     await updateRefunds(record.orderId, record, (current) => {
@@ -99,24 +112,26 @@ export function createReconcileRefunds({ ledger, payments, graceSeconds, now = (
   return async function reconcileRefunds({ outOfTime = () => false }: ReconcileRun = {}): Promise<ReconcileRefundsSummary> {
     const summary: ReconcileRefundsSummary = { examined: 0, settled: 0, released: 0, unchanged: 0, failed: 0, unfinished: false };
     const cutoff = new Date(now().getTime() - graceSeconds * 1000).toISOString();
-    for await (const orderId of ledger.ordersWithRefundsUnsettledBefore(cutoff)) {
-      if (outOfTime()) {
-        summary.unfinished = true;
-        break;
-      }
-      try {
-        const record = await ledger.read(orderId);
-        if (record === undefined) continue;
-        for (const [key, entry] of Object.entries(refundsOf(record))) {
-          if (!UNSETTLED.includes(entry.status) || lastLookedAt(entry) >= cutoff) continue;
-          summary.examined += 1;
-          await settle(record, key, entry, summary);
+    // Orders `budget.parallelism` at once; an order's refunds one after another, as each write builds on the last.
+    summary.unfinished = await forEachAtMost(
+      ledger.ordersWithRefundsUnsettledBefore(cutoff),
+      budget.parallelism,
+      async (orderId) => {
+        try {
+          const record = await ledger.read(orderId);
+          if (record === undefined) return;
+          for (const [key, entry] of Object.entries(refundsOf(record))) {
+            if (!UNSETTLED.includes(entry.status) || lastLookedAt(entry) >= cutoff) continue;
+            summary.examined += 1;
+            await settle(record, key, entry, summary);
+          }
+        } catch {
+          // One order's failure must not stop the others; the next run tries it again.
+          summary.failed += 1;
         }
-      } catch {
-        // One order's failure must not stop the others; the next run tries it again.
-        summary.failed += 1;
-      }
-    }
+      },
+      outOfTime,
+    );
     return summary;
   };
 }

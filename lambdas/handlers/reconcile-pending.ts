@@ -7,6 +7,7 @@ import { createStripePayments, createStripeRefunds } from '../adapters/stripe-pa
 import { withTracing } from '../adapters/tracing';
 import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { RECONCILE_STOP_MARGIN_MS } from '../contract/settings';
+import { stripeBudgetOf, stripeRequestsPerSecondFrom } from '../contract/stripe-budget';
 import { createReconcilePending, type ReconcilePending, type ReconcileSummary } from '../core/reconcile-pending';
 import { createReconcileRefunds, type ReconcileRefunds, type ReconcileRefundsSummary } from '../core/reconcile-refunds';
 import { countOutcome, ledgerChangeMetrics, publishCounts, serviceMetrics } from './outcome-metrics';
@@ -54,15 +55,22 @@ export const handler: ReconcileHandler = withTracing((event: unknown, context: C
     const ledgerTableName = requiredEnv(ENV.ledgerTableName);
     const stripe = stripeFromSecret(requiredEnv(ENV.stripeSecretId));
     const graceSeconds = Number(requiredEnv(ENV.pendingGraceSeconds));
+    const budget = stripeBudgetOf(stripeRequestsPerSecondFrom(requiredEnv(ENV.stripeRequestsPerSecond))).reconciler;
     const metrics = serviceMetrics();
     const observer = ledgerChangeMetrics(metrics);
     return createReconcileHandler(
       {
-        pending: createReconcilePending({ ledger: createPendingLedger(dynamoDb, ledgerTableName), payments: createStripePayments(stripe), graceSeconds }),
+        pending: createReconcilePending({
+          ledger: createPendingLedger(dynamoDb, ledgerTableName),
+          payments: createStripePayments(stripe),
+          graceSeconds,
+          budget,
+        }),
         refunds: createReconcileRefunds({
           ledger: createRefundsLedger(dynamoDb, ledgerTableName),
           payments: createStripeRefunds(stripe),
           graceSeconds,
+          budget,
           observer,
         }),
       },

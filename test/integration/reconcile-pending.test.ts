@@ -6,10 +6,12 @@ import { backfillIndexKeys, createDynamoDbLedger, createLedgerFactWriter, create
 import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
 import type { ChargeRequest } from '../../lambdas/contract/payment-request';
-import type { OrderChannel } from '../../lambdas/core/charge-order';
+import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
+import { stripeBudgetOf } from '../../lambdas/contract/stripe-budget';
+import type { LedgerRecord, OrderChannel } from '../../lambdas/core/charge-order';
 import { pendingRecordOf } from '../../lambdas/core/charge-order';
 import { type LedgerUpdate, ledgerUpdateFrom } from '../../lambdas/core/payment-events';
-import { createReconcilePending, type PaymentLookups } from '../../lambdas/core/reconcile-pending';
+import { createReconcilePending, LISTING_PAGE_CAP, type PaymentLookups, SEARCH_TRUSTED_AFTER_MS } from '../../lambdas/core/reconcile-pending';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { lambdaContext } from '../../local/lambda-context';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
@@ -55,9 +57,18 @@ const order = (orderId: string, extra: Partial<ChargeRequest> = {}): ChargeReque
 });
 const charge = (body: unknown) => createChargePaymentHandler(createChargeService(serviceOptions(parts), 'api'), silentLogger)(postEvent(body), lambdaContext());
 
+/** The emulator has no rate limit: the largest budget the reconciler is ever given. */
+const BUDGET = stripeBudgetOf(1_000).reconciler;
 function reconciler(payments: PaymentLookups = createStripePayments(async () => parts.stripe), now?: () => Date) {
-  return createReconcilePending({ ledger: createPendingLedger(parts.dynamoDb, parts.tables.ledgerTableName), payments, graceSeconds: GRACE_SECONDS, now });
+  return createReconcilePending({
+    ledger: createPendingLedger(parts.dynamoDb, parts.tables.ledgerTableName),
+    payments,
+    graceSeconds: GRACE_SECONDS,
+    budget: BUDGET,
+    now,
+  });
 }
+const minutesFromNow = (minutes: number) => () => new Date(Date.now() + minutes * 60_000);
 
 /** As if the order's latest attempt started this many minutes ago (the index is keyed on it). */
 const ageAttempt = (orderId: string, minutes: number) => backdateLedger(parts, orderId, 'attemptAt', minutes);
@@ -165,6 +176,62 @@ describe('the reconciler', () => {
     await ageAttempt(orderId, 9);
     expect(await reconciler()()).toMatchObject({ examined: 0 });
     expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'pending' });
+  });
+
+  describe('a record it cannot settle', () => {
+    /** The ledger record with the reconciler's own attributes. */
+    const putOffRecord = async (orderId: string) => (await ledgerRecord(parts, orderId)) as LedgerRecord & { nextCheckAt?: string };
+
+    it('is put off (nextCheckAt), skipped until then with its place in the index kept, and settled after', async () => {
+      const orderId = newOrderId('put-off');
+      await abandoned(orderId, { charged: true });
+      const { attemptAt, pendingShard } = (await ledgerRecord(parts, orderId)) as LedgerRecord & { pendingShard: string };
+      parts.stripeEmulator.faults.failNext(1, 500); // the search fails (a lookup is never retried)
+      expect(await reconciler()()).toMatchObject({ examined: 1, failed: 1 });
+      // Half the attempt's age (11 minutes) from now; the index keys untouched.
+      const putOff = await putOffRecord(orderId);
+      expect(putOff).toMatchObject({ status: 'pending', attemptAt, pendingShard, nextCheckAttemptAt: attemptAt });
+      expect(Date.parse(putOff?.nextCheckAt as string) - Date.now()).toBeGreaterThan(5 * 60_000);
+
+      expect(await reconciler()()).toMatchObject({ examined: 0, failed: 0 });
+      expect(await reconciler(undefined, minutesFromNow(6))()).toMatchObject({ examined: 1, settled: 1 });
+      expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged' });
+    });
+
+    it('does not hold back a new attempt: its put-off was for the attempt before', async () => {
+      const orderId = newOrderId('put-off-retried');
+      await abandoned(orderId, { charged: false });
+      parts.stripeEmulator.faults.failNext(1, 500);
+      expect(await reconciler()()).toMatchObject({ failed: 1 });
+      await ageAttempt(orderId, 12); // as a later attempt (also abandoned) would have left it
+      expect(await reconciler()()).toMatchObject({ examined: 1, expired: 1 });
+    });
+
+    it('on an account with more PaymentIntents around the attempt than the listing reads, waits for search, not failing', async () => {
+      const orderId = newOrderId('busy-account');
+      await createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName).createPendingOrGet(
+        pendingRecordOf(order(orderId), { channel: 'api', namespace: TEST_NAMESPACE }, new Date().toISOString()),
+      );
+      // Another deployment's traffic in the same account, while the order's attempt could still make a PaymentIntent.
+      const unrelated = createStripePayments(async () => parts.stripe);
+      for (let batch = 0; batch < (LISTING_PAGE_CAP * 100) / 50 + 1; batch += 1) {
+        await Promise.all(
+          Array.from({ length: 50 }, (_, index) =>
+            unrelated.createPayment(paymentIntentCreateFor(order(`${orderId}-other-${batch}-${index}`), 'another-deployment')),
+          ),
+        );
+      }
+      const { attemptAt } = (await ledgerRecord(parts, orderId)) as LedgerRecord;
+
+      expect(await reconciler(undefined, minutesFromNow(11))()).toMatchObject({ examined: 1, waiting: 1, expired: 0, failed: 0 });
+      const waiting = await putOffRecord(orderId);
+      expect(waiting).toMatchObject({ status: 'pending' });
+      // An hour after the attempt could last have made a PaymentIntent (its function's timeout and a minute of clock skew).
+      const trustedAt = Date.parse(attemptAt as string) + (CHARGE_FUNCTION_TIMEOUT_SECONDS + 60) * 1000 + SEARCH_TRUSTED_AFTER_MS;
+      expect(waiting?.nextCheckAt).toBe(new Date(trustedAt).toISOString());
+      expect(await reconciler(undefined, minutesFromNow(30))()).toMatchObject({ examined: 0 });
+      expect(await reconciler(undefined, () => new Date(trustedAt))()).toMatchObject({ examined: 1, expired: 1 });
+    });
   });
 
   describe('records written before this version', () => {

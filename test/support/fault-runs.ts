@@ -4,6 +4,7 @@ import { createDeadLetter } from '../../lambdas/adapters/dead-letter-queue';
 import { createLedgerReader, createLedgerWindowReader, createPendingLedger, createRefundsLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createRetryLater } from '../../lambdas/adapters/queue-retries';
 import { createStripeAuditSource, createStripePayments, createStripeRefunds } from '../../lambdas/adapters/stripe-payments';
+import { stripeBudgetOf } from '../../lambdas/contract/stripe-budget';
 import { type AuditReport, createAudit, windowStart } from '../../lambdas/core/audit';
 import { createReconcilePending } from '../../lambdas/core/reconcile-pending';
 import { createReconcileRefunds } from '../../lambdas/core/reconcile-refunds';
@@ -90,15 +91,22 @@ export async function messagesOn(sqs: SQSClient, queueUrls: string[]): Promise<n
 export async function runToQuiescence(parts: LocalParts, deployment: Deployment, queuesEmpty: () => Promise<boolean>, deadlineMs = 60_000): Promise<void> {
   const ledger = createPendingLedger(parts.dynamoDb, deployment.tables.ledgerTableName);
   const refunds = createRefundsLedger(parts.dynamoDb, deployment.tables.ledgerTableName);
-  const reconcile = createReconcilePending({ ledger, payments: createStripePayments(async () => parts.stripe), graceSeconds: GRACE_SECONDS });
-  const reconcileRefunds = createReconcileRefunds({ ledger: refunds, payments: createStripeRefunds(async () => parts.stripe), graceSeconds: GRACE_SECONDS });
+  // The emulator has no rate limit: a budget as large as the machine allows, so the loop turns quickly.
+  const budget = stripeBudgetOf(1_000).reconciler;
+  const reconcile = createReconcilePending({ ledger, payments: createStripePayments(async () => parts.stripe), graceSeconds: GRACE_SECONDS, budget });
+  const reconcileRefunds = createReconcileRefunds({
+    ledger: refunds,
+    payments: createStripeRefunds(async () => parts.stripe),
+    graceSeconds: GRACE_SECONDS,
+    budget,
+  });
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     await reconcile();
     await reconcileRefunds();
-    // Every pending record and every order with an open refund, however recent: the sparse indexes hold exactly those.
+    // Every pending record and every order with an open refund, however recent or put off: the sparse indexes hold exactly those.
     const pending: string[] = [];
-    for await (const record of ledger.pendingAttemptedBefore('9999')) pending.push(record.orderId);
+    for await (const record of ledger.pendingAttemptedBefore('9999', '9999')) pending.push(record.orderId);
     for await (const orderId of refunds.ordersWithRefundsUnsettledBefore('9999')) pending.push(orderId);
     if (pending.length === 0 && (await queuesEmpty())) return;
     if (Date.now() > deadline) throw new Error(`no quiescence; still pending: ${pending.slice(0, 10).join(', ')}`);

@@ -189,7 +189,7 @@ describe("POST /webhooks/stripe counts each delivery's outcome", () => {
 
 describe('the reconciler counts what it settled and expired, each run', () => {
   it('as two counts', async () => {
-    const summary: ReconcileSummary = { examined: 5, settled: 3, expired: 1, leftAlone: 1, movedOn: 0, failed: 0, unfinished: false };
+    const summary: ReconcileSummary = { examined: 5, settled: 3, expired: 1, leftAlone: 1, movedOn: 0, waiting: 0, failed: 0, unfinished: false };
     const refunds: ReconcileRefundsSummary = { examined: 4, settled: 2, released: 1, unchanged: 1, failed: 0, unfinished: false };
     const [blob] = await published((metrics) =>
       createReconcileHandler({ pending: async () => summary, refunds: async () => refunds }, silentLogger, metrics)({}, lambdaContext()),
