@@ -82,8 +82,12 @@ export const PENDING_GRACE_SECONDS = 10 * 60;
 /** How often the reconciler runs in AWS; `npm start` runs it every RECONCILE_INTERVAL_SECONDS (default 60). */
 export const RECONCILE_INTERVAL_MINUTES = 5;
 export const LOCAL_RECONCILE_INTERVAL_SECONDS = 60;
-/** The reconciler stops taking new records when its function has less time left than this. */
-export const RECONCILE_STOP_MARGIN_MS = 15_000;
+/**
+ * The reconciler stops taking new records when its function has less time left than this: the
+ * records already started still finish, each up to a search and 10 listing pages paced by its
+ * budget (at worst about 13 s at the default one), and their writes.
+ */
+export const RECONCILE_STOP_MARGIN_MS = 30_000;
 export const RECONCILER_TIMEOUT_SECONDS = 4 * 60;
 
 /** How often the Events API catch-up runs in AWS; `npm start` runs it every EVENTS_CATCH_UP_INTERVAL_SECONDS (default 60). */
