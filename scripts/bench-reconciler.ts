@@ -146,6 +146,21 @@ export async function benchReconcilerThroughput(options: ReconcilerBenchOptions 
   }
 }
 
+/** The Markdown section of docs/benchmark.md. */
+export function reconcilerReport(result: ReconcilerBenchResult): string[] {
+  const { summary } = result;
+  return [
+    `## The reconciler in a busy Stripe account`,
+    '',
+    `${result.pendingRecords} pending records (some with a PaymentIntent, some API orders without one), settled while another deployment makes ${result.unrelatedPaymentIntentsPerSecond.toFixed(0)} PaymentIntents/s in the same account (${result.paymentIntentsInAccount} in all at the end). The reconciler's share: ${result.budget.requestsPerSecond} Stripe requests/s, ${result.budget.parallelism} records at once.`,
+    '',
+    '| settled or expired per minute | settled | expired | waiting for search (put off) | failed | Stripe requests | seconds |',
+    '|---|---|---|---|---|---|---|',
+    `| ${result.settledPerMinute.toFixed(0)} | ${summary.settled} | ${summary.expired} | ${summary.waiting} | ${summary.failed} | ${result.stripeRequests} | ${result.seconds.toFixed(1)} |`,
+    '',
+  ];
+}
+
 if (require.main === module) {
   benchReconcilerThroughput().then(
     (result) => console.log(JSON.stringify(result, null, 2)),

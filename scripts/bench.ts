@@ -22,6 +22,7 @@ import { lambdaContext } from '../local/lambda-context';
 import { localSqsClient, startSqsEmulator } from '../local/queues';
 import { forgetIdempotencyKeys, type LocalParts, startLocalParts, TEST_NAMESPACE } from '../test/support/local-parts';
 import { capacityReport, measureOrderCapacity } from './bench-capacity';
+import { benchReconcilerThroughput, reconcilerReport } from './bench-reconciler';
 import { soak } from './soak';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 200);
@@ -251,6 +252,9 @@ async function main(): Promise<void> {
     report.push(...capacityReport(await measureOrderCapacity(parts)));
 
     report.push(...(await soak(parts, sqs)));
+
+    // Last: its unrelated PaymentIntents stay in its own emulator.
+    report.push(...reconcilerReport(await benchReconcilerThroughput()));
 
     const text = report.join('\n');
     console.log(text);
