@@ -1,4 +1,4 @@
-import { Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
@@ -7,6 +7,7 @@ import {
   type AdmissionSettings,
   admissionSettingsOf,
   type ReservedFunction,
+  requiredAccountConcurrency,
   reservedConcurrencyOf,
 } from '../lambdas/contract/admission';
 import { ENV } from '../lambdas/contract/environment';
@@ -269,6 +270,9 @@ export class PaymentsService extends Construct {
         audit: this.audit.function,
         eventsCatchUp: this.eventsCatchUp.function,
       };
+      Annotations.of(this).addInfo(
+        `reservedConcurrency: ${JSON.stringify(reserved)}; the account's Lambda concurrency limit must be at least ${requiredAccountConcurrency(reserved)}`,
+      );
       // Set on each function once built, so one table covers the scheduled constructs' functions too.
       for (const [name, fn] of Object.entries(functions)) {
         (fn.function.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved[name as ReservedFunction];

@@ -119,9 +119,9 @@ const SCHEDULED_RUNS = 2;
  * The concurrency each function reserves with `-c reservedConcurrency=true`, by Little's law
  * (requests in flight = requests per second × seconds each): every function keeps room for what its
  * route or queue admits, and none can take another's. At the default budget (25 requests/s) and
- * settings: charge 10/s × 3 s = 30, refund 2.5/s × 3 s = 8, get 25/s × 0.5 s = 13, webhook 158/s ×
- * 0.5 s = 79, worker 2 (the queue's maximum concurrency), reconciler and catch-up 2, audit at least
- * 2: 136 in all, and an account must keep 100 unreserved, so it needs a concurrency limit of 236 or more.
+ * settings: charge 10/s × 3 s = 30, refund 2.5/s × 3 s = 8, get 25/s × 0.5 s = 13, webhook its
+ * throttle × 0.5 s, worker 2 (the queue's maximum concurrency), reconciler, catch-up and audit 2
+ * each; Lambda keeps LAMBDA_UNRESERVED_MINIMUM of the account unreserved on top of their sum.
  */
 export function reservedConcurrencyOf(budget: StripeBudget, settings: AdmissionSettings): Record<ReservedFunction, number> {
   const inFlight = (requestsPerSecond: number, seconds: number) => Math.max(1, Math.ceil(requestsPerSecond * seconds));
@@ -141,3 +141,7 @@ export function reservedConcurrencyOf(budget: StripeBudget, settings: AdmissionS
 
 /** Lambda keeps this much of an account's concurrency unreserved: reservations beyond the limit minus this fail to deploy. */
 export const LAMBDA_UNRESERVED_MINIMUM = 100;
+
+/** The account concurrency limit these reservations need (Service Quotas: "Concurrent executions"). */
+export const requiredAccountConcurrency = (reserved: Record<ReservedFunction, number>): number =>
+  Object.values(reserved).reduce((sum, count) => sum + count, LAMBDA_UNRESERVED_MINIMUM);

@@ -1,7 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
-import { admissionSettingsOf, type ReservedFunction, reservedConcurrencyOf } from '../../lambdas/contract/admission';
+import { admissionSettingsOf, type ReservedFunction, requiredAccountConcurrency, reservedConcurrencyOf } from '../../lambdas/contract/admission';
 import { stripeBudgetOf } from '../../lambdas/contract/stripe-budget';
 import type { PaymentsStack } from '../../lib/payments-stack';
 import { synthesize } from '../support/synth';
@@ -120,6 +120,8 @@ describe('admission from context', () => {
     const expected = reservedConcurrencyOf(budget, admissionSettingsOf(budget));
     expect(reservations(stack)).toEqual(expected);
     expect(expected).toMatchObject({ chargePayment: 120, refundPayment: 30, chargeWorker: budget.worker.maxConcurrency });
+    // Synth says what the account must allow, before a deploy fails on it.
+    Annotations.fromStack(stack).hasInfo('*', Match.stringLikeRegexp(`must be at least ${requiredAccountConcurrency(expected)}$`));
   });
 
   it('puts a WAF web ACL with a per-IP rate-based rule in front of the stage, with -c waf=true', () => {

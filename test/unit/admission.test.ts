@@ -1,6 +1,7 @@
 import {
   admissionSettingsOf,
   LAMBDA_UNRESERVED_MINIMUM,
+  requiredAccountConcurrency,
   reservedConcurrencyOf,
   stageMethodThrottles,
   usagePlanMethodThrottles,
@@ -36,20 +37,22 @@ describe('admission settings', () => {
 });
 
 describe('reserved concurrency', () => {
-  it('at the defaults: 138 in all, so an account needs a concurrency limit of 238 to turn it on', () => {
+  it('at the defaults: each from its rate, and an account needs their sum and 100 more to turn it on', () => {
     const budget = stripeBudgetOf();
     const reserved = reservedConcurrencyOf(budget, admissionSettingsOf(budget));
     expect(reserved).toEqual({
       chargePayment: 30, // 10 charges/s × 3 s (Stripe three times slower than usual)
       refundPayment: 8, // 2.5 refunds/s × 3 s
       getPayment: 13, // 25 reads/s × 0.5 s
-      stripeWebhook: 79, // 158 deliveries/s × 0.5 s
+      stripeWebhook: Math.ceil(budget.webhook.rateLimit * 0.5), // its throttle × 0.5 s
       chargeWorker: budget.worker.maxConcurrency,
       reconciler: 2,
       eventsCatchUp: 2,
       audit: 2,
     });
-    expect(Object.values(reserved).reduce((sum, n) => sum + n, 0) + LAMBDA_UNRESERVED_MINIMUM).toBe(238);
+    const sum = Object.values(reserved).reduce((total, n) => total + n, 0);
+    expect(sum).toBe(59 + reserved.stripeWebhook);
+    expect(requiredAccountConcurrency(reserved)).toBe(sum + LAMBDA_UNRESERVED_MINIMUM);
   });
 
   it.each([10, 100, 1_000])('at %s Stripe requests/s, grows with the budget and reserves at least one for every function', (rate) => {
