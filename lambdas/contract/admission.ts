@@ -9,9 +9,9 @@ import { EXPECTED_CHARGE_SECONDS, type StripeBudget, type Throttle } from './str
  */
 
 /** Each API key's requests per second, all of its routes together: the template's limit before it was a setting. */
-export const DEFAULT_API_REQUESTS_PER_SECOND = 50;
-/** Each API key's requests per second on `GET /payments/{orderId}`: half, so polling never takes all that the POSTs need. */
-export const DEFAULT_GET_REQUESTS_PER_SECOND = 25;
+const DEFAULT_API_REQUESTS_PER_SECOND = 50;
+/** Each API key's share of its rate on `GET /payments/{orderId}`, unless set: polling never takes all that the POSTs need. */
+const GET_SHARE_OF_KEY = 0.5;
 /** A usage-plan burst, unless set, is two seconds of its rate (50/s with a burst of 100 before these were settings). */
 const BURST_SECONDS = 2;
 /** AWS WAF's rate-based rules count each IP's requests over this window (60 s is the shortest it offers). */
@@ -46,7 +46,7 @@ export interface AdmissionSettings {
 /** The settings with their defaults, checked: throws naming the setting when a value cannot work. */
 export function admissionSettingsOf(budget: StripeBudget, options: AdmissionOptions = {}): AdmissionSettings {
   const api = usagePlanThrottle('apiRequestsPerSecond', 'apiBurst', options.apiRequestsPerSecond ?? DEFAULT_API_REQUESTS_PER_SECOND, options.apiBurst);
-  const get = usagePlanThrottle('getRequestsPerSecond', 'getBurst', options.getRequestsPerSecond ?? DEFAULT_GET_REQUESTS_PER_SECOND, options.getBurst);
+  const get = usagePlanThrottle('getRequestsPerSecond', 'getBurst', options.getRequestsPerSecond ?? api.rateLimit * GET_SHARE_OF_KEY, options.getBurst);
   if (get.rateLimit > api.rateLimit) {
     throw new Error(`getRequestsPerSecond (${get.rateLimit}) cannot be above apiRequestsPerSecond (${api.rateLimit}): the key's own limit caps every route`);
   }
@@ -94,8 +94,8 @@ export function stageMethodThrottles(budget: StripeBudget, settings: AdmissionSe
   };
 }
 
-/** A steady rate and a burst of one second of it (at least one request), as stripe-budget.ts sizes its throttles. */
-export const throttleAt = (rateLimit: number): Throttle => ({ rateLimit, burstLimit: Math.max(1, Math.ceil(rateLimit)) });
+/** A steady rate and a burst of one second of it (at least one request): stripe-budget.ts's throttleOf, which it does not export. */
+const throttleAt = (rateLimit: number): Throttle => ({ rateLimit, burstLimit: Math.max(1, Math.ceil(rateLimit)) });
 
 /** How long the gateway asks a throttled or turned-away client to wait: a token bucket refills within a second. */
 export const GATEWAY_RETRY_AFTER_SECONDS = 1;

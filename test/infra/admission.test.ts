@@ -114,6 +114,11 @@ describe('admission from context', () => {
     });
   });
 
+  it('limits GET to half the key, unless set', () => {
+    const { template } = synthesize({ apiRequestsPerSecond: '20' });
+    expect(usagePlan(template).methods).toEqual({ '/payments/{orderId}/GET': { RateLimit: 10, BurstLimit: 20 } });
+  });
+
   it('reserves each function the concurrency admission.ts sizes from the budget, with -c reservedConcurrency=true', () => {
     const { stack } = synthesize({ reservedConcurrency: 'true', stripeRequestsPerSecond: '100' });
     const budget = stripeBudgetOf(100);
