@@ -123,12 +123,12 @@ export class PaymentsApi extends Construct {
       if (route.kind === 'lambda') methods[route.function] = method;
     }
 
-    for (const { id, type, statusCode, headers = {}, template } of gatewayResponses) {
+    for (const { id, type, statusCode, headers, template } of gatewayResponses) {
       this.api.addGatewayResponse(id, {
         type: ResponseType.of(type),
         statusCode: statusCode === undefined ? undefined : String(statusCode),
         // Literal values are quoted: unquoted, API Gateway reads them as a parameter to map.
-        responseHeaders: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, `'${value}'`])),
+        responseHeaders: headers && Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, `'${value}'`])),
         templates: { 'application/json': template },
       });
     }
