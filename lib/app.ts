@@ -7,7 +7,7 @@ import { PaymentsStack } from './payments-stack';
 
 /**
  * Adds the payments stack to an app, configured from context (`-c name=value`):
- * `sandbox=true` (destroy data with the stack; named ExactlyOncePaymentsSandbox), `retainedStackName`, `ledgerIndexes=N` (upgrading in steps), `apiGatewayCloudWatchRole=true` / `apiGatewayExecutionLogs=true` (execution logs), `namespace` (at Stripe; default `<stack>-<account>-<region>`), `stripeSecretName`, `stripeWebhookSecretName`, `secretsKmsKeyArn`, `alarmEmail`, `logLevel`, `stackName`, `stripeRequestsPerSecond` (the Stripe budget every caller is sized from; default 25).
+ * `sandbox=true` (destroy data with the stack; named ExactlyOncePaymentsSandbox), `retainedStackName`, `ledgerIndexes=N` (upgrading in steps), `apiGatewayCloudWatchRole=true` / `apiGatewayExecutionLogs=true` (execution logs), `namespace` (at Stripe; default `<stack>-<account>-<region>`), `stripeSecretName`, `stripeWebhookSecretName`, `secretsKmsKeyArn`, `alarmEmail`, `logLevel`, `stackName`, `stripeRequestsPerSecond` (the Stripe budget every caller is sized from; default 25); admission (docs/customizing.md): `apiRequestsPerSecond` / `apiBurst`, `getRequestsPerSecond` / `getBurst`, `webhookRequestsPerSecond`, `reservedConcurrency=true`, `waf=true` / `wafRequestsPerIpPerMinute`, `xraySamplingRate`.
  * Every AWS Solutions finding fails synth unless acknowledged, with its reason, where it arises.
  */
 export function buildApp(app: App): PaymentsStack {
@@ -38,6 +38,15 @@ export function buildApp(app: App): PaymentsStack {
     logLevel: context('logLevel'),
     ledgerIndexes: ledgerIndexesFrom(context('ledgerIndexes')),
     stripeRequestsPerSecond: stripeRequestsPerSecondFrom(context('stripeRequestsPerSecond')),
+    apiRequestsPerSecond: numberFrom('apiRequestsPerSecond', context('apiRequestsPerSecond')),
+    apiBurst: numberFrom('apiBurst', context('apiBurst')),
+    getRequestsPerSecond: numberFrom('getRequestsPerSecond', context('getRequestsPerSecond')),
+    getBurst: numberFrom('getBurst', context('getBurst')),
+    webhookRequestsPerSecond: numberFrom('webhookRequestsPerSecond', context('webhookRequestsPerSecond')),
+    reservedConcurrency: switchFrom('reservedConcurrency', context('reservedConcurrency')),
+    waf: switchFrom('waf', context('waf')),
+    wafRequestsPerIpPerMinute: numberFrom('wafRequestsPerIpPerMinute', context('wafRequestsPerIpPerMinute')),
+    xraySamplingRate: numberFrom('xraySamplingRate', context('xraySamplingRate')),
     executionLogs: context('apiGatewayCloudWatchRole') === 'true' ? 'create' : context('apiGatewayExecutionLogs') === 'true' ? 'existing' : 'off',
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   });
@@ -52,4 +61,19 @@ function ledgerIndexesFrom(value: string | undefined): number | undefined {
   const most = ledgerTable.indexes?.length ?? 0;
   if (!Number.isInteger(count) || count < 0 || count > most) throw new Error(`-c ledgerIndexes must be a whole number from 0 to ${most}, not "${value}"`);
   return count;
+}
+
+/** A numeric `-c name=value`; the service checks its range and names the setting. */
+function numberFrom(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed)) throw new Error(`-c ${name} must be a number, not "${value}"`);
+  return parsed;
+}
+
+/** An opt-in `-c name=true`: anything but true or false is a typo that would silently leave it off. */
+function switchFrom(name: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'true' && value !== 'false') throw new Error(`-c ${name} must be true or false, not "${value}"`);
+  return value === 'true';
 }

@@ -1,6 +1,15 @@
-import { Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
+import {
+  type AdmissionOptions,
+  type AdmissionSettings,
+  admissionSettingsOf,
+  type ReservedFunction,
+  requiredAccountConcurrency,
+  reservedConcurrencyOf,
+} from '../lambdas/contract/admission';
 import { ENV } from '../lambdas/contract/environment';
 import { assertNamespace, NAMESPACE_PATTERN } from '../lambdas/contract/payment-metadata';
 import { chargeQueue } from '../lambdas/contract/queues';
@@ -25,7 +34,7 @@ import { StripeSecret } from './constructs/stripe-secret';
  */
 export const IN_PLACE_OF_STACK = 'Default';
 
-export interface PaymentsServiceProps {
+export interface PaymentsServiceProps extends AdmissionOptions {
   /**
    * Destroy the tables, queues and secrets with the stack (a sandbox). Default false: the ledger is
    * the only record of which orders were charged, so it is kept unless you say otherwise.
@@ -63,6 +72,14 @@ export interface PaymentsServiceProps {
    * shares it out). Default 25, a Stripe sandbox's limit; live accounts start at 100.
    */
   stripeRequestsPerSecond?: number;
+  /**
+   * Reserve each function's concurrency, sized from the budget and the admission settings
+   * (admission.ts), so that no function can starve another. Default false: reserving fails to
+   * deploy on an account whose concurrency limit is below the reservations plus 100 (new accounts may have 10).
+   */
+  reservedConcurrency?: boolean;
+  /** An AWS WAF web ACL in front of the API, blocking one IP past `wafRequestsPerIpPerMinute`. Default false (a web ACL costs money per month). */
+  waf?: boolean;
 }
 
 /**
@@ -85,6 +102,8 @@ export class PaymentsService extends Construct {
   readonly monitoring: Monitoring;
   /** Every Stripe caller's share of `stripeRequestsPerSecond`. */
   readonly budget: StripeBudget;
+  /** What the API admits per key, per route and per IP, and the X-Ray sampling rate. */
+  readonly admission: AdmissionSettings;
 
   constructor(scope: Construct, id: string, props: PaymentsServiceProps = {}) {
     super(scope, id);
@@ -97,6 +116,8 @@ export class PaymentsService extends Construct {
     const logLevel = props.logLevel ?? 'INFO';
     const serviceName = serviceNameOf(this, stack);
     this.budget = stripeBudgetOf(props.stripeRequestsPerSecond ?? DEFAULT_STRIPE_REQUESTS_PER_SECOND);
+    this.admission = admissionSettingsOf(this.budget, props);
+    if (props.wafRequestsPerIpPerMinute !== undefined && !props.waf) throw new Error('wafRequestsPerIpPerMinute sizes the WAF rule: it needs waf=true');
 
     this.tables = new PaymentTables(this, 'Tables', { removalPolicy, ledgerIndexes: props.ledgerIndexes });
     this.queue = new ChargeQueue(this, 'ChargeQueue', { removalPolicy, alarmEmail: props.alarmEmail });
@@ -232,9 +253,31 @@ export class PaymentsService extends Construct {
       },
       chargeQueue: this.queue.queue,
       removalPolicy,
-      throttle: { rateLimit: 50, burstLimit: 100 },
+      budget: this.budget,
+      admission: this.admission,
+      waf: props.waf ?? false,
       executionLogs: props.executionLogs ?? 'off',
     });
+    if (props.reservedConcurrency) {
+      const reserved = reservedConcurrencyOf(this.budget, this.admission);
+      const functions: Record<ReservedFunction, PaymentsFunction> = {
+        chargePayment: this.chargePayment,
+        chargeWorker: this.chargeWorker,
+        refundPayment: this.refundPayment,
+        getPayment: this.getPayment,
+        stripeWebhook: this.stripeWebhook,
+        reconciler: this.reconciler.function,
+        audit: this.audit.function,
+        eventsCatchUp: this.eventsCatchUp.function,
+      };
+      Annotations.of(this).addInfo(
+        `reservedConcurrency: ${JSON.stringify(reserved)}; the account's Lambda concurrency limit must be at least ${requiredAccountConcurrency(reserved)}`,
+      );
+      // Set on each function once built, so one table covers the scheduled constructs' functions too.
+      for (const [name, fn] of Object.entries(functions)) {
+        (fn.function.node.defaultChild as CfnFunction).reservedConcurrentExecutions = reserved[name as ReservedFunction];
+      }
+    }
 
     const functions = (list: Array<[string, PaymentsFunction, boolean]>) =>
       list.map(([name, fn, alarmOnErrors]) => ({ name, function: fn.function, timeout: fn.function.timeout ?? Duration.seconds(3), alarmOnErrors }));

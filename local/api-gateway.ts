@@ -2,6 +2,7 @@ import Ajv from 'ajv';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { type GatewayResponse, gatewayResponses } from '../lambdas/contract/gateway-responses';
 import { chargeRequestSchema } from '../lambdas/contract/payment-request';
+import type { Throttle } from '../lambdas/contract/stripe-budget';
 import { renderTemplate } from './mapping-templates';
 
 /**
@@ -31,5 +32,27 @@ export function matchesRequestModel(body: string): boolean {
 /** API Gateway's own answer of a response type, with that type's status where the gateway response sets none. */
 export function gatewayAnswer(type: GatewayResponse['type'], typeStatusCode: number, message: string, requestId: string): APIGatewayProxyResult {
   const response = gatewayResponses.find((candidate) => candidate.type === type) as GatewayResponse;
-  return { statusCode: response.statusCode ?? typeStatusCode, body: renderTemplate(response.template, { body: '', requestId, errorMessage: message }) };
+  return {
+    statusCode: response.statusCode ?? typeStatusCode,
+    ...(response.headers !== undefined && { headers: response.headers }),
+    body: renderTemplate(response.template, { body: '', requestId, errorMessage: message }),
+  };
+}
+
+/**
+ * API Gateway's throttle, a token bucket: `burstLimit` requests at once, refilled at `rateLimit` a
+ * second; a request that finds it empty is refused. (Bottleneck queues what it cannot run yet;
+ * API Gateway refuses it at once.)
+ */
+export function tokenBucket({ rateLimit, burstLimit }: Throttle, now: () => number = () => performance.now()): () => boolean {
+  let tokens = burstLimit;
+  let refilledAt = now();
+  return () => {
+    const at = now();
+    tokens = Math.min(burstLimit, tokens + ((at - refilledAt) / 1000) * rateLimit);
+    refilledAt = at;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
 }

@@ -5,9 +5,10 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { HTTP_HEADERS } from '../lambdas/contract/http-headers';
 import { queueRequest, selectQueueResponse } from '../lambdas/contract/queue-integration';
 import { type FunctionName, type Route, routes } from '../lambdas/contract/routes';
+import type { Throttle } from '../lambdas/contract/stripe-budget';
 import { errorSummary } from '../lambdas/handlers/error-summary';
 import { type ApiHandler, errorResponse } from '../lambdas/handlers/http-responses';
-import { gatewayAnswer, hasJsonBody, matchesRequestModel } from './api-gateway';
+import { gatewayAnswer, hasJsonBody, matchesRequestModel, tokenBucket } from './api-gateway';
 import { lambdaContext } from './lambda-context';
 import { renderTemplate } from './mapping-templates';
 import type { QueueEndpoint, ServiceAnswer } from './sqs-query-protocol';
@@ -27,6 +28,8 @@ export interface LocalApiOptions {
   operations?: Record<string, (query: URLSearchParams) => Promise<unknown>>;
   /** Called once each request is answered (npm start prints a line). */
   onRequest?: (request: AnsweredRequest) => void;
+  /** The stage's method throttles by the function a route invokes (admission.ts `stageMethodThrottles`); none when unset. */
+  stageThrottles?: Partial<Record<FunctionName, Throttle>>;
 }
 
 export interface AnsweredRequest {
@@ -55,8 +58,19 @@ const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
  * Serves the routes of `lambdas/contract/routes.ts` by building the API Gateway REST proxy event
  * and Lambda context the deployed function receives, and writing its result back as HTTP.
  */
-export async function startLocalApi({ port, handlers, queueEndpoint, timeoutSeconds, operations = {}, onRequest }: LocalApiOptions): Promise<LocalApi> {
-  const compiled = routes.map((route) => ({ route, pattern: pathPattern(route.path) }));
+export async function startLocalApi({
+  port,
+  handlers,
+  queueEndpoint,
+  timeoutSeconds,
+  operations = {},
+  onRequest,
+  stageThrottles = {},
+}: LocalApiOptions): Promise<LocalApi> {
+  const compiled = routes.map((route) => {
+    const throttle = route.kind === 'lambda' ? stageThrottles[route.function] : undefined;
+    return { route, pattern: pathPattern(route.path), admit: throttle === undefined ? () => true : tokenBucket(throttle) };
+  });
 
   async function answer(request: IncomingMessage, url: URL, body: string | undefined): Promise<Answered> {
     if (body === undefined) return { result: gatewayAnswer('REQUEST_TOO_LARGE', 413, 'Request Too Long', randomUUID()) };
@@ -68,9 +82,10 @@ export async function startLocalApi({ port, handlers, queueEndpoint, timeoutSeco
       );
       return { result: { statusCode: result.statusCode, body: JSON.stringify(result.value) } };
     }
-    for (const { route, pattern } of compiled) {
+    for (const { route, pattern, admit } of compiled) {
       const match = pattern.exec(url.pathname);
       if (match === null || route.method !== request.method) continue;
+      if (!admit()) return { result: gatewayAnswer('THROTTLED', 429, 'Too Many Requests', randomUUID()) };
       if (route.kind === 'queue') return { result: await sendToQueue(request, body, queueEndpoint), orderId: bodyOrderId(body) };
       const pathParameters = decodedPathParameters(match.groups ?? {});
       if (pathParameters === undefined) return { result: errorResponse(400, 'invalid_request', 'the path is not valid percent-encoding') };

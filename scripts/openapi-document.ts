@@ -40,7 +40,7 @@ export interface OpenApiDocument {
 /** The members of a string union, listed once as keys: the compiler rejects a missing member and an unknown one. */
 const members = <T extends string>(all: Record<T, true>): T[] => Object.keys(all) as T[];
 
-const ERROR_CODES = members<ErrorCode | 'request_refused' | 'gateway_error'>({
+const ERROR_CODES = members<ErrorCode | 'request_refused' | 'gateway_error' | 'too_many_requests' | 'service_unavailable'>({
   invalid_request: true,
   invalid_signature: true,
   not_found: true,
@@ -57,6 +57,8 @@ const ERROR_CODES = members<ErrorCode | 'request_refused' | 'gateway_error'>({
   // API Gateway's own answers (lib/constructs/payments-api.ts, gateway responses).
   request_refused: true,
   gateway_error: true,
+  too_many_requests: true,
+  service_unavailable: true,
 });
 // A declined charge is answered 402; a replay of any finished order is `already_processed`.
 const CHARGE_STATUSES = members<Exclude<FinalStatus, 'declined'> | 'already_processed'>({
@@ -238,7 +240,11 @@ interface Operation {
 const error = (description: string, headerNames?: HeaderName[]): Answer => ({ description, body: 'Error', headers: headerNames });
 const failures = {
   500: error('`internal_error`: an unexpected failure; the answer holds no internals.'),
-  503: error('`store_unavailable`: DynamoDB is unavailable; retrying is safe.'),
+  503: error(
+    '`store_unavailable`: DynamoDB is unavailable; `service_unavailable`: API Gateway could not invoke the function (its concurrency ' +
+      'throttled, Lambda unavailable), after `Retry-After` seconds. Retrying is safe.',
+    ['Retry-After'],
+  ),
 };
 const inProgress = (what: string) => error(`\`idempotency_key_in_use\`: ${what}`, ['Retry-After']);
 
@@ -354,8 +360,10 @@ function gatewayAnswers(route: Route): Record<number, Answer> {
   if (route.method === 'POST') answers[413] = error("`payload_too_large`: the body is over API Gateway's limit (10 MB).");
   if (route.apiKeyRequired) {
     answers[403] = error('`request_refused`: the `x-api-key` header is missing or not a key of this API.');
-    answers[429] = error("`request_refused`: throttled by the API key's usage plan; retry with backoff.");
   }
+  answers[429] = error("`too_many_requests`: over the route's stage throttle or the API key's usage plan; send it again after `Retry-After` seconds.", [
+    'Retry-After',
+  ]);
   return answers;
 }
 

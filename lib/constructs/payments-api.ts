@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AwsIntegration,
@@ -7,6 +7,7 @@ import {
   JsonSchemaVersion,
   LambdaIntegration,
   LogGroupLogDestination,
+  type Method,
   MethodLoggingLevel,
   PassthroughBehavior,
   ResponseType,
@@ -16,11 +17,16 @@ import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
+import { CfnSamplingRule } from 'aws-cdk-lib/aws-xray';
 import { Construct } from 'constructs';
+import { type AdmissionSettings, stageMethodThrottles, usagePlanMethodThrottles, WAF_WINDOW_SECONDS } from '../../lambdas/contract/admission';
 import { gatewayResponses } from '../../lambdas/contract/gateway-responses';
+import { HTTP_HEADERS } from '../../lambdas/contract/http-headers';
 import { queueRequest, queueResponses } from '../../lambdas/contract/queue-integration';
 import { API_STAGE_NAME, type FunctionName, type RequestModelName, requestModels, routes } from '../../lambdas/contract/routes';
 import { API_INTEGRATION_TIMEOUT_SECONDS } from '../../lambdas/contract/settings';
+import type { StripeBudget } from '../../lambdas/contract/stripe-budget';
 import { stackOutput } from './stack-output';
 
 export interface PaymentsApiProps {
@@ -30,8 +36,12 @@ export interface PaymentsApiProps {
   /** Where POST /payments/async sends the validated body. */
   chargeQueue: IQueue;
   removalPolicy: RemovalPolicy;
-  /** Steady-state requests per second per API key, and the burst above it. */
-  throttle: { rateLimit: number; burstLimit: number };
+  /** The Stripe budget the sync routes' stage throttles come from. */
+  budget: StripeBudget;
+  /** The usage plan's and the webhook's limits, the WAF rule's and the X-Ray sampling rate. */
+  admission: AdmissionSettings;
+  /** Put an AWS WAF web ACL with a per-IP rate-based rule in front of the stage. */
+  waf: boolean;
   /**
    * Execution logs need the account's API Gateway CloudWatch role, one setting per account and
    * region: `create` makes it (and keeps it when the stack goes), `existing` uses the one the
@@ -47,7 +57,8 @@ export function toModelSchema({ $schema: _dialect, ...schema }: (typeof requestM
 
 /**
  * The REST API built from the shared routes: request bodies checked against the shared schema,
- * API-key access through a throttled usage plan, access and execution logs, X-Ray tracing.
+ * API-key access through a throttled usage plan, stage throttles on the routes that call Stripe and
+ * on the webhook, access and execution logs, X-Ray tracing; optionally a WAF web ACL.
  */
 export class PaymentsApi extends Construct {
   readonly api: RestApi;
@@ -55,6 +66,16 @@ export class PaymentsApi extends Construct {
   constructor(scope: Construct, id: string, props: PaymentsApiProps) {
     super(scope, id);
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.THREE_MONTHS, removalPolicy: props.removalPolicy });
+    const stageThrottles = stageMethodThrottles(props.budget, props.admission);
+    // Keyed `<resource path>/<method>`, the shared routes' own, as CDK's methodOptions expects.
+    const methodOptions = Object.fromEntries(
+      routes.flatMap((route) => {
+        const throttle = route.kind === 'lambda' ? stageThrottles[route.function] : undefined;
+        return throttle === undefined
+          ? []
+          : [[`${route.path}/${route.method}`, { throttlingRateLimit: throttle.rateLimit, throttlingBurstLimit: throttle.burstLimit }]];
+      }),
+    );
     this.api = new RestApi(this, 'Api', {
       restApiName: props.name,
       description: 'Exactly-once payments API',
@@ -72,6 +93,7 @@ export class PaymentsApi extends Construct {
         dataTraceEnabled: false, // request bodies would put payment details into the logs
         tracingEnabled: true,
         metricsEnabled: true,
+        methodOptions,
       },
     });
 
@@ -84,12 +106,13 @@ export class PaymentsApi extends Construct {
     const validator = this.api.addRequestValidator('Validator', { validateRequestBody: true, validateRequestParameters: true });
 
     const queueIntegration = this.queueIntegration(props.chargeQueue);
+    const methods: Partial<Record<FunctionName, Method>> = {};
     for (const route of routes) {
       const integration =
         route.kind === 'queue'
           ? queueIntegration
           : new LambdaIntegration(props.functions[route.function], { timeout: Duration.seconds(API_INTEGRATION_TIMEOUT_SECONDS) });
-      this.api.root.resourceForPath(route.path).addMethod(route.method, integration, {
+      const method = this.api.root.resourceForPath(route.path).addMethod(route.method, integration, {
         apiKeyRequired: route.apiKeyRequired,
         ...(route.requestModel !== undefined && {
           requestValidator: validator,
@@ -97,22 +120,37 @@ export class PaymentsApi extends Construct {
         }),
         ...(route.kind === 'queue' && { methodResponses: queueResponses.map(({ statusCode }) => ({ statusCode: String(statusCode) })) }),
       });
+      if (route.kind === 'lambda') methods[route.function] = method;
     }
 
-    for (const { id, type, statusCode, template } of gatewayResponses) {
+    for (const { id, type, statusCode, headers, template } of gatewayResponses) {
       this.api.addGatewayResponse(id, {
         type: ResponseType.of(type),
         statusCode: statusCode === undefined ? undefined : String(statusCode),
+        // Literal values are quoted: unquoted, API Gateway reads them as a parameter to map.
+        responseHeaders: headers && Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, `'${value}'`])),
         templates: { 'application/json': template },
       });
     }
 
+    // Per API key: the plan's rate and burst over all routes, and a lower one on some routes within it.
     const apiKey = this.api.addApiKey('ApiKey', { description: 'Key for calling the payments API' });
     const usagePlan = this.api.addUsagePlan('UsagePlan', {
-      throttle: props.throttle,
-      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+      throttle: props.admission.api,
+      apiStages: [
+        {
+          api: this.api,
+          stage: this.api.deploymentStage,
+          throttle: Object.entries(usagePlanMethodThrottles(props.admission)).map(([name, throttle]) => ({
+            method: methods[name as FunctionName] as Method,
+            throttle,
+          })),
+        },
+      ],
     });
     usagePlan.addApiKey(apiKey);
+    if (props.waf) this.webAcl(props.admission.wafRequestsPerIpPerMinute);
+    if (props.admission.xraySamplingRate !== undefined) this.samplingRule(props.name, props.admission.xraySamplingRate);
 
     // The same URL as ApiUrl under a generated name: one name for it is enough.
     this.api.node.tryRemoveChild('Endpoint');
@@ -146,9 +184,72 @@ export class PaymentsApi extends Construct {
       id: 'AwsSolutions-COG4',
       reason: 'No Cognito user pool: callers are backend services with API keys (see AwsSolutions-APIG4).',
     });
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-APIG3',
-      reason: "A sandbox template: a WAF web ACL costs money per month; associate your organisation's web ACL with the stage in production.",
+    if (!props.waf) {
+      Validations.of(this.api).acknowledge({
+        id: 'AwsSolutions-APIG3',
+        reason:
+          "A sandbox template: a WAF web ACL costs money per month; -c waf=true adds one with a per-IP rate-based rule, or associate your organisation's web ACL with the stage.",
+      });
+    }
+  }
+
+  /**
+   * AWS WAF in front of the stage: one IP sending more than `requestsPerIpPerMinute` is blocked with
+   * a 429 in the contract's shape before API Gateway (or a Lambda) is paid for; WAF's answer takes
+   * the place of the gateway responses.
+   */
+  private webAcl(requestsPerIpPerMinute: number): void {
+    const visibility = (metricName: string) => ({ metricName, cloudWatchMetricsEnabled: true, sampledRequestsEnabled: true });
+    const tooManyRequests = 'TooManyRequests';
+    const acl = new CfnWebACL(this, 'WebAcl', {
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      visibilityConfig: visibility(Names.uniqueResourceName(this, { maxLength: 128 })),
+      customResponseBodies: {
+        [tooManyRequests]: { contentType: 'APPLICATION_JSON', content: '{"error":{"code":"too_many_requests","message":"Too Many Requests"}}' },
+      },
+      rules: [
+        {
+          name: 'RequestsPerIp',
+          priority: 0,
+          statement: { rateBasedStatement: { aggregateKeyType: 'IP', limit: requestsPerIpPerMinute, evaluationWindowSec: WAF_WINDOW_SECONDS } },
+          action: {
+            block: {
+              customResponse: {
+                responseCode: 429,
+                customResponseBodyKey: tooManyRequests,
+                responseHeaders: [{ name: HTTP_HEADERS.retryAfter, value: String(WAF_WINDOW_SECONDS) }],
+              },
+            },
+          },
+          visibilityConfig: visibility('RequestsPerIp'),
+        },
+      ],
+    });
+    new CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.api.deploymentStage.stageArn, webAclArn: acl.attrArn });
+  }
+
+  /**
+   * The share of requests X-Ray traces, for this API's stage only. API Gateway decides at the front
+   * door and the Lambdas it invokes follow its decision (active tracing honours the upstream header);
+   * the queue worker and the scheduled functions, with no upstream, keep Lambda's fixed 1/s + 5 %.
+   */
+  private samplingRule(apiName: string, fixedRate: number): void {
+    const stage = this.api.deploymentStage;
+    new CfnSamplingRule(this, 'SamplingRule', {
+      samplingRule: {
+        ruleName: Names.uniqueResourceName(this, { maxLength: 32 }),
+        priority: 1000, // before X-Ray's default rule (10000)
+        reservoirSize: 1, // still one trace a second, as the default rule keeps
+        fixedRate,
+        serviceName: `${apiName}/${stage.stageName}`,
+        serviceType: 'AWS::ApiGateway::Stage',
+        resourceArn: stage.stageArn,
+        host: '*',
+        httpMethod: '*',
+        urlPath: '*',
+        version: 1,
+      },
     });
   }
 

@@ -7,6 +7,8 @@ describe('cdk-nag AWS Solutions checks', () => {
     ['sandbox', { sandbox: 'true' }],
     ['retained', {}],
     ['existing Stripe secret', { stripeSecretName: 'payments/stripe' }],
+    // With its web ACL, the stage needs no AwsSolutions-APIG3 acknowledgment (it is only made without).
+    ['WAF, reserved concurrency and X-Ray sampling', { waf: 'true', reservedConcurrency: 'true', xraySamplingRate: '0.05' }],
   ])('pass for the %s stack', (_case, context) => {
     const { app } = synthesize(context);
     expect(() => app.synth({ force: true })).not.toThrow();

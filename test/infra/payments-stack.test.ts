@@ -206,7 +206,7 @@ describe('API', () => {
     expect(JSON.parse(rendered)).toEqual({ error: { code, message: 'Invalid "request" body' } });
   });
 
-  it('throttles through a usage plan bound to the API key', () => {
+  it('throttles through a usage plan bound to the API key (its limits: admission.test.ts)', () => {
     template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 } });
     template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
   });
@@ -215,7 +215,7 @@ describe('API', () => {
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
       TracingEnabled: true,
-      MethodSettings: [Match.objectLike({ LoggingLevel: 'OFF', DataTraceEnabled: false })],
+      MethodSettings: Match.arrayWith([Match.objectLike({ HttpMethod: '*', ResourcePath: '/*', LoggingLevel: 'OFF', DataTraceEnabled: false })]),
     });
     template.resourceCountIs('AWS::ApiGateway::Account', 0);
   });
@@ -225,14 +225,18 @@ describe('API', () => {
       const created = synthesize({ sandbox, apiGatewayCloudWatchRole: 'true' }).template;
       const [account] = Object.values(created.findResources('AWS::ApiGateway::Account'));
       expect(account).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
-      created.hasResourceProperties('AWS::ApiGateway::Stage', { MethodSettings: [Match.objectLike({ LoggingLevel: 'ERROR', DataTraceEnabled: false })] });
+      created.hasResourceProperties('AWS::ApiGateway::Stage', {
+        MethodSettings: Match.arrayWith([Match.objectLike({ ResourcePath: '/*', LoggingLevel: 'ERROR', DataTraceEnabled: false })]),
+      });
     }
   });
 
   it("writes execution logs with the account's own role given -c apiGatewayExecutionLogs=true, without touching it", () => {
     const existing = synthesize({ apiGatewayExecutionLogs: 'true' }).template;
     existing.resourceCountIs('AWS::ApiGateway::Account', 0);
-    existing.hasResourceProperties('AWS::ApiGateway::Stage', { MethodSettings: [Match.objectLike({ LoggingLevel: 'ERROR' })] });
+    existing.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([Match.objectLike({ ResourcePath: '/*', LoggingLevel: 'ERROR' })]),
+    });
   });
 
   it('outputs the API URL and the command that prints the API key', () => {
