@@ -1,6 +1,6 @@
 import type { FunctionName } from './routes';
 import { CHARGE_FUNCTION_TIMEOUT_SECONDS } from './settings';
-import { EXPECTED_CHARGE_SECONDS, type StripeBudget, type Throttle } from './stripe-budget';
+import { EXPECTED_CHARGE_SECONDS, type StripeBudget, type Throttle, throttleOf } from './stripe-budget';
 
 /**
  * Admission and isolation, sized once for the CDK stack and `npm start`: what each route admits
@@ -90,12 +90,11 @@ export function stageMethodThrottles(budget: StripeBudget, settings: AdmissionSe
   return {
     chargePayment: budget.syncCharges,
     refundPayment: budget.refunds,
-    stripeWebhook: throttleAt(settings.webhookRequestsPerSecond),
+    stripeWebhook: throttleOf(settings.webhookRequestsPerSecond),
   };
 }
 
 /** A steady rate and a burst of one second of it (at least one request): stripe-budget.ts's throttleOf, which it does not export. */
-const throttleAt = (rateLimit: number): Throttle => ({ rateLimit, burstLimit: Math.max(1, Math.ceil(rateLimit)) });
 
 /** How long the gateway asks a throttled or turned-away client to wait: a token bucket refills within a second. */
 export const GATEWAY_RETRY_AFTER_SECONDS = 1;

@@ -44,6 +44,8 @@ const MAX_BATCH_SIZE = 10;
 export const WEBHOOK_EVENTS_PER_ORDER = 2;
 /** The webhook route admits twice the deliveries the budget's orders cause: Stripe retries what is refused. */
 const WEBHOOK_HEADROOM = 2;
+/** API Gateway's default for all of an account's APIs in a region: the webhook alone must never be sized past half of it. */
+const WEBHOOK_MAX_REQUESTS_PER_SECOND = 5_000;
 /** An inline Map state runs at most 40 iterations at once, whatever its MaxConcurrency says. */
 const MAX_AUDIT_SLICES_AT_ONCE = 40;
 
@@ -81,7 +83,8 @@ export interface StripeBudget {
 }
 
 const share = (requestsPerSecond: number, caller: StripeCaller) => requestsPerSecond * STRIPE_BUDGET_SHARES[caller];
-const throttleOf = (rateLimit: number): Throttle => ({ rateLimit, burstLimit: Math.max(1, Math.ceil(rateLimit)) });
+/** A steady rate and a burst of one second's worth (at least one request). */
+export const throttleOf = (rateLimit: number): Throttle => ({ rateLimit, burstLimit: Math.max(1, Math.ceil(rateLimit)) });
 
 /** Every caller sized from the one number; throws naming the setting when it is not a positive number. */
 export function stripeBudgetOf(requestsPerSecond: number = DEFAULT_STRIPE_REQUESTS_PER_SECOND): StripeBudget {
@@ -114,7 +117,7 @@ export function stripeBudgetOf(requestsPerSecond: number = DEFAULT_STRIPE_REQUES
     },
     facts: { requestsPerSecond: share(requestsPerSecond, 'facts') },
     ordersPerSecond,
-    webhook: throttleOf(Math.max(25, Math.ceil(ordersPerSecond * WEBHOOK_EVENTS_PER_ORDER * WEBHOOK_HEADROOM))),
+    webhook: throttleOf(Math.min(WEBHOOK_MAX_REQUESTS_PER_SECOND, Math.max(25, Math.ceil(ordersPerSecond * WEBHOOK_EVENTS_PER_ORDER * WEBHOOK_HEADROOM)))),
   };
 }
 

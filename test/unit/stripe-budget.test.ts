@@ -32,7 +32,8 @@ describe('the Stripe budget', () => {
     expect(budget.worker.batchSize * budget.worker.maxConcurrency).toBeGreaterThanOrEqual(Math.ceil(budget.worker.requestsPerSecond));
     expect(budget.reconciler.requestsPerSecond).toBeLessThanOrEqual(STRIPE_SEARCH_REQUESTS_PER_SECOND / 2);
     expect(budget.audit.maxConcurrency).toBeGreaterThanOrEqual(1);
-    expect(budget.webhook.rateLimit).toBeGreaterThanOrEqual(2 * budget.ordersPerSecond);
+    // Twice the deliveries the orders cause, but never past half of API Gateway's default account limit.
+    expect(budget.webhook.rateLimit).toBe(Math.min(5_000, Math.max(25, Math.ceil(4 * budget.ordersPerSecond))));
   });
 
   it('sizes the sandbox default: 10 sync charges/s, a worker of 2 × 4 at 7.5/s', () => {
