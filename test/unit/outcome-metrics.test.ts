@@ -10,6 +10,7 @@ import {
   OrderNotRefundableError,
   PaymentInProgressError,
   PaymentProviderError,
+  PaymentProviderRateLimitedError,
   PaymentRejectedError,
   RefundExceedsPaymentError,
   StoreUnavailableError,
@@ -80,6 +81,7 @@ describe('POST /payments/{orderId}/refunds counts each answer as exactly one out
     ['an order never charged (409)', async () => Promise.reject(new OrderNotRefundableError('o-1', 'declined')), METRIC_NAMES.refundRefused],
     ['more than is left (422)', async () => Promise.reject(new RefundExceedsPaymentError('o-1', 0)), METRIC_NAMES.refundRefused],
     ['Stripe unavailable (502)', async () => Promise.reject(new PaymentProviderError('down', true)), METRIC_NAMES.providerUnavailable],
+    ['Stripe rate limited (429)', async () => Promise.reject(new PaymentProviderRateLimitedError('global-rate')), METRIC_NAMES.providerRateLimited],
     ['a refund in progress (409)', async () => Promise.reject(new PaymentInProgressError()), METRIC_NAMES.inProgress],
   ])('%s', async (_case, outcome, metric) => {
     const refund: IdempotentRefund = outcome;
@@ -101,6 +103,7 @@ describe('POST /payments counts each answer as exactly one outcome, with no orde
     ['a reused orderId (422)', async () => Promise.reject(new OrderConflictError('o-1', ['amount'])), METRIC_NAMES.keyReused],
     ['a field Stripe refused (400)', async () => Promise.reject(new PaymentRejectedError('paymentMethod', 'resource_missing')), METRIC_NAMES.invalidRequest],
     ['Stripe unavailable (502)', async () => Promise.reject(new PaymentProviderError('down', true)), METRIC_NAMES.providerUnavailable],
+    ['Stripe rate limited (429)', async () => Promise.reject(new PaymentProviderRateLimitedError(undefined)), METRIC_NAMES.providerRateLimited],
     ['DynamoDB unavailable (503)', async () => Promise.reject(new StoreUnavailableError('throttled')), METRIC_NAMES.storeUnavailable],
     ['a bug (500)', async () => Promise.reject(new TypeError('oops')), METRIC_NAMES.internalError],
   ])('%s', async (_case, outcome, metric) => {
