@@ -134,17 +134,23 @@ describe('POST /payments counts each answer as exactly one outcome, with no orde
 });
 
 describe("the queue worker counts each record's outcome, and a dead letter by its failure code", () => {
-  it('charged, declined, retried and dead-lettered records of one batch', async () => {
+  it('charged, declined, retried, rate-limited and dead-lettered records of one batch', async () => {
     const outcomes: Record<string, () => Promise<ChargeResult>> = {
       ok: async () => result(),
       declined: async () => result({ status: 'declined' }),
       replay: async () => result({ replayed: true }),
       retry: async () => Promise.reject(new PaymentProviderError('down', true)),
+      rateLimited: async () => Promise.reject(new PaymentProviderRateLimitedError('global-rate')),
       reused: async () => Promise.reject(new OrderConflictError('reused', ['amount'])),
     };
     const blobs = await published((metrics) =>
       createChargeWorkerHandler(
-        { charge: async (request) => outcomes[request.orderId](), deadLetter: async () => undefined, retryLater: async () => 5 },
+        {
+          charge: async (request) => outcomes[request.orderId](),
+          deadLetter: async () => undefined,
+          retryLater: async () => 5,
+          sendAgainLater: async () => 2,
+        },
         silentLogger,
         metrics,
       )(
@@ -158,7 +164,13 @@ describe("the queue worker counts each record's outcome, and a dead letter by it
       [[['service', 'deployment', 'failureCode']], 'invalid_request'],
     ]);
     const [batch] = blobs.filter((blob) => !(METRIC_NAMES.deadLettered in blob.metrics));
-    expect(batch.metrics).toEqual({ [METRIC_NAMES.charged]: 1, [METRIC_NAMES.declined]: 1, [METRIC_NAMES.replayed]: 1, [METRIC_NAMES.queueRetry]: 1 });
+    expect(batch.metrics).toEqual({
+      [METRIC_NAMES.charged]: 1,
+      [METRIC_NAMES.declined]: 1,
+      [METRIC_NAMES.replayed]: 1,
+      [METRIC_NAMES.queueRetry]: 1,
+      [METRIC_NAMES.providerRateLimited]: 1,
+    });
     expect(batch.dimensions).toEqual([['service', 'deployment']]);
   });
 });
