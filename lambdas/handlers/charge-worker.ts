@@ -20,7 +20,8 @@ export type QueueHandler = (event: SQSEvent, context: Context) => Promise<SQSBat
 
 /**
  * Failures that no retry can fix. Everything else (Stripe unavailable, DynamoDB throttled, the
- * order in progress elsewhere) is reported as a batch item failure and retried by SQS.
+ * order in progress elsewhere; Stripe's rate limit when it is not sent again) is reported as a
+ * batch item failure and retried by SQS.
  */
 function permanentFailure(error: unknown): PermanentFailure | undefined {
   const name = error instanceof Error ? error.name : '';
@@ -63,6 +64,24 @@ export function createChargeWorkerHandler(
     single.addDimension('failureCode', code);
     countOutcome(single, METRIC_NAMES.deadLettered);
   };
+  /**
+   * A charge Stripe rate limited goes back on the queue, delayed, unless it has been rate limited for
+   * too long or the send fails: true when it did, and the record is then done.
+   */
+  const sentAgainWhenRateLimited = async (record: SQSRecord, orderId: string, error: unknown, log: Logger): Promise<boolean> => {
+    const rateLimited = rateLimitedReason(error);
+    if (rateLimited === undefined) return false;
+    countOutcome(metrics, METRIC_NAMES.providerRateLimited);
+    // Safe to send twice: the charge is idempotent on the orderId in the body, so a duplicate
+    // (this record also redelivered, if SQS fails to delete it) is answered without a second charge.
+    const firstRateLimitedAt = record.messageAttributes[RATE_LIMITED_ATTRIBUTES.firstRateLimitedAt]?.stringValue;
+    const sentAgainIn = await sendAgainLater({ body: record.body, firstRateLimitedAt }).catch((sendError: unknown) => {
+      log.warn('could not send the rate-limited message again; it spends a receive instead', { orderId, error: errorSummary(sendError) });
+      return undefined;
+    });
+    if (sentAgainIn !== undefined) log.warn('Stripe rate limited the charge; sent the message again, delayed', { orderId, ...rateLimited, sentAgainIn });
+    return sentAgainIn !== undefined;
+  };
   return async (event, context) => {
     metrics.captureColdStartMetric();
     // One processor per invocation: it holds the batch's state, and local runs may overlap.
@@ -85,21 +104,7 @@ export function createChargeWorkerHandler(
         log.info('charge finished', { orderId, status: result.status, replayed: result.replayed, paymentId: result.paymentId });
         countOutcome(metrics, resultOutcome(result));
       } catch (error) {
-        const rateLimited = rateLimitedReason(error);
-        if (rateLimited !== undefined) {
-          countOutcome(metrics, METRIC_NAMES.providerRateLimited);
-          // Safe to send twice: the charge is idempotent on the orderId in the body, so a duplicate
-          // (this record also redelivered, if SQS fails to delete it) is answered without a second charge.
-          const firstRateLimitedAt = record.messageAttributes[RATE_LIMITED_ATTRIBUTES.firstRateLimitedAt]?.stringValue;
-          const sentAgainIn = await sendAgainLater({ body: record.body, firstRateLimitedAt }).catch((sendError: unknown) => {
-            log.warn('could not send the rate-limited message again; it spends a receive instead', { orderId, error: errorSummary(sendError) });
-            return undefined;
-          });
-          if (sentAgainIn !== undefined) {
-            log.warn('Stripe rate limited the charge; sent the message again, delayed', { orderId, ...rateLimited, sentAgainIn });
-            return;
-          }
-        }
+        if (await sentAgainWhenRateLimited(record, orderId, error, log)) return;
         const failure = permanentFailure(error);
         if (failure === undefined) {
           // If the delay cannot be set, the message simply comes back after the queue's visibility timeout.

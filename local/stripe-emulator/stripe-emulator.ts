@@ -87,8 +87,12 @@ export interface StripeFaults {
    * (`rate_limit`, header `Stripe-Rate-Limited-Reason: global-rate`), before doing anything.
    */
   rateLimitFor(ms: number): void;
-  /** Answer 429 (`Stripe-Rate-Limited-Reason: global-rate`) to each request beyond `count` in any one-second window. */
-  limitRequestsPerSecond(count: number): void;
+  /**
+   * Answer 429 (`Stripe-Rate-Limited-Reason: global-rate`) to each request beyond `count` in any
+   * one-second window; only to requests of `endpoint` (as `stats().requestsByEndpoint` names it,
+   * e.g. `POST /v1/payment_intents`) when given, as Stripe also limits each endpoint.
+   */
+  limitRequestsPerSecond(count: number, endpoint?: string): void;
   /** Clear every fault. */
   clear(): void;
 }
@@ -142,10 +146,11 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
   let requestsInFlight = 0;
   const apiError = { type: 'api_error', message: 'Injected failure.' };
   const pending = { failures: 0, failureStatus: 500, failureError: apiError as Record<string, unknown>, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 };
-  const rateLimit = { until: 0, perSecond: Number.POSITIVE_INFINITY, admitted: [] as number[] };
-  /** Whether Stripe's rate limiter refuses a request arriving now; one it admits counts towards the window. */
-  const rateLimited = (now: number): boolean => {
+  const rateLimit = { until: 0, perSecond: Number.POSITIVE_INFINITY, endpoint: undefined as string | undefined, admitted: [] as number[] };
+  /** Whether Stripe's rate limiter refuses a request to `endpoint` arriving now; one it admits counts towards the window. */
+  const rateLimited = (endpoint: string, now: number): boolean => {
     if (now < rateLimit.until) return true;
+    if (rateLimit.endpoint !== undefined && rateLimit.endpoint !== endpoint) return false;
     rateLimit.admitted = rateLimit.admitted.filter((at) => now - at < 1000);
     if (rateLimit.admitted.length >= rateLimit.perSecond) return true;
     rateLimit.admitted.push(now);
@@ -167,10 +172,10 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     rateLimitFor: (ms) => {
       rateLimit.until = Date.now() + ms;
     },
-    limitRequestsPerSecond: (count) => Object.assign(rateLimit, { perSecond: count, admitted: [] }),
+    limitRequestsPerSecond: (count, endpoint) => Object.assign(rateLimit, { perSecond: count, endpoint, admitted: [] }),
     clear: () => {
       Object.assign(pending, { failures: 0, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 });
-      Object.assign(rateLimit, { until: 0, perSecond: Number.POSITIVE_INFINITY, admitted: [] });
+      Object.assign(rateLimit, { until: 0, perSecond: Number.POSITIVE_INFINITY, endpoint: undefined, admitted: [] });
     },
   };
 
@@ -409,7 +414,7 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       pending.failures -= 1;
       return send(response, { status: pending.failureStatus, body: { error: pending.failureError } });
     }
-    if (rateLimited(Date.now())) {
+    if (rateLimited(endpoint, Date.now())) {
       stats.rateLimited += 1;
       return send(response, { status: 429, body: { error: RATE_LIMITED } }, { 'Stripe-Rate-Limited-Reason': 'global-rate' });
     }

@@ -140,6 +140,13 @@ describe('Stripe emulator, driven by the real stripe SDK', () => {
     await expect(stripe.paymentIntents.list({ limit: 1 })).resolves.toBeDefined();
   });
 
+  it("limits one endpoint's requests when told which, as Stripe limits each endpoint", async () => {
+    emulator.faults.limitRequestsPerSecond(1, 'POST /v1/payment_intents');
+    await stripe.paymentIntents.create(params({ metadata: { orderId: 'emu-endpoint-1' } }));
+    await expect(stripe.paymentIntents.create(params({ metadata: { orderId: 'emu-endpoint-2' } }))).rejects.toBeInstanceOf(Stripe.errors.StripeRateLimitError);
+    await expect(Promise.all([stripe.paymentIntents.list({ limit: 1 }), stripe.paymentIntents.list({ limit: 1 })])).resolves.toHaveLength(2);
+  });
+
   it('clears the rate limits with the other faults', async () => {
     emulator.faults.rateLimitFor(60_000);
     emulator.faults.limitRequestsPerSecond(0);
