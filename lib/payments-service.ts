@@ -193,6 +193,8 @@ export class PaymentsService extends Construct {
     );
     // Messages that can never succeed are moved to the dead-letter queue at once, with their reason.
     this.queue.deadLetterQueue.grantSendMessages(this.chargeWorker.role);
+    // A charge Stripe rate limited is sent to the charge queue again, delayed, without spending a receive.
+    this.queue.queue.grantSendMessages(this.chargeWorker.role);
 
     this.refundPayment = new PaymentsFunction(this, 'RefundPayment', {
       entry: entryPath('refundPayment'),

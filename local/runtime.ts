@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
+import { pacedCharge } from '../lambdas/adapters/charge-pace';
 import { createChargeService, createRefundService } from '../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
 import { createLedgerReader, createLedgerWindowReader, createPendingLedger, createRefundsLedger } from '../lambdas/adapters/dynamodb-ledger';
-import { createRetryLater } from '../lambdas/adapters/queue-retries';
+import { createRetryLater, createSendAgainLater } from '../lambdas/adapters/queue-retries';
 import { createStripeAuditSource, createStripeClient, createStripePayments, createStripeRefunds } from '../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, createStripeEventVerifier } from '../lambdas/adapters/stripe-webhooks';
 import { ENV } from '../lambdas/contract/environment';
 import { assertNamespace, LOCAL_NAMESPACE } from '../lambdas/contract/payment-metadata';
-import type { RetrySchedule } from '../lambdas/contract/queues';
+import type { RateLimitSchedule, RetrySchedule } from '../lambdas/contract/queues';
 import {
   AUDIT_TIMEOUT_SECONDS,
   CHARGE_FUNCTION_TIMEOUT_SECONDS,
@@ -18,6 +19,7 @@ import {
   PENDING_GRACE_SECONDS,
   RECONCILER_TIMEOUT_SECONDS,
 } from '../lambdas/contract/settings';
+import { stripeBudgetOf, stripeRequestsPerSecondFrom } from '../lambdas/contract/stripe-budget';
 import { createAudit } from '../lambdas/core/audit';
 import { createReconcilePending } from '../lambdas/core/reconcile-pending';
 import { createReconcileRefunds } from '../lambdas/core/reconcile-refunds';
@@ -56,6 +58,10 @@ export interface LocalRuntimeSettings {
   queueVisibilityTimeoutSeconds?: number;
   /** Tests shorten it to see many retries in seconds; defaults to the contract's schedule. */
   retrySchedule?: RetrySchedule;
+  /** Tests shorten it to see a Stripe rate limit waited out in seconds; defaults to the contract's schedule. */
+  rateLimitSchedule?: RateLimitSchedule;
+  /** The Stripe budget the worker paces itself by and is sized from, as in AWS (STRIPE_REQUESTS_PER_SECOND, default 25). */
+  stripeRequestsPerSecond?: number;
   /** How often the reconciler runs (RECONCILE_INTERVAL_SECONDS, default 60). */
   reconcileIntervalSeconds?: number;
   /** How long a record may stay pending before the reconciler settles it (PENDING_GRACE_SECONDS, default 600). */
@@ -82,6 +88,8 @@ export interface LocalRuntime {
   reconcileIntervalSeconds: number;
   pendingGraceSeconds: number;
   eventsCatchUpIntervalSeconds: number;
+  /** The Stripe budget the worker is sized and paced by. */
+  stripeRequestsPerSecond: number;
   stop(): Promise<void>;
 }
 
@@ -97,6 +105,7 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): L
     reconcileIntervalSeconds: numberOrUndefined(env[ENV.reconcileIntervalSeconds]),
     pendingGraceSeconds: numberOrUndefined(env[ENV.pendingGraceSeconds]),
     eventsCatchUpIntervalSeconds: numberOrUndefined(env[ENV.eventsCatchUpIntervalSeconds]),
+    stripeRequestsPerSecond: stripeRequestsPerSecondFrom(env[ENV.stripeRequestsPerSecond]),
   };
 }
 
@@ -166,17 +175,22 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     const charge = { api: createChargeService(service, 'api', metrics.api), queue: createChargeService(service, 'queue', metrics.queue) };
     const stripeWebhookSecret = settings.stripeWebhookSecret ?? `whsec_${randomBytes(24).toString('hex')}`;
 
-    const worker = createChargeWorkerHandler(
-      {
-        charge: charge.queue,
-        deadLetter: createDeadLetter(sqs, queues.deadLetterQueueUrl),
-        retryLater: createRetryLater(sqs, queues.queueUrl, settings.retrySchedule),
-      },
-      undefined,
-      metrics.queue,
-    );
-    const poller = startQueuePoller(sqs, queues.queueUrl, worker);
-    stops.push(poller.stop);
+    // As the event source mapping runs the worker in AWS: `maxConcurrency` invocations at once, each
+    // with its own batch and its own pace (one per execution environment), within the worker's share.
+    const { requestsPerSecond: stripeRequestsPerSecond, worker: workerBudget } = stripeBudgetOf(settings.stripeRequestsPerSecond);
+    const workerDependencies = {
+      deadLetter: createDeadLetter(sqs, queues.deadLetterQueueUrl),
+      retryLater: createRetryLater(sqs, queues.queueUrl, settings.retrySchedule),
+      sendAgainLater: createSendAgainLater(sqs, queues.queueUrl, settings.rateLimitSchedule),
+    };
+    for (let invocation = 0; invocation < workerBudget.maxConcurrency; invocation += 1) {
+      const worker = createChargeWorkerHandler(
+        { ...workerDependencies, charge: pacedCharge(charge.queue, workerBudget.requestsPerSecondPerInvocation) },
+        undefined,
+        metrics.queue,
+      );
+      stops.push(startQueuePoller(sqs, queues.queueUrl, worker, { batchSize: workerBudget.batchSize }).stop);
+    }
 
     // The reconciler, as the schedule runs it in AWS: the same handler, on a timer.
     const pendingGraceSeconds = settings.pendingGraceSeconds ?? PENDING_GRACE_SECONDS;
@@ -266,6 +280,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       reconcileIntervalSeconds,
       pendingGraceSeconds,
       eventsCatchUpIntervalSeconds,
+      stripeRequestsPerSecond,
       stop,
     };
   } catch (error) {

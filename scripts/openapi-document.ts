@@ -10,7 +10,7 @@ import { chargeRequestSchema, MAX_REQUEST_BODY_BYTES, PAYMENT_IDENTITY_FIELDS } 
 import type { QueuedAnswer, QueueIntegrationResponse } from '../lambdas/contract/queue-integration';
 import { REFUND_IDENTITY_FIELDS, refundRequestSchema } from '../lambdas/contract/refund-request';
 import { API_STAGE_NAME, QUEUED_STATUS, type Route, routes } from '../lambdas/contract/routes';
-import { RETRY_AFTER_SECONDS } from '../lambdas/contract/settings';
+import { RATE_LIMITED_RETRY_AFTER_SECONDS, RETRY_AFTER_SECONDS } from '../lambdas/contract/settings';
 import type { FinalStatus, LedgerStatus } from '../lambdas/core/charge-order';
 import type { RefundStatus, StripeRefundStatus } from '../lambdas/core/refund-order';
 import type { ErrorCode } from '../lambdas/handlers/http-responses';
@@ -49,6 +49,7 @@ const ERROR_CODES = members<ErrorCode | 'request_refused' | 'gateway_error' | 't
   idempotency_key_in_use: true,
   idempotency_key_reused: true,
   payment_provider_unavailable: true,
+  payment_provider_rate_limited: true,
   store_unavailable: true,
   queue_unavailable: true,
   order_not_refundable: true,
@@ -247,6 +248,12 @@ const failures = {
   ),
 };
 const inProgress = (what: string) => error(`\`idempotency_key_in_use\`: ${what}`, ['Retry-After']);
+const rateLimited = (what: string) =>
+  error(
+    `\`payment_provider_rate_limited\`: Stripe rate limited the request and nothing was done; ${what} after \`Retry-After\` seconds ` +
+      `(${RATE_LIMITED_RETRY_AFTER_SECONDS}).`,
+    ['Retry-After'],
+  );
 
 const operations: Record<string, Operation> = {
   'POST /payments': {
@@ -266,6 +273,7 @@ const operations: Record<string, Operation> = {
       409: inProgress('this order is still being charged; send it again after `Retry-After` seconds.'),
       413: error(`\`payload_too_large\`: the body is over ${MAX_REQUEST_BODY_BYTES / 1024} KB.`),
       422: error(`\`idempotency_key_reused\`: this orderId was already used with a different ${PAYMENT_IDENTITY_FIELDS.join(', ')}.`),
+      429: rateLimited('sending the same request (the same orderId) again is safe'),
       502: error('`payment_provider_unavailable`: Stripe could not complete the request; retrying with the same orderId is safe.'),
       ...failures,
     },
@@ -310,6 +318,7 @@ const operations: Record<string, Operation> = {
         `\`refund_exceeds_payment\`: more than is still refundable (\`details.refundable\`), and Stripe was not called; ` +
           `\`idempotency_key_reused\`: this refundId was already used with a different ${REFUND_IDENTITY_FIELDS.join(', ')}.`,
       ),
+      429: rateLimited('the same request later finishes the same refund'),
       502: error('`payment_provider_unavailable`: Stripe could not complete the request; the same request later finishes the same refund.'),
       ...failures,
     },
@@ -367,6 +376,19 @@ function gatewayAnswers(route: Route): Record<number, Answer> {
   return answers;
 }
 
+/** The gateway's and the handler's answers; a status both may give (a 429) is described by both, with the headers either sends. */
+function mergedAnswers(gateway: Record<number, Answer>, handler: Record<number, Answer>): Record<number, Answer> {
+  const merged = { ...gateway };
+  for (const [status, answer] of Object.entries(handler).map(([code, value]) => [Number(code), value] as const)) {
+    const also = gateway[status];
+    merged[status] =
+      also === undefined
+        ? answer
+        : { ...answer, description: `${also.description} ${answer.description}`, headers: [...new Set([...(also.headers ?? []), ...(answer.headers ?? [])])] };
+  }
+  return merged;
+}
+
 const API_KEY_SCHEME = 'apiKey';
 const pathParameters: Record<string, Json> = {
   orderId: { description: 'The orderId the payment was requested with.', schema: chargeRequest.properties.orderId },
@@ -380,7 +402,7 @@ function operationOf(route: Route): OpenApiOperation {
   const { answers, parameters = [], requestBody, ...described } = operation;
   const pathNames = [...route.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => name);
   // Integer keys: an object lists them in ascending order, whatever order they were added in.
-  const responses = Object.entries({ ...gatewayAnswers(route), ...answers }).map(([status, { description, body, headers: names = [] }]) => {
+  const responses = Object.entries(mergedAnswers(gatewayAnswers(route), answers)).map(([status, { description, body, headers: names = [] }]) => {
     const responseHeaders = Object.fromEntries(names.map((name) => [name, { $ref: `#/components/headers/${name}` }]));
     return [status, { description, ...(names.length > 0 && { headers: responseHeaders }), content: jsonBody(body) }];
   });

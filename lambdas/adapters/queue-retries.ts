@@ -1,5 +1,14 @@
-import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { RETRY_SCHEDULE, type RetrySchedule, retryDelaySeconds } from '../contract/queues';
+import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  checkedRateLimitSchedule,
+  RATE_LIMIT_SCHEDULE,
+  RATE_LIMITED_ATTRIBUTES,
+  type RateLimitSchedule,
+  RETRY_SCHEDULE,
+  type RetrySchedule,
+  rateLimitedRetry,
+  retryDelaySeconds,
+} from '../contract/queues';
 
 /** A received message, as far as delaying its next delivery needs it. */
 export interface RetriableMessage {
@@ -16,5 +25,37 @@ export function createRetryLater(sqs: SQSClient, queueUrl: string, schedule: Ret
     const delay = retryDelaySeconds(receiveCount, Math.random, schedule);
     await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: delay }));
     return delay;
+  };
+}
+
+/** A received message whose charge Stripe rate limited. */
+export interface RateLimitedMessage {
+  body: string;
+  /** Its `firstRateLimitedAt` attribute, when an earlier sending carried one. */
+  firstRateLimitedAt?: string;
+}
+
+/**
+ * Sends a rate-limited message's body to the queue again, delayed, so that its receives are not
+ * spent; resolves to the delay in seconds, or to undefined once the order has been rate limited for
+ * longer than the schedule rides out (then it should spend a receive, as any failure does).
+ */
+export type SendAgainLater = (message: RateLimitedMessage) => Promise<number | undefined>;
+
+export function createSendAgainLater(sqs: SQSClient, queueUrl: string, schedule: RateLimitSchedule = RATE_LIMIT_SCHEDULE): SendAgainLater {
+  checkedRateLimitSchedule(schedule);
+  return async ({ body, firstRateLimitedAt }) => {
+    const carried = Number(firstRateLimitedAt);
+    const retry = rateLimitedRetry(firstRateLimitedAt !== undefined && Number.isFinite(carried) ? carried : undefined, Date.now(), Math.random, schedule);
+    if (!retry.sendAgain) return undefined;
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: body,
+        DelaySeconds: retry.delaySeconds,
+        MessageAttributes: { [RATE_LIMITED_ATTRIBUTES.firstRateLimitedAt]: { DataType: 'Number', StringValue: String(retry.firstRateLimitedAt) } },
+      }),
+    );
+    return retry.delaySeconds;
   };
 }

@@ -10,6 +10,7 @@ import {
   OrderNotRefundableError,
   PaymentInProgressError,
   PaymentProviderError,
+  PaymentProviderRateLimitedError,
   PaymentRejectedError,
   RefundConflictError,
   RefundExceedsPaymentError,
@@ -241,9 +242,24 @@ export function createStripeAuditSource(
   };
 }
 
-/** Stripe could not be asked or did not answer in a way that settles anything: retrying is safe. */
+/** Stripe could not be asked, or did not answer in a way that settles anything (rate limited among them): retrying is safe. */
 function providerUnavailable(cause: unknown): PaymentProviderError {
+  if (isRateLimited(cause)) return new PaymentProviderRateLimitedError(rateLimitedReasonOf(cause), { cause });
   return new PaymentProviderError('payment provider unavailable', true, { cause });
+}
+
+/**
+ * Stripe's rate limit: a 429 (stripe-node does not retry one itself), or a 400 `rate_limit`. A 429
+ * `lock_timeout` is another request holding the same object, not the account's rate: a plain failure.
+ */
+function isRateLimited(error: unknown): error is Stripe.errors.StripeRateLimitError {
+  return error instanceof Stripe.errors.StripeRateLimitError && error.code !== 'lock_timeout';
+}
+
+/** Which limit Stripe applied, from its `Stripe-Rate-Limited-Reason` header (a short token such as `global-rate`). */
+function rateLimitedReasonOf(error: Stripe.errors.StripeRateLimitError): string | undefined {
+  const reason = (error.headers as Record<string, string | undefined> | undefined)?.['stripe-rate-limited-reason'];
+  return reason === undefined || reason === '' ? undefined : reason.slice(0, 100);
 }
 
 /** The client, or a retryable failure when it cannot be had (e.g. the key could not be read from Secrets Manager). */
@@ -294,11 +310,11 @@ function declineOrThrow(create: PaymentIntentCreate, error: unknown): PaymentAtt
   throw providerFailure(error);
 }
 
-/** Any other Stripe error: unavailable (retry), or our configuration when it refused our credentials. */
+/** Any other Stripe error: unavailable or rate limited (retry), or our configuration when it refused our credentials. */
 function providerFailure(error: Stripe.errors.StripeError): PaymentProviderError {
   // Authentication and permission errors are our configuration (e.g. the secret still holds its placeholder).
-  const retryable = !(error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError);
-  return new PaymentProviderError(retryable ? 'payment provider unavailable' : 'payment provider refused our credentials', retryable, { cause: error });
+  const refused = error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError;
+  return refused ? new PaymentProviderError('payment provider refused our credentials', false, { cause: error }) : providerUnavailable(error);
 }
 
 /** The first request field whose text no request can carry (an unpaired surrogate), if any. */

@@ -51,6 +51,8 @@ export const METRIC_NAMES = {
   keyReused: 'KeyReused',
   inProgress: 'InProgress',
   providerUnavailable: 'ProviderUnavailable',
+  /** Stripe rate limited a charge or refund: answered 429 by the API, sent again later by the worker. */
+  providerRateLimited: 'ProviderRateLimited',
   storeUnavailable: 'StoreUnavailable',
   internalError: 'InternalError',
   queueRetry: 'QueueRetry',

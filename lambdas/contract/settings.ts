@@ -63,6 +63,11 @@ export const IDEMPOTENCY_KEY_PREFIX = 'chargeOrder';
 export const REFUND_IDEMPOTENCY_KEY_PREFIX = 'refundOrder';
 /** Seconds a client is told to wait when the same order is still being charged. */
 export const RETRY_AFTER_SECONDS = 2;
+/**
+ * Seconds a client is told to wait when Stripe rate limited its request: Stripe counts its limits
+ * per second, so a few seconds lets the window pass without every client returning in the next one.
+ */
+export const RATE_LIMITED_RETRY_AFTER_SECONDS = 3;
 /** Secrets are re-read at most this often, so a rotated Stripe key is picked up without a deploy. */
 export const SECRET_CACHE_SECONDS = 300;
 

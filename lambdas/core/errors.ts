@@ -5,7 +5,7 @@ import type { PaymentAttempt } from './charge-order';
  * which is all the HTTP handler and the queue worker need to decide what to do.
  */
 export class PaymentProviderError extends Error {
-  override readonly name = 'PaymentProviderError';
+  override readonly name: string = 'PaymentProviderError';
   constructor(
     message: string,
     /** True when Stripe was unreachable or failing; false when it refused our credentials. */
@@ -13,6 +13,23 @@ export class PaymentProviderError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/**
+ * Stripe refused the request for its rate limit (a 429, not a lock timeout): it did nothing, and the
+ * same request later is safe. Retryable like any provider failure, so the core keeps the pending
+ * record for a resume with the same key; told apart so that a client is answered when to come back,
+ * and the queue worker waits without spending the message's receives.
+ */
+export class PaymentProviderRateLimitedError extends PaymentProviderError {
+  override readonly name = 'PaymentProviderRateLimitedError';
+  constructor(
+    /** Stripe's `Stripe-Rate-Limited-Reason` header (`global-rate`, `endpoint-rate`, …), when it sent one. */
+    readonly reason: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(`the payment provider rate limited the request${reason === undefined ? '' : ` (${reason})`}`, true, options);
   }
 }
 

@@ -2,13 +2,16 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { pacedCharge } from '../adapters/charge-pace';
 import { chargeServiceFromEnvironment } from '../adapters/charge-service';
 import { createDeadLetter, type DeadLetter, type PermanentFailure } from '../adapters/dead-letter-queue';
 import { awsClientSettings, requiredEnv } from '../adapters/environment';
 import type { IdempotentCharge } from '../adapters/idempotent-use-cases';
-import { createRetryLater, type RetryLater } from '../adapters/queue-retries';
+import { createRetryLater, createSendAgainLater, type RetryLater, type SendAgainLater } from '../adapters/queue-retries';
 import { traced, withTracing } from '../adapters/tracing';
 import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
+import { RATE_LIMITED_ATTRIBUTES } from '../contract/queues';
+import { stripeBudgetOf, stripeRequestsPerSecondFrom } from '../contract/stripe-budget';
 import { describeFieldErrors, parseChargeRequest } from '../core/validate-request';
 import { errorSummary } from './error-summary';
 import { countOutcome, publishCounts, resultOutcome, serviceMetrics } from './outcome-metrics';
@@ -17,7 +20,8 @@ export type QueueHandler = (event: SQSEvent, context: Context) => Promise<SQSBat
 
 /**
  * Failures that no retry can fix. Everything else (Stripe unavailable, DynamoDB throttled, the
- * order in progress elsewhere) is reported as a batch item failure and retried by SQS.
+ * order in progress elsewhere; Stripe's rate limit when it is not sent again) is reported as a
+ * batch item failure and retried by SQS.
  */
 function permanentFailure(error: unknown): PermanentFailure | undefined {
   const name = error instanceof Error ? error.name : '';
@@ -28,10 +32,16 @@ function permanentFailure(error: unknown): PermanentFailure | undefined {
   return undefined;
 }
 
+/** Stripe's rate limit (the adapters' PaymentProviderRateLimitedError), recognised by name as every failure here is. */
+function rateLimitedReason(error: unknown): { reason?: string } | undefined {
+  return error instanceof Error && error.name === 'PaymentProviderRateLimitedError' ? { reason: (error as { reason?: string }).reason } : undefined;
+}
+
 export interface ChargeWorkerDependencies {
   charge: IdempotentCharge;
   deadLetter: DeadLetter;
   retryLater: RetryLater;
+  sendAgainLater: SendAgainLater;
 }
 
 /**
@@ -40,9 +50,11 @@ export interface ChargeWorkerDependencies {
  * A decline is a final ledger state, not a failure; a message that can never succeed goes to the
  * dead-letter queue at once with its reason instead of burning its receives; a transient failure
  * is retried after a growing delay (queues.ts), set on the message before it is reported failed.
+ * A charge Stripe rate limited is sent to the queue again, delayed, and the record reported done:
+ * waiting for Stripe's budget does not spend the receives that lead to the dead-letter queue.
  */
 export function createChargeWorkerHandler(
-  { charge, deadLetter, retryLater }: ChargeWorkerDependencies,
+  { charge, deadLetter, retryLater, sendAgainLater }: ChargeWorkerDependencies,
   logger = new Logger({ serviceName: SERVICE_NAME }),
   metrics = serviceMetrics(),
 ): QueueHandler {
@@ -51,6 +63,24 @@ export function createChargeWorkerHandler(
     const single = metrics.singleMetric();
     single.addDimension('failureCode', code);
     countOutcome(single, METRIC_NAMES.deadLettered);
+  };
+  /**
+   * A charge Stripe rate limited goes back on the queue, delayed, unless it has been rate limited for
+   * too long or the send fails: true when it did, and the record is then done.
+   */
+  const sentAgainWhenRateLimited = async (record: SQSRecord, orderId: string, error: unknown, log: Logger): Promise<boolean> => {
+    const rateLimited = rateLimitedReason(error);
+    if (rateLimited === undefined) return false;
+    countOutcome(metrics, METRIC_NAMES.providerRateLimited);
+    // Safe to send twice: the charge is idempotent on the orderId in the body, so a duplicate
+    // (this record also redelivered, if SQS fails to delete it) is answered without a second charge.
+    const firstRateLimitedAt = record.messageAttributes[RATE_LIMITED_ATTRIBUTES.firstRateLimitedAt]?.stringValue;
+    const sentAgainIn = await sendAgainLater({ body: record.body, firstRateLimitedAt }).catch((sendError: unknown) => {
+      log.warn('could not send the rate-limited message again; it spends a receive instead', { orderId, error: errorSummary(sendError) });
+      return undefined;
+    });
+    if (sentAgainIn !== undefined) log.warn('Stripe rate limited the charge; sent the message again, delayed', { orderId, ...rateLimited, sentAgainIn });
+    return sentAgainIn !== undefined;
   };
   return async (event, context) => {
     metrics.captureColdStartMetric();
@@ -74,6 +104,7 @@ export function createChargeWorkerHandler(
         log.info('charge finished', { orderId, status: result.status, replayed: result.replayed, paymentId: result.paymentId });
         countOutcome(metrics, resultOutcome(result));
       } catch (error) {
+        if (await sentAgainWhenRateLimited(record, orderId, error, log)) return;
         const failure = permanentFailure(error);
         if (failure === undefined) {
           // If the delay cannot be set, the message simply comes back after the queue's visibility timeout.
@@ -104,11 +135,14 @@ export const handler: QueueHandler = withTracing((event: SQSEvent, context: Cont
   deployedHandler ??= (() => {
     const sqs = traced(new SQSClient(awsClientSettings()));
     const metrics = serviceMetrics();
+    // Read once: this environment's share of the worker's Stripe budget, whatever its batches hold.
+    const { worker } = stripeBudgetOf(stripeRequestsPerSecondFrom(process.env[ENV.stripeRequestsPerSecond]));
     return createChargeWorkerHandler(
       {
-        charge: chargeServiceFromEnvironment('queue', metrics),
+        charge: pacedCharge(chargeServiceFromEnvironment('queue', metrics), worker.requestsPerSecondPerInvocation),
         deadLetter: createDeadLetter(sqs, requiredEnv(ENV.deadLetterQueueUrl)),
         retryLater: createRetryLater(sqs, requiredEnv(ENV.chargeQueueUrl)),
+        sendAgainLater: createSendAgainLater(sqs, requiredEnv(ENV.chargeQueueUrl)),
       },
       undefined,
       metrics,

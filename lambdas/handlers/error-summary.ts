@@ -26,6 +26,7 @@ export interface ErrorSummary {
 /** Errors whose messages are ours: they name orders and fields, never payment data. */
 const OWN_MESSAGES = new Set([
   'PaymentProviderError',
+  'PaymentProviderRateLimitedError',
   'PaymentInProgressError',
   'PaymentRejectedError',
   'StoreUnavailableError',

@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { HTTP_HEADERS } from '../contract/http-headers';
 import { MAX_REQUEST_BODY_BYTES } from '../contract/payment-request';
-import { RETRY_AFTER_SECONDS } from '../contract/settings';
+import { RATE_LIMITED_RETRY_AFTER_SECONDS, RETRY_AFTER_SECONDS } from '../contract/settings';
 import type { ChargeResult } from '../core/charge-order';
 import type { RefundResult } from '../core/refund-order';
 import type { FieldError } from '../core/validate-request';
@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'idempotency_key_in_use'
   | 'idempotency_key_reused'
   | 'payment_provider_unavailable'
+  | 'payment_provider_rate_limited'
   | 'store_unavailable'
   | 'queue_unavailable'
   | 'order_not_refundable'
@@ -115,6 +116,15 @@ export function failureResponse(error: unknown): APIGatewayProxyResult {
       const { field = 'body', code = 'invalid_request' } = error as { field?: string; code?: string };
       return invalidRequest([{ field, message: `was refused by the payment provider (${code})` }]);
     }
+    // Never a 502: nothing failed, and the client is told when coming back is useful.
+    case 'PaymentProviderRateLimitedError':
+      return errorResponse(
+        429,
+        'payment_provider_rate_limited',
+        'the payment provider is rate limiting requests; retrying with the same orderId after Retry-After seconds is safe',
+        undefined,
+        { [HTTP_HEADERS.retryAfter]: String(RATE_LIMITED_RETRY_AFTER_SECONDS) },
+      );
     case 'PaymentProviderError':
       return errorResponse(502, 'payment_provider_unavailable', 'the payment provider could not complete the request; retrying with the same orderId is safe');
     case 'OrderNotFoundError':

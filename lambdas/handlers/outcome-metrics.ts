@@ -60,6 +60,9 @@ export function responseOutcome(response: APIGatewayProxyResult): MetricName {
       return METRIC_NAMES.inProgress;
     case 422:
       return METRIC_NAMES.keyReused;
+    // Only the handler answers 429 (the gateway's throttle never reaches it): Stripe rate limited the request.
+    case 429:
+      return METRIC_NAMES.providerRateLimited;
     case 502:
       return METRIC_NAMES.providerUnavailable;
     case 503:

@@ -63,6 +63,8 @@ export interface StripeEmulatorStats {
   replays: number;
   /** The most requests being handled at the same time since the emulator started (or `resetPeak`). */
   peakRequestsInFlight: number;
+  /** Requests answered 429 by a rate-limit fault (`rateLimitFor`, `limitRequestsPerSecond`). */
+  rateLimited: number;
 }
 
 /** Switches a test flips to make Stripe misbehave. Each counter is consumed one request at a time. */
@@ -80,6 +82,17 @@ export interface StripeFaults {
   setLatency(ms: number): void;
   /** Forget every idempotency key, as Stripe may once a key is 24 hours old. */
   expireIdempotencyKeys(): void;
+  /**
+   * Answer every API request 429 for the next `ms` milliseconds, as Stripe's rate limiter does
+   * (`rate_limit`, header `Stripe-Rate-Limited-Reason: global-rate`), before doing anything.
+   */
+  rateLimitFor(ms: number): void;
+  /**
+   * Answer 429 (`Stripe-Rate-Limited-Reason: global-rate`) to each request beyond `count` in any
+   * one-second window; only to requests of `endpoint` (as `stats().requestsByEndpoint` names it,
+   * e.g. `POST /v1/payment_intents`) when given, as Stripe also limits each endpoint.
+   */
+  limitRequestsPerSecond(count: number, endpoint?: string): void;
   /** Clear every fault. */
   clear(): void;
 }
@@ -128,10 +141,21 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
     requestsByEndpoint: {},
     replays: 0,
     peakRequestsInFlight: 0,
+    rateLimited: 0,
   };
   let requestsInFlight = 0;
   const apiError = { type: 'api_error', message: 'Injected failure.' };
   const pending = { failures: 0, failureStatus: 500, failureError: apiError as Record<string, unknown>, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 };
+  const rateLimit = { until: 0, perSecond: Number.POSITIVE_INFINITY, endpoint: undefined as string | undefined, admitted: [] as number[] };
+  /** Whether Stripe's rate limiter refuses a request to `endpoint` arriving now; one it admits counts towards the window. */
+  const rateLimited = (endpoint: string, now: number): boolean => {
+    if (now < rateLimit.until) return true;
+    if (rateLimit.endpoint !== undefined && rateLimit.endpoint !== endpoint) return false;
+    rateLimit.admitted = rateLimit.admitted.filter((at) => now - at < 1000);
+    if (rateLimit.admitted.length >= rateLimit.perSecond) return true;
+    rateLimit.admitted.push(now);
+    return false;
+  };
 
   const faults: StripeFaults = {
     failNext: (count, status = 500, error = apiError) => Object.assign(pending, { failures: count, failureStatus: status, failureError: error }),
@@ -145,7 +169,14 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       pending.latencyMs = ms;
     },
     expireIdempotencyKeys: () => idempotency.clear(),
-    clear: () => Object.assign(pending, { failures: 0, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 }),
+    rateLimitFor: (ms) => {
+      rateLimit.until = Date.now() + ms;
+    },
+    limitRequestsPerSecond: (count, endpoint) => Object.assign(rateLimit, { perSecond: count, endpoint, admitted: [] }),
+    clear: () => {
+      Object.assign(pending, { failures: 0, droppedRequests: 0, droppedResponses: 0, latencyMs: 0 });
+      Object.assign(rateLimit, { until: 0, perSecond: Number.POSITIVE_INFINITY, endpoint: undefined, admitted: [] });
+    },
   };
 
   function createPaymentIntent(params: Record<string, unknown>): StoredResponse {
@@ -383,6 +414,10 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       pending.failures -= 1;
       return send(response, { status: pending.failureStatus, body: { error: pending.failureError } });
     }
+    if (rateLimited(endpoint, Date.now())) {
+      stats.rateLimited += 1;
+      return send(response, { status: 429, body: { error: RATE_LIMITED } }, { 'Stripe-Rate-Limited-Reason': 'global-rate' });
+    }
     if (header(request, 'authorization') !== `Bearer ${apiKey}`) {
       // Stripe names the key it refused, masked but for its last four characters.
       const sent = (header(request, 'authorization') ?? '').replace(/^Bearer /, '');
@@ -479,6 +514,13 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
 }
 
 const MINIMUM_AMOUNT = 50;
+
+/** Stripe's answer when its rate limiter refuses a request (stripe-node raises StripeRateLimitError for a 429). */
+const RATE_LIMITED = {
+  type: 'invalid_request_error',
+  code: 'rate_limit',
+  message: 'Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.',
+};
 
 /** Stripe's refusal of a confirmation that may have to send the customer elsewhere, when nothing says where they come back to. */
 const RETURN_URL_REQUIRED =

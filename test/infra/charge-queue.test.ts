@@ -45,6 +45,23 @@ describe('charge queue and dead-letter queue', () => {
     expect(resources[deadLetterId as string].Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
   });
 
+  it('keeps a queued order long past the backlog alarm, and a dead-lettered one at least a week (SQS keeps its first enqueue time)', () => {
+    const day = 24 * 3600;
+    const retention = resources[queueId as string].Properties.MessageRetentionPeriod as number;
+    const deadLetterRetention = resources[deadLetterId as string].Properties.MessageRetentionPeriod as number;
+    const alarmThreshold = template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: 'ApproximateAgeOfOldestMessage' } });
+    const [{ Properties: backlogAlarm }] = Object.values(alarmThreshold);
+    expect(retention).toBe(chargeQueue.retentionDays * day);
+    if (backlogAlarm.Threshold * 100 > retention) {
+      throw new Error('the backlog alarm (oldestMessageAlarmSeconds) must fire long before the charge queue drops a message: lower it, or raise retentionDays');
+    }
+    if (retention + chargeQueue.deadLetterTimeToActDays * day > deadLetterRetention) {
+      throw new Error(
+        "a dead-lettered message keeps its first enqueue time: retentionDays + deadLetterTimeToActDays must not exceed deadLetterRetentionDays (at most 14, SQS's limit); lower retentionDays",
+      );
+    }
+  });
+
   it('has a visibility timeout at least six times the worker timeout', () => {
     const visibility = resources[queueId as string].Properties.VisibilityTimeout;
     expect(visibility).toBeGreaterThanOrEqual(6 * resources[workerId].Properties.Timeout);
@@ -142,7 +159,7 @@ describe('queue worker', () => {
     expect(workerFunction.Properties.Environment.Variables[ENV.stripeRequestsPerSecond]).toBe('25');
   });
 
-  it("may consume its queue (and delay a message's next delivery) and send only to the dead-letter queue, beside what charging needs", () => {
+  it("may consume its queue (delay a message's next delivery, send a rate-limited one again) and send to the dead-letter queue, beside what charging needs", () => {
     const statements = roleStatements(functionRole(workerId));
     const sqs = statements.filter((s) => s.actions.some((a) => a.startsWith('sqs:')));
     expect(sqs).toEqual([
@@ -151,6 +168,7 @@ describe('queue worker', () => {
         resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
       },
       { actions: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], resource: { 'Fn::GetAtt': [deadLetterId, 'Arn'] } },
+      { actions: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'], resource: { 'Fn::GetAtt': [queueId, 'Arn'] } },
     ]);
     expect(resources[workerId].Properties.Environment.Variables).toMatchObject({
       DEAD_LETTER_QUEUE_URL: { Ref: deadLetterId },

@@ -16,6 +16,9 @@ import { type DeadLetterView, inspectDeadLetters, redriveByCopy } from '../../sc
 import { newOrderId } from '../support/local-parts';
 
 /** The async path end to end: local API → SQS emulator → poller → worker → DynamoDB Local + Stripe emulator. */
+const RATE_LIMIT_RIDDEN_OUT_SECONDS = 2;
+/** The reconciler and the catch-up stay idle: their Stripe requests would take faults (and budget) meant for the worker. */
+const NO_PERIODIC_RUNS = { reconcileIntervalSeconds: 3600, eventsCatchUpIntervalSeconds: 3600 };
 let runtime: LocalRuntime;
 let stripe: StripeEmulator;
 let sqs: SQSClient;
@@ -23,12 +26,15 @@ let dynamoDb: DynamoDBClient;
 let readLedger: (orderId: string) => Promise<LedgerRecord | undefined>;
 
 beforeAll(async () => {
-  // A one-second visibility timeout and retry delay let SQS redeliver failed messages within the test's time.
+  // A one-second visibility timeout and retry delay let SQS redeliver failed messages within the test's
+  // time, and a rate limit is ridden out for RATE_LIMIT_RIDDEN_OUT_SECONDS only.
   runtime = await startLocalRuntime({
     port: 0,
     namePrefix: `q${randomUUID().slice(0, 8)}-`,
     queueVisibilityTimeoutSeconds: 1,
     retrySchedule: { baseDelaySeconds: 1, maxDelaySeconds: 1 },
+    rateLimitSchedule: { baseDelaySeconds: 1, maxDelaySeconds: 1, rideOutSeconds: RATE_LIMIT_RIDDEN_OUT_SECONDS },
+    ...NO_PERIODIC_RUNS,
   });
   stripe = runtime.stripeEmulator as StripeEmulator;
   sqs = localSqsClient(runtime.sqsEndpoint);
@@ -41,6 +47,13 @@ afterAll(async () => {
   await runtime?.stop();
 });
 afterEach(() => stripe.faults.clear());
+
+/** A 429 that is not the rate limit: another request holds the object (stripe-node does not retry it without Stripe-Should-Retry). */
+const LOCK_TIMEOUT = {
+  type: 'invalid_request_error',
+  code: 'lock_timeout',
+  message: 'This object cannot be accessed right now because another API request or Stripe process is currently accessing it.',
+};
 
 const order = (orderId: string, extra: Record<string, unknown> = {}) => ({ orderId, amount: 2500, currency: 'eur', paymentMethod: 'pm_card_visa', ...extra });
 
@@ -176,9 +189,9 @@ describe('POST /payments/async through the queue', () => {
     expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
   });
 
-  it('survives 6 failed receives (Stripe rate-limited) under the shortened schedule, and charges it once', async () => {
-    const orderId = newOrderId('rate-limited');
-    stripe.faults.failNext(6, 429); // one request per receive: stripe-node does not retry a 429 itself
+  it('survives 6 failed receives (Stripe lock timeouts) under the shortened schedule, and charges it once', async () => {
+    const orderId = newOrderId('lock-timeouts');
+    stripe.faults.failNext(6, 429, LOCK_TIMEOUT); // one request per receive: stripe-node does not retry a 429 itself
     await post('/payments/async', order(orderId));
 
     const record = await waitFor('the charge', finalRecord(orderId));
@@ -188,16 +201,17 @@ describe('POST /payments/async through the queue', () => {
     expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
   });
 
-  it("keeps the worker's Stripe requests in flight within one batch (the budget bounds batches × concurrency)", async () => {
-    stripe.faults.setLatency(150);
+  it("keeps the worker's Stripe requests in flight within its batches × concurrency", async () => {
+    const { worker } = stripeBudgetOf(runtime.stripeRequestsPerSecond);
+    stripe.faults.setLatency(400);
     stripe.resetPeak();
-    const orderIds = Array.from({ length: 3 * stripeBudgetOf().worker.batchSize }, () => newOrderId('burst'));
+    const orderIds = Array.from({ length: 2 * worker.batchSize * worker.maxConcurrency }, () => newOrderId('burst'));
     await Promise.all(orderIds.map((orderId) => post('/payments/async', order(orderId))));
     for (const orderId of orderIds) await waitFor('the charge', finalRecord(orderId));
-    // Locally the poller runs one batch at a time, as one worker instance does.
-    expect(stripe.stats().peakRequestsInFlight).toBeLessThanOrEqual(stripeBudgetOf().worker.batchSize);
+    // As many poll loops as the event source mapping's concurrency, each with one batch in flight.
+    expect(stripe.stats().peakRequestsInFlight).toBeLessThanOrEqual(worker.batchSize * worker.maxConcurrency);
     expect(stripe.stats().peakRequestsInFlight).toBeGreaterThan(1); // records of a batch do run in parallel
-  });
+  }, 60_000);
 
   it('dead-letters a reused orderId with another amount at the first receive, without charging it', async () => {
     const orderId = newOrderId('poison');
@@ -220,9 +234,9 @@ describe('POST /payments/async through the queue', () => {
     expect(letter.failureReason).toContain('amount must be an integer');
   });
 
-  it('gives up after maxReceiveCount receives while Stripe stays down, and the redriven message is charged once', async () => {
+  it('gives up after maxReceiveCount receives while Stripe keeps failing, and the redriven message is charged once', async () => {
     const orderId = newOrderId('stripe-down');
-    stripe.faults.failNext(1_000, 429);
+    stripe.faults.failNext(1_000, 429, LOCK_TIMEOUT);
     await post('/payments/async', order(orderId));
 
     const letter = await waitFor('SQS to dead-letter the message', deadLetterFor(orderId), 60_000);
@@ -236,6 +250,22 @@ describe('POST /payments/async through the queue', () => {
     await waitFor('the charge', finalRecord(orderId));
     expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
     expect((await deadLetterFor(orderId)()) ?? null).toBeNull();
+  }, 90_000);
+
+  it('spends receives again once an order has been rate limited longer than the ride-out, so an account always over budget still reaches the dead-letter queue', async () => {
+    const orderId = newOrderId('always-limited');
+    stripe.faults.rateLimitFor(120_000);
+    await post('/payments/async', order(orderId));
+
+    const letter = await waitFor('SQS to dead-letter the message', deadLetterFor(orderId), 60_000);
+    expect(letter.failureCode).toBeNull(); // moved by SQS's redrive policy after maxReceiveCount receives of the last sending
+    // Sent again while the ride-out lasted (each sending one request), then maxReceiveCount receives.
+    expect(stripeRequests(orderId)).toBeGreaterThan(chargeQueue.maxReceiveCount);
+    expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(0);
+    stripe.faults.clear();
+    await redriveByCopy(sqs, runtime.queues.deadLetterQueueUrl, runtime.queues.queueUrl);
+    await waitFor('the charge', finalRecord(orderId));
+    expect(stripe.paymentIntentsForOrder(orderId)).toHaveLength(1);
   }, 90_000);
 
   it('does not charge again a redriven message whose order was already charged', async () => {
@@ -321,6 +351,7 @@ describe('retries on the schedule as deployed', () => {
       sqsEndpoint: runtime.sqsEndpoint,
       stripeSecretKey: stripe.apiKey,
       stripeApiBase: stripe.url,
+      ...NO_PERIODIC_RUNS,
     });
   });
   afterAll(() => deployed?.stop());
@@ -342,4 +373,41 @@ describe('retries on the schedule as deployed', () => {
     expect(Date.now() - queuedAt).toBeLessThan(30_000);
     expect(stripe.stats().requestsByIdempotencyKey[stripeIdempotencyKey(deployed.namespace, orderId)]).toBe(2 * 3 + 1);
   }, 40_000);
+});
+
+describe('the worker paced by a small Stripe budget (STRIPE_REQUESTS_PER_SECOND=5)', () => {
+  const SMALL_BUDGET = 5;
+  let paced: LocalRuntime;
+  beforeAll(async () => {
+    paced = await startLocalRuntime({
+      port: 0,
+      namePrefix: `p${randomUUID().slice(0, 8)}-`,
+      dynamoDbEndpoint: runtime.dynamoDbEndpoint,
+      sqsEndpoint: runtime.sqsEndpoint,
+      stripeSecretKey: stripe.apiKey,
+      stripeApiBase: stripe.url,
+      stripeRequestsPerSecond: SMALL_BUDGET,
+      ...NO_PERIODIC_RUNS,
+    });
+  });
+  afterAll(() => paced?.stop());
+
+  it('stays within its share however fast Stripe answers: a limiter of PaymentIntent creations at the share never refuses it', async () => {
+    const { worker } = stripeBudgetOf(SMALL_BUDGET);
+    // One more per invocation: the time a charge takes to reach Stripe varies, so two starts 1/rate apart may arrive closer.
+    stripe.faults.limitRequestsPerSecond(Math.ceil(worker.requestsPerSecond) + worker.maxConcurrency, 'POST /v1/payment_intents');
+    const refusedBefore = stripe.stats().rateLimited;
+    const orderIds = Array.from({ length: 5 * worker.batchSize * worker.maxConcurrency }, () => newOrderId('paced'));
+    for (const orderId of orderIds) {
+      const response = await fetch(`${paced.url}/payments/async`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(order(orderId)),
+      });
+      expect(response.status).toBe(202);
+    }
+    const readPacedLedger = createLedgerReader(dynamoDb, paced.tables.ledgerTableName);
+    for (const orderId of orderIds) await waitFor('the charge', async () => (await readPacedLedger(orderId))?.status === 'charged', 60_000);
+    expect(stripe.stats().rateLimited - refusedBefore).toBe(0);
+  }, 90_000);
 });

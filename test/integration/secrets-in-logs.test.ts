@@ -169,7 +169,7 @@ describe('the queue worker logs no secrets and no payment data', () => {
   const deadLetters: string[] = [];
   const deadLetter: DeadLetter = async (_message, failure) => void deadLetters.push(failure.code);
 
-  it.each<[string, () => void, 'retried' | 'dead-lettered']>([
+  it.each<[string, () => void, 'retried' | 'dead-lettered' | 'sent again']>([
     [
       'a Stripe 400 carrying the PaymentIntent and the payment method',
       () => parts.stripeEmulator.faults.failNext(1, 400, stripeErrorWithPaymentData),
@@ -180,13 +180,18 @@ describe('the queue worker logs no secrets and no payment data', () => {
       () => parts.stripeEmulator.faults.failNext(3, 500, { ...stripeErrorWithPaymentData, type: 'api_error' }),
       'retried',
     ],
+    [
+      'a Stripe 429 (rate limited) carrying the PaymentIntent',
+      () => parts.stripeEmulator.faults.failNext(1, 429, { ...stripeErrorWithPaymentData, type: 'invalid_request_error', code: 'rate_limit' }),
+      'sent again',
+    ],
   ])('%s', async (_case, arrange, expected) => {
     arrange();
     const logs = capturedLogger();
     let failures: string[];
     try {
       const worker = createChargeWorkerHandler(
-        { charge: createChargeService(serviceOptions(parts), 'queue'), deadLetter, retryLater: async () => 1 },
+        { charge: createChargeService(serviceOptions(parts), 'queue'), deadLetter, retryLater: async () => 1, sendAgainLater: async () => 1 },
         logs.logger,
       );
       const response = await worker({ Records: [sqsRecord('m1', order(newOrderId('logs-worker')))] }, lambdaContext());
@@ -202,7 +207,7 @@ describe('the queue worker logs no secrets and no payment data', () => {
     const logs = capturedLogger();
     try {
       const worker = createChargeWorkerHandler(
-        { charge: createChargeService(serviceOptions(parts), 'queue'), deadLetter, retryLater: async () => 1 },
+        { charge: createChargeService(serviceOptions(parts), 'queue'), deadLetter, retryLater: async () => 1, sendAgainLater: async () => 1 },
         logs.logger,
       );
       await worker({ Records: [sqsRecord('m1', { ...order(newOrderId('logs-worker')), [EMAIL]: 'x' })] }, lambdaContext());

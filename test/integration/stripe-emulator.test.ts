@@ -112,6 +112,48 @@ describe('Stripe emulator, driven by the real stripe SDK', () => {
     expect(emulator.stats().replays).toBeGreaterThanOrEqual(2);
   });
 
+  it("rate limits every request for a while as Stripe does: a 429 the SDK raises as StripeRateLimitError with Stripe's reason, and does not retry", async () => {
+    emulator.faults.rateLimitFor(300);
+    const before = emulator.stats();
+    const limited = await stripe.paymentIntents.create(params({ metadata: { orderId: 'emu-429' } }), { idempotencyKey: 'emu-429' }).catch((error) => error);
+    expect(limited).toBeInstanceOf(Stripe.errors.StripeRateLimitError);
+    expect(limited).toMatchObject({ statusCode: 429, code: 'rate_limit', headers: expect.objectContaining({ 'stripe-rate-limited-reason': 'global-rate' }) });
+    await expect(stripe.paymentIntents.list({ limit: 1 })).rejects.toBeInstanceOf(Stripe.errors.StripeRateLimitError);
+    expect(emulator.stats().rateLimited - before.rateLimited).toBe(2);
+    expect(emulator.stats().requestsByIdempotencyKey['emu-429']).toBe(1);
+    expect(emulator.paymentIntentsForOrder('emu-429')).toHaveLength(0);
+
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Nothing was done under the key: the same request now creates the PaymentIntent.
+    await expect(stripe.paymentIntents.create(params({ metadata: { orderId: 'emu-429' } }), { idempotencyKey: 'emu-429' })).resolves.toMatchObject({
+      status: 'succeeded',
+    });
+  });
+
+  it('admits at most n requests in any one-second window, and refuses the rest with 429', async () => {
+    emulator.faults.limitRequestsPerSecond(3);
+    const answers = await Promise.allSettled(Array.from({ length: 5 }, () => stripe.paymentIntents.list({ limit: 1 })));
+    expect(answers.filter((answer) => answer.status === 'fulfilled')).toHaveLength(3);
+    const refused = answers.filter((answer): answer is PromiseRejectedResult => answer.status === 'rejected');
+    expect(refused.map((answer) => answer.reason)).toEqual([expect.any(Stripe.errors.StripeRateLimitError), expect.any(Stripe.errors.StripeRateLimitError)]);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await expect(stripe.paymentIntents.list({ limit: 1 })).resolves.toBeDefined();
+  });
+
+  it("limits one endpoint's requests when told which, as Stripe limits each endpoint", async () => {
+    emulator.faults.limitRequestsPerSecond(1, 'POST /v1/payment_intents');
+    await stripe.paymentIntents.create(params({ metadata: { orderId: 'emu-endpoint-1' } }));
+    await expect(stripe.paymentIntents.create(params({ metadata: { orderId: 'emu-endpoint-2' } }))).rejects.toBeInstanceOf(Stripe.errors.StripeRateLimitError);
+    await expect(Promise.all([stripe.paymentIntents.list({ limit: 1 }), stripe.paymentIntents.list({ limit: 1 })])).resolves.toHaveLength(2);
+  });
+
+  it('clears the rate limits with the other faults', async () => {
+    emulator.faults.rateLimitFor(60_000);
+    emulator.faults.limitRequestsPerSecond(0);
+    emulator.faults.clear();
+    await expect(stripe.paymentIntents.list({ limit: 1 })).resolves.toBeDefined();
+  });
+
   it("refuses amounts below Stripe's minimum", async () => {
     await expect(stripe.paymentIntents.create(params({ amount: 49 }))).rejects.toMatchObject({ code: 'amount_too_small', param: 'amount' });
   });

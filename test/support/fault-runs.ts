@@ -2,7 +2,7 @@ import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type ChargeServiceOptions, createChargeService } from '../../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../../lambdas/adapters/dead-letter-queue';
 import { createLedgerReader, createLedgerWindowReader, createPendingLedger, createRefundsLedger } from '../../lambdas/adapters/dynamodb-ledger';
-import { createRetryLater } from '../../lambdas/adapters/queue-retries';
+import { createRetryLater, createSendAgainLater } from '../../lambdas/adapters/queue-retries';
 import { createStripeAuditSource, createStripePayments, createStripeRefunds } from '../../lambdas/adapters/stripe-payments';
 import { stripeBudgetOf } from '../../lambdas/contract/stripe-budget';
 import { type AuditReport, createAudit, windowStart } from '../../lambdas/core/audit';
@@ -23,6 +23,7 @@ import { type LocalParts, silentLogger } from './local-parts';
 export const LOCK_MS = 1_000;
 export const GRACE_SECONDS = 1;
 const SHORT_RETRIES = { baseDelaySeconds: 1, maxDelaySeconds: 1 };
+const SHORT_RATE_LIMIT_WAITS = { ...SHORT_RETRIES, rideOutSeconds: 60 };
 
 /** One deployment's namespace and tables. */
 export interface Deployment {
@@ -59,6 +60,7 @@ export async function startFaultyWorker(
       charge: createChargeService(options, 'queue'),
       deadLetter: createDeadLetter(sqs, queues.deadLetterQueueUrl),
       retryLater: createRetryLater(sqs, queues.queueUrl, SHORT_RETRIES),
+      sendAgainLater: createSendAgainLater(sqs, queues.queueUrl, SHORT_RATE_LIMIT_WAITS),
     },
     silentLogger,
   );

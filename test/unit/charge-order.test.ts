@@ -10,7 +10,7 @@ import {
   type PersonalDataStore,
   pendingRecordOf,
 } from '../../lambdas/core/charge-order';
-import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from '../../lambdas/core/errors';
+import { OrderConflictError, PaymentProviderError, PaymentProviderRateLimitedError, PaymentRejectedError } from '../../lambdas/core/errors';
 import { type PaymentIntentCreate, type PersonalData, paymentIntentCreateOf } from '../../lambdas/core/stripe-requests';
 
 /** An in-memory ledger with the same conditional semantics as the DynamoDB one. */
@@ -153,15 +153,18 @@ describe('chargeOrder', () => {
     expect(stripe.calls).toHaveLength(1);
   });
 
-  it('leaves the order pending when Stripe is unavailable, so a retry charges it', async () => {
+  it.each([
+    ['unavailable', new PaymentProviderError('down', true)],
+    ['rate limiting', new PaymentProviderRateLimitedError('global-rate')],
+  ])('leaves the order pending when Stripe is %s, so a retry charges it', async (_case, failure) => {
     const ledger = new FakeLedger();
     let available = false;
     const stripe = new FakeStripe(() => {
-      if (!available) throw new PaymentProviderError('down', true);
+      if (!available) throw failure;
       return { status: 'charged', paymentId: 'pi_3', paymentStatus: 'succeeded' };
     });
     const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock });
-    await expect(chargeOrder(order)).rejects.toBeInstanceOf(PaymentProviderError);
+    await expect(chargeOrder(order)).rejects.toBe(failure);
     expect(ledger.records.get('order-1')?.status).toBe('pending');
     available = true;
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'charged', paymentId: 'pi_3' });

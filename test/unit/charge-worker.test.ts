@@ -2,11 +2,20 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { SQSEvent } from 'aws-lambda';
 import type { DeadLetter, PermanentFailure, ReceivedMessage } from '../../lambdas/adapters/dead-letter-queue';
 import type { IdempotentCharge } from '../../lambdas/adapters/idempotent-use-cases';
-import type { RetryLater } from '../../lambdas/adapters/queue-retries';
+import type { RateLimitedMessage, RetryLater, SendAgainLater } from '../../lambdas/adapters/queue-retries';
+import { RATE_LIMITED_ATTRIBUTES } from '../../lambdas/contract/queues';
 import type { ChargeResult } from '../../lambdas/core/charge-order';
-import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError, StoreUnavailableError } from '../../lambdas/core/errors';
+import {
+  OrderConflictError,
+  PaymentInProgressError,
+  PaymentProviderError,
+  PaymentProviderRateLimitedError,
+  PaymentRejectedError,
+  StoreUnavailableError,
+} from '../../lambdas/core/errors';
 import { createChargeWorkerHandler } from '../../lambdas/handlers/charge-worker';
 import { lambdaContext } from '../../local/lambda-context';
+import { capturedLogger } from '../support/captured-logs';
 import { chargeResult } from '../support/charge-results';
 import { sqsRecord } from '../support/sqs-records';
 
@@ -16,8 +25,11 @@ const record = sqsRecord;
 
 const result = (orderId: string, status: ChargeResult['status'] = 'charged') => chargeResult({ orderId, status });
 
-/** A charge whose outcome per orderId is given by the test, and a dead-letter queue that records. */
-function worker(outcomes: Record<string, () => Promise<ChargeResult>>) {
+/**
+ * A charge whose outcome per orderId is given by the test, a dead-letter queue that records, and a
+ * queue that records what is sent again (resolving to `sentAgainIn`: undefined past the ride-out).
+ */
+function worker(outcomes: Record<string, () => Promise<ChargeResult>>, sentAgainIn: () => Promise<number | undefined> = async () => 2, logger = silent) {
   const charged: string[] = [];
   const deadLettered: Array<{ message: ReceivedMessage; failure: PermanentFailure }> = [];
   const charge: IdempotentCharge = async (order) => {
@@ -30,7 +42,12 @@ function worker(outcomes: Record<string, () => Promise<ChargeResult>>) {
     delayed.push(message);
     return 7;
   };
-  return { handler: createChargeWorkerHandler({ charge, deadLetter, retryLater }, silent), charged, deadLettered, delayed };
+  const sentAgain: RateLimitedMessage[] = [];
+  const sendAgainLater: SendAgainLater = async (message) => {
+    sentAgain.push(message);
+    return sentAgainIn();
+  };
+  return { handler: createChargeWorkerHandler({ charge, deadLetter, retryLater, sendAgainLater }, logger), charged, deadLettered, delayed, sentAgain };
 }
 
 const order = (orderId: string) => ({ orderId, amount: 100, currency: 'eur', paymentMethod: 'pm_card_visa' });
@@ -57,7 +74,7 @@ describe('charge worker', () => {
   it('still reports the failure when the delay cannot be set: SQS redelivers after the visibility timeout', async () => {
     const charge: IdempotentCharge = async () => Promise.reject(new PaymentProviderError('down', true));
     const retryLater: RetryLater = async () => Promise.reject(new Error('SQS throttled'));
-    const handler = createChargeWorkerHandler({ charge, deadLetter: async () => undefined, retryLater }, silent);
+    const handler = createChargeWorkerHandler({ charge, deadLetter: async () => undefined, retryLater, sendAgainLater: async () => 1 }, silent);
     const response = await handler({ Records: [record('m1', order('o'))] }, lambdaContext());
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
   });
@@ -88,8 +105,61 @@ describe('charge worker', () => {
 
   it('retries the record when dead-lettering it fails, rather than losing it', async () => {
     const charge: IdempotentCharge = async () => Promise.reject(new OrderConflictError('o', ['amount']));
-    const handler = createChargeWorkerHandler({ charge, deadLetter: async () => Promise.reject(new Error('SQS down')), retryLater: async () => 1 }, silent);
+    const handler = createChargeWorkerHandler(
+      { charge, deadLetter: async () => Promise.reject(new Error('SQS down')), retryLater: async () => 1, sendAgainLater: async () => 1 },
+      silent,
+    );
     const response = await handler({ Records: [record('m1', order('o'))] }, lambdaContext());
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+  });
+
+  describe('a charge Stripe rate limited', () => {
+    const rateLimited = async () => Promise.reject(new PaymentProviderRateLimitedError('global-rate'));
+    const since = (at: string) => ({
+      [RATE_LIMITED_ATTRIBUTES.firstRateLimitedAt]: { dataType: 'Number', stringValue: at, stringListValues: [], binaryListValues: [] },
+    });
+
+    it('is sent again with its body and when it was first rate limited, and its record reported done: no receive is spent', async () => {
+      const { handler, sentAgain, delayed } = worker({ limited: rateLimited, again: rateLimited });
+      const again = { ...record('m2', order('again'), '1'), messageAttributes: since('1700000000000') };
+      const response = await handler({ Records: [record('m1', order('limited'), '4'), again] }, lambdaContext());
+      expect(response.batchItemFailures).toEqual([]);
+      expect(delayed).toEqual([]);
+      expect(sentAgain).toEqual([
+        { body: JSON.stringify(order('limited')), firstRateLimitedAt: undefined },
+        { body: JSON.stringify(order('again')), firstRateLimitedAt: '1700000000000' },
+      ]);
+    });
+
+    it('spends a receive, as any transient failure, once it has been rate limited past the ride-out', async () => {
+      const { handler, delayed } = worker({ limited: rateLimited }, async () => undefined);
+      const response = await handler({ Records: [record('m1', order('limited'), '2')] }, lambdaContext());
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+      expect(delayed).toEqual([{ receiptHandle: 'handle-m1', receiveCount: 2 }]);
+    });
+
+    it('spends a receive when it cannot be sent again, rather than being lost', async () => {
+      const { handler, delayed } = worker({ limited: rateLimited }, async () => Promise.reject(new Error('SQS throttled')));
+      const response = await handler({ Records: [record('m1', order('limited'))] }, lambdaContext());
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+      expect(delayed).toHaveLength(1);
+    });
+
+    it('is not sent again when Stripe merely failed: that spends a receive as before', async () => {
+      const { handler, sentAgain } = worker({ down: async () => Promise.reject(new PaymentProviderError('down', true)) });
+      const response = await handler({ Records: [record('m1', order('down'))] }, lambdaContext());
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm1' }]);
+      expect(sentAgain).toEqual([]);
+    });
+
+    it("logs Stripe's reason and the delay", async () => {
+      const logs = capturedLogger();
+      try {
+        await worker({ limited: rateLimited }, async () => 3, logs.logger).handler({ Records: [record('m1', order('limited'))] }, lambdaContext());
+      } finally {
+        logs.restore();
+      }
+      expect(logs.entries()).toContainEqual(expect.objectContaining({ orderId: 'limited', reason: 'global-rate', sentAgainIn: 3 }));
+    });
   });
 });

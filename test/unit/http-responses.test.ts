@@ -1,4 +1,12 @@
-import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError, StoreUnavailableError } from '../../lambdas/core/errors';
+import { RATE_LIMITED_RETRY_AFTER_SECONDS } from '../../lambdas/contract/settings';
+import {
+  OrderConflictError,
+  PaymentInProgressError,
+  PaymentProviderError,
+  PaymentProviderRateLimitedError,
+  PaymentRejectedError,
+  StoreUnavailableError,
+} from '../../lambdas/core/errors';
 import { chargeResponse, failureResponse, invalidRequest } from '../../lambdas/handlers/http-responses';
 import { chargeResult } from '../support/charge-results';
 
@@ -69,6 +77,7 @@ describe('failureResponse', () => {
     ['IdempotencyValidationError', named('IdempotencyValidationError'), 422, 'idempotency_key_reused'],
     ['OrderConflictError', new OrderConflictError('order-1', ['amount']), 422, 'idempotency_key_reused'],
     ['PaymentProviderError', new PaymentProviderError('stripe down', true), 502, 'payment_provider_unavailable'],
+    ['PaymentProviderRateLimitedError', new PaymentProviderRateLimitedError('global-rate'), 429, 'payment_provider_rate_limited'],
     ['IdempotencyPersistenceLayerError', named('IdempotencyPersistenceLayerError'), 503, 'store_unavailable'],
     ['StoreUnavailableError', new StoreUnavailableError('ledger down'), 503, 'store_unavailable'],
     ['an unknown error', named('TypeError'), 500, 'internal_error'],
@@ -83,6 +92,13 @@ describe('failureResponse', () => {
   it('tells a client when to retry an order that is in progress, here or at Stripe', () => {
     expect(failureResponse(named('IdempotencyAlreadyInProgressError')).headers).toMatchObject({ 'Retry-After': '2' });
     expect(failureResponse(new PaymentInProgressError()).headers).toMatchObject({ 'Retry-After': '2' });
+  });
+
+  it('tells a client Stripe rate limited when to come back, and that the same orderId is safe, never as a 502', () => {
+    const response = failureResponse(new PaymentProviderRateLimitedError(undefined));
+    expect(response.statusCode).toBe(429);
+    expect(response.headers).toMatchObject({ 'Retry-After': String(RATE_LIMITED_RETRY_AFTER_SECONDS) });
+    expect(JSON.parse(response.body).error.message).toContain('retrying with the same orderId');
   });
 
   it('names the field Stripe refused', () => {

@@ -18,6 +18,7 @@ import {
   OrderNotRefundableError,
   PaymentInProgressError,
   PaymentProviderError,
+  PaymentProviderRateLimitedError,
   PaymentRejectedError,
   RefundConflictError,
   RefundExceedsPaymentError,
@@ -126,6 +127,7 @@ describe("the document declares the handlers' real answers", () => {
     new OrderConflictError('o-1', ['amount']),
     new PaymentRejectedError('paymentMethod', 'resource_missing'),
     new PaymentProviderError('Stripe is down', true),
+    new PaymentProviderRateLimitedError('global-rate'),
     new StoreUnavailableError('DynamoDB is down'),
     new Error('a bug'),
   ];

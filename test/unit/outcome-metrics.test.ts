@@ -10,6 +10,7 @@ import {
   OrderNotRefundableError,
   PaymentInProgressError,
   PaymentProviderError,
+  PaymentProviderRateLimitedError,
   PaymentRejectedError,
   RefundExceedsPaymentError,
   StoreUnavailableError,
@@ -80,6 +81,7 @@ describe('POST /payments/{orderId}/refunds counts each answer as exactly one out
     ['an order never charged (409)', async () => Promise.reject(new OrderNotRefundableError('o-1', 'declined')), METRIC_NAMES.refundRefused],
     ['more than is left (422)', async () => Promise.reject(new RefundExceedsPaymentError('o-1', 0)), METRIC_NAMES.refundRefused],
     ['Stripe unavailable (502)', async () => Promise.reject(new PaymentProviderError('down', true)), METRIC_NAMES.providerUnavailable],
+    ['Stripe rate limited (429)', async () => Promise.reject(new PaymentProviderRateLimitedError('global-rate')), METRIC_NAMES.providerRateLimited],
     ['a refund in progress (409)', async () => Promise.reject(new PaymentInProgressError()), METRIC_NAMES.inProgress],
   ])('%s', async (_case, outcome, metric) => {
     const refund: IdempotentRefund = outcome;
@@ -101,6 +103,7 @@ describe('POST /payments counts each answer as exactly one outcome, with no orde
     ['a reused orderId (422)', async () => Promise.reject(new OrderConflictError('o-1', ['amount'])), METRIC_NAMES.keyReused],
     ['a field Stripe refused (400)', async () => Promise.reject(new PaymentRejectedError('paymentMethod', 'resource_missing')), METRIC_NAMES.invalidRequest],
     ['Stripe unavailable (502)', async () => Promise.reject(new PaymentProviderError('down', true)), METRIC_NAMES.providerUnavailable],
+    ['Stripe rate limited (429)', async () => Promise.reject(new PaymentProviderRateLimitedError(undefined)), METRIC_NAMES.providerRateLimited],
     ['DynamoDB unavailable (503)', async () => Promise.reject(new StoreUnavailableError('throttled')), METRIC_NAMES.storeUnavailable],
     ['a bug (500)', async () => Promise.reject(new TypeError('oops')), METRIC_NAMES.internalError],
   ])('%s', async (_case, outcome, metric) => {
@@ -131,17 +134,23 @@ describe('POST /payments counts each answer as exactly one outcome, with no orde
 });
 
 describe("the queue worker counts each record's outcome, and a dead letter by its failure code", () => {
-  it('charged, declined, retried and dead-lettered records of one batch', async () => {
+  it('charged, declined, retried, rate-limited and dead-lettered records of one batch', async () => {
     const outcomes: Record<string, () => Promise<ChargeResult>> = {
       ok: async () => result(),
       declined: async () => result({ status: 'declined' }),
       replay: async () => result({ replayed: true }),
       retry: async () => Promise.reject(new PaymentProviderError('down', true)),
+      rateLimited: async () => Promise.reject(new PaymentProviderRateLimitedError('global-rate')),
       reused: async () => Promise.reject(new OrderConflictError('reused', ['amount'])),
     };
     const blobs = await published((metrics) =>
       createChargeWorkerHandler(
-        { charge: async (request) => outcomes[request.orderId](), deadLetter: async () => undefined, retryLater: async () => 5 },
+        {
+          charge: async (request) => outcomes[request.orderId](),
+          deadLetter: async () => undefined,
+          retryLater: async () => 5,
+          sendAgainLater: async () => 2,
+        },
         silentLogger,
         metrics,
       )(
@@ -155,7 +164,13 @@ describe("the queue worker counts each record's outcome, and a dead letter by it
       [[['service', 'deployment', 'failureCode']], 'invalid_request'],
     ]);
     const [batch] = blobs.filter((blob) => !(METRIC_NAMES.deadLettered in blob.metrics));
-    expect(batch.metrics).toEqual({ [METRIC_NAMES.charged]: 1, [METRIC_NAMES.declined]: 1, [METRIC_NAMES.replayed]: 1, [METRIC_NAMES.queueRetry]: 1 });
+    expect(batch.metrics).toEqual({
+      [METRIC_NAMES.charged]: 1,
+      [METRIC_NAMES.declined]: 1,
+      [METRIC_NAMES.replayed]: 1,
+      [METRIC_NAMES.queueRetry]: 1,
+      [METRIC_NAMES.providerRateLimited]: 1,
+    });
     expect(batch.dimensions).toEqual([['service', 'deployment']]);
   });
 });

@@ -1,7 +1,9 @@
-import type Stripe from 'stripe';
-import { createStripePayments } from '../../lambdas/adapters/stripe-payments';
+import Stripe from 'stripe';
+import { createStripePayments, createStripeRefunds } from '../../lambdas/adapters/stripe-payments';
 import { BEFORE_NAMESPACES, paymentMetadata } from '../../lambdas/contract/payment-metadata';
-import { PaymentProviderError } from '../../lambdas/core/errors';
+import { PaymentProviderError, PaymentProviderRateLimitedError } from '../../lambdas/core/errors';
+import type { PaymentIntentCreate, RefundCreate } from '../../lambdas/core/stripe-requests';
+import { errorSummary } from '../../lambdas/handlers/error-summary';
 
 /** Stripe's search as a plain fake: records each query and answers one page. */
 function searchAnswering(page: { data: unknown[]; has_more: boolean }) {
@@ -50,5 +52,63 @@ describe('the day-old lookup', () => {
   it('says "none" when Stripe returned everything and nothing is ours', async () => {
     const { payments } = searchAnswering({ data: [intent('prod', 'pi_other_amount', { amount: 5 })], has_more: false });
     await expect(payments.findPayment(order, 'prod')).resolves.toBeUndefined();
+  });
+});
+
+describe("Stripe's rate limit", () => {
+  const idempotencyKey = 'ns:order-1:key';
+  const stripeError = (fields: Record<string, unknown>) =>
+    ({ type: 'invalid_request_error', message: 'Too many requests', statusCode: 429, ...fields }) as never;
+  const rateLimited = new Stripe.errors.StripeRateLimitError(
+    stripeError({ code: 'rate_limit', headers: { 'stripe-rate-limited-reason': 'global-rate', 'idempotency-key': idempotencyKey } }),
+  );
+  /** Stripe's create calls (charge and refund) failing with the given error. */
+  const failingWith = (error: unknown) => {
+    const reject = async () => Promise.reject(error);
+    const stripe = { paymentIntents: { create: reject }, refunds: { create: reject } } as unknown as Stripe;
+    return { payments: createStripePayments(async () => stripe), refunds: createStripeRefunds(async () => stripe) };
+  };
+  const charge = { idempotencyKey, orderId: 'order-1', namespace: 'ns', params: { amount: 1999, currency: 'eur' } } as unknown as PaymentIntentCreate;
+  const refund = {
+    idempotencyKey,
+    orderId: 'order-1',
+    refundId: 'r-1',
+    namespace: 'ns',
+    params: { payment_intent: 'pi_1', amount: 5 },
+  } as unknown as RefundCreate;
+
+  it.each([
+    ['a charge', () => failingWith(rateLimited).payments.createPayment(charge)],
+    ['a refund', () => failingWith(rateLimited).refunds.createRefund(refund)],
+  ])("is a retryable rate-limited failure of %s, carrying Stripe's reason", async (_case, create) => {
+    const failure = await create().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(PaymentProviderRateLimitedError);
+    expect(failure).toMatchObject({ retryable: true, reason: 'global-rate' });
+  });
+
+  it('is logged with its reason, never with the idempotency key', async () => {
+    const failure = await failingWith(rateLimited)
+      .payments.createPayment(charge)
+      .catch((error: unknown) => error);
+    const summary = errorSummary(failure);
+    expect(summary).toMatchObject({ name: 'PaymentProviderRateLimitedError < StripeRateLimitError', message: expect.stringContaining('global-rate') });
+    expect(JSON.stringify(summary)).not.toContain(idempotencyKey);
+  });
+
+  it('is the rate limit without a reason header too, and a 400 rate_limit is one', async () => {
+    const withoutHeader = new Stripe.errors.StripeRateLimitError(stripeError({ code: 'rate_limit' }));
+    await expect(failingWith(withoutHeader).payments.createPayment(charge)).rejects.toMatchObject({
+      name: 'PaymentProviderRateLimitedError',
+      reason: undefined,
+    });
+  });
+
+  it('is not a lock timeout (a 429 about one object held by another request): that stays a plain provider failure', async () => {
+    const lockTimeout = new Stripe.errors.StripeRateLimitError(stripeError({ code: 'lock_timeout' }));
+    const failure = await failingWith(lockTimeout)
+      .payments.createPayment(charge)
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(PaymentProviderError);
+    expect(failure).not.toBeInstanceOf(PaymentProviderRateLimitedError);
   });
 });
