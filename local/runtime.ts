@@ -7,6 +7,7 @@ import { createLedgerReader, createLedgerWindowReader, createPendingLedger, crea
 import { createRetryLater, createSendAgainLater } from '../lambdas/adapters/queue-retries';
 import { createStripeAuditSource, createStripeClient, createStripePayments, createStripeRefunds } from '../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, createStripeEventVerifier } from '../lambdas/adapters/stripe-webhooks';
+import { admissionSettingsOf, stageMethodThrottles } from '../lambdas/contract/admission';
 import { ENV } from '../lambdas/contract/environment';
 import { assertNamespace, LOCAL_NAMESPACE } from '../lambdas/contract/payment-metadata';
 import type { RateLimitSchedule, RetrySchedule } from '../lambdas/contract/queues';
@@ -177,7 +178,8 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
 
     // As the event source mapping runs the worker in AWS: `maxConcurrency` invocations at once, each
     // with its own batch and its own pace (one per execution environment), within the worker's share.
-    const { requestsPerSecond: stripeRequestsPerSecond, worker: workerBudget } = stripeBudgetOf(settings.stripeRequestsPerSecond);
+    const budget = stripeBudgetOf(settings.stripeRequestsPerSecond);
+    const { requestsPerSecond: stripeRequestsPerSecond, worker: workerBudget } = budget;
     const workerDependencies = {
       deadLetter: createDeadLetter(sqs, queues.deadLetterQueueUrl),
       retryLater: createRetryLater(sqs, queues.queueUrl, settings.retrySchedule),
@@ -202,12 +204,14 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
           ledger: createPendingLedger(dynamoDb, tables.ledgerTableName),
           payments: createStripePayments(async () => stripe),
           graceSeconds: pendingGraceSeconds,
+          budget: budget.reconciler,
         }),
         refunds: createReconcileRefunds({
           ledger: createRefundsLedger(dynamoDb, tables.ledgerTableName),
           payments: createStripeRefunds(async () => stripe),
           graceSeconds: pendingGraceSeconds,
           observer: ledgerChangeMetrics(reconcileMetrics),
+          budget: budget.reconciler,
         }),
       },
       undefined,
@@ -243,6 +247,8 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
     const webhookMetrics = serviceMetrics(namespace);
     const api = await startLocalApi({
       port: settings.port,
+      // API Gateway's stage throttles, from the same budget as the stack's.
+      stageThrottles: stageMethodThrottles(budget, admissionSettingsOf(budget)),
       handlers: {
         chargePayment: createChargePaymentHandler(charge.api, undefined, metrics.api),
         refundPayment: createRefundPaymentHandler(createRefundService(service), undefined, serviceMetrics(namespace)),
