@@ -64,11 +64,12 @@ export class Monitoring extends Construct {
       threshold: number,
       description: string,
       comparisonOperator = ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods = 1,
     ) => {
       const created = new Alarm(this, alarmId, {
         metric,
         threshold,
-        evaluationPeriods: 1,
+        evaluationPeriods,
         comparisonOperator,
         treatMissingData: TreatMissingData.NOT_BREACHING,
         alarmDescription: description,
@@ -181,6 +182,15 @@ export class Monitoring extends Construct {
       'Stripe answered a refund failed or canceled: its amount is refundable again. Find it with `GET /payments/{orderId}` (refunds), see why in the Stripe Dashboard, and refund again under a new refundId or another way.',
     );
 
+    // Re-sent rate-limited messages are new messages, so the backlog alarm cannot see a long rate limit: this does.
+    alarm(
+      'StripeRateLimited',
+      business(METRIC_NAMES.providerRateLimited),
+      1,
+      'Stripe has refused requests for its rate limit in each of the last 15 minutes: the account is over its limit (another system on it, or a budget above what Stripe grants). Charges answer 429 and queued orders wait; lower `stripeRequestsPerSecond`, or ask Stripe to raise the limit (see docs/scaling.md).',
+      ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      3,
+    );
     alarm(
       'DisputesOpened',
       business(METRIC_NAMES.disputeOpened),
@@ -227,6 +237,7 @@ export class Monitoring extends Construct {
               METRIC_NAMES.keyReused,
               METRIC_NAMES.inProgress,
               METRIC_NAMES.providerUnavailable,
+              METRIC_NAMES.providerRateLimited,
               METRIC_NAMES.storeUnavailable,
               METRIC_NAMES.internalError,
             ]),

@@ -100,6 +100,14 @@ describe('alarms', () => {
   });
 });
 
+describe('the Stripe rate-limit alarm', () => {
+  it('fires after 15 minutes of rate limits (three 5-minute periods), which the backlog alarm cannot see: re-sent messages are new', () => {
+    const [rateLimited] = alarms.filter((a) => a.MetricName === METRIC_NAMES.providerRateLimited);
+    expect(rateLimited).toMatchObject({ Namespace: METRICS_NAMESPACE, Statistic: 'Sum', Period: 300, EvaluationPeriods: 3, Threshold: 1 });
+    expect(rateLimited.AlarmDescription).toContain('stripeRequestsPerSecond');
+  });
+});
+
 describe('the dashboard', () => {
   const body = JSON.stringify(Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')?.Properties.DashboardBody);
 
