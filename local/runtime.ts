@@ -2,15 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { createChargeService, createRefundService } from '../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
-import { createLedgerReader, createLedgerWindowReader, createPendingLedger, createRefundsLedger } from '../lambdas/adapters/dynamodb-ledger';
+import { createLedgerReader, createPendingLedger, createRefundsLedger } from '../lambdas/adapters/dynamodb-ledger';
 import { createRetryLater } from '../lambdas/adapters/queue-retries';
-import { createStripeAuditSource, createStripeClient, createStripePayments, createStripeRefunds } from '../lambdas/adapters/stripe-payments';
+import { createStripeClient, createStripePayments, createStripeRefunds } from '../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, createStripeEventVerifier } from '../lambdas/adapters/stripe-webhooks';
 import { ENV } from '../lambdas/contract/environment';
 import { assertNamespace, LOCAL_NAMESPACE } from '../lambdas/contract/payment-metadata';
 import type { RetrySchedule } from '../lambdas/contract/queues';
 import {
-  AUDIT_TIMEOUT_SECONDS,
   CHARGE_FUNCTION_TIMEOUT_SECONDS,
   EVENTS_CATCH_UP_TIMEOUT_SECONDS,
   LOCAL_EVENTS_CATCH_UP_INTERVAL_SECONDS,
@@ -18,10 +17,9 @@ import {
   PENDING_GRACE_SECONDS,
   RECONCILER_TIMEOUT_SECONDS,
 } from '../lambdas/contract/settings';
-import { createAudit } from '../lambdas/core/audit';
+import { stripeBudgetOf, stripeRequestsPerSecondFrom } from '../lambdas/contract/stripe-budget';
 import { createReconcilePending } from '../lambdas/core/reconcile-pending';
 import { createReconcileRefunds } from '../lambdas/core/reconcile-refunds';
-import { createAuditHandler } from '../lambdas/handlers/audit-ledger';
 import { createCatchUp, createCatchUpHandler } from '../lambdas/handlers/catch-up-events';
 import { createChargePaymentHandler } from '../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../lambdas/handlers/charge-worker';
@@ -32,6 +30,7 @@ import { createReconcileHandler } from '../lambdas/handlers/reconcile-pending';
 import { createRefundPaymentHandler } from '../lambdas/handlers/refund-payment';
 import { createStripeWebhookHandler } from '../lambdas/handlers/stripe-webhook';
 import { type AnsweredRequest, startLocalApi } from './api-server';
+import { runLocalAudit } from './audit-state-machine';
 import { localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local';
 import { lambdaContext } from './lambda-context';
 import { startPeriodic } from './periodic';
@@ -64,6 +63,8 @@ export interface LocalRuntimeSettings {
   eventsCatchUpIntervalSeconds?: number;
   /** The deployment namespace at Stripe (PAYMENTS_NAMESPACE); when unset `local` with the embedded emulator, else `local-<user>-<host>`. */
   namespace?: string;
+  /** The Stripe budget (STRIPE_REQUESTS_PER_SECOND, default 25): the local audit is sliced and paced by it, as in AWS. */
+  stripeRequestsPerSecond?: number;
   /** Called once each API request is answered (npm start prints a line). */
   onRequest?: (request: AnsweredRequest) => void;
 }
@@ -94,6 +95,7 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): L
     stripeApiBase: env.STRIPE_API_BASE || undefined,
     stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET || undefined,
     namespace: env[ENV.namespace] || undefined,
+    stripeRequestsPerSecond: stripeRequestsPerSecondFrom(env[ENV.stripeRequestsPerSecond]),
     reconcileIntervalSeconds: numberOrUndefined(env[ENV.reconcileIntervalSeconds]),
     pendingGraceSeconds: numberOrUndefined(env[ENV.pendingGraceSeconds]),
     eventsCatchUpIntervalSeconds: numberOrUndefined(env[ENV.eventsCatchUpIntervalSeconds]),
@@ -199,15 +201,16 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       undefined,
       reconcileMetrics,
     );
-    const auditHandler = createAuditHandler(
-      createAudit({
-        ...createStripeAuditSource(async () => stripe, namespace),
-        recordsCreatedBetween: createLedgerWindowReader(dynamoDb, tables.ledgerTableName),
-        readRecord: createLedgerReader(dynamoDb, tables.ledgerTableName),
-        inFlightSeconds: pendingGraceSeconds + reconcileIntervalSeconds,
-      }),
-      serviceMetrics(namespace),
-    );
+    // The audit's state machine, the definition the stack deploys, its steps bound to the same handlers.
+    const auditParts = {
+      dynamoDb,
+      ledgerTableName: tables.ledgerTableName,
+      stripe: async () => stripe,
+      namespace,
+      budget: stripeBudgetOf(settings.stripeRequestsPerSecond),
+      inFlightSeconds: pendingGraceSeconds + reconcileIntervalSeconds,
+      metrics: serviceMetrics(namespace),
+    };
     const reconcileOnce = () => reconcileHandler({}, lambdaContext(RECONCILER_TIMEOUT_SECONDS * 1000, 'reconcilePending'));
     const reconciler = startPeriodic(reconcileIntervalSeconds * 1000, () =>
       reconcileOnce().catch((error: unknown) => console.error('local reconciler: run failed', errorSummary(error))),
@@ -244,7 +247,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       operations: {
         reconcile: reconcileOnce,
         catchup: (query) => catchUpOnce(query.get('since') ?? undefined),
-        audit: (query) => auditHandler({ since: query.get('since') ?? undefined }, lambdaContext(AUDIT_TIMEOUT_SECONDS * 1000, 'auditLedger')),
+        audit: (query) => runLocalAudit(auditParts, { since: query.get('since') ?? undefined }),
       },
       queueEndpoint: sqsQueryEndpoint(integrationSqs, queues.queueUrl),
       timeoutSeconds: CHARGE_FUNCTION_TIMEOUT_SECONDS,

@@ -1,14 +1,17 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { stripeFromSecret } from '../adapters/charge-service';
 import { createLedgerReader, createLedgerWindowReader } from '../adapters/dynamodb-ledger';
 import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
 import { createStripeAuditSource } from '../adapters/stripe-payments';
 import { withTracing } from '../adapters/tracing';
+import { auditPagesPerSecondPerSlice, listedPerSlice, MAX_AUDIT_SLICES } from '../contract/audit-workflow';
 import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { assertNamespace } from '../contract/payment-metadata';
 import { AUDIT_DEFAULT_WINDOW, PENDING_GRACE_SECONDS, RECONCILE_INTERVAL_MINUTES } from '../contract/settings';
-import { type Audit, type AuditReport, createAudit, windowStart } from '../core/audit';
+import { stripeBudgetOf, stripeRequestsPerSecondFrom } from '../contract/stripe-budget';
+import { type Audit, type AuditVerdict, createAudit, differencesIn, listedAtMost, type SliceReport, sliceStarts, verdictOf, windowStart } from '../core/audit';
 import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
 
 /**
@@ -21,36 +24,87 @@ export interface AuditRequest {
   settledFor?: string;
 }
 
-/** Run daily (or by `npm run audit`); the answer is the report. */
-export type AuditHandler = (event: AuditRequest | undefined, context: Context) => Promise<AuditReport>;
+/** The window cut into slices (their starts), and how many differences each slice lists. */
+export interface AuditPlan {
+  since: string;
+  until: string;
+  sliceSeconds: number;
+  slices: string[];
+  listAtMost: number;
+}
 
-/**
- * Compares Stripe with the ledger and emits the number of differences as a metric, which an alarm
- * watches above 0. The report names orders, PaymentIntents and the fields that differ; nothing else.
- */
-export function createAuditHandler(audit: Audit, metrics = serviceMetrics(), logger = new Logger({ serviceName: SERVICE_NAME })): AuditHandler {
-  return async (event, context) => {
-    logger.addContext(context);
-    const until = windowStart(event?.settledFor ?? '0m');
-    const report = await audit(windowStart(event?.since ?? AUDIT_DEFAULT_WINDOW, until), until);
-    countOutcome(metrics, METRIC_NAMES.auditDiscrepancies, report.discrepancies.length);
-    publishCounts(metrics);
-    const { discrepancies, ...totals } = report;
-    if (discrepancies.length > 0) logger.error('Stripe and the ledger differ', { ...totals, discrepancies });
-    else logger.info('Stripe and the ledger agree', totals);
-    return report;
+/** One Map item: a slice from `since`, `sliceSeconds` long, ending at the window's `until` at the latest. */
+export interface SliceRequest {
+  since: string;
+  until: string;
+  sliceSeconds: number;
+  listAtMost: number;
+}
+
+/** What the verdict step gets: the window and each slice's report. */
+export interface VerdictRequest {
+  since: string;
+  until: string;
+  reports: SliceReport[];
+}
+
+/** The workflow's first step: cuts the window into slices of `sliceSeconds` (auditSliceSeconds of the budget). */
+export function createAuditPlanHandler(sliceSeconds: number, now: () => Date = () => new Date()) {
+  return async (event: AuditRequest | undefined): Promise<AuditPlan> => {
+    const until = windowStart(event?.settledFor ?? '0m', now());
+    const since = windowStart(event?.since ?? AUDIT_DEFAULT_WINDOW, until);
+    const slices = sliceStarts(since, until, sliceSeconds, MAX_AUDIT_SLICES);
+    return { since: since.toISOString(), until: until.toISOString(), sliceSeconds, slices, listAtMost: listedPerSlice(slices.length) };
   };
 }
 
-let deployedHandler: AuditHandler | undefined;
+/**
+ * Compares one slice and logs every difference it finds; answers its totals and its first
+ * differences, which is what fits in the workflow's payloads.
+ */
+export function createAuditSliceHandler(audit: Audit, logger = new Logger({ serviceName: SERVICE_NAME })) {
+  return async (event: SliceRequest, context?: Context): Promise<SliceReport> => {
+    if (context) logger.addContext(context);
+    const since = new Date(event.since);
+    const until = new Date(Math.min(since.getTime() + event.sliceSeconds * 1000, Date.parse(event.until)));
+    const report = await audit(since, until);
+    const { discrepancies, ...totals } = report;
+    if (discrepancies.length > 0) logger.error('Stripe and the ledger differ in this slice', { ...totals, discrepancies });
+    return listedAtMost(report, event.listAtMost);
+  };
+}
 
-export const handler: AuditHandler = withTracing((event: Parameters<AuditHandler>[0], context: Context) => {
+/**
+ * The run's one verdict: emits the number of differences as a metric, which an alarm watches above
+ * 0. The report names orders, PaymentIntents and the fields that differ; nothing else.
+ */
+export function createAuditVerdictHandler(metrics: Metrics = serviceMetrics(), logger = new Logger({ serviceName: SERVICE_NAME })) {
+  return async ({ since, until, reports }: VerdictRequest, context?: Context): Promise<AuditVerdict> => {
+    if (context) logger.addContext(context);
+    const verdict = verdictOf(since, until, reports);
+    countOutcome(metrics, METRIC_NAMES.auditDiscrepancies, differencesIn(verdict));
+    publishCounts(metrics);
+    const { discrepancies, ...totals } = verdict;
+    if (differencesIn(verdict) > 0) logger.error('Stripe and the ledger differ', { ...totals, discrepancies });
+    else logger.info('Stripe and the ledger agree', totals);
+    return verdict;
+  };
+}
+
+/** The budget the functions were deployed with (STRIPE_REQUESTS_PER_SECOND). */
+export const deployedBudget = () => stripeBudgetOf(stripeRequestsPerSecondFrom(process.env[ENV.stripeRequestsPerSecond]));
+
+let deployedHandler: ReturnType<typeof createAuditSliceHandler> | undefined;
+
+/** The CompareSlice step. */
+export const handler = withTracing((event: SliceRequest, context: Context) => {
   deployedHandler ??= (() => {
     const dynamoDb = lambdaDynamoDbClient();
     const ledgerTableName = requiredEnv(ENV.ledgerTableName);
-    return createAuditHandler(
+    const stripe = stripeFromSecret(requiredEnv(ENV.stripeSecretId));
+    return createAuditSliceHandler(
       createAudit({
-        ...createStripeAuditSource(stripeFromSecret(requiredEnv(ENV.stripeSecretId)), assertNamespace(requiredEnv(ENV.namespace))),
+        ...createStripeAuditSource(stripe, assertNamespace(requiredEnv(ENV.namespace)), auditPagesPerSecondPerSlice(deployedBudget())),
         recordsCreatedBetween: createLedgerWindowReader(dynamoDb, ledgerTableName),
         readRecord: createLedgerReader(dynamoDb, ledgerTableName),
         inFlightSeconds: PENDING_GRACE_SECONDS + RECONCILE_INTERVAL_MINUTES * 60,

@@ -3,8 +3,10 @@ import { createChargeService } from '../../lambdas/adapters/charge-service';
 import { createLedgerReader, createLedgerWindowReader } from '../../lambdas/adapters/dynamodb-ledger';
 import { createStripeAuditSource, createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { PENDING_GRACE_SECONDS } from '../../lambdas/contract/settings';
+import { stripeBudgetOf } from '../../lambdas/contract/stripe-budget';
 import { createAudit, windowStart } from '../../lambdas/core/audit';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
+import { runLocalAudit } from '../../local/audit-state-machine';
 import { lambdaContext } from '../../local/lambda-context';
 import { createTables, localTableNames } from '../../local/tables';
 import { type LocalParts, newOrderId, postEvent, serviceOptions, setLedgerField, silentLogger, startLocalParts } from '../support/local-parts';
@@ -30,7 +32,7 @@ const charge = (body: unknown) =>
   createChargePaymentHandler(createChargeService(serviceOptions(parts, parts.dynamoDb, namespace), 'api'), silentLogger)(postEvent(body), lambdaContext());
 const audit = () =>
   createAudit({
-    ...createStripeAuditSource(async () => parts.stripe, namespace),
+    ...createStripeAuditSource(async () => parts.stripe, namespace, Number.POSITIVE_INFINITY),
     recordsCreatedBetween: createLedgerWindowReader(parts.dynamoDb, parts.tables.ledgerTableName),
     readRecord: createLedgerReader(parts.dynamoDb, parts.tables.ledgerTableName),
     inFlightSeconds: PENDING_GRACE_SECONDS,
@@ -72,5 +74,28 @@ describe('the audit of Stripe against the ledger', () => {
   it("takes no other deployment's PaymentIntents into account", async () => {
     await createStripePayments(async () => parts.stripe).createPayment(paymentIntentCreateFor(order(newOrderId('elsewhere')), `${namespace}-other`));
     expect(await audit()).toMatchObject({ paymentsAtStripe: 0, discrepancies: [] });
+  });
+});
+
+describe("the audit's state machine, run locally", () => {
+  it('compares the window slice by slice through the definition the stack deploys, and gives one verdict naming the difference', async () => {
+    const [fine, wrong] = ['fine', 'wrong'].map((label) => newOrderId(label));
+    for (const orderId of [fine, wrong]) expect((await charge(order(orderId))).statusCode).toBe(201);
+    await rewriteLedger(wrong, 'amount', '1700');
+    const verdict = await runLocalAudit(
+      {
+        dynamoDb: parts.dynamoDb,
+        ledgerTableName: parts.tables.ledgerTableName,
+        stripe: async () => parts.stripe,
+        namespace,
+        budget: stripeBudgetOf(1000),
+        inFlightSeconds: PENDING_GRACE_SECONDS,
+        sliceSeconds: 3600,
+        logger: silentLogger,
+      },
+      { since: '3h' },
+    );
+    expect(verdict).toMatchObject({ slices: 3, paymentsAtStripe: 2, ledgerRecords: 2, unlisted: 0 });
+    expect(verdict.discrepancies).toEqual([{ kind: 'amount', orderId: wrong, paymentId: expect.stringMatching(/^pi_/), ledger: '1700', stripe: '1800' }]);
   });
 });
