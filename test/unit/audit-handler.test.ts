@@ -78,7 +78,10 @@ describe('the verdict of a run', () => {
   });
 
   it('lists a difference found from both sides of a slice edge once', async () => {
-    const verdict = await createAuditVerdictHandler(capturedMetrics().metrics, silentLogger)({ since: 'a', until: 'b', reports: [sliceReport(2), sliceReport(2, 1)] });
+    const verdict = await createAuditVerdictHandler(
+      capturedMetrics().metrics,
+      silentLogger,
+    )({ since: 'a', until: 'b', reports: [sliceReport(2), sliceReport(2, 1)] });
     expect(verdict.discrepancies).toEqual(differences(3));
   });
 });
