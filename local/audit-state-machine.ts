@@ -16,6 +16,7 @@ import {
   type SliceRequest,
   type VerdictRequest,
 } from '../lambdas/handlers/audit-ledger';
+import { serviceMetrics } from '../lambdas/handlers/outcome-metrics';
 
 // The package ships ESM types but a CommonJS build; this repository is CommonJS, so it is required, typed as its import.
 type LocalStepFunctions = typeof import('aws-local-stepfunctions', { with: { 'resolution-mode': 'import' }});
@@ -64,6 +65,7 @@ export interface LocalAuditParts {
   inFlightSeconds: number;
   /** Default: auditSliceSeconds(budget), as in AWS. */
   sliceSeconds?: number;
+  /** Default: the service's metrics of this namespace. */
   metrics?: Metrics;
   logger?: Logger;
 }
@@ -85,7 +87,7 @@ export function localAuditTaskHandlers(parts: LocalAuditParts): AuditTaskHandler
         }),
         parts.logger,
       )(slice),
-    verdict: createAuditVerdictHandler(parts.metrics, parts.logger),
+    verdict: createAuditVerdictHandler(parts.metrics ?? serviceMetrics(parts.namespace), parts.logger),
   };
 }
 

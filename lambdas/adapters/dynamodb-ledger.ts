@@ -75,7 +75,7 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
       const pending: LedgerRecord & IndexKeys = {
         ...record,
         pendingShard: pendingShardOf(record.orderId),
-        createdDayShard: createdDayShardKey(record.createdAt, shardOf(record.orderId)),
+        ...createdIndexKeysOf(record),
       };
       try {
         // Unique constraint and check-before-write in one request: the old item comes back on conflict.
@@ -317,6 +317,11 @@ async function* queryIndex(
     for (const item of page.Items ?? []) yield item as LedgerRecord;
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
+}
+
+/** The created index's keys of a record, set once when it is created (and by the bench, which writes records directly). */
+export function createdIndexKeysOf({ orderId, createdAt }: Pick<LedgerRecord, 'orderId' | 'createdAt'>): Pick<IndexKeys, 'createdDayShard'> {
+  return { createdDayShard: createdDayShardKey(createdAt, shardOf(orderId)) };
 }
 
 /** BatchGetItem reads at most this many items per request. */

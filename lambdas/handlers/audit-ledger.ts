@@ -48,10 +48,11 @@ export interface VerdictRequest {
   reports: SliceReport[];
 }
 
-/** The workflow's first step: cuts the window into slices of `sliceSeconds` (auditSliceSeconds of the budget). */
+/** The workflow's first step: cuts the window into slices of `sliceSeconds` (whole seconds: auditSliceSeconds of the budget). */
 export function createAuditPlanHandler(sliceSeconds: number, now: () => Date = () => new Date()) {
   return async (event: AuditRequest | undefined): Promise<AuditPlan> => {
-    const until = windowStart(event?.settledFor ?? '0m', now());
+    // Whole seconds, as Stripe's `created` is: a slice's edge then splits no second between two slices.
+    const until = new Date(Math.floor(windowStart(event?.settledFor ?? '0m', now()).getTime() / 1000) * 1000);
     const since = windowStart(event?.since ?? AUDIT_DEFAULT_WINDOW, until);
     const slices = sliceStarts(since, until, sliceSeconds, MAX_AUDIT_SLICES);
     return { since: since.toISOString(), until: until.toISOString(), sliceSeconds, slices, listAtMost: listedPerSlice(slices.length) };

@@ -27,6 +27,15 @@ describe('the audit plan', () => {
     expect(plan.listAtMost).toBe(listedPerSlice(25));
   });
 
+  it("cuts on whole seconds, as Stripe's `created` is, so no PaymentIntent is listed by two slices", async () => {
+    const plan = await createAuditPlanHandler(60, () => new Date('2026-11-28T12:00:00.789Z'))({ since: '2m' });
+    expect(plan).toMatchObject({
+      since: '2026-11-28T11:58:00.000Z',
+      until: '2026-11-28T12:00:00.000Z',
+      slices: ['2026-11-28T11:58:00.000Z', '2026-11-28T11:59:00.000Z'],
+    });
+  });
+
   it('refuses a window of more slices than one run compares, saying how long a window may be', async () => {
     await expect(createAuditPlanHandler(60, () => NOW)({ since: `${MAX_AUDIT_SLICES + 1}m` })).rejects.toThrow(/at most 25h at a time/);
   });
