@@ -7,6 +7,10 @@ import type { StripeBudget } from './stripe-budget';
 
 /** A slice's function may run this long (Lambda's most); its Stripe listing gets two thirds of it. */
 export const AUDIT_SLICE_TIMEOUT_SECONDS = 15 * 60;
+/** The plan and the verdict take a second or so. */
+export const AUDIT_STEP_TIMEOUT_SECONDS = 30;
+/** A Task waits this much longer than its function may run (the invocation itself), rather than the States Language's default of 60 s. */
+const TASK_TIMEOUT_MARGIN_SECONDS = 60;
 const SLICE_LISTING_SECONDS = 10 * 60;
 const PAYMENTS_PER_PAGE = 100;
 /** A slice holds its ledger records in memory: at ~1.5 KB each in the heap, 120 k is ~180 MB of the function's 512 MB. */
@@ -18,8 +22,11 @@ const MAX_SLICE_SECONDS = 60 * 60;
  * execution's 25,000, and their start times (~27 bytes each) ~40 KB of its 256 KB payloads.
  */
 export const MAX_AUDIT_SLICES = 1_500;
-/** The differences the slices list for the verdict, all together, in bytes (~300 each): the rest of 256 KB holds the slices and their totals. */
-const LISTED_DISCREPANCY_BYTES = 80_000;
+/**
+ * The differences the slices list for the verdict, all together, in bytes (~300 each). The Map's
+ * output holds them beside the slices' starts (~40 KB at most) and totals (~120 KB): under 256 KB.
+ */
+const LISTED_DISCREPANCY_BYTES = 60_000;
 const DISCREPANCY_BYTES = 300;
 
 /** The listing pages per second each slice may read: the audit's share spread over the slices compared at once. */
@@ -60,11 +67,12 @@ const retryTransient = { ErrorEquals: LAMBDA_TRANSIENT_ERRORS, IntervalSeconds: 
  * `budget.audit.maxConcurrency`.
  */
 export function auditWorkflowDefinition(resources: Record<AuditTask, string>, maxConcurrency: number) {
+  const stepTimeout = AUDIT_STEP_TIMEOUT_SECONDS + TASK_TIMEOUT_MARGIN_SECONDS;
   return {
     Comment: "Compares this deployment's PaymentIntents at Stripe with the ledger, one time slice at a time (reads only)",
     StartAt: AUDIT_TASKS.plan,
     States: {
-      [AUDIT_TASKS.plan]: { Type: 'Task', Resource: resources.plan, Retry: [retryTransient], Next: 'CompareSlices' },
+      [AUDIT_TASKS.plan]: { Type: 'Task', Resource: resources.plan, TimeoutSeconds: stepTimeout, Retry: [retryTransient], Next: 'CompareSlices' },
       CompareSlices: {
         Type: 'Map',
         ItemsPath: '$.slices',
@@ -77,6 +85,7 @@ export function auditWorkflowDefinition(resources: Record<AuditTask, string>, ma
             [AUDIT_TASKS.compare]: {
               Type: 'Task',
               Resource: resources.compare,
+              TimeoutSeconds: AUDIT_SLICE_TIMEOUT_SECONDS + TASK_TIMEOUT_MARGIN_SECONDS,
               // A slice only reads, so comparing it again after Stripe or DynamoDB failed is safe.
               Retry: [retryTransient, { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 30, MaxAttempts: 2, BackoffRate: 2 }],
               End: true,
@@ -89,6 +98,7 @@ export function auditWorkflowDefinition(resources: Record<AuditTask, string>, ma
       [AUDIT_TASKS.verdict]: {
         Type: 'Task',
         Resource: resources.verdict,
+        TimeoutSeconds: stepTimeout,
         Parameters: { 'since.$': '$.since', 'until.$': '$.until', 'reports.$': '$.reports' },
         Retry: [retryTransient],
         End: true,

@@ -173,19 +173,24 @@ export function sliceStarts(since: Date, until: Date, sliceSeconds: number, most
   return Array.from({ length: count }, (_, i) => new Date(since.getTime() + i * sliceSeconds * 1000).toISOString());
 }
 
-/** A slice's report as the workflow carries it: its totals, and its first differences (`unlisted` counts the rest). */
-export interface SliceReport extends AuditReport {
+/**
+ * A slice's report as the workflow carries it (its window is the plan's): its totals, and its first
+ * differences (`unlisted` counts the rest). About 80 bytes without differences, 1,500 of them fit
+ * in a Step Functions payload.
+ */
+export interface SliceReport extends Omit<AuditReport, 'since' | 'until'> {
   unlisted: number;
 }
 
 /** Keeps the first `most` differences of a slice's report for the verdict; the slice logs every one. */
-export function listedAtMost(report: AuditReport, most: number): SliceReport {
-  return { ...report, discrepancies: report.discrepancies.slice(0, most), unlisted: Math.max(0, report.discrepancies.length - most) };
+export function listedAtMost({ paymentsAtStripe, ledgerRecords, discrepancies }: AuditReport, most: number): SliceReport {
+  return { paymentsAtStripe, ledgerRecords, discrepancies: discrepancies.slice(0, most), unlisted: Math.max(0, discrepancies.length - most) };
 }
 
 /** The run's one verdict: every slice's totals added, and each difference listed once. */
-export interface AuditVerdict extends SliceReport {
+export interface AuditVerdict extends AuditReport {
   slices: number;
+  unlisted: number;
 }
 
 /**

@@ -7,7 +7,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { AUDIT_SLICE_TIMEOUT_SECONDS, auditWorkflowDefinition } from '../../lambdas/contract/audit-workflow';
+import { AUDIT_SLICE_TIMEOUT_SECONDS, AUDIT_STEP_TIMEOUT_SECONDS, auditWorkflowDefinition } from '../../lambdas/contract/audit-workflow';
 import { ENV, METRIC_NAMES, METRICS_NAMESPACE, metricDimensions } from '../../lambdas/contract/environment';
 import { DAILY_AUDIT_WINDOW } from '../../lambdas/contract/settings';
 import type { StripeBudget } from '../../lambdas/contract/stripe-budget';
@@ -22,8 +22,8 @@ export interface LedgerAuditProps extends LedgerOperationProps {
   budget: StripeBudget;
 }
 
-/** A plan and a verdict take a second; a run ends before the next day's starts. */
-const STEP_TIMEOUT = Duration.seconds(30);
+const STEP_TIMEOUT = Duration.seconds(AUDIT_STEP_TIMEOUT_SECONDS);
+/** A run ends before the next day's starts. */
 const RUN_TIMEOUT = Duration.hours(23);
 
 /**

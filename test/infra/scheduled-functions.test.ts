@@ -198,8 +198,15 @@ describe('the daily audit', () => {
     expect(Object.keys(template.findOutputs('AuditFunctionName'))).toEqual([]);
   });
 
-  it('names its steps as the local runtime binds them', () => {
-    expect(Object.keys(definition().States)).toEqual([AUDIT_TASKS.plan, 'CompareSlices', AUDIT_TASKS.verdict]);
+  it('names its steps as the local runtime binds them, each waiting longer than its function may run (not the default 60 s)', () => {
+    const { States } = definition();
+    expect(Object.keys(States)).toEqual([AUDIT_TASKS.plan, 'CompareSlices', AUDIT_TASKS.verdict]);
+    const tasks: Array<[{ TimeoutSeconds: number }, string]> = [
+      [States[AUDIT_TASKS.plan], planId],
+      [States.CompareSlices.ItemProcessor.States[AUDIT_TASKS.compare], auditId],
+      [States[AUDIT_TASKS.verdict], verdictId],
+    ];
+    for (const [task, functionId] of tasks) expect(task.TimeoutSeconds).toBeGreaterThan(resources[functionId].Properties.Timeout);
   });
 });
 

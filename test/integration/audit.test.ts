@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
 import { createLedgerReader, createLedgerWindowReader } from '../../lambdas/adapters/dynamodb-ledger';
 import { createStripeAuditSource, createStripePayments } from '../../lambdas/adapters/stripe-payments';
+import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
 import { PENDING_GRACE_SECONDS } from '../../lambdas/contract/settings';
 import { stripeBudgetOf } from '../../lambdas/contract/stripe-budget';
 import { createAudit, windowStart } from '../../lambdas/core/audit';
@@ -74,6 +75,27 @@ describe('the audit of Stripe against the ledger', () => {
   it("takes no other deployment's PaymentIntents into account", async () => {
     await createStripePayments(async () => parts.stripe).createPayment(paymentIntentCreateFor(order(newOrderId('elsewhere')), `${namespace}-other`));
     expect(await audit()).toMatchObject({ paymentsAtStripe: 0, discrepancies: [] });
+  });
+});
+
+describe("the audit's Stripe listing", () => {
+  it('asks for each page at its pace (its share of the Stripe budget), and reads every PaymentIntent of the slice once', async () => {
+    const minute = Math.floor(Date.now() / 1000) - 2 * 86_400;
+    const seeded = parts.stripeEmulator.seedPaymentIntents(
+      Array.from({ length: 250 }, (_, i) => ({
+        amount: 1000,
+        currency: 'eur',
+        metadata: paymentMetadata(namespace, `paced-${i}`),
+        created: minute + (i % 60),
+      })),
+    );
+    const source = createStripeAuditSource(async () => parts.stripe, namespace, 5);
+    const started = Date.now();
+    const listed: string[] = [];
+    for await (const payment of source.paymentsCreatedBetween(new Date(minute * 1000), new Date((minute + 60) * 1000))) listed.push(payment.paymentId);
+    // Three pages, 200 ms apart at 5 requests/s.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(listed.sort()).toEqual(seeded.map(({ id }) => id).sort());
   });
 });
 

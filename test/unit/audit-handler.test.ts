@@ -10,8 +10,6 @@ const NOW = new Date('2026-11-28T12:00:00Z');
 const differences = (count: number, from = 0) =>
   Array.from({ length: count }, (_, i) => ({ kind: 'payment_without_record' as const, orderId: `o-${from + i}`, paymentId: `pi_${from + i}` }));
 const sliceReport = (count: number, from = 0): SliceReport => ({
-  since: '2026-11-28T10:00:00.000Z',
-  until: '2026-11-28T11:00:00.000Z',
   paymentsAtStripe: 5,
   ledgerRecords: 5,
   discrepancies: differences(count, from),
@@ -46,10 +44,16 @@ describe('a slice of the audit', () => {
     const asked: string[] = [];
     const compare = createAuditSliceHandler(async (since, until): Promise<AuditReport> => {
       asked.push(`${since.toISOString()} ${until?.toISOString()}`);
-      return { ...sliceReport(3), since: since.toISOString(), until: `${until?.toISOString()}` };
+      return { since: since.toISOString(), until: `${until?.toISOString()}`, paymentsAtStripe: 5, ledgerRecords: 5, discrepancies: differences(3) };
     }, silentLogger);
     const window = { until: '2026-11-28T11:30:00.000Z', sliceSeconds: 3600, listAtMost: 2 };
-    expect(await compare({ ...window, since: '2026-11-28T10:00:00.000Z' }, lambdaContext())).toMatchObject({ discrepancies: differences(2), unlisted: 1 });
+    // Only what the verdict needs: each slice's window is the plan's, and Step Functions payloads are small.
+    expect(await compare({ ...window, since: '2026-11-28T10:00:00.000Z' }, lambdaContext())).toEqual({
+      paymentsAtStripe: 5,
+      ledgerRecords: 5,
+      discrepancies: differences(2),
+      unlisted: 1,
+    });
     await compare({ ...window, since: '2026-11-28T11:00:00.000Z' });
     expect(asked).toEqual(['2026-11-28T10:00:00.000Z 2026-11-28T11:00:00.000Z', '2026-11-28T11:00:00.000Z 2026-11-28T11:30:00.000Z']);
   });
