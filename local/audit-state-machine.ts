@@ -7,15 +7,9 @@ import { createStripeAuditSource } from '../lambdas/adapters/stripe-payments';
 import { AUDIT_TASKS, type AuditTask, auditPagesPerSecondPerSlice, auditSliceSeconds, auditWorkflowDefinition } from '../lambdas/contract/audit-workflow';
 import type { StripeBudget } from '../lambdas/contract/stripe-budget';
 import { type AuditVerdict, createAudit, type SliceReport } from '../lambdas/core/audit';
-import {
-  type AuditPlan,
-  type AuditRequest,
-  createAuditPlanHandler,
-  createAuditSliceHandler,
-  createAuditVerdictHandler,
-  type SliceRequest,
-  type VerdictRequest,
-} from '../lambdas/handlers/audit-ledger';
+import { createAuditSliceHandler, type SliceRequest } from '../lambdas/handlers/audit-ledger';
+import { type AuditPlan, type AuditRequest, createAuditPlanHandler } from '../lambdas/handlers/audit-plan';
+import { createAuditVerdictHandler, type VerdictRequest } from '../lambdas/handlers/audit-verdict';
 import { serviceMetrics } from '../lambdas/handlers/outcome-metrics';
 
 // The package ships ESM types but a CommonJS build; this repository is CommonJS, so it is required, typed as its import.

@@ -1,7 +1,9 @@
 import { listedPerSlice, MAX_AUDIT_SLICES } from '../../lambdas/contract/audit-workflow';
 import { METRIC_NAMES, METRICS_NAMESPACE, SERVICE_NAME } from '../../lambdas/contract/environment';
 import type { AuditReport, SliceReport } from '../../lambdas/core/audit';
-import { createAuditPlanHandler, createAuditSliceHandler, createAuditVerdictHandler } from '../../lambdas/handlers/audit-ledger';
+import { createAuditSliceHandler } from '../../lambdas/handlers/audit-ledger';
+import { createAuditPlanHandler } from '../../lambdas/handlers/audit-plan';
+import { createAuditVerdictHandler } from '../../lambdas/handlers/audit-verdict';
 import { lambdaContext } from '../../local/lambda-context';
 import { CAPTURED_DEPLOYMENT, capturedMetrics } from '../support/captured-metrics';
 import { silentLogger } from '../support/local-parts';
