@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
-import { createLedgerReader, createLedgerWindowReader } from '../../lambdas/adapters/dynamodb-ledger';
+import { createDynamoDbLedger, createLedgerReader, createLedgerWindowReader } from '../../lambdas/adapters/dynamodb-ledger';
 import { createStripeAuditSource, createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
 import { PENDING_GRACE_SECONDS } from '../../lambdas/contract/settings';
@@ -75,6 +75,22 @@ describe('the audit of Stripe against the ledger', () => {
   it("takes no other deployment's PaymentIntents into account", async () => {
     await createStripePayments(async () => parts.stripe).createPayment(paymentIntentCreateFor(order(newOrderId('elsewhere')), `${namespace}-other`));
     expect(await audit()).toMatchObject({ paymentsAtStripe: 0, discrepancies: [] });
+  });
+});
+
+describe("the audit's ledger reader", () => {
+  it('reads the records created in [since, until) through the keys-only index, across days and in batches of a hundred', async () => {
+    const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
+    const since = new Date('2026-11-27T23:59:00.000Z');
+    const until = new Date('2026-11-28T00:01:00.000Z');
+    const at = (ms: number) => new Date(since.getTime() + ms).toISOString();
+    const times = [-1, 0, ...Array.from({ length: 150 }, (_, i) => 1 + i * 700), 119_999, 120_000];
+    for (const [i, createdAt] of times.map(at).entries()) {
+      await ledger.createPendingOrGet({ orderId: `window-${i}`, status: 'pending', amount: 1800, currency: 'eur', namespace, createdAt, updatedAt: createdAt });
+    }
+    const read: string[] = [];
+    for await (const record of createLedgerWindowReader(parts.dynamoDb, parts.tables.ledgerTableName)(since, until)) read.push(record.createdAt);
+    expect(read.sort()).toEqual(times.slice(1, -1).map(at).sort());
   });
 });
 
