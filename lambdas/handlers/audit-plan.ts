@@ -23,15 +23,6 @@ export interface AuditPlan {
   listAtMost: number;
 }
 
-/** The window cut into slices (their starts), and how many differences each slice lists. */
-export interface AuditPlan {
-  since: string;
-  until: string;
-  sliceSeconds: number;
-  slices: string[];
-  listAtMost: number;
-}
-
 /** The workflow's first step: cuts the window into slices of `sliceSeconds` (whole seconds: auditSliceSeconds of the budget). */
 export function createAuditPlanHandler(sliceSeconds: number, now: () => Date = () => new Date()) {
   return async (event: AuditRequest | undefined): Promise<AuditPlan> => {
