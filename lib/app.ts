@@ -7,7 +7,7 @@ import { PaymentsStack } from './payments-stack';
 
 /**
  * Adds the payments stack to an app, configured from context (`-c name=value`):
- * `sandbox=true` (destroy data with the stack; named ExactlyOncePaymentsSandbox), `retainedStackName`, `ledgerIndexes=N` (upgrading in steps), `apiGatewayCloudWatchRole=true` / `apiGatewayExecutionLogs=true` (execution logs), `namespace` (at Stripe; default `<stack>-<account>-<region>`), `stripeSecretName`, `stripeWebhookSecretName`, `secretsKmsKeyArn`, `alarmEmail`, `logLevel`, `stackName`, `stripeRequestsPerSecond` (the Stripe budget every caller is sized from; default 25); admission (docs/customizing.md): `apiRequestsPerSecond` / `apiBurst`, `getRequestsPerSecond` / `getBurst`, `webhookRequestsPerSecond`, `reservedConcurrency=true`, `waf=true` / `wafRequestsPerIpPerMinute`, `xraySamplingRate`.
+ * `sandbox=true` (destroy data with the stack; named ExactlyOncePaymentsSandbox), `retainedStackName`, `ledgerIndexes=N` (upgrading in steps), `keepCreatedByDay=true` (replacing that index in two deploys), `apiGatewayCloudWatchRole=true` / `apiGatewayExecutionLogs=true` (execution logs), `namespace` (at Stripe; default `<stack>-<account>-<region>`), `stripeSecretName`, `stripeWebhookSecretName`, `secretsKmsKeyArn`, `alarmEmail`, `logLevel`, `stackName`, `stripeRequestsPerSecond` (the Stripe budget every caller is sized from; default 25); admission (docs/customizing.md): `apiRequestsPerSecond` / `apiBurst`, `getRequestsPerSecond` / `getBurst`, `webhookRequestsPerSecond`, `reservedConcurrency=true`, `waf=true` / `wafRequestsPerIpPerMinute`, `xraySamplingRate`.
  * Every AWS Solutions finding fails synth unless acknowledged, with its reason, where it arises.
  */
 export function buildApp(app: App): PaymentsStack {
@@ -37,6 +37,7 @@ export function buildApp(app: App): PaymentsStack {
     alarmEmail: context('alarmEmail'),
     logLevel: context('logLevel'),
     ledgerIndexes: ledgerIndexesFrom(context('ledgerIndexes')),
+    keepCreatedByDay: context('keepCreatedByDay') === 'true',
     stripeRequestsPerSecond: stripeRequestsPerSecondFrom(context('stripeRequestsPerSecond')),
     apiRequestsPerSecond: numberFrom('apiRequestsPerSecond', context('apiRequestsPerSecond')),
     apiBurst: numberFrom('apiBurst', context('apiBurst')),

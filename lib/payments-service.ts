@@ -59,6 +59,8 @@ export interface PaymentsServiceProps extends AdmissionOptions {
   logLevel?: string;
   /** Deploy only the first N ledger indexes (upgrading a ledger deployed without them: one per update). */
   ledgerIndexes?: number;
+  /** Keep the ledger's retired `CreatedByDay` index for the first of the two deploys that replace it (CHANGELOG, Unreleased). */
+  keepCreatedByDay?: boolean;
   /** API Gateway execution logs: `create` the account's CloudWatch role, use the `existing` one, or `off` (default). */
   executionLogs?: 'create' | 'existing' | 'off';
   /**
@@ -119,7 +121,7 @@ export class PaymentsService extends Construct {
     this.admission = admissionSettingsOf(this.budget, props);
     if (props.wafRequestsPerIpPerMinute !== undefined && !props.waf) throw new Error('wafRequestsPerIpPerMinute sizes the WAF rule: it needs waf=true');
 
-    this.tables = new PaymentTables(this, 'Tables', { removalPolicy, ledgerIndexes: props.ledgerIndexes });
+    this.tables = new PaymentTables(this, 'Tables', { removalPolicy, ledgerIndexes: props.ledgerIndexes, keepCreatedByDay: props.keepCreatedByDay });
     this.queue = new ChargeQueue(this, 'ChargeQueue', { removalPolicy, alarmEmail: props.alarmEmail });
     const { secret } = new StripeSecret(this, 'StripeSecret', {
       holds: 'Stripe secret API key (sk_test_... or sk_live_...)',
@@ -242,7 +244,7 @@ export class PaymentsService extends Construct {
       removalPolicy,
     };
     this.reconciler = new Reconciler(this, 'Reconciler', ledgerOperation);
-    this.audit = new LedgerAudit(this, 'Audit', ledgerOperation);
+    this.audit = new LedgerAudit(this, 'Audit', { ...ledgerOperation, budget: this.budget });
     this.eventsCatchUp = new EventsCatchUp(this, 'EventsCatchUp', { ...ledgerOperation, tables: factTables });
 
     this.api = new PaymentsApi(this, 'Api', {
@@ -269,7 +271,8 @@ export class PaymentsService extends Construct {
         getPayment: this.getPayment,
         stripeWebhook: this.stripeWebhook,
         reconciler: this.reconciler.function,
-        audit: this.audit.function,
+        // The audit's slices run its share at once; its plan and verdict, once a day, reserve nothing.
+        audit: this.audit.compareSlice,
         eventsCatchUp: this.eventsCatchUp.function,
       };
       Annotations.of(this).addInfo(
@@ -293,7 +296,10 @@ export class PaymentsService extends Construct {
         ['GetPayment', this.getPayment, true],
         ['StripeWebhook', this.stripeWebhook, true],
         ['Reconciler', this.reconciler.function, false],
-        ['Audit', this.audit.function, false],
+        // The audit's steps: a run that failed after retries is the state machine's alarm.
+        ['AuditPlanSlices', this.audit.planSlices, false],
+        ['Audit', this.audit.compareSlice, false],
+        ['AuditVerdict', this.audit.verdict, false],
         ['EventsCatchUp', this.eventsCatchUp.function, false],
       ]),
       tables: [this.tables.idempotency, this.tables.ledger],
@@ -316,8 +322,8 @@ export class PaymentsService extends Construct {
     stackOutput(this, 'DeadLetterQueueArn', { value: this.queue.deadLetterQueue.queueArn });
     // `npm run reconcile` invokes it for one run now.
     stackOutput(this, 'ReconcilerFunctionName', { value: this.reconciler.function.function.functionName });
-    // `npm run audit` invokes it for a report now.
-    stackOutput(this, 'AuditFunctionName', { value: this.audit.function.function.functionName });
+    // `npm run audit` starts an execution and waits for its verdict.
+    stackOutput(this, 'AuditStateMachineArn', { value: this.audit.stateMachine.stateMachineArn });
     // `npm run events:catch-up` invokes it for one run now.
     stackOutput(this, 'EventsCatchUpFunctionName', { value: this.eventsCatchUp.function.function.functionName });
   }

@@ -3,16 +3,15 @@ import { hostname, userInfo } from 'node:os';
 import { pacedCharge } from '../lambdas/adapters/charge-pace';
 import { createChargeService, createRefundService } from '../lambdas/adapters/charge-service';
 import { createDeadLetter } from '../lambdas/adapters/dead-letter-queue';
-import { createLedgerReader, createLedgerWindowReader, createPendingLedger, createRefundsLedger } from '../lambdas/adapters/dynamodb-ledger';
+import { createLedgerReader, createPendingLedger, createRefundsLedger } from '../lambdas/adapters/dynamodb-ledger';
 import { createRetryLater, createSendAgainLater } from '../lambdas/adapters/queue-retries';
-import { createStripeAuditSource, createStripeClient, createStripePayments, createStripeRefunds } from '../lambdas/adapters/stripe-payments';
+import { createStripeClient, createStripePayments, createStripeRefunds } from '../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, createStripeEventVerifier } from '../lambdas/adapters/stripe-webhooks';
 import { admissionSettingsOf, stageMethodThrottles } from '../lambdas/contract/admission';
 import { ENV } from '../lambdas/contract/environment';
 import { assertNamespace, LOCAL_NAMESPACE } from '../lambdas/contract/payment-metadata';
 import type { RateLimitSchedule, RetrySchedule } from '../lambdas/contract/queues';
 import {
-  AUDIT_TIMEOUT_SECONDS,
   CHARGE_FUNCTION_TIMEOUT_SECONDS,
   EVENTS_CATCH_UP_TIMEOUT_SECONDS,
   LOCAL_EVENTS_CATCH_UP_INTERVAL_SECONDS,
@@ -21,10 +20,8 @@ import {
   RECONCILER_TIMEOUT_SECONDS,
 } from '../lambdas/contract/settings';
 import { stripeBudgetOf, stripeRequestsPerSecondFrom } from '../lambdas/contract/stripe-budget';
-import { createAudit } from '../lambdas/core/audit';
 import { createReconcilePending } from '../lambdas/core/reconcile-pending';
 import { createReconcileRefunds } from '../lambdas/core/reconcile-refunds';
-import { createAuditHandler } from '../lambdas/handlers/audit-ledger';
 import { createCatchUp, createCatchUpHandler } from '../lambdas/handlers/catch-up-events';
 import { createChargePaymentHandler } from '../lambdas/handlers/charge-payment';
 import { createChargeWorkerHandler } from '../lambdas/handlers/charge-worker';
@@ -35,6 +32,7 @@ import { createReconcileHandler } from '../lambdas/handlers/reconcile-pending';
 import { createRefundPaymentHandler } from '../lambdas/handlers/refund-payment';
 import { createStripeWebhookHandler } from '../lambdas/handlers/stripe-webhook';
 import { type AnsweredRequest, startLocalApi } from './api-server';
+import { runLocalAudit } from './audit-state-machine';
 import { localDynamoDbClient, startDynamoDbLocal } from './dynamodb-local';
 import { lambdaContext } from './lambda-context';
 import { startPeriodic } from './periodic';
@@ -61,7 +59,7 @@ export interface LocalRuntimeSettings {
   retrySchedule?: RetrySchedule;
   /** Tests shorten it to see a Stripe rate limit waited out in seconds; defaults to the contract's schedule. */
   rateLimitSchedule?: RateLimitSchedule;
-  /** The Stripe budget the worker paces itself by and is sized from, as in AWS (STRIPE_REQUESTS_PER_SECOND, default 25). */
+  /** The Stripe budget (STRIPE_REQUESTS_PER_SECOND, default 25): the worker, the reconciler, the audit and the stage throttles are sized from it, as in AWS. */
   stripeRequestsPerSecond?: number;
   /** How often the reconciler runs (RECONCILE_INTERVAL_SECONDS, default 60). */
   reconcileIntervalSeconds?: number;
@@ -103,10 +101,10 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): L
     stripeApiBase: env.STRIPE_API_BASE || undefined,
     stripeWebhookSecret: env.STRIPE_WEBHOOK_SECRET || undefined,
     namespace: env[ENV.namespace] || undefined,
+    stripeRequestsPerSecond: stripeRequestsPerSecondFrom(env[ENV.stripeRequestsPerSecond]),
     reconcileIntervalSeconds: numberOrUndefined(env[ENV.reconcileIntervalSeconds]),
     pendingGraceSeconds: numberOrUndefined(env[ENV.pendingGraceSeconds]),
     eventsCatchUpIntervalSeconds: numberOrUndefined(env[ENV.eventsCatchUpIntervalSeconds]),
-    stripeRequestsPerSecond: stripeRequestsPerSecondFrom(env[ENV.stripeRequestsPerSecond]),
   };
 }
 
@@ -217,15 +215,16 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       undefined,
       reconcileMetrics,
     );
-    const auditHandler = createAuditHandler(
-      createAudit({
-        ...createStripeAuditSource(async () => stripe, namespace),
-        recordsCreatedBetween: createLedgerWindowReader(dynamoDb, tables.ledgerTableName),
-        readRecord: createLedgerReader(dynamoDb, tables.ledgerTableName),
-        inFlightSeconds: pendingGraceSeconds + reconcileIntervalSeconds,
-      }),
-      serviceMetrics(namespace),
-    );
+    // The audit's state machine, the definition the stack deploys, its steps bound to the same handlers.
+    const auditParts = {
+      dynamoDb,
+      ledgerTableName: tables.ledgerTableName,
+      stripe: async () => stripe,
+      namespace,
+      budget: stripeBudgetOf(settings.stripeRequestsPerSecond),
+      inFlightSeconds: pendingGraceSeconds + reconcileIntervalSeconds,
+      metrics: serviceMetrics(namespace),
+    };
     const reconcileOnce = () => reconcileHandler({}, lambdaContext(RECONCILER_TIMEOUT_SECONDS * 1000, 'reconcilePending'));
     const reconciler = startPeriodic(reconcileIntervalSeconds * 1000, () =>
       reconcileOnce().catch((error: unknown) => console.error('local reconciler: run failed', errorSummary(error))),
@@ -264,7 +263,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       operations: {
         reconcile: reconcileOnce,
         catchup: (query) => catchUpOnce(query.get('since') ?? undefined),
-        audit: (query) => auditHandler({ since: query.get('since') ?? undefined }, lambdaContext(AUDIT_TIMEOUT_SECONDS * 1000, 'auditLedger')),
+        audit: (query) => runLocalAudit(auditParts, { since: query.get('since') ?? undefined }),
       },
       queueEndpoint: sqsQueryEndpoint(integrationSqs, queues.queueUrl),
       timeoutSeconds: CHARGE_FUNCTION_TIMEOUT_SECONDS,

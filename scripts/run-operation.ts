@@ -11,17 +11,20 @@ export async function runOperation(
   { operation, functionOutput, local }: { operation: string; functionOutput: string; local: boolean },
   input: Record<string, string> = {},
 ): Promise<unknown> {
-  if (local) {
-    const response = await fetch(`${readRuntimeFile().url}/_local/${operation}?${new URLSearchParams(input)}`, { method: 'POST' });
-    const answer = (await response.json()) as unknown;
-    if (!response.ok) throw new Error(`the ${operation} run failed: ${JSON.stringify(answer)}`);
-    return answer;
-  }
+  if (local) return askLocalRuntime(operation, input);
   const output = await stackOutputs({ hasLocalMode: true });
   const invoked = await new LambdaClient({}).send(
     new InvokeCommand({ FunctionName: output(functionOutput), InvocationType: 'RequestResponse', Payload: new TextEncoder().encode(JSON.stringify(input)) }),
   );
   return invocationAnswer(operation, invoked);
+}
+
+/** One run of an operation by a running `npm start` (`POST /_local/<operation>`), and its answer. */
+export async function askLocalRuntime(operation: string, input: Record<string, string> = {}): Promise<unknown> {
+  const response = await fetch(`${readRuntimeFile().url}/_local/${operation}?${new URLSearchParams(input)}`, { method: 'POST' });
+  const answer = (await response.json()) as unknown;
+  if (!response.ok) throw new Error(`the ${operation} run failed: ${JSON.stringify(answer)}`);
+  return answer;
 }
 
 /** The function's answer, or, when it failed, an error with its reply (an error report, perhaps not even JSON: never parsed as an answer). */

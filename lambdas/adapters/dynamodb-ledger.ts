@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -72,7 +75,7 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
       const pending: LedgerRecord & IndexKeys = {
         ...record,
         pendingShard: pendingShardOf(record.orderId),
-        createdDayShard: createdDayShardKey(record.createdAt, shardOf(record.orderId)),
+        ...createdIndexKeysOf(record),
       };
       try {
         // Unique constraint and check-before-write in one request: the old item comes back on conflict.
@@ -332,20 +335,80 @@ async function* queryIndex(
   } while (startKey !== undefined);
 }
 
-/** The records of orders created in [since, until), for the audit. */
+/** The created index's keys of a record, set once when it is created (and by the bench, which writes records directly). */
+export function createdIndexKeysOf({ orderId, createdAt }: Pick<LedgerRecord, 'orderId' | 'createdAt'>): Pick<IndexKeys, 'createdDayShard'> {
+  return { createdDayShard: createdDayShardKey(createdAt, shardOf(orderId)) };
+}
+
+/** BatchGetItem reads at most this many items per request. */
+const BATCH_GET_MOST = 100;
+
+/**
+ * The records of orders created in [since, until), for the audit: the keys from the created index
+ * (keys only), then the records themselves, a hundred at a time. Eventually consistent reads: the
+ * audit compares orders settled at least half an hour ago, and a record changed the very moment it
+ * is read differs at worst until the next run, as a change made just after the read would.
+ */
 export function createLedgerWindowReader(client: DynamoDBClient, tableName: string) {
   const documents = DynamoDBDocumentClient.from(client);
-  return async function* recordsCreatedBetween(since: Date, until: Date): AsyncIterable<LedgerRecord> {
-    for (let day = new Date(since.toISOString().slice(0, 10)); day < until; day = new Date(day.getTime() + 24 * 3_600_000)) {
+  const key = ledgerTable.partitionKey;
+
+  async function* createdKeysBetween(since: string, until: string): AsyncIterable<string> {
+    for (let day = new Date(since.slice(0, 10)); day.toISOString() < until; day = new Date(day.getTime() + 24 * 3_600_000)) {
       for (let shard = 0; shard < INDEX_SHARDS; shard += 1) {
-        for await (const record of queryIndex(documents, tableName, createdIndex, createdDayShardKey(day.toISOString(), shard), {
-          is: '>=',
-          than: since.toISOString(),
-        })) {
-          if (record.createdAt < until.toISOString()) yield record;
-        }
+        let startKey: Record<string, unknown> | undefined;
+        do {
+          let page: QueryCommandOutput;
+          try {
+            page = await documents.send(
+              new QueryCommand({
+                TableName: tableName,
+                IndexName: createdIndex.indexName,
+                // BETWEEN includes `until`: that one instant belongs to the next slice.
+                KeyConditionExpression: '#partition = :partition AND #sort BETWEEN :since AND :until',
+                ExpressionAttributeNames: { '#partition': createdIndex.partitionKey, '#sort': createdIndex.sortKey },
+                ExpressionAttributeValues: { ':partition': createdDayShardKey(day.toISOString(), shard), ':since': since, ':until': until },
+                ExclusiveStartKey: startKey,
+              }),
+            );
+          } catch (error) {
+            throw storeError(`read the ${createdIndex.indexName} index`, error);
+          }
+          for (const item of page.Items ?? []) if ((item[createdIndex.sortKey] as string) < until) yield item[key] as string;
+          startKey = page.LastEvaluatedKey;
+        } while (startKey !== undefined);
       }
     }
+  }
+
+  async function recordsOf(orderIds: string[]): Promise<LedgerRecord[]> {
+    const records: LedgerRecord[] = [];
+    let keys: Array<Record<string, unknown>> | undefined = orderIds.map((orderId) => ({ [key]: orderId }));
+    for (let attempt = 0; keys !== undefined && keys.length > 0; attempt += 1) {
+      // What DynamoDB left unprocessed (throttled) is asked for again, after a growing pause.
+      if (attempt > 0) await sleep(Math.min(2_000, 50 * 2 ** attempt));
+      let answer: BatchGetCommandOutput;
+      try {
+        answer = await documents.send(new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys } } }));
+      } catch (error) {
+        throw storeError('read the ledger records', error);
+      }
+      records.push(...((answer.Responses?.[tableName] ?? []) as LedgerRecord[]));
+      keys = answer.UnprocessedKeys?.[tableName]?.Keys;
+    }
+    return records;
+  }
+
+  return async function* recordsCreatedBetween(since: Date, until: Date): AsyncIterable<LedgerRecord> {
+    let batch: string[] = [];
+    for await (const orderId of createdKeysBetween(since.toISOString(), until.toISOString())) {
+      batch.push(orderId);
+      if (batch.length === BATCH_GET_MOST) {
+        yield* await recordsOf(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield* await recordsOf(batch);
   };
 }
 

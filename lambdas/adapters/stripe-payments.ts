@@ -1,3 +1,4 @@
+import Bottleneck from 'bottleneck';
 import Stripe from 'stripe';
 import { BEFORE_NAMESPACES, PAYMENT_METADATA } from '../contract/payment-metadata';
 import type { ChargeRequest } from '../contract/payment-request';
@@ -202,13 +203,17 @@ function lookupQuery(namespace: string, orderId: string): string {
 export function createStripeAuditSource(
   getClient: () => Promise<Stripe>,
   namespace: string,
+  requestsPerSecond: number,
 ): Pick<AuditDependencies, 'paymentsCreatedBetween' | 'readPayment'> {
+  // Every request of this source (listing pages, disputes, lookups by id) keeps to its share of the Stripe budget.
+  const limiter = new Bottleneck({ maxConcurrent: 1, minTime: Math.ceil(1000 / requestsPerSecond) });
+  const paced = <T>(request: () => Promise<T>) => limiter.schedule(request);
   /** The payment with its charge (expanded): what was refunded, and the dispute's status, asked for only when the charge is disputed. */
   const auditedPayment = async (stripe: Stripe, intent: Stripe.PaymentIntent, madeIn: string): Promise<StripePayment | undefined> => {
     const orderId = ownOrderId(madeIn, intent);
     if (orderId === undefined) return undefined;
     const charge = typeof intent.latest_charge === 'object' ? intent.latest_charge : null;
-    const dispute = charge?.disputed ? (await stripe.disputes.list({ payment_intent: intent.id, limit: 1 })).data[0]?.status : undefined;
+    const dispute = charge?.disputed ? (await paced(() => stripe.disputes.list({ payment_intent: intent.id, limit: 1 }))).data[0]?.status : undefined;
     return {
       paymentId: intent.id,
       orderId,
@@ -224,16 +229,24 @@ export function createStripeAuditSource(
     async *paymentsCreatedBetween(since, until) {
       const stripe = await getClient();
       const created = { gte: Math.floor(since.getTime() / 1000), lt: Math.ceil(until.getTime() / 1000) };
-      // The SDK pages through the listing (newest first) as the loop asks for more.
-      for await (const intent of stripe.paymentIntents.list({ created, limit: 100, expand: ['data.latest_charge'] })) {
-        const payment = await auditedPayment(stripe, intent, namespace);
-        if (payment !== undefined) yield payment;
-      }
+      // Page by page (newest first), each page asked for at the pace, as the loop asks for more.
+      let startingAfter: string | undefined;
+      do {
+        const after = startingAfter;
+        const page = await paced(() =>
+          stripe.paymentIntents.list({ created, limit: 100, expand: ['data.latest_charge'], ...(after !== undefined && { starting_after: after }) }),
+        );
+        for (const intent of page.data) {
+          const payment = await auditedPayment(stripe, intent, namespace);
+          if (payment !== undefined) yield payment;
+        }
+        startingAfter = page.has_more ? page.data.at(-1)?.id : undefined;
+      } while (startingAfter !== undefined);
     },
     async readPayment(paymentId, madeIn) {
       try {
         const stripe = await getClient();
-        return await auditedPayment(stripe, await stripe.paymentIntents.retrieve(paymentId, { expand: ['latest_charge'] }), madeIn);
+        return await auditedPayment(stripe, await paced(() => stripe.paymentIntents.retrieve(paymentId, { expand: ['latest_charge'] })), madeIn);
       } catch (error) {
         if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) return undefined;
         throw error;

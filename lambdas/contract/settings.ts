@@ -111,7 +111,6 @@ export const AUDIT_DEFAULT_WINDOW = '24h';
  * missed nor taken for a difference.
  */
 export const DAILY_AUDIT_WINDOW = { since: '49h', settledFor: '30m' } as const;
-export const AUDIT_TIMEOUT_SECONDS = 10 * 60;
 
 /**
  * Stack names: a sandbox's name ends in `Sandbox` and a retained stack's does not, so `npm run

@@ -49,12 +49,24 @@ export const pendingIndex: IndexDefinition = {
   sortKey: 'attemptAt',
 };
 
-/** Orders by the day they were created (`<YYYY-MM-DD>#<shard>`), for the audit of a time window. */
+/**
+ * Orders by the day they were created (`<YYYY-MM-DD>#<shard>`), for the audit of a time window.
+ * Keys only, which never change after creation: finalize, webhook and refund updates do not write
+ * the index; the audit reads each slice's records themselves (BatchGetItem).
+ */
 export const createdIndex: IndexDefinition = {
-  indexName: 'CreatedByDay',
+  indexName: 'CreatedByDayKeys',
   partitionKey: 'createdDayShard',
   sortKey: 'createdAt',
+  projection: 'KEYS_ONLY',
 };
+
+/**
+ * The index it replaces (all attributes, so every update wrote it). A projection cannot change in
+ * place, and CloudFormation makes at most one index per update: `-c keepCreatedByDay=true` keeps
+ * it for the one deploy that adds the new one (docs/operations.md, upgrading).
+ */
+export const retiredCreatedIndex: IndexDefinition = { indexName: 'CreatedByDay', partitionKey: 'createdDayShard', sortKey: 'createdAt' };
 
 /**
  * Orders with a refund not settled at Stripe yet (`requested`, `pending`, `requires_action`) by

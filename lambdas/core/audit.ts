@@ -81,10 +81,13 @@ const AGREEING_STATES: Record<PaymentOutcome, readonly LedgerStatus[]> = {
 const STRIPE_COUNTS_AS_REFUNDED: readonly string[] = ['pending', 'requires_action', 'succeeded'];
 
 /**
- * Compares Stripe with the ledger over a window, from both sides: every PaymentIntent of this
+ * Compares Stripe with the ledger over one time slice of a window (see sliceStarts), from both sides: every PaymentIntent of this
  * deployment must have its order's record agreeing on the PaymentIntent, amount, currency, state,
  * the money refunded and the dispute; every record that names a PaymentIntent must name one Stripe
- * has, made for that order. Reads only.
+ * has, made for that order. Reads only. It holds the slice's records (and the ids of the
+ * PaymentIntents it listed), never more: an item whose counterpart lies in the next slice (our
+ * createdAt and Stripe's created are stamped on two clocks) is looked up by id instead, so it is
+ * compared in both slices, and the verdict reports the difference once.
  */
 export function createAudit({
   paymentsCreatedBetween,
@@ -94,7 +97,7 @@ export function createAudit({
   inFlightSeconds,
   now = () => new Date(),
 }: AuditDependencies) {
-  /** Compares the orders created in [since, until) (until: now by default). */
+  /** Compares the orders created in [since, until) (until: now by default): one slice. */
   return async function audit(since: Date, until: Date = now()): Promise<AuditReport> {
     const inFlightAfter = new Date(now().getTime() - inFlightSeconds * 1000).toISOString();
     const inFlight = (record: LedgerRecord) => record.status === 'pending' && (record.attemptAt ?? record.createdAt) >= inFlightAfter;
@@ -125,6 +128,7 @@ export function createAudit({
       if (ledgerDispute !== stripeDispute) discrepancies.push({ kind: 'dispute', ...about, ledger: ledgerDispute, stripe: stripeDispute });
     };
 
+    // Only what the reverse check needs of each listed payment, so a slice holds little beyond its records.
     const seen = new Map<string, StripePayment>();
     let paymentsAtStripe = 0;
     for await (const payment of paymentsCreatedBetween(since, until)) {
@@ -157,3 +161,56 @@ export function windowStart(window: string, now: Date = new Date()): Date {
   const unitMs = { m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'm' | 'h' | 'd'];
   return new Date(now.getTime() - Number(match[1]) * unitMs);
 }
+
+/** The starts (ISO) of the slices of `sliceSeconds` that cover [since, until); the last may be shorter. */
+export function sliceStarts(since: Date, until: Date, sliceSeconds: number, most: number): string[] {
+  if (!(sliceSeconds > 0)) throw new Error(`sliceSeconds must be a positive number of seconds, not ${sliceSeconds}`);
+  const count = Math.max(0, Math.ceil((until.getTime() - since.getTime()) / (sliceSeconds * 1000)));
+  if (count > most) {
+    const hours = Math.floor((most * sliceSeconds) / 3600);
+    throw new Error(`the window (since) is ${count} slices of ${sliceSeconds} s, more than the ${most} one run compares: audit at most ${hours}h at a time`);
+  }
+  return Array.from({ length: count }, (_, i) => new Date(since.getTime() + i * sliceSeconds * 1000).toISOString());
+}
+
+/**
+ * A slice's report as the workflow carries it (its window is the plan's): its totals, and its first
+ * differences (`unlisted` counts the rest). About 80 bytes without differences, 1,500 of them fit
+ * in a Step Functions payload.
+ */
+export interface SliceReport extends Omit<AuditReport, 'since' | 'until'> {
+  unlisted: number;
+}
+
+/** Keeps the first `most` differences of a slice's report for the verdict; the slice logs every one. */
+export function listedAtMost({ paymentsAtStripe, ledgerRecords, discrepancies }: AuditReport, most: number): SliceReport {
+  return { paymentsAtStripe, ledgerRecords, discrepancies: discrepancies.slice(0, most), unlisted: Math.max(0, discrepancies.length - most) };
+}
+
+/** The run's one verdict: every slice's totals added, and each difference listed once. */
+export interface AuditVerdict extends AuditReport {
+  slices: number;
+  unlisted: number;
+}
+
+/**
+ * Adds up the slices' reports. A difference at a slice's edge is found from both slices (the item
+ * read by id in each): it is listed once. An unlisted one is only counted, perhaps twice.
+ */
+export function verdictOf(since: string, until: string, reports: SliceReport[]): AuditVerdict {
+  const listed = new Map<string, Discrepancy>();
+  for (const report of reports) for (const discrepancy of report.discrepancies) listed.set(JSON.stringify(discrepancy), discrepancy);
+  const sum = (field: 'paymentsAtStripe' | 'ledgerRecords' | 'unlisted') => reports.reduce((total, report) => total + report[field], 0);
+  return {
+    since,
+    until,
+    slices: reports.length,
+    paymentsAtStripe: sum('paymentsAtStripe'),
+    ledgerRecords: sum('ledgerRecords'),
+    discrepancies: [...listed.values()],
+    unlisted: sum('unlisted'),
+  };
+}
+
+/** How many differences a verdict found, listed or not: the metric the alarm reads, and what `npm run audit` exits 1 on. */
+export const differencesIn = (verdict: AuditVerdict) => verdict.discrepancies.length + verdict.unlisted;

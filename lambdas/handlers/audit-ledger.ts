@@ -5,52 +5,48 @@ import { createLedgerReader, createLedgerWindowReader } from '../adapters/dynamo
 import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
 import { createStripeAuditSource } from '../adapters/stripe-payments';
 import { withTracing } from '../adapters/tracing';
-import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
+import { auditPagesPerSecondPerSlice } from '../contract/audit-workflow';
+import { ENV, SERVICE_NAME } from '../contract/environment';
 import { assertNamespace } from '../contract/payment-metadata';
-import { AUDIT_DEFAULT_WINDOW, PENDING_GRACE_SECONDS, RECONCILE_INTERVAL_MINUTES } from '../contract/settings';
-import { type Audit, type AuditReport, createAudit, windowStart } from '../core/audit';
-import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
+import { PENDING_GRACE_SECONDS, RECONCILE_INTERVAL_MINUTES } from '../contract/settings';
+import { type Audit, createAudit, listedAtMost, type SliceReport } from '../core/audit';
+import { deployedBudget } from './audit-plan';
 
-/**
- * What a run compares: the orders created from `since` ago until `settledFor` ago (`24h`, `30m`, …;
- * default the last day, until now). The daily schedule leaves out the last half hour, which the
- * reconciler may still be settling, and overlaps the day before by an hour (DAILY_AUDIT_WINDOW).
- */
-export interface AuditRequest {
-  since?: string;
-  settledFor?: string;
+/** One Map item: a slice from `since`, `sliceSeconds` long, ending at the window's `until` at the latest. */
+export interface SliceRequest {
+  since: string;
+  until: string;
+  sliceSeconds: number;
+  listAtMost: number;
 }
 
-/** Run daily (or by `npm run audit`); the answer is the report. */
-export type AuditHandler = (event: AuditRequest | undefined, context: Context) => Promise<AuditReport>;
-
 /**
- * Compares Stripe with the ledger and emits the number of differences as a metric, which an alarm
- * watches above 0. The report names orders, PaymentIntents and the fields that differ; nothing else.
+ * Compares one slice and logs every difference it finds; answers its totals and its first
+ * differences, which is what fits in the workflow's payloads.
  */
-export function createAuditHandler(audit: Audit, metrics = serviceMetrics(), logger = new Logger({ serviceName: SERVICE_NAME })): AuditHandler {
-  return async (event, context) => {
-    logger.addContext(context);
-    const until = windowStart(event?.settledFor ?? '0m');
-    const report = await audit(windowStart(event?.since ?? AUDIT_DEFAULT_WINDOW, until), until);
-    countOutcome(metrics, METRIC_NAMES.auditDiscrepancies, report.discrepancies.length);
-    publishCounts(metrics);
+export function createAuditSliceHandler(audit: Audit, logger = new Logger({ serviceName: SERVICE_NAME })) {
+  return async (event: SliceRequest, context?: Context): Promise<SliceReport> => {
+    if (context) logger.addContext(context);
+    const since = new Date(event.since);
+    const until = new Date(Math.min(since.getTime() + event.sliceSeconds * 1000, Date.parse(event.until)));
+    const report = await audit(since, until);
     const { discrepancies, ...totals } = report;
-    if (discrepancies.length > 0) logger.error('Stripe and the ledger differ', { ...totals, discrepancies });
-    else logger.info('Stripe and the ledger agree', totals);
-    return report;
+    if (discrepancies.length > 0) logger.error('Stripe and the ledger differ in this slice', { ...totals, discrepancies });
+    return listedAtMost(report, event.listAtMost);
   };
 }
 
-let deployedHandler: AuditHandler | undefined;
+let deployedHandler: ReturnType<typeof createAuditSliceHandler> | undefined;
 
-export const handler: AuditHandler = withTracing((event: Parameters<AuditHandler>[0], context: Context) => {
+/** The CompareSlice step. */
+export const handler = withTracing((event: SliceRequest, context: Context) => {
   deployedHandler ??= (() => {
     const dynamoDb = lambdaDynamoDbClient();
     const ledgerTableName = requiredEnv(ENV.ledgerTableName);
-    return createAuditHandler(
+    const stripe = stripeFromSecret(requiredEnv(ENV.stripeSecretId));
+    return createAuditSliceHandler(
       createAudit({
-        ...createStripeAuditSource(stripeFromSecret(requiredEnv(ENV.stripeSecretId)), assertNamespace(requiredEnv(ENV.namespace))),
+        ...createStripeAuditSource(stripe, assertNamespace(requiredEnv(ENV.namespace)), auditPagesPerSecondPerSlice(deployedBudget())),
         recordsCreatedBetween: createLedgerWindowReader(dynamoDb, ledgerTableName),
         readRecord: createLedgerReader(dynamoDb, ledgerTableName),
         inFlightSeconds: PENDING_GRACE_SECONDS + RECONCILE_INTERVAL_MINUTES * 60,

@@ -20,7 +20,9 @@ export const FUNCTION_ENTRIES = {
   getPayment: 'lambdas/handlers/get-payment.ts',
   stripeWebhook: 'lambdas/handlers/stripe-webhook.ts',
   reconcilePending: 'lambdas/handlers/reconcile-pending.ts',
+  auditPlan: 'lambdas/handlers/audit-plan.ts',
   auditLedger: 'lambdas/handlers/audit-ledger.ts',
+  auditVerdict: 'lambdas/handlers/audit-verdict.ts',
   catchUpEvents: 'lambdas/handlers/catch-up-events.ts',
 } as const;
 

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { idempotencyTable, ledgerTable, type TableDefinition } from '../../lambdas/contract/tables';
+import { idempotencyTable, ledgerTable, retiredCreatedIndex, type TableDefinition } from '../../lambdas/contract/tables';
 
 export interface PaymentTablesProps {
   removalPolicy: RemovalPolicy;
@@ -10,6 +10,12 @@ export interface PaymentTablesProps {
    * global secondary index per update, so a ledger deployed without them is upgraded in steps.
    */
   ledgerIndexes?: number;
+  /**
+   * Keep the retired `CreatedByDay` index (all attributes) beside its keys-only successor: the first
+   * of the two deploys that replace it on a ledger that has it, as CloudFormation makes or drops at
+   * most one index per update.
+   */
+  keepCreatedByDay?: boolean;
 }
 
 /** The key table (Powertools idempotency records, expired by TTL) and the permanent payments ledger. */
@@ -17,10 +23,11 @@ export class PaymentTables extends Construct {
   readonly idempotency: Table;
   readonly ledger: Table;
 
-  constructor(scope: Construct, id: string, { removalPolicy, ledgerIndexes }: PaymentTablesProps) {
+  constructor(scope: Construct, id: string, { removalPolicy, ledgerIndexes, keepCreatedByDay }: PaymentTablesProps) {
     super(scope, id);
     this.idempotency = this.tableFrom(idempotencyTable, removalPolicy);
-    this.ledger = this.tableFrom({ ...ledgerTable, indexes: ledgerTable.indexes?.slice(0, ledgerIndexes) }, removalPolicy);
+    const indexes = [...(ledgerTable.indexes ?? []).slice(0, ledgerIndexes), ...(keepCreatedByDay ? [retiredCreatedIndex] : [])];
+    this.ledger = this.tableFrom({ ...ledgerTable, indexes }, removalPolicy);
   }
 
   /** Key schema, TTL and indexes come from the definitions the local runtime creates its tables from. */

@@ -123,6 +123,8 @@ export interface StripeEmulator {
   resetPeak(): void;
   /** The PaymentIntents whose metadata names this orderId (and this namespace, when given). */
   paymentIntentsForOrder(orderId: string, namespace?: string): PaymentIntent[];
+  /** For the bench, in process: succeeded PaymentIntents (and their charges) made at `created`, without a request or an event each. */
+  seedPaymentIntents(seeds: ReadonlyArray<{ amount: number; currency: string; metadata: Record<string, string>; created: number }>): PaymentIntent[];
   stop(): Promise<void>;
 }
 
@@ -505,6 +507,46 @@ export async function startStripeEmulator(options: StripeEmulatorOptions = {}): 
       [...paymentIntents.values()].filter(
         (intent) => intent.metadata.orderId === orderId && (namespace === undefined || intent.metadata.namespace === namespace),
       ),
+    seedPaymentIntents: (seeds) =>
+      seeds.map(({ amount, currency, metadata, created }) => {
+        const id = newId('pi');
+        const charge: Charge = {
+          id: newId('ch'),
+          object: 'charge',
+          metadata,
+          amount,
+          amount_refunded: 0,
+          currency,
+          payment_intent: id,
+          payment_method: 'pm_card_visa',
+          refunded: false,
+          disputed: false,
+          status: 'succeeded',
+          created,
+          livemode: false,
+        };
+        charges.set(charge.id, charge);
+        const intent: PaymentIntent = {
+          id,
+          object: 'payment_intent',
+          amount,
+          currency,
+          status: 'succeeded',
+          customer: null,
+          description: null,
+          receipt_email: null,
+          payment_method: 'pm_card_visa',
+          automatic_payment_methods: null,
+          metadata,
+          client_secret: `${id}_secret_seeded`,
+          created,
+          livemode: false,
+          last_payment_error: null,
+          latest_charge: charge.id,
+        };
+        paymentIntents.set(id, intent);
+        return intent;
+      }),
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -42,7 +42,7 @@ function reservations(stack: PaymentsStack): Record<ReservedFunction, number | u
     getPayment: service.getPayment,
     stripeWebhook: service.stripeWebhook,
     reconciler: service.reconciler.function,
-    audit: service.audit.function,
+    audit: service.audit.compareSlice,
     eventsCatchUp: service.eventsCatchUp.function,
   };
   return Object.fromEntries(

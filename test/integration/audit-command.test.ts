@@ -4,10 +4,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { AuditReport } from '../../lambdas/core/audit';
+import type { AuditVerdict } from '../../lambdas/core/audit';
 
 /** `npm run audit -- --local` against a stand-in for `npm start` that answers a given report. */
-async function runAudit(report: AuditReport, ...flags: string[]): Promise<{ status: number | null; stdout: string; asked: string }> {
+async function runAudit(report: AuditVerdict, ...flags: string[]): Promise<{ status: number | null; stdout: string; asked: string }> {
   let asked = '';
   const server = createServer((request, response) => {
     asked = `${request.method} ${request.url}`;
@@ -33,12 +33,14 @@ async function runAudit(report: AuditReport, ...flags: string[]): Promise<{ stat
   }
 }
 
-const report = (discrepancies: AuditReport['discrepancies']): AuditReport => ({
+const report = (discrepancies: AuditVerdict['discrepancies'], unlisted = 0): AuditVerdict => ({
   since: '2026-11-27T12:00:00.000Z',
   until: '2026-11-28T12:00:00.000Z',
+  slices: 24,
   paymentsAtStripe: 3,
   ledgerRecords: 3,
   discrepancies,
+  unlisted,
 });
 
 describe('npm run audit', () => {
@@ -59,6 +61,13 @@ describe('npm run audit', () => {
     const json = await runAudit(differences, '--json');
     expect(json.status).toBe(1);
     expect(JSON.parse(json.stdout)).toEqual(differences);
+  });
+
+  it('exits 1 on differences the verdict only counts (too many to list), and says where they are', async () => {
+    const counted = await runAudit(report([], 3));
+    expect(counted.status).toBe(1);
+    expect(counted.stdout).toContain('3 more differences are in the CompareSlice function');
+    expect(counted.stdout).not.toContain('agree');
   });
 
   it('without an AWS region says to set AWS_REGION or AWS_PROFILE, or to add -- --local, and exits 2', () => {

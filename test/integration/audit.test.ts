@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
-import { createLedgerReader, createLedgerWindowReader } from '../../lambdas/adapters/dynamodb-ledger';
+import { createDynamoDbLedger, createLedgerReader, createLedgerWindowReader } from '../../lambdas/adapters/dynamodb-ledger';
 import { createStripeAuditSource, createStripePayments } from '../../lambdas/adapters/stripe-payments';
+import { paymentMetadata } from '../../lambdas/contract/payment-metadata';
 import { PENDING_GRACE_SECONDS } from '../../lambdas/contract/settings';
+import { stripeBudgetOf } from '../../lambdas/contract/stripe-budget';
 import { createAudit, windowStart } from '../../lambdas/core/audit';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
+import { runLocalAudit } from '../../local/audit-state-machine';
 import { lambdaContext } from '../../local/lambda-context';
 import { createTables, localTableNames } from '../../local/tables';
 import { type LocalParts, newOrderId, postEvent, serviceOptions, setLedgerField, silentLogger, startLocalParts } from '../support/local-parts';
@@ -30,7 +33,7 @@ const charge = (body: unknown) =>
   createChargePaymentHandler(createChargeService(serviceOptions(parts, parts.dynamoDb, namespace), 'api'), silentLogger)(postEvent(body), lambdaContext());
 const audit = () =>
   createAudit({
-    ...createStripeAuditSource(async () => parts.stripe, namespace),
+    ...createStripeAuditSource(async () => parts.stripe, namespace, Number.POSITIVE_INFINITY),
     recordsCreatedBetween: createLedgerWindowReader(parts.dynamoDb, parts.tables.ledgerTableName),
     readRecord: createLedgerReader(parts.dynamoDb, parts.tables.ledgerTableName),
     inFlightSeconds: PENDING_GRACE_SECONDS,
@@ -72,5 +75,65 @@ describe('the audit of Stripe against the ledger', () => {
   it("takes no other deployment's PaymentIntents into account", async () => {
     await createStripePayments(async () => parts.stripe).createPayment(paymentIntentCreateFor(order(newOrderId('elsewhere')), `${namespace}-other`));
     expect(await audit()).toMatchObject({ paymentsAtStripe: 0, discrepancies: [] });
+  });
+});
+
+describe("the audit's ledger reader", () => {
+  it('reads the records created in [since, until) through the keys-only index, across days and in batches of a hundred', async () => {
+    const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
+    const since = new Date('2026-11-27T23:59:00.000Z');
+    const until = new Date('2026-11-28T00:01:00.000Z');
+    const at = (ms: number) => new Date(since.getTime() + ms).toISOString();
+    const times = [-1, 0, ...Array.from({ length: 150 }, (_, i) => 1 + i * 700), 119_999, 120_000];
+    for (const [i, createdAt] of times.map(at).entries()) {
+      await ledger.createPendingOrGet({ orderId: `window-${i}`, status: 'pending', amount: 1800, currency: 'eur', namespace, createdAt, updatedAt: createdAt });
+    }
+    const read: string[] = [];
+    for await (const record of createLedgerWindowReader(parts.dynamoDb, parts.tables.ledgerTableName)(since, until)) read.push(record.createdAt);
+    expect(read.sort()).toEqual(times.slice(1, -1).map(at).sort());
+  });
+});
+
+describe("the audit's Stripe listing", () => {
+  it('asks for each page at its pace (its share of the Stripe budget), and reads every PaymentIntent of the slice once', async () => {
+    const minute = Math.floor(Date.now() / 1000) - 2 * 86_400;
+    const seeded = parts.stripeEmulator.seedPaymentIntents(
+      Array.from({ length: 250 }, (_, i) => ({
+        amount: 1000,
+        currency: 'eur',
+        metadata: paymentMetadata(namespace, `paced-${i}`),
+        created: minute + (i % 60),
+      })),
+    );
+    const source = createStripeAuditSource(async () => parts.stripe, namespace, 5);
+    const started = Date.now();
+    const listed: string[] = [];
+    for await (const payment of source.paymentsCreatedBetween(new Date(minute * 1000), new Date((minute + 60) * 1000))) listed.push(payment.paymentId);
+    // Three pages, 200 ms apart at 5 requests/s.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(listed.sort()).toEqual(seeded.map(({ id }) => id).sort());
+  });
+});
+
+describe("the audit's state machine, run locally", () => {
+  it('compares the window slice by slice through the definition the stack deploys, and gives one verdict naming the difference', async () => {
+    const [fine, wrong] = ['fine', 'wrong'].map((label) => newOrderId(label));
+    for (const orderId of [fine, wrong]) expect((await charge(order(orderId))).statusCode).toBe(201);
+    await rewriteLedger(wrong, 'amount', '1700');
+    const verdict = await runLocalAudit(
+      {
+        dynamoDb: parts.dynamoDb,
+        ledgerTableName: parts.tables.ledgerTableName,
+        stripe: async () => parts.stripe,
+        namespace,
+        budget: stripeBudgetOf(1000),
+        inFlightSeconds: PENDING_GRACE_SECONDS,
+        sliceSeconds: 3600,
+        logger: silentLogger,
+      },
+      { since: '3h' },
+    );
+    expect(verdict).toMatchObject({ slices: 3, paymentsAtStripe: 2, ledgerRecords: 2, unlisted: 0 });
+    expect(verdict.discrepancies).toEqual([{ kind: 'amount', orderId: wrong, paymentId: expect.stringMatching(/^pi_/), ledger: '1700', stripe: '1800' }]);
   });
 });

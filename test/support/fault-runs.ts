@@ -119,7 +119,7 @@ export async function runToQuiescence(parts: LocalParts, deployment: Deployment,
 /** The audit of the deployment over the last hour. */
 export function auditDeployment(parts: LocalParts, deployment: Deployment): Promise<AuditReport> {
   return createAudit({
-    ...createStripeAuditSource(async () => parts.stripe, deployment.namespace),
+    ...createStripeAuditSource(async () => parts.stripe, deployment.namespace, Number.POSITIVE_INFINITY),
     recordsCreatedBetween: createLedgerWindowReader(parts.dynamoDb, deployment.tables.ledgerTableName),
     readRecord: createLedgerReader(parts.dynamoDb, deployment.tables.ledgerTableName),
     // The loop above runs the reconciler itself, until nothing is pending.

@@ -1,5 +1,7 @@
+import { auditSliceSeconds, MAX_AUDIT_SLICES } from '../../lambdas/contract/audit-workflow';
 import { DAILY_AUDIT_WINDOW } from '../../lambdas/contract/settings';
-import { createAudit, type StripePayment, windowStart } from '../../lambdas/core/audit';
+import { stripeBudgetOf } from '../../lambdas/contract/stripe-budget';
+import { createAudit, listedAtMost, type StripePayment, sliceStarts, verdictOf, windowStart } from '../../lambdas/core/audit';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
 import type { RefundStatus } from '../../lambdas/core/refund-order';
 
@@ -198,5 +200,68 @@ describe("the daily audit's windows", () => {
     const created = new Date(T1.getTime() - 11 * 60_000);
     const pendingRecord = record('o3', { status: 'pending', paymentId: undefined, createdAt: created.toISOString(), attemptAt: created.toISOString() });
     expect((await run(T1, [pendingRecord], [{ ...payment('o3'), created: sec(created) }])).discrepancies).toEqual([]);
+  });
+});
+
+describe('the audit in slices', () => {
+  const HOUR = 3_600_000;
+  const START = new Date('2026-11-28T00:00:00Z');
+  const iso = (ms: number) => new Date(START.getTime() + ms).toISOString();
+  const sec = (ms: number) => Math.floor((START.getTime() + ms) / 1000);
+
+  it('cuts a window into slices that cover it, the last one shorter, and refuses more than one run compares', () => {
+    expect(sliceStarts(START, new Date(START.getTime() + 2.5 * HOUR), 3600, 10)).toEqual([iso(0), iso(HOUR), iso(2 * HOUR)]);
+    expect(() => sliceStarts(START, new Date(START.getTime() + 11 * HOUR), 3600, 10)).toThrow(/more than the 10 one run compares: audit at most 10h/);
+    expect(() => sliceStarts(START, NOW, 0, 10)).toThrow(/sliceSeconds/);
+  });
+
+  it('are sized from the budget: an hour at the default 25 requests/s, two minutes at 1,000 orders/s, so the daily window fits one run', () => {
+    expect(auditSliceSeconds(stripeBudgetOf(25))).toBe(3600);
+    const busy = stripeBudgetOf(1430);
+    expect(busy.ordersPerSecond).toBeGreaterThanOrEqual(1000);
+    expect(auditSliceSeconds(busy)).toBe(119);
+    const dailyWindowSeconds = 49 * 3600;
+    expect(Math.ceil(dailyWindowSeconds / auditSliceSeconds(busy))).toBeLessThanOrEqual(MAX_AUDIT_SLICES);
+  });
+
+  it('compares slice by slice, each holding only its own records; an order split by a slice edge agrees, and a difference there is listed once', async () => {
+    // The record is stamped a second after the edge by our clock, the PaymentIntent a second before it by Stripe's.
+    const records = [
+      record('early', { createdAt: iso(10 * 60_000) }),
+      record('edge', { createdAt: iso(HOUR + 1000) }),
+      record('late', { createdAt: iso(HOUR + 30 * 60_000) }),
+    ];
+    const payments = [
+      payment('early', { created: sec(10 * 60_000) }),
+      payment('edge', { created: sec(HOUR - 1000) }),
+      payment('late', { created: sec(HOUR + 30 * 60_000), amount: 5 }),
+      payment('skewed', { created: sec(HOUR - 1000), amount: 7 }),
+    ];
+    records.push(record('skewed', { createdAt: iso(HOUR + 1000) }));
+    const heldPerSlice: number[] = [];
+    const audit = createAudit({
+      async *paymentsCreatedBetween(since, until) {
+        for (const p of payments) if (p.created >= Math.floor(since.getTime() / 1000) && p.created < Math.ceil(until.getTime() / 1000)) yield p;
+      },
+      async *recordsCreatedBetween(since, until) {
+        const inSlice = records.filter((r) => r.createdAt >= since.toISOString() && r.createdAt < until.toISOString());
+        heldPerSlice.push(inSlice.length);
+        yield* inSlice;
+      },
+      readRecord: async (orderId) => records.find((r) => r.orderId === orderId),
+      readPayment: async (paymentId) => payments.find((p) => p.paymentId === paymentId),
+      inFlightSeconds: 900,
+      now: () => new Date(START.getTime() + 3 * HOUR),
+    });
+    const until = new Date(START.getTime() + 2 * HOUR);
+    const reports = [];
+    for (const since of sliceStarts(START, until, 3600, 10)) reports.push(listedAtMost(await audit(new Date(since), new Date(Date.parse(since) + HOUR)), 10));
+    expect(heldPerSlice).toEqual([1, 3]);
+    const verdict = verdictOf(START.toISOString(), until.toISOString(), reports);
+    expect(verdict).toMatchObject({ slices: 2, paymentsAtStripe: 4, ledgerRecords: 4, unlisted: 0 });
+    expect(verdict.discrepancies).toEqual([
+      { kind: 'amount', orderId: 'skewed', paymentId: 'pi_skewed', ledger: '1000', stripe: '7' },
+      { kind: 'amount', orderId: 'late', paymentId: 'pi_late', ledger: '1000', stripe: '5' },
+    ]);
   });
 });
