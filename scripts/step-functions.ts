@@ -1,32 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 
-/** A Step Functions API action (AWS JSON 1.0): its request and answer as JSON. */
+/** A Step Functions API action: its request and answer. */
 export type StepFunctionsCall = (action: 'StartExecution' | 'DescribeExecution', request: Record<string, string>) => Promise<Record<string, string>>;
 
-/**
- * StartExecution and DescribeExecution, signed (SigV4) with the credentials and region the AWS SDK
- * resolves: the two calls `npm run audit` makes, without @aws-sdk/client-sfn as one more dependency.
- */
-export function stepFunctionsApi(): StepFunctionsCall {
-  const { config } = new CloudFormationClient({});
+/** StartExecution and DescribeExecution with the credentials and region the AWS SDK resolves: the two calls `npm run audit` makes. */
+export function stepFunctionsApi(client = new SFNClient({})): StepFunctionsCall {
   return async (action, request) => {
-    const region = await config.region();
-    const hostname = `states.${region}.amazonaws.com`;
-    const signer = new SignatureV4({ service: 'states', region, credentials: config.credentials, sha256: config.sha256 });
-    const signed = await signer.sign({
-      method: 'POST',
-      protocol: 'https:',
-      hostname,
-      path: '/',
-      headers: { host: hostname, 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `AWSStepFunctions.${action}` },
-      body: JSON.stringify(request),
-    });
-    const response = await fetch(`https://${hostname}/`, { method: 'POST', headers: signed.headers, body: signed.body });
-    const answer = (await response.json()) as Record<string, string>;
-    if (!response.ok) throw new Error(`Step Functions ${action} failed: ${answer.__type ?? response.status}: ${answer.message ?? answer.Message ?? ''}`);
-    return answer;
+    const answer =
+      action === 'StartExecution'
+        ? await client.send(new StartExecutionCommand({ stateMachineArn: request.stateMachineArn, input: request.input }))
+        : await client.send(new DescribeExecutionCommand({ executionArn: request.executionArn }));
+    return Object.fromEntries(Object.entries(answer).filter(([, value]) => typeof value === 'string')) as Record<string, string>;
   };
 }
 
