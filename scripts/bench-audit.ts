@@ -110,6 +110,20 @@ async function writeAll(dynamoDb: DynamoDBClient, tableName: string, items: Writ
   }
 }
 
+/** The Markdown section of docs/benchmark.md. */
+export function auditReport(result: { payments: number; seconds: number; peakHeapMB: number; slices: number }): string[] {
+  return [
+    '## The audit at scale',
+    '',
+    `${result.payments.toLocaleString('en')} PaymentIntents and their ledger records over ${SPREAD_HOURS} hours, audited by the state machine the stack deploys (run with aws-local-stepfunctions), hour slices compared ${stripeBudgetOf(BENCH_STRIPE_REQUESTS_PER_SECOND).audit.maxConcurrency} at once. Peak heap is the live heap the run added above the seeded data, after a full collection.`,
+    '',
+    '| PaymentIntents and records | slices | seconds | peak heap added (MB) |',
+    '|---|---|---|---|',
+    `| ${result.payments} | ${result.slices} | ${result.seconds.toFixed(1)} | ${result.peakHeapMB.toFixed(1)} |`,
+    '',
+  ];
+}
+
 if (require.main === module) {
   benchAuditAtScale({ payments: process.argv[2] === undefined ? undefined : Number(process.argv[2]) })
     .then((result) => console.table(result))

@@ -21,6 +21,7 @@ import { localDynamoDbClient } from '../local/dynamodb-local';
 import { lambdaContext } from '../local/lambda-context';
 import { localSqsClient, startSqsEmulator } from '../local/queues';
 import { forgetIdempotencyKeys, type LocalParts, startLocalParts, TEST_NAMESPACE } from '../test/support/local-parts';
+import { auditReport, benchAuditAtScale } from './bench-audit';
 import { burstReport, measureBurstDrain } from './bench-burst';
 import { capacityReport, measureOrderCapacity } from './bench-capacity';
 import { benchReconcilerThroughput, reconcilerReport } from './bench-reconciler';
@@ -255,6 +256,8 @@ async function main(): Promise<void> {
     report.push(...(await soak(parts, sqs)));
 
     report.push(...burstReport(await measureBurstDrain()));
+
+    report.push(...auditReport(await benchAuditAtScale()));
 
     // Last: its unrelated PaymentIntents stay in its own emulator.
     report.push(...reconcilerReport(await benchReconcilerThroughput()));
