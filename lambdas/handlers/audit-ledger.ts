@@ -12,6 +12,9 @@ import { PENDING_GRACE_SECONDS, RECONCILE_INTERVAL_MINUTES } from '../contract/s
 import { type Audit, createAudit, listedAtMost, type SliceReport } from '../core/audit';
 import { deployedBudget } from './audit-plan';
 
+/** A difference naming three orderIds of 255 characters is ~900 bytes: 200 make a log line of ~180 KB. */
+const DIFFERENCES_PER_LOG_LINE = 200;
+
 /** One Map item: a slice from `since`, `sliceSeconds` long, ending at the window's `until` at the latest. */
 export interface SliceRequest {
   since: string;
@@ -21,7 +24,7 @@ export interface SliceRequest {
 }
 
 /**
- * Compares one slice and logs every difference it finds; answers its totals and its first
+ * Compares one slice and logs every difference it finds (200 to a line); answers its totals and its first
  * differences, which is what fits in the workflow's payloads.
  */
 export function createAuditSliceHandler(audit: Audit, logger = new Logger({ serviceName: SERVICE_NAME })) {
@@ -31,7 +34,11 @@ export function createAuditSliceHandler(audit: Audit, logger = new Logger({ serv
     const until = new Date(Math.min(since.getTime() + event.sliceSeconds * 1000, Date.parse(event.until)));
     const report = await audit(since, until);
     const { discrepancies, ...totals } = report;
-    if (discrepancies.length > 0) logger.error('Stripe and the ledger differ in this slice', { ...totals, discrepancies });
+    // In lines CloudWatch Logs keeps whole: one line of every difference would be cut at 256 KB.
+    for (let from = 0; from < discrepancies.length; from += DIFFERENCES_PER_LOG_LINE) {
+      const listed = discrepancies.slice(from, from + DIFFERENCES_PER_LOG_LINE);
+      logger.error('Stripe and the ledger differ in this slice', { ...totals, differences: discrepancies.length, from, discrepancies: listed });
+    }
     return listedAtMost(report, event.listAtMost);
   };
 }

@@ -5,6 +5,7 @@ import { createAuditSliceHandler } from '../../lambdas/handlers/audit-ledger';
 import { createAuditPlanHandler } from '../../lambdas/handlers/audit-plan';
 import { createAuditVerdictHandler } from '../../lambdas/handlers/audit-verdict';
 import { lambdaContext } from '../../local/lambda-context';
+import { capturedLogger } from '../support/captured-logs';
 import { CAPTURED_DEPLOYMENT, capturedMetrics } from '../support/captured-metrics';
 import { silentLogger } from '../support/local-parts';
 
@@ -58,6 +59,39 @@ describe('a slice of the audit', () => {
     });
     await compare({ ...window, since: '2026-11-28T11:00:00.000Z' });
     expect(asked).toEqual(['2026-11-28T10:00:00.000Z 2026-11-28T11:00:00.000Z', '2026-11-28T11:00:00.000Z 2026-11-28T11:30:00.000Z']);
+  });
+
+  it('logs every difference it finds in lines CloudWatch Logs keeps whole (at most 256 KB each), however many there are', async () => {
+    // orderIds of 255 characters, the longest the API takes, in the three fields that can name one.
+    const longest = (i: number) => `${String(i).padStart(6, '0')}${'x'.repeat(249)}`;
+    const found = Array.from({ length: 1_000 }, (_, i) => ({
+      kind: 'payment_of_another_order' as const,
+      orderId: longest(i),
+      paymentId: `pi_${'a'.repeat(24)}`,
+      ledger: longest(i),
+      stripe: longest(i + 1),
+    }));
+    const logs = capturedLogger();
+    try {
+      await createAuditSliceHandler(
+        async (since, until) => ({
+          since: since.toISOString(),
+          until: `${until?.toISOString()}`,
+          paymentsAtStripe: 1_000,
+          ledgerRecords: 1_000,
+          discrepancies: found,
+        }),
+        logs.logger,
+      )({ since: '2026-11-28T10:00:00.000Z', until: '2026-11-28T11:00:00.000Z', sliceSeconds: 3600, listAtMost: 0 });
+      const lines = logs
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('differ in this slice'));
+      for (const line of lines) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(256 * 1024);
+      expect(lines.flatMap((line) => (JSON.parse(line) as { discrepancies: unknown[] }).discrepancies)).toEqual(found);
+    } finally {
+      logs.restore();
+    }
   });
 });
 

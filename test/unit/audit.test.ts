@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { auditSliceSeconds, MAX_AUDIT_SLICES } from '../../lambdas/contract/audit-workflow';
 import { DAILY_AUDIT_WINDOW } from '../../lambdas/contract/settings';
 import { stripeBudgetOf } from '../../lambdas/contract/stripe-budget';
@@ -263,5 +264,54 @@ describe('the audit in slices', () => {
       { kind: 'amount', orderId: 'skewed', paymentId: 'pi_skewed', ledger: '1000', stripe: '7' },
       { kind: 'amount', orderId: 'late', paymentId: 'pi_late', ledger: '1000', stripe: '5' },
     ]);
+  });
+
+  it('finds exactly the differences one audit of the whole window finds, wherever the slice edges and the two clocks put each order', async () => {
+    const window = { since: START.getTime(), until: START.getTime() + 3 * HOUR };
+    const order = fc.record({
+      // Some orders made just before or after the window, so that edges of the window are crossed too.
+      createdMs: fc.integer({ min: window.since - 60_000, max: window.until + 60_000 }),
+      // Stripe's clock against ours, and a PaymentIntent made later by a resume.
+      skewMs: fc.oneof(fc.integer({ min: -5_000, max: 5_000 }), fc.integer({ min: 0, max: 2 * HOUR })),
+      fault: fc.constantFrom('none', 'none', 'amount', 'second_payment', 'no_record', 'missing_at_stripe', 'another_order'),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(order, { maxLength: 40 }), fc.integer({ min: 60, max: 2 * 3600 }), async (orders, sliceSeconds) => {
+        const records: LedgerRecord[] = [];
+        const payments: StripePayment[] = [];
+        orders.forEach(({ createdMs, skewMs, fault }, i) => {
+          const orderId = `o${i}`;
+          const created = Math.floor((createdMs + skewMs) / 1000);
+          if (fault !== 'no_record')
+            records.push(record(orderId, { createdAt: new Date(createdMs).toISOString(), ...(fault === 'another_order' && { paymentId: 'pi_o0' }) }));
+          if (fault !== 'missing_at_stripe') payments.push(payment(orderId, { created, ...(fault === 'amount' && { amount: 1 }) }));
+          if (fault === 'second_payment') payments.push(payment(orderId, { paymentId: `pi_${orderId}_again`, created: created + 1 }));
+        });
+        const audit = createAudit({
+          async *paymentsCreatedBetween(since, until) {
+            for (const p of payments) if (p.created >= Math.floor(since.getTime() / 1000) && p.created < Math.ceil(until.getTime() / 1000)) yield p;
+          },
+          async *recordsCreatedBetween(since, until) {
+            yield* records.filter((r) => r.createdAt >= since.toISOString() && r.createdAt < until.toISOString());
+          },
+          readRecord: async (orderId) => records.find((r) => r.orderId === orderId),
+          readPayment: async (paymentId) => payments.find((p) => p.paymentId === paymentId),
+          inFlightSeconds: 900,
+          now: () => new Date(window.until + 3 * HOUR),
+        });
+        const [since, until] = [new Date(window.since), new Date(window.until)];
+        const whole = await audit(since, until);
+        const reports = [];
+        for (const start of sliceStarts(since, until, sliceSeconds, MAX_AUDIT_SLICES)) {
+          const end = new Date(Math.min(Date.parse(start) + sliceSeconds * 1000, window.until));
+          reports.push(listedAtMost(await audit(new Date(start), end), 1_000));
+        }
+        const verdict = verdictOf(since.toISOString(), until.toISOString(), reports);
+        const sorted = (found: object[]) => found.map((d) => JSON.stringify(d)).sort();
+        expect(sorted(verdict.discrepancies)).toEqual(sorted(whole.discrepancies));
+        expect(verdict).toMatchObject({ paymentsAtStripe: whole.paymentsAtStripe, ledgerRecords: whole.ledgerRecords, unlisted: 0 });
+      }),
+      { numRuns: 200 },
+    );
   });
 });
