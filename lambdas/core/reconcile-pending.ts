@@ -72,6 +72,7 @@ export interface ReconcileSummary {
   /**
    * No PaymentIntent, and not known to have come through the API: a queued order (its message is
    * being retried or is dead-lettered), or a record written before records knew their channel.
+   * Put off like a failure, until its next attempt or half its age from now.
    */
   leftAlone: number;
   /** Changed by someone else (a retry, a webhook, another run) between the read and the write: left as they made it. */
@@ -116,12 +117,12 @@ export function createReconcilePending({
   const searchTrustedAt = (record: LedgerRecord) => attemptEnd(record) + SEARCH_TRUSTED_AFTER_MS;
 
   /**
-   * Lists what search may not show yet: the PaymentIntents created less than an hour ago while
-   * the order could have made one. On a busy account that is more than LISTING_PAGE_CAP pages;
-   * then the answer is "too long", never a guess.
+   * Lists what search may not have shown when it was asked (`searchedAt`): the PaymentIntents
+   * created less than an hour before, while the order could have made one. On a busy account that
+   * is more than LISTING_PAGE_CAP pages; then the answer is "too long", never a guess.
    */
-  async function listRecent(record: LedgerRecord, namespace: string): Promise<PaymentAttempt | undefined | typeof LISTING_TOO_LONG> {
-    const from = new Date(Math.max(Date.parse(record.createdAt), now().getTime() - SEARCH_TRUSTED_AFTER_MS) - CLOCK_SKEW_MS);
+  async function listRecent(record: LedgerRecord, namespace: string, searchedAt: number): Promise<PaymentAttempt | undefined | typeof LISTING_TOO_LONG> {
+    const from = new Date(Math.max(Date.parse(record.createdAt), searchedAt - SEARCH_TRUSTED_AFTER_MS) - CLOCK_SKEW_MS);
     const to = new Date(attemptEnd(record));
     let cursor: string | undefined;
     for (let page = 0; page < LISTING_PAGE_CAP; page += 1) {
@@ -139,10 +140,16 @@ export function createReconcilePending({
    */
   async function settle(record: LedgerRecord): Promise<Outcome> {
     const namespace = namespaceOf(record);
+    // Taken before the search: a slow answer must not make a "none" look older, hence trusted, than it is.
+    const searchedAt = now().getTime();
     let found = await stripeRequest(() => payments.findPayment(record, namespace));
-    if (found === undefined && record.channel !== 'api') return 'leftAlone';
-    if (found === undefined && now().getTime() < searchTrustedAt(record)) {
-      const listed = await listRecent(record, namespace);
+    if (found === undefined && record.channel !== 'api') {
+      // Its message may sit in the dead-letter queue for days: asked every run, a backlog of them would hold back every record behind it.
+      await putOff(record);
+      return 'leftAlone';
+    }
+    if (found === undefined && searchedAt < searchTrustedAt(record)) {
+      const listed = await listRecent(record, namespace, searchedAt);
       if (listed === LISTING_TOO_LONG) return (await ledger.checkLater(record, new Date(searchTrustedAt(record)).toISOString())) ? 'waiting' : 'movedOn';
       found = listed;
     }
@@ -151,7 +158,7 @@ export function createReconcilePending({
     return found !== undefined ? 'settled' : 'expired';
   }
 
-  /** Looked at again after half its age (between RETRY_DELAY_MS's bounds): an outage's backlog is not asked again every run. */
+  /** Looked at again after half its age (between RETRY_DELAY_MS's bounds): an outage's or a dead-letter backlog is not asked again every run. */
   async function putOff(record: LedgerRecord): Promise<void> {
     const age = now().getTime() - Date.parse(record.attemptAt ?? record.createdAt);
     const delay = Math.min(RETRY_DELAY_MS.max, Math.max(RETRY_DELAY_MS.min, age / 2));

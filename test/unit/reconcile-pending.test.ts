@@ -140,6 +140,24 @@ describe('reconcilePending', () => {
     expect(listings.map(({ orderId }) => orderId)).toEqual(['not-yet']);
   });
 
+  it('judges search\'s "none" by when search was asked, not by when it answered: a slow answer never turns an untrusted "none" into a trusted one', async () => {
+    const searchTrustedFor = (60 * 60 + CHARGE_FUNCTION_TIMEOUT_SECONDS + 60) / 60;
+    // Search can be trusted 30 s after the run asks it; it answers (lagging, "none") a minute later.
+    const ledger = new FakePendingLedger([record('slow-search', searchTrustedFor - 0.5)]);
+    const { payments, listings } = stripeWith({}, { 'slow-search': charged });
+    let clock = NOW.getTime();
+    const slowSearch: PaymentLookups = {
+      async findPayment(...args) {
+        clock += 60_000;
+        return payments.findPayment(...args);
+      },
+      findPaymentCreatedBetween: payments.findPaymentCreatedBetween,
+    };
+    expect(await reconcilerOf(ledger, slowSearch, () => new Date(clock))()).toMatchObject({ settled: 1, expired: 0 });
+    // The last hour before the search, not before its answer: what search may not have shown then.
+    expect(listings.map(({ from }) => from)).toEqual([minutesAgo(61)]);
+  });
+
   it('on an account too busy to list the minutes around the attempt, waits for search instead of failing, then expires on its word', async () => {
     const ledger = new FakePendingLedger([record('busy', 30), record('quiet', 30)]);
     const { payments, listings } = stripeWith({}, {}, { busy: LISTING_PAGE_CAP + 1, quiet: LISTING_PAGE_CAP });
@@ -265,6 +283,37 @@ describe('reconcilePending', () => {
     expect(await reconcilerOf(ledger, payments, () => NOW, budget)({ outOfTime: threeRecords() })).toMatchObject({ examined: 3, failed: 3, unfinished: true });
     expect(await reconcilerOf(ledger, payments, () => NOW, budget)({ outOfTime: threeRecords() })).toMatchObject({ examined: 3, settled: 3, failed: 0 });
     expect([...ledger.records.values()].map(({ status }) => status)).toEqual(['pending', 'pending', 'pending', 'charged', 'charged', 'charged']);
+  });
+
+  it('never lets orders it leaves alone (queued ones sitting in the dead-letter queue) block those behind them, run after run', async () => {
+    const deadLettered = ['queued-1', 'queued-2', 'queued-3'];
+    const ledger = new FakePendingLedger([
+      ...deadLettered.map((orderId) => record(orderId, 50, { channel: 'queue' })),
+      record('behind-1', 40),
+      record('behind-2', 40),
+      record('behind-3', 40),
+    ]);
+    const { payments, lookups } = stripeWith({ 'behind-1': charged, 'behind-2': charged, 'behind-3': charged });
+    // Each run has time for three records only: the oldest three, at the head of the index, are left to the queue.
+    const threeRecords = () => {
+      let asked = 0;
+      return () => ++asked > 3;
+    };
+    const budget = { requestsPerSecond: 1_000_000, parallelism: 1 };
+    expect(await reconcilerOf(ledger, payments, () => NOW, budget)({ outOfTime: threeRecords() })).toMatchObject({ leftAlone: 3, unfinished: true });
+    expect(await reconcilerOf(ledger, payments, () => NOW, budget)({ outOfTime: threeRecords() })).toMatchObject({ examined: 3, settled: 3 });
+    // Put off like a failure (half their age), so a dead-letter backlog costs a search each per interval, not each per run.
+    expect(ledger.records.get('queued-1')).toMatchObject({ status: 'pending', nextCheckAt: minutesAgo(-25) });
+    expect(lookups.filter(({ orderId }) => orderId.startsWith('queued'))).toHaveLength(3);
+  });
+
+  it('looks at a put-off queued order again as soon as its message is retried (a new attempt)', async () => {
+    const ledger = new FakePendingLedger([record('queued', 50, { channel: 'queue' })]);
+    const { payments, lookups } = stripeWith({});
+    expect(await reconcilerOf(ledger, payments)()).toMatchObject({ leftAlone: 1 });
+    Object.assign(ledger.records.get('queued') as LedgerRecord, { attemptAt: minutesAgo(20) });
+    expect(await reconcilerOf(ledger, payments)()).toMatchObject({ examined: 1, leftAlone: 1 });
+    expect(lookups).toHaveLength(2);
   });
 
   it('settles at most `parallelism` records at once', async () => {
