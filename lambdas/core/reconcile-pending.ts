@@ -4,13 +4,16 @@ import { stripeBudgetOf } from '../contract/stripe-budget';
 import { type LedgerFact, type LedgerRecord, ledgerFact, namespaceOf, type PaymentAttempt, type PaymentProvider } from './charge-order';
 import { forEachAtMost, type ReadBudget, stripeRequestPacer } from './paced-work';
 
+/** A pending record as the reconciler reads it: with when it was put off until (`checkLater`), and for which attempt. */
+export type PendingRecord = LedgerRecord & { nextCheckAt?: string; nextCheckAttemptAt?: string };
+
 /** The reconciler's view of the ledger (the DynamoDB adapter reads a sparse index of pending records). */
 export interface PendingLedger {
   /**
    * Every `pending` record whose latest attempt started before `cutoff` (ISO time), oldest attempt
-   * first in each part of the index, but none that was put off (`checkLater`) until after `now`.
+   * first in each part of the index, put off or not: the reconciler skips those put off itself.
    */
-  pendingAttemptedBefore(cutoff: string, now: string): AsyncIterable<LedgerRecord>;
+  pendingAttemptedBefore(cutoff: string): AsyncIterable<PendingRecord>;
   /** Writes Stripe's state, only if the record is still pending with the attempt read; false otherwise. */
   settle(record: LedgerRecord, fact: LedgerFact, now: string): Promise<boolean>;
   /** Marks the record `expired`, only if it is still pending with the attempt read; false otherwise. */
@@ -169,11 +172,13 @@ export function createReconcilePending({
   return async function reconcilePending({ outOfTime = () => false }: ReconcileRun = {}): Promise<ReconcileSummary> {
     const summary: ReconcileSummary = { examined: 0, settled: 0, expired: 0, leftAlone: 0, movedOn: 0, waiting: 0, failed: 0, unfinished: false };
     const cutoff = new Date(now().getTime() - graceSeconds * 1000).toISOString();
-    const records = ledger.pendingAttemptedBefore(cutoff, now().toISOString());
+    const runAt = now().toISOString();
     summary.unfinished = await forEachAtMost(
-      records,
+      ledger.pendingAttemptedBefore(cutoff),
       budget.parallelism,
       async (record) => {
+        // Skipped here, not in the adapter: the run checks its time at each, so a long run of put-off records cannot outlast the function.
+        if (isPutOff(record, runAt)) return;
         summary.examined += 1;
         try {
           summary[await settle(record)] += 1;
@@ -190,3 +195,8 @@ export function createReconcilePending({
 }
 
 export type ReconcilePending = ReturnType<typeof createReconcilePending>;
+
+/** Put off until after `now`, for the attempt it still has (a new attempt is looked at on its own schedule). */
+function isPutOff(record: PendingRecord, now: string): boolean {
+  return record.nextCheckAt !== undefined && record.nextCheckAt > now && record.nextCheckAttemptAt === record.attemptAt;
+}
