@@ -6,6 +6,7 @@ import { createLedgerReader, createLedgerWindowReader, createPendingLedger, crea
 import { createRetryLater } from '../lambdas/adapters/queue-retries';
 import { createStripeAuditSource, createStripeClient, createStripePayments, createStripeRefunds } from '../lambdas/adapters/stripe-payments';
 import { createStripeEventHandling, createStripeEventVerifier } from '../lambdas/adapters/stripe-webhooks';
+import { admissionSettingsOf, stageMethodThrottles } from '../lambdas/contract/admission';
 import { ENV } from '../lambdas/contract/environment';
 import { assertNamespace, LOCAL_NAMESPACE } from '../lambdas/contract/payment-metadata';
 import type { RetrySchedule } from '../lambdas/contract/queues';
@@ -18,6 +19,7 @@ import {
   PENDING_GRACE_SECONDS,
   RECONCILER_TIMEOUT_SECONDS,
 } from '../lambdas/contract/settings';
+import { stripeBudgetOf, stripeRequestsPerSecondFrom } from '../lambdas/contract/stripe-budget';
 import { createAudit } from '../lambdas/core/audit';
 import { createReconcilePending } from '../lambdas/core/reconcile-pending';
 import { createReconcileRefunds } from '../lambdas/core/reconcile-refunds';
@@ -64,6 +66,8 @@ export interface LocalRuntimeSettings {
   eventsCatchUpIntervalSeconds?: number;
   /** The deployment namespace at Stripe (PAYMENTS_NAMESPACE); when unset `local` with the embedded emulator, else `local-<user>-<host>`. */
   namespace?: string;
+  /** The Stripe budget (STRIPE_REQUESTS_PER_SECOND, default 25): the stage throttles, the worker's batch and the reconciler's pace, as deployed. */
+  stripeRequestsPerSecond?: number;
   /** Called once each API request is answered (npm start prints a line). */
   onRequest?: (request: AnsweredRequest) => void;
 }
@@ -97,6 +101,7 @@ export function settingsFromEnvironment(env: NodeJS.ProcessEnv = process.env): L
     reconcileIntervalSeconds: numberOrUndefined(env[ENV.reconcileIntervalSeconds]),
     pendingGraceSeconds: numberOrUndefined(env[ENV.pendingGraceSeconds]),
     eventsCatchUpIntervalSeconds: numberOrUndefined(env[ENV.eventsCatchUpIntervalSeconds]),
+    stripeRequestsPerSecond: stripeRequestsPerSecondFrom(env[ENV.stripeRequestsPerSecond]),
   };
 }
 
@@ -175,7 +180,8 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       undefined,
       metrics.queue,
     );
-    const poller = startQueuePoller(sqs, queues.queueUrl, worker);
+    const budget = stripeBudgetOf(settings.stripeRequestsPerSecond);
+    const poller = startQueuePoller(sqs, queues.queueUrl, worker, { batchSize: budget.worker.batchSize });
     stops.push(poller.stop);
 
     // The reconciler, as the schedule runs it in AWS: the same handler, on a timer.
@@ -188,11 +194,13 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
           ledger: createPendingLedger(dynamoDb, tables.ledgerTableName),
           payments: createStripePayments(async () => stripe),
           graceSeconds: pendingGraceSeconds,
+          budget: budget.reconciler,
         }),
         refunds: createReconcileRefunds({
           ledger: createRefundsLedger(dynamoDb, tables.ledgerTableName),
           payments: createStripeRefunds(async () => stripe),
           graceSeconds: pendingGraceSeconds,
+          budget: budget.reconciler,
           observer: ledgerChangeMetrics(reconcileMetrics),
         }),
       },
@@ -249,6 +257,7 @@ export async function startLocalRuntime(settings: LocalRuntimeSettings): Promise
       queueEndpoint: sqsQueryEndpoint(integrationSqs, queues.queueUrl),
       timeoutSeconds: CHARGE_FUNCTION_TIMEOUT_SECONDS,
       onRequest: settings.onRequest,
+      stageThrottles: stageMethodThrottles(budget, admissionSettingsOf(budget)),
     }).catch((error: unknown) => {
       throw withPortAdvice(error, settings.port);
     });
