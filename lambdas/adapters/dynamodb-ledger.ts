@@ -276,14 +276,18 @@ export function createPendingLedger(client: DynamoDBClient, tableName: string): 
   }
 
   return {
-    async *pendingAttemptedBefore(cutoff: string, now: string) {
+    /**
+     * Put-off records too: the reconciler skips them, not a FilterExpression, which cannot name the
+     * index's sort key (attemptAt). The cost is the same, as DynamoDB bills what a filter drops: a
+     * run reads the put-off records ahead of those it settles, about 0.5 RCU per 4 KB, in exchange
+     * for a sort key that never moves, so no record can slip out of the index's order.
+     */
+    async *pendingAttemptedBefore(cutoff: string) {
       // Each run starts at another shard, so a run that stops early (out of time) leaves a
       // different part of the backlog for the next, rather than always the same shards unread.
       const first = Math.floor(Math.random() * INDEX_SHARDS);
       for (let i = 0; i < INDEX_SHARDS; i += 1) {
-        for await (const record of queryIndex(documents, tableName, pendingIndex, pendingShardKey((first + i) % INDEX_SHARDS), { is: '<', than: cutoff })) {
-          if (!isPutOff(record, now)) yield record;
-        }
+        yield* queryIndex(documents, tableName, pendingIndex, pendingShardKey((first + i) % INDEX_SHARDS), { is: '<', than: cutoff });
       }
     },
     settle: (record, fact, now) => moveIfUnchanged(record, { ...fact, updatedAt: now }, 'settle the pending record'),
@@ -292,17 +296,6 @@ export function createPendingLedger(client: DynamoDBClient, tableName: string): 
     checkLater: (record, nextCheckAt) =>
       moveIfUnchanged(record, { nextCheckAt, nextCheckAttemptAt: record.attemptAt ?? record.createdAt }, 'put off the pending record', []),
   };
-}
-
-/**
- * Put off until after `now`, for the attempt it still has (a new attempt is looked at on its own
- * schedule). Decided here, not by a FilterExpression, which cannot name the index's sort key
- * (attemptAt); the cost is the same, as DynamoDB bills what a filter drops: a run reads the
- * put-off records ahead of those it settles, about 0.5 RCU per 4 KB, in exchange for a sort key
- * that never moves, so no record can slip out of the index's order.
- */
-function isPutOff(record: LedgerRecord & { nextCheckAt?: string; nextCheckAttemptAt?: string }, now: string): boolean {
-  return record.nextCheckAt !== undefined && record.nextCheckAt > now && record.nextCheckAttemptAt === record.attemptAt;
 }
 
 /** The records of an index partition, page by page, those whose sort key passes the condition. */

@@ -93,6 +93,8 @@ export const LOCAL_RECONCILE_INTERVAL_SECONDS = 60;
  * budget (at worst about 13 s at the default one), and their writes.
  */
 export const RECONCILE_STOP_MARGIN_MS = 30_000;
+/** The pending orders stop this much earlier still: open refunds, settled after them, get at least this much of every run. */
+export const RECONCILE_REFUNDS_MIN_MS = 60_000;
 export const RECONCILER_TIMEOUT_SECONDS = 4 * 60;
 
 /** How often the Events API catch-up runs in AWS; `npm start` runs it every EVENTS_CATCH_UP_INTERVAL_SECONDS (default 60). */

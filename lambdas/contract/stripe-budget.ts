@@ -36,8 +36,9 @@ const RECONCILER_SEARCH_SHARE = 0.5;
 export const EXPECTED_CHARGE_SECONDS = 1;
 /** An audit slice reads one listing page (100 PaymentIntents, charges expanded) about this often. */
 const AUDIT_PAGES_PER_SECOND_PER_SLICE = 2;
-/** SQS event sources allow no fewer than 2 concurrent invocations, and at most 10 messages per batch. */
+/** SQS event sources allow from 2 to 1,000 concurrent invocations, and at most 10 messages per batch. */
 const MIN_WORKER_CONCURRENCY = 2;
+const MAX_WORKER_CONCURRENCY = 1_000;
 const MAX_BATCH_SIZE = 10;
 
 /** Stripe delivers this many events per charged order to the webhook (measured: `npm run bench`). */
@@ -96,6 +97,13 @@ export function stripeBudgetOf(requestsPerSecond: number = DEFAULT_STRIPE_REQUES
   const inFlight = Math.max(MIN_WORKER_CONCURRENCY, Math.ceil(workerRate * EXPECTED_CHARGE_SECONDS));
   const batchSize = Math.min(MAX_BATCH_SIZE, Math.ceil(inFlight / MIN_WORKER_CONCURRENCY));
   const maxConcurrency = Math.max(MIN_WORKER_CONCURRENCY, Math.ceil(inFlight / batchSize));
+  // Past this the event source mapping fails to deploy: refused at synth, naming the setting.
+  if (maxConcurrency > MAX_WORKER_CONCURRENCY) {
+    const most = Math.floor((MAX_WORKER_CONCURRENCY * MAX_BATCH_SIZE) / (STRIPE_BUDGET_SHARES.worker * EXPECTED_CHARGE_SECONDS));
+    throw new Error(
+      `stripeRequestsPerSecond can be at most ${most}: the worker's share would need more than SQS's ${MAX_WORKER_CONCURRENCY} concurrent invocations, not "${requestsPerSecond}"`,
+    );
+  }
   const reconcilerRate = Math.min(share(requestsPerSecond, 'reconciler'), STRIPE_SEARCH_REQUESTS_PER_SECOND * RECONCILER_SEARCH_SHARE);
   const auditRate = share(requestsPerSecond, 'audit');
   const ordersPerSecond = share(requestsPerSecond, 'syncCharges') + workerRate;

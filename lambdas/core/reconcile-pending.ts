@@ -4,13 +4,16 @@ import { stripeBudgetOf } from '../contract/stripe-budget';
 import { type LedgerFact, type LedgerRecord, ledgerFact, namespaceOf, type PaymentAttempt, type PaymentProvider } from './charge-order';
 import { forEachAtMost, type ReadBudget, stripeRequestPacer } from './paced-work';
 
+/** A pending record as the reconciler reads it: with when it was put off until (`checkLater`), and for which attempt. */
+export type PendingRecord = LedgerRecord & { nextCheckAt?: string; nextCheckAttemptAt?: string };
+
 /** The reconciler's view of the ledger (the DynamoDB adapter reads a sparse index of pending records). */
 export interface PendingLedger {
   /**
    * Every `pending` record whose latest attempt started before `cutoff` (ISO time), oldest attempt
-   * first in each part of the index, but none that was put off (`checkLater`) until after `now`.
+   * first in each part of the index, put off or not: the reconciler skips those put off itself.
    */
-  pendingAttemptedBefore(cutoff: string, now: string): AsyncIterable<LedgerRecord>;
+  pendingAttemptedBefore(cutoff: string): AsyncIterable<PendingRecord>;
   /** Writes Stripe's state, only if the record is still pending with the attempt read; false otherwise. */
   settle(record: LedgerRecord, fact: LedgerFact, now: string): Promise<boolean>;
   /** Marks the record `expired`, only if it is still pending with the attempt read; false otherwise. */
@@ -72,6 +75,7 @@ export interface ReconcileSummary {
   /**
    * No PaymentIntent, and not known to have come through the API: a queued order (its message is
    * being retried or is dead-lettered), or a record written before records knew their channel.
+   * Put off like a failure, until its next attempt or half its age from now.
    */
   leftAlone: number;
   /** Changed by someone else (a retry, a webhook, another run) between the read and the write: left as they made it. */
@@ -116,12 +120,12 @@ export function createReconcilePending({
   const searchTrustedAt = (record: LedgerRecord) => attemptEnd(record) + SEARCH_TRUSTED_AFTER_MS;
 
   /**
-   * Lists what search may not show yet: the PaymentIntents created less than an hour ago while
-   * the order could have made one. On a busy account that is more than LISTING_PAGE_CAP pages;
-   * then the answer is "too long", never a guess.
+   * Lists what search may not have shown when it was asked (`searchedAt`): the PaymentIntents
+   * created less than an hour before, while the order could have made one. On a busy account that
+   * is more than LISTING_PAGE_CAP pages; then the answer is "too long", never a guess.
    */
-  async function listRecent(record: LedgerRecord, namespace: string): Promise<PaymentAttempt | undefined | typeof LISTING_TOO_LONG> {
-    const from = new Date(Math.max(Date.parse(record.createdAt), now().getTime() - SEARCH_TRUSTED_AFTER_MS) - CLOCK_SKEW_MS);
+  async function listRecent(record: LedgerRecord, namespace: string, searchedAt: number): Promise<PaymentAttempt | undefined | typeof LISTING_TOO_LONG> {
+    const from = new Date(Math.max(Date.parse(record.createdAt), searchedAt - SEARCH_TRUSTED_AFTER_MS) - CLOCK_SKEW_MS);
     const to = new Date(attemptEnd(record));
     let cursor: string | undefined;
     for (let page = 0; page < LISTING_PAGE_CAP; page += 1) {
@@ -139,10 +143,16 @@ export function createReconcilePending({
    */
   async function settle(record: LedgerRecord): Promise<Outcome> {
     const namespace = namespaceOf(record);
+    // Taken before the search: a slow answer must not make a "none" look older, hence trusted, than it is.
+    const searchedAt = now().getTime();
     let found = await stripeRequest(() => payments.findPayment(record, namespace));
-    if (found === undefined && record.channel !== 'api') return 'leftAlone';
-    if (found === undefined && now().getTime() < searchTrustedAt(record)) {
-      const listed = await listRecent(record, namespace);
+    if (found === undefined && record.channel !== 'api') {
+      // Its message may sit in the dead-letter queue for days: asked every run, a backlog of them would hold back every record behind it.
+      await putOff(record);
+      return 'leftAlone';
+    }
+    if (found === undefined && searchedAt < searchTrustedAt(record)) {
+      const listed = await listRecent(record, namespace, searchedAt);
       if (listed === LISTING_TOO_LONG) return (await ledger.checkLater(record, new Date(searchTrustedAt(record)).toISOString())) ? 'waiting' : 'movedOn';
       found = listed;
     }
@@ -151,7 +161,7 @@ export function createReconcilePending({
     return found !== undefined ? 'settled' : 'expired';
   }
 
-  /** Looked at again after half its age (between RETRY_DELAY_MS's bounds): an outage's backlog is not asked again every run. */
+  /** Looked at again after half its age (between RETRY_DELAY_MS's bounds): an outage's or a dead-letter backlog is not asked again every run. */
   async function putOff(record: LedgerRecord): Promise<void> {
     const age = now().getTime() - Date.parse(record.attemptAt ?? record.createdAt);
     const delay = Math.min(RETRY_DELAY_MS.max, Math.max(RETRY_DELAY_MS.min, age / 2));
@@ -162,11 +172,13 @@ export function createReconcilePending({
   return async function reconcilePending({ outOfTime = () => false }: ReconcileRun = {}): Promise<ReconcileSummary> {
     const summary: ReconcileSummary = { examined: 0, settled: 0, expired: 0, leftAlone: 0, movedOn: 0, waiting: 0, failed: 0, unfinished: false };
     const cutoff = new Date(now().getTime() - graceSeconds * 1000).toISOString();
-    const records = ledger.pendingAttemptedBefore(cutoff, now().toISOString());
+    const runAt = now().toISOString();
     summary.unfinished = await forEachAtMost(
-      records,
+      ledger.pendingAttemptedBefore(cutoff),
       budget.parallelism,
       async (record) => {
+        // Skipped here, not in the adapter: the run checks its time at each, so a long run of put-off records cannot outlast the function.
+        if (isPutOff(record, runAt)) return;
         summary.examined += 1;
         try {
           summary[await settle(record)] += 1;
@@ -183,3 +195,8 @@ export function createReconcilePending({
 }
 
 export type ReconcilePending = ReturnType<typeof createReconcilePending>;
+
+/** Put off until after `now`, for the attempt it still has (a new attempt is looked at on its own schedule). */
+function isPutOff(record: PendingRecord, now: string): boolean {
+  return record.nextCheckAt !== undefined && record.nextCheckAt > now && record.nextCheckAttemptAt === record.attemptAt;
+}

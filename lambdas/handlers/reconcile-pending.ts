@@ -6,7 +6,7 @@ import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
 import { createStripePayments, createStripeRefunds } from '../adapters/stripe-payments';
 import { withTracing } from '../adapters/tracing';
 import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
-import { RECONCILE_STOP_MARGIN_MS } from '../contract/settings';
+import { RECONCILE_REFUNDS_MIN_MS, RECONCILE_STOP_MARGIN_MS } from '../contract/settings';
 import { stripeBudgetOf, stripeRequestsPerSecondFrom } from '../contract/stripe-budget';
 import { createReconcilePending, type ReconcilePending, type ReconcileSummary } from '../core/reconcile-pending';
 import { createReconcileRefunds, type ReconcileRefunds, type ReconcileRefundsSummary } from '../core/reconcile-refunds';
@@ -30,8 +30,10 @@ export function createReconcileHandler(
 ): ReconcileHandler {
   return async (_event, context) => {
     logger.addContext(context);
-    const outOfTime = () => context.getRemainingTimeInMillis() < RECONCILE_STOP_MARGIN_MS;
-    const summary = { ...(await pending({ outOfTime })), refunds: await refunds({ outOfTime }) };
+    const leftBelow = (ms: number) => () => context.getRemainingTimeInMillis() < ms;
+    // A pending backlog larger than a run would otherwise leave the open refunds no time, run after run.
+    const pendingSummary = await pending({ outOfTime: leftBelow(RECONCILE_STOP_MARGIN_MS + RECONCILE_REFUNDS_MIN_MS) });
+    const summary = { ...pendingSummary, refunds: await refunds({ outOfTime: leftBelow(RECONCILE_STOP_MARGIN_MS) }) };
     countOutcome(metrics, METRIC_NAMES.reconcilerSettled, summary.settled);
     countOutcome(metrics, METRIC_NAMES.reconcilerExpired, summary.expired);
     countOutcome(metrics, METRIC_NAMES.reconcilerRefundsSettled, summary.refunds.settled);

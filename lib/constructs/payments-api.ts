@@ -66,14 +66,21 @@ export class PaymentsApi extends Construct {
   constructor(scope: Construct, id: string, props: PaymentsApiProps) {
     super(scope, id);
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.THREE_MONTHS, removalPolicy: props.removalPolicy });
+    const stageSettings = {
+      // Without the account's role, a stage with execution logging fails to deploy.
+      loggingLevel: props.executionLogs === 'off' ? MethodLoggingLevel.OFF : MethodLoggingLevel.ERROR,
+      dataTraceEnabled: false, // request bodies would put payment details into the logs
+      metricsEnabled: true,
+    };
     const stageThrottles = stageMethodThrottles(props.budget, props.admission);
-    // Keyed `<resource path>/<method>`, the shared routes' own, as CDK's methodOptions expects.
+    // Keyed `<resource path>/<method>`, the shared routes' own, as CDK's methodOptions expects. A
+    // method's own settings take API Gateway's defaults for what they leave out, so the stage's are repeated.
     const methodOptions = Object.fromEntries(
       routes.flatMap((route) => {
         const throttle = route.kind === 'lambda' ? stageThrottles[route.function] : undefined;
         return throttle === undefined
           ? []
-          : [[`${route.path}/${route.method}`, { throttlingRateLimit: throttle.rateLimit, throttlingBurstLimit: throttle.burstLimit }]];
+          : [[`${route.path}/${route.method}`, { ...stageSettings, throttlingRateLimit: throttle.rateLimit, throttlingBurstLimit: throttle.burstLimit }]];
       }),
     );
     this.api = new RestApi(this, 'Api', {
@@ -88,11 +95,8 @@ export class PaymentsApi extends Construct {
         stageName: API_STAGE_NAME,
         accessLogDestination: new LogGroupLogDestination(accessLogs),
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
-        // Without the account's role, a stage with execution logging fails to deploy.
-        loggingLevel: props.executionLogs === 'off' ? MethodLoggingLevel.OFF : MethodLoggingLevel.ERROR,
-        dataTraceEnabled: false, // request bodies would put payment details into the logs
+        ...stageSettings,
         tracingEnabled: true,
-        metricsEnabled: true,
         methodOptions,
       },
     });

@@ -92,6 +92,29 @@ describe('admission with the defaults (a Stripe sandbox, 25 requests/s)', () => 
   });
 });
 
+/** The stage's method settings: its `/*` default and each method's own, by `<METHOD> <resource path>`. */
+function methodSettings(template: Template): Record<string, Record<string, unknown>> {
+  const [stage] = resources(template, 'AWS::ApiGateway::Stage');
+  const settings = stage.Properties.MethodSettings as Array<Record<string, unknown>>;
+  return Object.fromEntries(
+    settings.map(({ HttpMethod, ResourcePath, ...setting }) => [`${HttpMethod} ${(ResourcePath as string).slice(1).replaceAll('~1', '/')}`, setting]),
+  );
+}
+
+describe("a throttled method's own settings", () => {
+  // API Gateway gives a method with settings of its own the defaults for the rest (no metrics, no
+  // logs): the stage's must be repeated on it, or the routes that matter most lose them.
+  it.each([
+    ['off', {}, 'OFF'],
+    ['on', { apiGatewayExecutionLogs: 'true' }, 'ERROR'],
+  ])("keep the stage's metrics, execution logs and data-trace setting (execution logs %s)", (_logs, context, level) => {
+    const { '* *': stage, ...methods } = methodSettings(synthesize({ sandbox: 'true', ...context }).template);
+    expect(stage).toMatchObject({ LoggingLevel: level, MetricsEnabled: true, DataTraceEnabled: false });
+    expect(Object.keys(methods).sort()).toEqual(['POST /payments', 'POST /payments/{orderId}/refunds', 'POST /webhooks/stripe']);
+    for (const method of Object.values(methods)) expect(method).toMatchObject({ LoggingLevel: level, MetricsEnabled: true, DataTraceEnabled: false });
+  });
+});
+
 describe('admission from context', () => {
   it('sizes the stage throttles from -c stripeRequestsPerSecond and takes the usage plan and webhook limits as given', () => {
     const { template } = synthesize({

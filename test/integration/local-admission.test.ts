@@ -1,7 +1,9 @@
 import { admissionSettingsOf, GATEWAY_RETRY_AFTER_SECONDS, stageMethodThrottles } from '../../lambdas/contract/admission';
+import { ENV } from '../../lambdas/contract/environment';
 import { stripeBudgetOf } from '../../lambdas/contract/stripe-budget';
 import type { ApiHandler } from '../../lambdas/handlers/http-responses';
 import { startLocalApi } from '../../local/api-server';
+import { settingsFromEnvironment, startLocalRuntime } from '../../local/runtime';
 
 /**
  * What npm start answers in API Gateway's place at its limits: the stage's method throttles, from
@@ -68,4 +70,20 @@ it('answers a crashed function with the gateway 5xx and a Retry-After', async ()
   } finally {
     printed.mockRestore();
   }
+});
+
+it('is what npm start runs: STRIPE_REQUESTS_PER_SECOND sizes its stage throttles as it sizes the stack', async () => {
+  const settings = settingsFromEnvironment({ [ENV.stripeRequestsPerSecond]: '2.5' });
+  expect(settings.stripeRequestsPerSecond).toBe(2.5);
+  // 2.5 requests/s: POST /payments admits 1 a second, a burst of 1.
+  const runtime = await startLocalRuntime({ ...settings, port: 0 });
+  closing.push(runtime.stop);
+  const orders = Array.from({ length: 3 }, (_, index) => JSON.stringify({ orderId: `npm-start-${index}-${Date.now()}`, amount: 1999, currency: 'eur' }));
+  const answers = await Promise.all(
+    orders.map((body) => fetch(`${runtime.url}/payments`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body })),
+  );
+  const refused = answers.filter(({ status }) => status === 429);
+  expect(refused.length).toBeGreaterThanOrEqual(1);
+  expect(refused[0].headers.get('retry-after')).toBe(String(GATEWAY_RETRY_AFTER_SECONDS));
+  expect(() => settingsFromEnvironment({ [ENV.stripeRequestsPerSecond]: 'many' })).toThrow(/stripeRequestsPerSecond/);
 });

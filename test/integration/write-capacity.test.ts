@@ -1,9 +1,11 @@
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
 import { DESCRIPTION_MAX_CHARACTERS } from '../../lambdas/contract/payment-request';
+import type { LedgerRecord } from '../../lambdas/core/charge-order';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { recordConsumedWrites } from '../support/consumed-capacity';
-import { type LocalParts, post, serviceOptions, silentLogger, startLocalParts } from '../support/local-parts';
+import { type LocalParts, ledgerRecord, post, serviceOptions, silentLogger, startLocalParts } from '../support/local-parts';
 
 let parts: LocalParts;
 beforeAll(async () => {
@@ -31,8 +33,20 @@ describe('write capacity', () => {
     });
     expect(answer.statusCode).toBe(201);
 
+    // What may still come to the charged item: a webhook's event id, and the reconciler's put-off of its pending attempt.
+    const orderId = `o-${'x'.repeat(62)}`;
+    const { attemptAt } = (await ledgerRecord(parts, orderId)) as LedgerRecord;
+    await DynamoDBDocumentClient.from(client).send(
+      new UpdateCommand({
+        TableName: parts.tables.ledgerTableName,
+        Key: { orderId },
+        UpdateExpression: 'SET lastEventId = :eventId, nextCheckAt = :at, nextCheckAttemptAt = :attemptAt',
+        ExpressionAttributeValues: { ':eventId': `evt_${'A'.repeat(24)}`, ':at': new Date().toISOString(), ':attemptAt': attemptAt },
+      }),
+    );
+
     const ledgerWrites = writes.filter((write) => write.table === parts.tables.ledgerTableName);
-    expect(ledgerWrites.map(({ command }) => command)).toEqual(['PutItemCommand', 'UpdateItemCommand']);
+    expect(ledgerWrites.map(({ command }) => command)).toEqual(['PutItemCommand', 'UpdateItemCommand', 'UpdateItemCommand']);
     for (const write of ledgerWrites) {
       expect(write.tableUnits).toBe(1);
       for (const units of Object.values(write.indexUnits)) expect(units).toBe(1);

@@ -108,7 +108,7 @@ export async function runToQuiescence(parts: LocalParts, deployment: Deployment,
     await reconcileRefunds();
     // Every pending record and every order with an open refund, however recent or put off: the sparse indexes hold exactly those.
     const pending: string[] = [];
-    for await (const record of ledger.pendingAttemptedBefore('9999', '9999')) pending.push(record.orderId);
+    for await (const record of ledger.pendingAttemptedBefore('9999')) pending.push(record.orderId);
     for await (const orderId of refunds.ordersWithRefundsUnsettledBefore('9999')) pending.push(orderId);
     if (pending.length === 0 && (await queuesEmpty())) return;
     if (Date.now() > deadline) throw new Error(`no quiescence; still pending: ${pending.slice(0, 10).join(', ')}`);

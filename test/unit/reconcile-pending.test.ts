@@ -6,13 +6,14 @@ import {
   LISTING_PAGE_CAP,
   type PaymentLookups,
   type PendingLedger,
+  type PendingRecord,
   SEARCH_TRUSTED_AFTER_MS,
 } from '../../lambdas/core/reconcile-pending';
 
 const NOW = new Date('2026-11-28T12:00:00Z');
 const minutesAgo = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000).toISOString();
 
-function record(orderId: string, attemptMinutesAgo: number, extra: Partial<LedgerRecord> = {}): LedgerRecord {
+function record(orderId: string, attemptMinutesAgo: number, extra: Partial<PendingRecord> = {}): PendingRecord {
   const at = minutesAgo(attemptMinutesAgo);
   return {
     orderId,
@@ -28,24 +29,25 @@ function record(orderId: string, attemptMinutesAgo: number, extra: Partial<Ledge
   };
 }
 
-type FakeRecord = LedgerRecord & { nextCheckAt?: string; nextCheckAttemptAt?: string };
-
 /**
  * An in-memory ledger with the DynamoDB adapter's conditions: a move lands only on the very pending
- * attempt that was read, and a record put off for its current attempt is not read until then.
+ * attempt that was read; put-off records are read like the others (the reconciler skips them).
  */
 class FakePendingLedger implements PendingLedger {
-  readonly records = new Map<string, FakeRecord>();
-  constructor(records: LedgerRecord[]) {
+  readonly records = new Map<string, PendingRecord>();
+  /** How many records the run read, put off or not. */
+  read = 0;
+  constructor(records: PendingRecord[]) {
     for (const r of records) this.records.set(r.orderId, { ...r });
   }
-  async *pendingAttemptedBefore(cutoff: string, now: string) {
+  async *pendingAttemptedBefore(cutoff: string) {
     for (const r of [...this.records.values()].sort((a, b) => (a.attemptAt as string).localeCompare(b.attemptAt as string))) {
-      const putOff = r.nextCheckAt !== undefined && r.nextCheckAt > now && r.nextCheckAttemptAt === r.attemptAt;
-      if (r.status === 'pending' && (r.attemptAt as string) < cutoff && !putOff) yield { ...r };
+      if (r.status !== 'pending' || (r.attemptAt as string) >= cutoff) continue;
+      this.read += 1;
+      yield { ...r };
     }
   }
-  private move(read: LedgerRecord, fields: Partial<FakeRecord>): boolean {
+  private move(read: LedgerRecord, fields: Partial<PendingRecord>): boolean {
     const current = this.records.get(read.orderId);
     if (current?.status !== 'pending' || current.attemptAt !== read.attemptAt) return false;
     Object.assign(current, fields);
@@ -95,6 +97,12 @@ const reconcilerOf = (ledger: PendingLedger, payments: PaymentLookups, now = () 
 /** The end of an attempt made this many minutes ago, as the listing's upper bound: its function's timeout and a minute of clock skew later. */
 const attemptEnd = (minutes: number) => new Date(Date.parse(minutesAgo(minutes)) + (CHARGE_FUNCTION_TIMEOUT_SECONDS + 60) * 1000);
 
+/** A run with time for `count` Stripe lookups (one per record here; a put-off record, skipped, takes none). */
+function timeForLookups(count: number, lookups: unknown[]) {
+  const before = lookups.length;
+  return () => lookups.length - before >= count;
+}
+
 const charged: PaymentAttempt = { status: 'charged', paymentId: 'pi_1', paymentStatus: 'succeeded', paymentCreated: 1_800_000_000 };
 
 describe('reconcilePending', () => {
@@ -138,6 +146,24 @@ describe('reconcilePending', () => {
     const { payments, listings } = stripeWith({});
     expect(await reconcilerOf(ledger, payments)()).toMatchObject({ expired: 2 });
     expect(listings.map(({ orderId }) => orderId)).toEqual(['not-yet']);
+  });
+
+  it('judges search\'s "none" by when search was asked, not by when it answered: a slow answer never turns an untrusted "none" into a trusted one', async () => {
+    const searchTrustedFor = (60 * 60 + CHARGE_FUNCTION_TIMEOUT_SECONDS + 60) / 60;
+    // Search can be trusted 30 s after the run asks it; it answers (lagging, "none") a minute later.
+    const ledger = new FakePendingLedger([record('slow-search', searchTrustedFor - 0.5)]);
+    const { payments, listings } = stripeWith({}, { 'slow-search': charged });
+    let clock = NOW.getTime();
+    const slowSearch: PaymentLookups = {
+      async findPayment(...args) {
+        clock += 60_000;
+        return payments.findPayment(...args);
+      },
+      findPaymentCreatedBetween: payments.findPaymentCreatedBetween,
+    };
+    expect(await reconcilerOf(ledger, slowSearch, () => new Date(clock))()).toMatchObject({ settled: 1, expired: 0 });
+    // The last hour before the search, not before its answer: what search may not have shown then.
+    expect(listings.map(({ from }) => from)).toEqual([minutesAgo(61)]);
   });
 
   it('on an account too busy to list the minutes around the attempt, waits for search instead of failing, then expires on its word', async () => {
@@ -250,21 +276,68 @@ describe('reconcilePending', () => {
       record('behind-2', 40),
       record('behind-3', 40),
     ]);
-    const { payments } = stripeWith({
+    const { payments, lookups } = stripeWith({
       ...Object.fromEntries(stuck.map((orderId) => [orderId, new Error('Stripe unsure')])),
       'behind-1': charged,
       'behind-2': charged,
       'behind-3': charged,
     });
     // Each run has time for three records only: the oldest three, at the head of the index, cannot be settled.
-    const threeRecords = () => {
-      let asked = 0;
-      return () => ++asked > 3;
-    };
     const budget = { requestsPerSecond: 1_000_000, parallelism: 1 };
-    expect(await reconcilerOf(ledger, payments, () => NOW, budget)({ outOfTime: threeRecords() })).toMatchObject({ examined: 3, failed: 3, unfinished: true });
-    expect(await reconcilerOf(ledger, payments, () => NOW, budget)({ outOfTime: threeRecords() })).toMatchObject({ examined: 3, settled: 3, failed: 0 });
+    expect(await reconcilerOf(ledger, payments, () => NOW, budget)({ outOfTime: timeForLookups(3, lookups) })).toMatchObject({
+      examined: 3,
+      failed: 3,
+      unfinished: true,
+    });
+    expect(await reconcilerOf(ledger, payments, () => NOW, budget)({ outOfTime: timeForLookups(3, lookups) })).toMatchObject({
+      examined: 3,
+      settled: 3,
+      failed: 0,
+    });
     expect([...ledger.records.values()].map(({ status }) => status)).toEqual(['pending', 'pending', 'pending', 'charged', 'charged', 'charged']);
+  });
+
+  it('never lets orders it leaves alone (queued ones sitting in the dead-letter queue) block those behind them, run after run', async () => {
+    const deadLettered = ['queued-1', 'queued-2', 'queued-3'];
+    const ledger = new FakePendingLedger([
+      ...deadLettered.map((orderId) => record(orderId, 50, { channel: 'queue' })),
+      record('behind-1', 40),
+      record('behind-2', 40),
+      record('behind-3', 40),
+    ]);
+    const { payments, lookups } = stripeWith({ 'behind-1': charged, 'behind-2': charged, 'behind-3': charged });
+    // Each run has time for three records only: the oldest three, at the head of the index, are left to the queue.
+    const budget = { requestsPerSecond: 1_000_000, parallelism: 1 };
+    expect(await reconcilerOf(ledger, payments, () => NOW, budget)({ outOfTime: timeForLookups(3, lookups) })).toMatchObject({
+      leftAlone: 3,
+      unfinished: true,
+    });
+    expect(await reconcilerOf(ledger, payments, () => NOW, budget)({ outOfTime: timeForLookups(3, lookups) })).toMatchObject({ examined: 3, settled: 3 });
+    // Put off like a failure (half their age), so a dead-letter backlog costs a search each per interval, not each per run.
+    expect(ledger.records.get('queued-1')).toMatchObject({ status: 'pending', nextCheckAt: minutesAgo(-25) });
+    expect(lookups.filter(({ orderId }) => orderId.startsWith('queued'))).toHaveLength(3);
+  });
+
+  it('looks at a put-off queued order again as soon as its message is retried (a new attempt)', async () => {
+    const ledger = new FakePendingLedger([record('queued', 50, { channel: 'queue' })]);
+    const { payments, lookups } = stripeWith({});
+    expect(await reconcilerOf(ledger, payments)()).toMatchObject({ leftAlone: 1 });
+    Object.assign(ledger.records.get('queued') as LedgerRecord, { attemptAt: minutesAgo(20) });
+    expect(await reconcilerOf(ledger, payments)()).toMatchObject({ examined: 1, leftAlone: 1 });
+    expect(lookups).toHaveLength(2);
+  });
+
+  it('checks its time at every record it reads, put off or not: a long run of put-off records cannot outlast its function', async () => {
+    const putOff = { nextCheckAt: minutesAgo(-30), nextCheckAttemptAt: minutesAgo(50) };
+    const ledger = new FakePendingLedger([...Array.from({ length: 6 }, (_, index) => record(`put-off-${index}`, 50, putOff)), record('behind', 40)]);
+    const { payments, lookups } = stripeWith({ behind: charged });
+    let asked = 0;
+    const summary = await reconcilerOf(ledger, payments)({ outOfTime: () => ++asked > 3 });
+    expect(summary).toMatchObject({ examined: 0, unfinished: true });
+    expect(ledger.read).toBe(4);
+    expect(lookups).toEqual([]);
+    // With time for all of them, the put-off ones are skipped, uncounted, and the one behind is settled.
+    expect(await reconcilerOf(ledger, payments)()).toMatchObject({ examined: 1, settled: 1, unfinished: false });
   });
 
   it('settles at most `parallelism` records at once', async () => {

@@ -13,7 +13,7 @@ describe('the Stripe budget', () => {
     expect(total).toBeCloseTo(1, 10);
   });
 
-  it.each([10, DEFAULT_STRIPE_REQUESTS_PER_SECOND, 100, 2_500, 25_000])('at %s requests/s, all callers together stay within it', (rate) => {
+  it.each([10, DEFAULT_STRIPE_REQUESTS_PER_SECOND, 100, 2_500, 25_000, 33_333])('at %s requests/s, all callers together stay within it', (rate) => {
     const budget = stripeBudgetOf(rate);
     const spent =
       budget.syncCharges.rateLimit +
@@ -28,6 +28,7 @@ describe('the Stripe budget', () => {
     expect(budget.worker.batchSize).toBeGreaterThanOrEqual(1);
     expect(budget.worker.batchSize).toBeLessThanOrEqual(10);
     expect(budget.worker.maxConcurrency).toBeGreaterThanOrEqual(2);
+    expect(budget.worker.maxConcurrency).toBeLessThanOrEqual(1_000);
     // Enough in flight to reach the share when a charge takes a second.
     expect(budget.worker.batchSize * budget.worker.maxConcurrency).toBeGreaterThanOrEqual(Math.ceil(budget.worker.requestsPerSecond));
     expect(budget.reconciler.requestsPerSecond).toBeLessThanOrEqual(STRIPE_SEARCH_REQUESTS_PER_SECOND / 2);
@@ -49,6 +50,11 @@ describe('the Stripe budget', () => {
 
   it.each(['0', '-3', 'many', 'NaN'])('refuses stripeRequestsPerSecond=%s, naming the setting', (value) => {
     expect(() => stripeRequestsPerSecondFrom(value)).toThrow(/stripeRequestsPerSecond/);
+  });
+
+  it("refuses a budget whose worker would need more than SQS's 1,000 concurrent invocations (it would fail to deploy)", () => {
+    expect(() => stripeBudgetOf(33_334)).toThrow(/stripeRequestsPerSecond can be at most 33333.*1000 concurrent invocations/);
+    expect(() => stripeRequestsPerSecondFrom('150000')).toThrow(/stripeRequestsPerSecond/);
   });
 
   it('defaults to the sandbox budget when unset', () => {
