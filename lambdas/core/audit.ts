@@ -1,4 +1,5 @@
 import { type LedgerRecord, type LedgerStatus, namespaceOf, type PaymentOutcome } from './charge-order';
+import type { PendingRecord } from './reconcile-pending';
 import { refundsOf } from './refund-order';
 
 /** A PaymentIntent of this deployment, as the audit compares it with the ledger. */
@@ -100,7 +101,11 @@ export function createAudit({
   /** Compares the orders created in [since, until) (until: now by default): one slice. */
   return async function audit(since: Date, until: Date = now()): Promise<AuditReport> {
     const inFlightAfter = new Date(now().getTime() - inFlightSeconds * 1000).toISOString();
-    const inFlight = (record: LedgerRecord) => record.status === 'pending' && (record.attemptAt ?? record.createdAt) >= inFlightAfter;
+    // Pending within the reconciler's reach: its attempt is recent, or the reconciler put this very attempt off (waiting for search, or after a failure) and comes back to it.
+    const inFlight = ({ status, attemptAt, createdAt, nextCheckAt, nextCheckAttemptAt }: PendingRecord) =>
+      status === 'pending' &&
+      ((attemptAt ?? createdAt) >= inFlightAfter ||
+        (nextCheckAt !== undefined && nextCheckAttemptAt === (attemptAt ?? createdAt) && nextCheckAt >= inFlightAfter));
     const discrepancies: Discrepancy[] = [];
     const records = new Map<string, LedgerRecord>();
     for await (const record of recordsCreatedBetween(since, until)) records.set(record.orderId, record);

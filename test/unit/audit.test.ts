@@ -138,6 +138,15 @@ describe('the audit', () => {
     const stale = await auditOf([record('stale', { status: 'pending', paymentId: undefined, attemptAt: at(30) })], [payment('stale')]);
     expect(stale.discrepancies.map((d) => d.kind)).toEqual(['other_payment', 'state']);
   });
+
+  it('leaves alone an order the reconciler put off for its latest attempt (waiting for search, or after a failure), until it comes back to it', async () => {
+    const putOff = (nextCheckAt: string, nextCheckAttemptAt = at(50)) =>
+      record('waiting', { status: 'pending', paymentId: undefined, attemptAt: at(50), nextCheckAt, nextCheckAttemptAt } as Partial<LedgerRecord>);
+    expect((await auditOf([putOff(at(-10))], [payment('waiting')])).discrepancies).toEqual([]);
+    // Put off for an earlier attempt, or its time long past without a settlement: a person should look.
+    expect((await auditOf([putOff(at(-10), at(55))], [payment('waiting')])).discrepancies.map((d) => d.kind)).toEqual(['other_payment', 'state']);
+    expect((await auditOf([putOff(at(20))], [payment('waiting')])).discrepancies.map((d) => d.kind)).toEqual(['other_payment', 'state']);
+  });
 });
 
 describe('windowStart', () => {
