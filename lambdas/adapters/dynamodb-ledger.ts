@@ -304,8 +304,13 @@ async function* queryIndex(
   tableName: string,
   index: IndexDefinition,
   partition: string,
-  sortKey: { is: '<' | '>='; than: string },
+  /** One side of the sort key, or both (BETWEEN, which includes both ends). */
+  sortKey: { is: '<' | '>='; than: string } | { between: [string, string] },
 ): AsyncIterable<LedgerRecord> {
+  const condition =
+    'between' in sortKey
+      ? { expression: '#sort BETWEEN :from AND :to', values: { ':from': sortKey.between[0], ':to': sortKey.between[1] } }
+      : { expression: `#sort ${sortKey.is} :sort`, values: { ':sort': sortKey.than } };
   let startKey: Record<string, unknown> | undefined;
   do {
     let page: QueryCommandOutput;
@@ -314,9 +319,9 @@ async function* queryIndex(
         new QueryCommand({
           TableName: tableName,
           IndexName: index.indexName,
-          KeyConditionExpression: `#partition = :partition AND #sort ${sortKey.is} :sort`,
+          KeyConditionExpression: `#partition = :partition AND ${condition.expression}`,
           ExpressionAttributeNames: { '#partition': index.partitionKey, '#sort': index.sortKey },
-          ExpressionAttributeValues: { ':partition': partition, ':sort': sortKey.than },
+          ExpressionAttributeValues: { ':partition': partition, ...condition.values },
           ExclusiveStartKey: startKey,
         }),
       );
@@ -349,27 +354,12 @@ export function createLedgerWindowReader(client: DynamoDBClient, tableName: stri
   async function* createdKeysBetween(since: string, until: string): AsyncIterable<string> {
     for (let day = new Date(since.slice(0, 10)); day.toISOString() < until; day = new Date(day.getTime() + 24 * 3_600_000)) {
       for (let shard = 0; shard < INDEX_SHARDS; shard += 1) {
-        let startKey: Record<string, unknown> | undefined;
-        do {
-          let page: QueryCommandOutput;
-          try {
-            page = await documents.send(
-              new QueryCommand({
-                TableName: tableName,
-                IndexName: createdIndex.indexName,
-                // BETWEEN includes `until`: that one instant belongs to the next slice.
-                KeyConditionExpression: '#partition = :partition AND #sort BETWEEN :since AND :until',
-                ExpressionAttributeNames: { '#partition': createdIndex.partitionKey, '#sort': createdIndex.sortKey },
-                ExpressionAttributeValues: { ':partition': createdDayShardKey(day.toISOString(), shard), ':since': since, ':until': until },
-                ExclusiveStartKey: startKey,
-              }),
-            );
-          } catch (error) {
-            throw storeError(`read the ${createdIndex.indexName} index`, error);
-          }
-          for (const item of page.Items ?? []) if ((item[createdIndex.sortKey] as string) < until) yield item[key] as string;
-          startKey = page.LastEvaluatedKey;
-        } while (startKey !== undefined);
+        // BETWEEN includes `until`: that one instant belongs to the next slice.
+        for await (const { orderId, createdAt } of queryIndex(documents, tableName, createdIndex, createdDayShardKey(day.toISOString(), shard), {
+          between: [since, until],
+        })) {
+          if (createdAt < until) yield orderId;
+        }
       }
     }
   }
