@@ -89,13 +89,24 @@ export async function messagesOn(sqs: SQSClient, queueUrls: string[]): Promise<n
   return counts.reduce((sum, count) => sum + count, 0);
 }
 
-/** Runs the reconciler until no record is pending and the queues are empty, or throws at the deadline. */
-export async function runToQuiescence(parts: LocalParts, deployment: Deployment, queuesEmpty: () => Promise<boolean>, deadlineMs = 60_000): Promise<void> {
+/**
+ * Runs the reconciler until no record is pending and the queues are empty, or throws at the deadline.
+ * `reconcilerAheadMs` runs it as it would run that much later: an account as busy as a soak's is
+ * too busy to list, so its API orders without a PaymentIntent wait until search is trusted.
+ */
+export async function runToQuiescence(
+  parts: LocalParts,
+  deployment: Deployment,
+  queuesEmpty: () => Promise<boolean>,
+  deadlineMs = 60_000,
+  reconcilerAheadMs = 0,
+): Promise<void> {
   const ledger = createPendingLedger(parts.dynamoDb, deployment.tables.ledgerTableName);
   const refunds = createRefundsLedger(parts.dynamoDb, deployment.tables.ledgerTableName);
   // The emulator has no rate limit: a budget as large as the machine allows, so the loop turns quickly.
   const budget = stripeBudgetOf(1_000).reconciler;
-  const reconcile = createReconcilePending({ ledger, payments: createStripePayments(async () => parts.stripe), graceSeconds: GRACE_SECONDS, budget });
+  const now = () => new Date(Date.now() + reconcilerAheadMs);
+  const reconcile = createReconcilePending({ ledger, payments: createStripePayments(async () => parts.stripe), graceSeconds: GRACE_SECONDS, budget, now });
   const reconcileRefunds = createReconcileRefunds({
     ledger: refunds,
     payments: createStripeRefunds(async () => parts.stripe),
