@@ -7,7 +7,11 @@ import { synthesize } from '../support/synth';
 const RATE = 1_500;
 const { template } = synthesize({ sandbox: 'true', stripeRequestsPerSecond: String(RATE) });
 const budget = stripeBudgetOf(RATE);
-const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, any> }>;
+interface FunctionResource {
+  Type: string;
+  Properties: { Description?: string; Environment?: { Variables: Record<string, string> } };
+}
+const resources = template.toJSON().Resources as Record<string, FunctionResource>;
 const functionNamed = (description: RegExp) =>
   Object.values(resources).find(({ Type, Properties }) => Type === 'AWS::Lambda::Function' && description.test(Properties.Description ?? ''));
 
@@ -28,11 +32,11 @@ describe(`-c stripeRequestsPerSecond=${RATE}`, () => {
 
   it("sizes the worker: the event source's batch and concurrency, and the pace it reads from its environment", () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 10, ScalingConfig: { MaximumConcurrency: 45 } });
-    expect(functionNamed(/^Charges queued orders/)?.Properties.Environment.Variables[ENV.stripeRequestsPerSecond]).toBe(String(RATE));
+    expect(functionNamed(/^Charges queued orders/)?.Properties.Environment?.Variables[ENV.stripeRequestsPerSecond]).toBe(String(RATE));
   });
 
   it('sizes the reconciler: its pace and parallelism come from the budget it reads from its environment', () => {
-    expect(functionNamed(/^Settles orders left pending/)?.Properties.Environment.Variables[ENV.stripeRequestsPerSecond]).toBe(String(RATE));
+    expect(functionNamed(/^Settles orders left pending/)?.Properties.Environment?.Variables[ENV.stripeRequestsPerSecond]).toBe(String(RATE));
     expect(budget.reconciler).toEqual({ requestsPerSecond: 10, parallelism: 10 });
   });
 });
