@@ -120,6 +120,8 @@ describe("the audit's state machine, run locally", () => {
     const [fine, wrong] = ['fine', 'wrong'].map((label) => newOrderId(label));
     for (const orderId of [fine, wrong]) expect((await charge(order(orderId))).statusCode).toBe(201);
     await rewriteLedger(wrong, 'amount', '1700');
+    // The plan ends the window on a whole second (Stripe's `created` has no finer one): let this second pass, so both orders are in it.
+    await new Promise((resolve) => setTimeout(resolve, 1_001 - (Date.now() % 1_000)));
     const verdict = await runLocalAudit(
       {
         dynamoDb: parts.dynamoDb,
