@@ -1,4 +1,3 @@
-import Bottleneck from 'bottleneck';
 import Stripe from 'stripe';
 import { BEFORE_NAMESPACES, PAYMENT_METADATA } from '../contract/payment-metadata';
 import type { ChargeRequest } from '../contract/payment-request';
@@ -16,6 +15,7 @@ import {
   RefundConflictError,
   RefundExceedsPaymentError,
 } from '../core/errors';
+import { stripeRequestPacer } from '../core/paced-work';
 import { isPaymentOf, ownOrderId } from '../core/payment-ownership';
 import type { ListingPage, PaymentLookups } from '../core/reconcile-pending';
 import type { RefundLookups } from '../core/reconcile-refunds';
@@ -206,8 +206,7 @@ export function createStripeAuditSource(
   requestsPerSecond: number,
 ): Pick<AuditDependencies, 'paymentsCreatedBetween' | 'readPayment'> {
   // Every request of this source (listing pages, disputes, lookups by id) keeps to its share of the Stripe budget.
-  const limiter = new Bottleneck({ maxConcurrent: 1, minTime: Math.ceil(1000 / requestsPerSecond) });
-  const paced = <T>(request: () => Promise<T>) => limiter.schedule(request);
+  const paced = stripeRequestPacer({ requestsPerSecond, parallelism: 1 });
   /** The payment with its charge (expanded): what was refunded, and the dispute's status, asked for only when the charge is disputed. */
   const auditedPayment = async (stripe: Stripe, intent: Stripe.PaymentIntent, madeIn: string): Promise<StripePayment | undefined> => {
     const orderId = ownOrderId(madeIn, intent);
