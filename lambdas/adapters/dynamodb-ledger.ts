@@ -109,15 +109,16 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
     finalize: (orderId: string, fact: LedgerFact, now: string) =>
       moveResumable(orderId, setExpression({ ...fact, updatedAt: now }), 'finalize the ledger record'),
 
-    async releasePending(orderId: string) {
+    async releasePending(orderId: string, attemptAt?: string) {
+      const ofAttempt = attemptAt !== undefined;
       try {
         await documents.send(
           new DeleteCommand({
             TableName: tableName,
             Key: { [key]: orderId },
-            ConditionExpression: '#status = :pending',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':pending': 'pending' },
+            ConditionExpression: ofAttempt ? '#status = :pending AND #attemptAt = :attemptAt' : '#status = :pending',
+            ExpressionAttributeNames: { '#status': 'status', ...(ofAttempt && { '#attemptAt': 'attemptAt' }) },
+            ExpressionAttributeValues: { ':pending': 'pending', ...(ofAttempt && { ':attemptAt': attemptAt }) },
           }),
         );
       } catch (error) {

@@ -107,8 +107,11 @@ export interface PaymentsLedger {
   markAttempt(orderId: string, channel: OrderChannel, now: string): Promise<LedgerRecord>;
   /** Moves a pending (or expired) record to its final status; returns the stored record (someone else's if they won). */
   finalize(orderId: string, fact: LedgerFact, now: string): Promise<LedgerRecord>;
-  /** Removes a pending record after Stripe refused the payment and charged nothing. */
-  releasePending(orderId: string): Promise<void>;
+  /**
+   * Removes a pending record after Stripe refused the payment and charged nothing; given
+   * `attemptAt`, only while the record is still that attempt's (no charge has taken it up since).
+   */
+  releasePending(orderId: string, attemptAt?: string): Promise<void>;
 }
 
 /**
@@ -158,31 +161,52 @@ export interface ChargeOrderDependencies {
   now?: () => Date;
 }
 
+/** What `open` found: the pending record this call wrote, or the order's record that was there. */
+export interface OpenedOrder {
+  pending: LedgerRecord;
+  existing?: LedgerRecord;
+}
+
+/** A charge's answer, its last ledger write still in flight so a caller can overlap it with its own. */
+export interface ChargeAnswer {
+  result: ChargeResult;
+  /** Settles once the ledger holds Stripe's answer; rejects when that write failed. */
+  recorded: Promise<unknown>;
+}
+
 /**
  * Charges an order at most once. Safe to call any number of times, concurrently or after a crash:
  * the ledger stops a second charge once the order is final; while it is pending, Stripe's
  * idempotency key (the namespaced orderId) returns the first PaymentIntent, and once Stripe may have
  * forgotten that key the PaymentIntent is looked up by the orderId in its metadata instead.
+ *
+ * It comes in steps so that the idempotent charge (idempotent-use-cases.ts) can send its key-table
+ * writes together with the ledger's: `open` with the key claim, `recorded` with the key completion.
+ * Called as a function, it runs them one after the other.
  */
 export function createChargeOrder({ ledger, payments, personalData, origin, now = () => new Date() }: ChargeOrderDependencies) {
-  return async function chargeOrder(order: ChargeRequest): Promise<ChargeResult> {
+  /** Writes the order's `pending` record unless the order has one (one conditional write). */
+  async function open(order: ChargeRequest): Promise<OpenedOrder> {
     const pending = pendingRecordOf(order, origin, now().toISOString());
     const existing = await ledger.createPendingOrGet(pending);
+    return existing === undefined ? { pending } : { pending, existing };
+  }
+
+  /** Charges the opened order; answers as soon as Stripe has, the ledger's final write in flight. */
+  async function chargeOpened(order: ChargeRequest, { pending, existing }: OpenedOrder): Promise<ChargeAnswer> {
     // What is sent to Stripe comes from the stored record, the first time and on every resume.
     let stored = pending;
     if (existing !== undefined) {
       assertSamePayment(existing, order);
-      if (!RESUMABLE_STATUSES.includes(existing.status)) return replayOf(existing);
+      if (!RESUMABLE_STATUSES.includes(existing.status)) return settled(await replayOf(existing));
       // Claimed before Stripe is called, so the reconciler cannot expire what is about to be charged.
       const resumed = await ledger.markAttempt(order.orderId, origin.channel, now().toISOString());
-      if (!RESUMABLE_STATUSES.includes(resumed.status)) return replayOf(resumed);
+      if (!RESUMABLE_STATUSES.includes(resumed.status)) return settled(await replayOf(resumed));
       // Resume with exactly what was first sent to Stripe: a changed description must not break the key.
       stored = existing;
       if (now().getTime() - Date.parse(existing.createdAt) > STRIPE_KEY_TRUSTED_FOR_MS) {
         const found = await payments.findPayment(existing, namespaceOf(existing));
-        if (found !== undefined) {
-          return toChargeResult(await ledger.finalize(order.orderId, ledgerFact(found), now().toISOString()), false, found.clientSecret);
-        }
+        if (found !== undefined) return answerOf(stored, found);
       }
     }
     // Kept before Stripe sees it, first wins: a resume sends what the first attempt did (or would
@@ -200,9 +224,26 @@ export function createChargeOrder({ ledger, payments, personalData, origin, now 
       }
       throw error;
     }
-    const record = await ledger.finalize(order.orderId, ledgerFact(attempt), now().toISOString());
-    return toChargeResult(record, false, attempt.clientSecret);
-  };
+    return answerOf(stored, attempt);
+  }
+
+  /**
+   * Stripe's answer is the charge's answer: the ledger write that records it is left in flight.
+   * If it fails, the record stays pending, as after a crash: a webhook or the reconciler settles it.
+   */
+  function answerOf(stored: LedgerRecord, attempt: PaymentAttempt): ChargeAnswer {
+    const fact = ledgerFact(attempt);
+    const recorded = ledger.finalize(stored.orderId, fact, now().toISOString());
+    return { result: toChargeResult({ ...stored, ...fact }, false, attempt.clientSecret), recorded };
+  }
+
+  /**
+   * Withdraws the pending record `open` wrote for a request the key table refused as another
+   * payment under the same orderId, unless a charge has taken it up since (a new attempt).
+   */
+  async function withdraw({ pending, existing }: OpenedOrder): Promise<void> {
+    if (existing === undefined) await ledger.releasePending(pending.orderId, pending.attemptAt);
+  }
 
   /**
    * A finished order's answer from the ledger. One that needs the customer is asked of Stripe for
@@ -219,7 +260,17 @@ export function createChargeOrder({ ledger, payments, personalData, origin, now 
     });
     return toChargeResult(record, true, clientSecret);
   }
+
+  async function chargeOrder(order: ChargeRequest): Promise<ChargeResult> {
+    const { result, recorded } = await chargeOpened(order, await open(order));
+    await recorded;
+    return result;
+  }
+  return Object.assign(chargeOrder, { open, chargeOpened, withdraw });
 }
+
+/** An answer with nothing left to write. */
+const settled = (result: ChargeResult): ChargeAnswer => ({ result, recorded: Promise.resolve() });
 
 export type ChargeOrder = ReturnType<typeof createChargeOrder>;
 

@@ -1,13 +1,15 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
-import { createDynamoDbLedger } from '../../lambdas/adapters/dynamodb-ledger';
+import { createDynamoDbLedger, createPendingLedger } from '../../lambdas/adapters/dynamodb-ledger';
 import { createIdempotentCharge } from '../../lambdas/adapters/idempotent-use-cases';
 import { createPersonalDataStore } from '../../lambdas/adapters/personal-data';
 import { createStripeClient, createStripePayments } from '../../lambdas/adapters/stripe-payments';
 import { METRIC_NAMES } from '../../lambdas/contract/environment';
 import { BEFORE_NAMESPACES, paymentMetadata, stripeIdempotencyKey } from '../../lambdas/contract/payment-metadata';
+import { stripeBudgetOf } from '../../lambdas/contract/stripe-budget';
 import { createChargeOrder, type PaymentsLedger, pendingRecordOf } from '../../lambdas/core/charge-order';
+import { createReconcilePending } from '../../lambdas/core/reconcile-pending';
 import { createChargePaymentHandler } from '../../lambdas/handlers/charge-payment';
 import { localDynamoDbClient } from '../../local/dynamodb-local';
 import { freePort } from '../../local/free-port';
@@ -176,12 +178,9 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     expect(stripeRequestsFor(parts, orderId)).toBe(1);
   });
 
-  it('recovers from a crash after the Stripe call: the retry makes no second PaymentIntent', async () => {
-    const orderId = newOrderId('crash');
+  /** The charge of a process that "dies" as Stripe answers: the ledger's final write never returns (the key's goes with it). */
+  function chargeDyingAtFinalize(reachedFinalize: () => void, keyCompletion: 'lands' | 'dies too') {
     const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
-    let reachedFinalize!: () => void;
-    const crashed = new Promise<void>((resolve) => (reachedFinalize = resolve));
-    // The process "dies" between Stripe's answer and the ledger update: finalize never returns.
     const dyingLedger: PaymentsLedger = {
       ...ledger,
       finalize: () => {
@@ -189,18 +188,33 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
         return new Promise(() => undefined);
       },
     };
-    const dyingCharge = createIdempotentCharge({
+    const keyTableClient = keyCompletion === 'lands' ? parts.dynamoDb : localDynamoDbClient(parts.dynamoDbLocal.endpoint);
+    // The key's completion (the key table's only UpdateItem) never returns either.
+    if (keyCompletion === 'dies too')
+      keyTableClient.middlewareStack.add(
+        (next, context) => (args) => (context.commandName === 'UpdateItemCommand' ? new Promise(() => undefined) : next(args)),
+        { step: 'initialize', name: 'dieAtKeyCompletion' },
+      );
+    const charge = createIdempotentCharge({
       chargeOrder: createChargeOrder({
         ledger: dyingLedger,
         payments: createStripePayments(async () => parts.stripe),
         personalData: createPersonalDataStore(parts.dynamoDb, parts.tables.idempotencyTableName),
         origin: { channel: 'api', namespace: TEST_NAMESPACE },
       }),
-      dynamoDb: parts.dynamoDb,
+      dynamoDb: keyTableClient,
       tableName: parts.tables.idempotencyTableName,
     });
+    return { charge, stop: () => keyTableClient !== parts.dynamoDb && keyTableClient.destroy() };
+  }
+
+  it('recovers from a crash after the Stripe call that took both last writes: the retry makes no second PaymentIntent', async () => {
+    const orderId = newOrderId('crash');
+    let reachedFinalize!: () => void;
+    const crashed = new Promise<void>((resolve) => (reachedFinalize = resolve));
     const remainingMs = 3_000; // the in-progress lock lasts as long as the Lambda had left
-    void createChargePaymentHandler(dyingCharge, silentLogger)(postEvent(order(orderId)), lambdaContext(remainingMs));
+    const dying = chargeDyingAtFinalize(reachedFinalize, 'dies too');
+    void createChargePaymentHandler(dying.charge, silentLogger)(postEvent(order(orderId)), lambdaContext(remainingMs));
     await crashed;
     expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
 
@@ -213,6 +227,101 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     expect(stripeRequestsFor(parts, orderId)).toBe(2);
     expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
     expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', paymentId: body(retried).paymentId });
+    dying.stop();
+  });
+
+  it('recovers from a crash after the Stripe call that took only the ledger write: retries replay the charge, and the reconciler settles the ledger', async () => {
+    const orderId = newOrderId('crash-key-done');
+    let reachedFinalize!: () => void;
+    const crashed = new Promise<void>((resolve) => (reachedFinalize = resolve));
+    void createChargePaymentHandler(chargeDyingAtFinalize(reachedFinalize, 'lands').charge, silentLogger)(postEvent(order(orderId)), lambdaContext());
+    await crashed;
+
+    // The key's completion was sent with the ledger's write and landed: the retry is a replay.
+    const handler = chargeHandler(parts);
+    let retried = await post(handler, order(orderId));
+    // 409 until the completion, sent as the use case returned, has landed (a few milliseconds).
+    for (let tries = 0; retried.statusCode === 409 && tries < 50; tries += 1) retried = await post(handler, order(orderId));
+    expect(retried.statusCode).toBe(200);
+    const intents = parts.stripeEmulator.paymentIntentsForOrder(orderId);
+    expect(body(retried)).toMatchObject({ status: 'already_processed', paymentId: intents[0].id, paymentStatus: 'succeeded' });
+    expect(intents).toHaveLength(1);
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'pending' });
+
+    await backdateLedger(parts, orderId, 'attemptAt', 10);
+    const reconcile = createReconcilePending({
+      ledger: createPendingLedger(parts.dynamoDb, parts.tables.ledgerTableName),
+      payments: createStripePayments(async () => parts.stripe),
+      graceSeconds: 60,
+      budget: stripeBudgetOf(1_000).reconciler,
+    });
+    await reconcile();
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', paymentId: intents[0].id });
+    expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
+  });
+
+  /** A charge handler whose ledger creates wait until `open()`: its key claim lands first, its create later. */
+  function chargeWithHeldCreate() {
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const client = localDynamoDbClient(parts.dynamoDbLocal.endpoint);
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { TableName?: string };
+        if (['PutItemCommand', 'PutCommand'].includes(context.commandName ?? '') && input.TableName === parts.tables.ledgerTableName) await opened;
+        return next(args);
+      },
+      { step: 'initialize', name: 'holdLedgerCreate' },
+    );
+    return { handler: chargeHandler(parts, client), open, client };
+  }
+
+  it('withdraws the record of a request refused as another payment under the orderId, so the key holder charges its own', async () => {
+    const orderId = newOrderId('claim-lost-other');
+    const held = chargeWithHeldCreate();
+    const holder = post(held.handler, order(orderId));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the holder's claim has landed, its create waits
+
+    // Another amount under the same orderId: its claim is refused, its create (sent with it) lands first.
+    const refused = await post(chargeHandler(parts), order(orderId, { amount: 1 }));
+    expect(refused.statusCode).toBe(422);
+    expect(await ledgerRecord(parts, orderId)).toBeUndefined(); // withdrawn
+
+    held.open();
+    const charged = await holder;
+    expect(charged.statusCode).toBe(201);
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged', amount: 4200 });
+    expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
+    held.client.destroy();
+  });
+
+  it('lets the key holder charge the record a concurrent retry created first, once', async () => {
+    const orderId = newOrderId('claim-lost-same');
+    const held = chargeWithHeldCreate();
+    const holder = post(held.handler, order(orderId));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    // The same request again: in progress (409), and its create, sent with the claim, stays: it is the same payment.
+    expect((await post(chargeHandler(parts), order(orderId))).statusCode).toBe(409);
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'pending', amount: 4200 });
+
+    held.open();
+    expect((await holder).statusCode).toBe(201);
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'charged' });
+    expect(parts.stripeEmulator.paymentIntentsForOrder(orderId)).toHaveLength(1);
+    held.client.destroy();
+  });
+
+  it('withdraws a pending record only while no other attempt has taken it up', async () => {
+    const orderId = newOrderId('withdraw-taken');
+    const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
+    const pending = pendingRecordOf(order(orderId), { channel: 'api', namespace: TEST_NAMESPACE }, '2026-12-01T10:00:00.000Z');
+    await ledger.createPendingOrGet(pending);
+    await ledger.markAttempt(orderId, 'api', '2026-12-01T10:00:05.000Z');
+    await ledger.releasePending(orderId, pending.attemptAt);
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'pending', attemptAt: '2026-12-01T10:00:05.000Z' });
+    await ledger.releasePending(orderId, '2026-12-01T10:00:05.000Z');
+    expect(await ledgerRecord(parts, orderId)).toBeUndefined();
   });
 
   it('creates an unconfirmed PaymentIntent when no payment method is given', async () => {

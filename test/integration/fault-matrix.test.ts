@@ -1,8 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createChargeService } from '../../lambdas/adapters/charge-service';
 import { createLedgerReader } from '../../lambdas/adapters/dynamodb-ledger';
 import type { ChargeRequest } from '../../lambdas/contract/payment-request';
+import { IDEMPOTENCY_KEY_PREFIX } from '../../lambdas/contract/settings';
+import { idempotencyTable } from '../../lambdas/contract/tables';
 import type { AuditReport } from '../../lambdas/core/audit';
 import type { LedgerRecord } from '../../lambdas/core/charge-order';
 import { personalDataOf } from '../../lambdas/core/stripe-requests';
@@ -12,7 +15,7 @@ import type { QueuePoller } from '../../local/queue-poller';
 import { localSqsClient, type SqsEmulator, startSqsEmulator } from '../../local/queues';
 import { createTables, localTableNames, type TableNames } from '../../local/tables';
 import { auditDeployment, faultyServiceOptions, LOCK_MS, messagesOn, runToQuiescence, startFaultyWorker } from '../support/fault-runs';
-import { FAULT_KINDS, type Fault, faultOnce, STEPS } from '../support/faults';
+import { FAULT_KINDS, type Fault, faultOnce, STEPS, type Step } from '../support/faults';
 import { type LocalParts, postEvent, silentLogger, startLocalParts } from '../support/local-parts';
 import { fullOrder } from '../support/orders';
 
@@ -49,6 +52,8 @@ interface PathRun {
   answers: Map<string, number | undefined>;
   /** How often each cell's fault struck (0 would mean the cell tested nothing). */
   struck: Map<string, number>;
+  /** Sync path: the ledger record's and the key's status once the call answered or crashed, before anything else ran. */
+  afterTheCall: Map<string, { ledger?: string; key?: string }>;
   /** Queue path: the worker batches of each cell that timed out (a crash, as the event source mapping sees it). */
   timedOutBatches: Map<string, number>;
   audit: AuditReport;
@@ -74,6 +79,7 @@ async function startPath(path: 'sync' | 'queue', shape: OrderShape): Promise<Pat
   const pollers: QueuePoller[] = [];
   const queueUrls: string[] = [];
   const answers = new Map<string, number | undefined>();
+  const afterTheCall = new Map<string, { ledger?: string; key?: string }>();
   const struck = new Map<string, () => number>();
   const timedOutBatches = new Map<string, () => number>();
 
@@ -89,6 +95,8 @@ async function startPath(path: 'sync' | 'queue', shape: OrderShape): Promise<Pat
         // One call, never retried; a crashed one never answers.
         const answer = await Promise.race([handler(postEvent(order(orderId)), lambdaContext(LOCK_MS)), sleep(CRASHED_AFTER_MS).then(() => undefined)]);
         answers.set(orderId, answer?.statusCode);
+        const record = await createLedgerReader(parts.dynamoDb, deployment.tables.ledgerTableName)(orderId);
+        afterTheCall.set(orderId, { ledger: record?.status, key: await keyStatusOf(deployment.tables, orderId) });
         return;
       }
       const worker = await startFaultyWorker(parts, sqs, deployment, plan, `${orderId.slice(-40)}-`);
@@ -110,11 +118,34 @@ async function startPath(path: 'sync' | 'queue', shape: OrderShape): Promise<Pat
     ...deployment,
     orderIdOf,
     answers,
+    afterTheCall,
     struck: counts(struck),
     timedOutBatches: counts(timedOutBatches),
     audit: await auditDeployment(parts, deployment),
   };
 }
+
+/** The key's status in the key table (Powertools keys it on the prefix and the base64 MD5 of the JSON orderId). */
+async function keyStatusOf(tables: TableNames, orderId: string): Promise<string | undefined> {
+  const id = `${IDEMPOTENCY_KEY_PREFIX}#${createHash('md5').update(JSON.stringify(orderId)).digest('base64')}`;
+  const { Item } = await parts.dynamoDb.send(
+    new GetItemCommand({ TableName: tables.idempotencyTableName, Key: { [idempotencyTable.partitionKey]: { S: id } } }),
+  );
+  return Item?.status?.S;
+}
+
+/**
+ * The writes a charge sends together (idempotent-use-cases.ts): the key claim with the ledger
+ * create, the ledger finalize with the key completion. When one of a pair fails or crashes, the
+ * other lands alone; what it left, right after the call, before the reconciler or a retry ran.
+ */
+const PARTNER_LANDED_ALONE: Partial<Record<Step, (kind: Fault['kind']) => { table: 'ledger' | 'key'; status: string | undefined }>> = {
+  'claim key': () => ({ table: 'ledger', status: 'pending' }),
+  // A failed use case releases the key (Powertools deletes it); a crashed one holds it until the lock expires.
+  'ledger create': (kind) => ({ table: 'key', status: kind.startsWith('crashes') ? 'INPROGRESS' : undefined }),
+  'ledger finalize': () => ({ table: 'key', status: 'COMPLETED' }),
+  'key complete': () => ({ table: 'ledger', status: 'charged' }),
+};
 
 const RUNS = (['sync', 'queue'] as const).flatMap((path) => (Object.keys(ORDERS) as OrderShape[]).map((shape) => [path, shape] as const));
 
@@ -128,6 +159,13 @@ describe.each(RUNS)('the %s path with %s, a fault at every step, no retry by the
     expect(run.audit.discrepancies).toEqual([]);
     expect(run.audit.ledgerRecords).toBeGreaterThan(0);
   });
+
+  const overlapped = cellsOf(ORDERS[shape]('cells')).filter((fault) => fault.step in PARTNER_LANDED_ALONE);
+  if (path === 'sync')
+    it.each(overlapped)('$step, $kind: the write sent with it lands alone', (fault) => {
+      const { table, status } = (PARTNER_LANDED_ALONE[fault.step] as (kind: Fault['kind']) => { table: 'ledger' | 'key'; status?: string })(fault.kind);
+      expect(run.afterTheCall.get(run.orderIdOf(fault))?.[table]).toBe(status);
+    });
 
   it.each(cellsOf(ORDERS[shape]('cells')))('$step, $kind: at most one PaymentIntent, a final record that agrees with Stripe', async (fault) => {
     const orderId = run.orderIdOf(fault);

@@ -32,8 +32,9 @@ class FakeLedger implements PaymentsLedger {
     return { ...record };
   }
 
-  async releasePending(orderId: string) {
-    if (this.records.get(orderId)?.status === 'pending') this.records.delete(orderId);
+  async releasePending(orderId: string, attemptAt?: string) {
+    const record = this.records.get(orderId);
+    if (record?.status === 'pending' && (attemptAt === undefined || record.attemptAt === attemptAt)) this.records.delete(orderId);
   }
 
   async finalize(orderId: string, attempt: PaymentAttempt, now: string) {
@@ -168,6 +169,51 @@ describe('chargeOrder', () => {
     expect(ledger.records.get('order-1')?.status).toBe('pending');
     available = true;
     await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'charged', paymentId: 'pi_3' });
+  });
+
+  it('answers in steps as soon as Stripe has, the ledger write in flight; called whole, only once that write is done', async () => {
+    const ledger = new FakeLedger();
+    let finishWrite!: () => void;
+    const writeDone = new Promise<void>((resolve) => (finishWrite = resolve));
+    const slowLedger: PaymentsLedger = {
+      createPendingOrGet: (pending) => ledger.createPendingOrGet(pending),
+      markAttempt: (...args) => ledger.markAttempt(...args),
+      releasePending: (...args) => ledger.releasePending(...args),
+      finalize: async (...args) => {
+        await writeDone;
+        return ledger.finalize(...args);
+      },
+    };
+    const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger: slowLedger, payments: new FakeStripe(), origin, now: clock });
+    const { result, recorded } = await chargeOrder.chargeOpened(order, await chargeOrder.open(order));
+    expect(result).toMatchObject({ status: 'charged', paymentId: 'pi_1', replayed: false });
+    expect(ledger.records.get(order.orderId)?.status).toBe('pending');
+
+    const whole = chargeOrder({ ...order, orderId: 'order-2' });
+    let wholeAnswered = false;
+    void whole.then(() => (wholeAnswered = true));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(wholeAnswered).toBe(false);
+    finishWrite();
+    await Promise.all([recorded, whole]);
+    expect(ledger.records.get(order.orderId)?.status).toBe('charged');
+    expect(ledger.records.get('order-2')?.status).toBe('charged');
+  });
+
+  it('withdraws only a record its own open wrote, and only while untouched', async () => {
+    const ledger = new FakeLedger();
+    const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: new FakeStripe(), origin, now: clock });
+    const wrote = await chargeOrder.open(order);
+    const found = await chargeOrder.open(order);
+    await chargeOrder.withdraw(found); // it wrote nothing: the record stays
+    expect(ledger.records.has(order.orderId)).toBe(true);
+    await ledger.markAttempt(order.orderId, 'api', '2026-11-27T12:00:01.000Z');
+    await chargeOrder.withdraw(wrote); // taken up by another attempt since: it stays
+    expect(ledger.records.has(order.orderId)).toBe(true);
+
+    const untouched = await chargeOrder.open({ ...order, orderId: 'order-3' });
+    await chargeOrder.withdraw(untouched);
+    expect(ledger.records.has('order-3')).toBe(false);
   });
 
   it('returns what the ledger holds when a concurrent call finalized first', async () => {
