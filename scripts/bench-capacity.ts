@@ -35,7 +35,7 @@ export interface CapacityRow {
 }
 
 /** Everything a handler writes to stdout and stderr (its JSON log lines and metrics) while `run` runs. */
-async function loggedBytes<T>(run: () => Promise<T>): Promise<{ result: T; bytes: number }> {
+export async function loggedBytes<T>(run: () => Promise<T>): Promise<{ result: T; bytes: number }> {
   let bytes = 0;
   const writes = [process.stdout.write, process.stderr.write] as const;
   const counting = (chunk: unknown) => {
