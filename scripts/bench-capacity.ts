@@ -20,7 +20,8 @@ import { type ConsumedWrite, recordConsumedWrites } from '../test/support/consum
 import { type LocalParts, postEvent as postEventOf, refundEvent, serviceOptions, startLocalParts, TEST_NAMESPACE } from '../test/support/local-parts';
 
 process.env[ENV.namespace] ??= TEST_NAMESPACE;
-const WEBHOOK_SECRET = 'whsec_bench_capacity';
+/** The webhook signing secret the bench's webhook handlers verify with. */
+export const WEBHOOK_SECRET = 'whsec_bench_capacity';
 const ORDERS = 20;
 /** Lambda's own START, END and REPORT lines per invocation (measured in AWS for the reconciler: about 0.4 KB). */
 const PLATFORM_LOG_BYTES_PER_INVOCATION = 400;
@@ -35,7 +36,7 @@ export interface CapacityRow {
 }
 
 /** Everything a handler writes to stdout and stderr (its JSON log lines and metrics) while `run` runs. */
-async function loggedBytes<T>(run: () => Promise<T>): Promise<{ result: T; bytes: number }> {
+export async function loggedBytes<T>(run: () => Promise<T>): Promise<{ result: T; bytes: number }> {
   let bytes = 0;
   const writes = [process.stdout.write, process.stderr.write] as const;
   const counting = (chunk: unknown) => {
@@ -51,7 +52,8 @@ async function loggedBytes<T>(run: () => Promise<T>): Promise<{ result: T; bytes
   }
 }
 
-function webhookDelivery(signer: Stripe, event: unknown): APIGatewayProxyEvent {
+/** A webhook delivery of `event` as API Gateway hands it over, signed with WEBHOOK_SECRET. */
+export function webhookDelivery(signer: Stripe, event: unknown): APIGatewayProxyEvent {
   const payload = JSON.stringify(event);
   const signature = signer.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET });
   return {
