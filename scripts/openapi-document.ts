@@ -270,7 +270,9 @@ const operations: Record<string, Operation> = {
           "(API Gateway's own model check answers without `details`).",
       ),
       402: error('`card_declined`: `details` holds the payment and its `declineCode` (with `Idempotent-Replayed` on a replay).', ['Idempotent-Replayed']),
-      409: inProgress('this order is still being charged; send it again after `Retry-After` seconds.'),
+      409: inProgress(
+        'this order is still being charged, or a payment with other details under this orderId is not final yet; send it again after `Retry-After` seconds.',
+      ),
       413: error(`\`payload_too_large\`: the body is over ${MAX_REQUEST_BODY_BYTES / 1024} KB.`),
       422: error(`\`idempotency_key_reused\`: this orderId was already used with a different ${PAYMENT_IDENTITY_FIELDS.join(', ')}.`),
       429: rateLimited('sending the same request (the same orderId) again is safe'),

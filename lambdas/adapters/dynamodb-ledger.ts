@@ -48,9 +48,9 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
   /**
    * Applies an update only to a pending (or expired) record: a final state is never overwritten
    * by a late or repeated attempt. Returns the record as it is after: this update's, or the one
-   * that stopped it.
+   * that stopped it; undefined when there is none (withdrawn).
    */
-  async function moveResumable(orderId: string, update: ReturnType<typeof setExpression>, action: string): Promise<LedgerRecord> {
+  async function moveResumable(orderId: string, update: ReturnType<typeof setExpression>, action: string): Promise<LedgerRecord | undefined> {
     try {
       const { Attributes } = await documents.send(
         new UpdateCommand({
@@ -65,7 +65,7 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
       );
       return Attributes as LedgerRecord;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException && error.Item) return unmarshall(error.Item) as LedgerRecord;
+      if (error instanceof ConditionalCheckFailedException) return error.Item && (unmarshall(error.Item) as LedgerRecord);
       throw storeError(action, error);
     }
   }
@@ -96,8 +96,8 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
     },
 
     // A new attempt makes the record pending again, its index key back, attempted now.
-    markAttempt: (orderId: string, channel: OrderChannel, now: string) => {
-      const update = setExpression({ status: 'pending', attemptAt: now, pendingShard: pendingShardOf(orderId), updatedAt: now }, []);
+    markAttempt: (orderId: string, channel: OrderChannel, now: string, attemptId: string) => {
+      const update = setExpression({ status: 'pending', attemptAt: now, attemptId, pendingShard: pendingShardOf(orderId), updatedAt: now }, []);
       const withChannel = {
         UpdateExpression: `${update.UpdateExpression}, #channel = if_not_exists(#channel, :channel)`,
         ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#channel': 'channel' },
@@ -106,19 +106,24 @@ export function createDynamoDbLedger(client: DynamoDBClient, tableName: string):
       return moveResumable(orderId, withChannel, 'mark the charge attempt');
     },
 
-    finalize: (orderId: string, fact: LedgerFact, now: string) =>
-      moveResumable(orderId, setExpression({ ...fact, updatedAt: now }), 'finalize the ledger record'),
+    async finalize(orderId: string, fact: LedgerFact, now: string) {
+      const action = 'finalize the ledger record';
+      const record = await moveResumable(orderId, setExpression({ ...fact, updatedAt: now }), action);
+      // Only a refused request's record is ever withdrawn, never one a charge works on.
+      if (record === undefined) throw storeError(action, new Error(`no ledger record for order ${orderId}`));
+      return record;
+    },
 
-    async releasePending(orderId: string, attemptAt?: string) {
-      const ofAttempt = attemptAt !== undefined;
+    async releasePending(orderId: string, attemptId?: string) {
+      const ofAttempt = attemptId !== undefined;
       try {
         await documents.send(
           new DeleteCommand({
             TableName: tableName,
             Key: { [key]: orderId },
-            ConditionExpression: ofAttempt ? '#status = :pending AND #attemptAt = :attemptAt' : '#status = :pending',
-            ExpressionAttributeNames: { '#status': 'status', ...(ofAttempt && { '#attemptAt': 'attemptAt' }) },
-            ExpressionAttributeValues: { ':pending': 'pending', ...(ofAttempt && { ':attemptAt': attemptAt }) },
+            ConditionExpression: ofAttempt ? '#status = :pending AND #attemptId = :attemptId' : '#status = :pending',
+            ExpressionAttributeNames: { '#status': 'status', ...(ofAttempt && { '#attemptId': 'attemptId' }) },
+            ExpressionAttributeValues: { ':pending': 'pending', ...(ofAttempt && { ':attemptId': attemptId }) },
           }),
         );
       } catch (error) {
@@ -533,9 +538,9 @@ type Fields = Record<string, string | number | object | undefined>;
 
 /**
  * Fields that hold only in one state: a later fact without them removes them (a decline code once
- * the order is charged; the pending index key once the record is no longer pending).
+ * the order is charged; the pending index key and the attempt's id once the record is no longer pending).
  */
-const STATE_BOUND_FIELDS = ['declineCode', 'pendingShard'] as const;
+const STATE_BOUND_FIELDS = ['declineCode', 'pendingShard', 'attemptId'] as const;
 
 /**
  * `SET #a = :a, …` for the fields that have a value (DynamoDB cannot SET undefined), and

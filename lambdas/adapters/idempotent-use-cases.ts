@@ -1,4 +1,4 @@
-import { IdempotencyConfig, IdempotencyValidationError, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
@@ -6,7 +6,7 @@ import { type ChargeRequest, PAYMENT_IDENTITY_FIELDS } from '../contract/payment
 import { REFUND_IDENTITY_FIELDS, type RefundRequest } from '../contract/refund-request';
 import { IDEMPOTENCY_EXPIRY_SECONDS, IDEMPOTENCY_KEY_PREFIX, REFUND_IDEMPOTENCY_KEY_PREFIX } from '../contract/settings';
 import { idempotencyTable } from '../contract/tables';
-import type { ChargeOrder, ChargeResult } from '../core/charge-order';
+import type { ChargeOrder, ChargeResult, OpenedOrder } from '../core/charge-order';
 import type { RefundOrder, RefundResult } from '../core/refund-order';
 
 /** Powertools' store in the key table, with the attribute names the table is defined with. */
@@ -30,10 +30,9 @@ export type IdempotentRefund = Idempotent<RefundRequest, RefundResult>;
  * together with the key completion.
  */
 interface UseCaseSteps<Input, Opened, Result> {
-  open(input: Input): Promise<Opened>;
+  /** Sends the first ledger write; `withdraw` undoes it for a request that never ran, even if its answer was lost. */
+  open(input: Input): { opened: Promise<Opened>; withdraw(): Promise<void> };
   run(input: Input, opened: Opened): Promise<{ result: Result; recorded: Promise<unknown> }>;
-  /** Undoes `open` for a request the key table refused as another one under the same key. */
-  withdraw(opened: Opened): Promise<void>;
 }
 
 const ignore = () => undefined;
@@ -41,9 +40,8 @@ const ignore = () => undefined;
 /** A use case with nothing to overlap: all of it runs after the claim, before the completion. */
 function inOneStep<Input, Result>(useCase: (input: Input) => Promise<Result>): UseCaseSteps<Input, undefined, Result> {
   return {
-    open: async () => undefined,
+    open: () => ({ opened: Promise.resolve(undefined), withdraw: async () => undefined }),
     run: async (input) => ({ result: await useCase(input), recorded: Promise.resolve() }),
-    withdraw: async () => undefined,
   };
 }
 
@@ -59,9 +57,10 @@ interface IdempotentOptions<Input, Opened, Result> {
   keyPrefix: string;
 }
 
-/** What one call's steps did, kept beside Powertools: the open write, and the result with its write in flight. */
+/** What one call's steps did, kept beside Powertools: the open write, whether the use case started, its result with its write in flight. */
 interface Progress<Opened, Result> {
   opened: Promise<Opened>;
+  started: boolean;
   ran?: { result: Result; recorded: Promise<unknown> };
 }
 
@@ -89,6 +88,7 @@ function makeIdempotentUseCase<Input, Opened, Result extends object>({
   // Only the input (argument 0) is hashed; the progress holder rides along.
   const run = makeIdempotent(
     async (input: Input, progress: Progress<Opened, Result>) => {
+      progress.started = true;
       const ran = await steps.run(input, await progress.opened);
       ran.recorded.catch(ignore); // awaited once Powertools has completed the key
       progress.ran = ran;
@@ -98,11 +98,11 @@ function makeIdempotentUseCase<Input, Opened, Result extends object>({
   );
   return async (input, context) => {
     if (context !== undefined) config.registerLambdaContext(context);
-    // Sent with the claim, and safe before it is won: a claim lost to a retry leaves the key's
-    // holder a record of the same payment; one lost to another payment under this key withdraws it.
-    const opened = steps.open(input);
-    opened.catch(ignore); // awaited by the use case, or after the claim was refused
-    const progress: Progress<Opened, Result> = { opened };
+    // Sent with the claim, and safe before it is won: a request that does not win it withdraws
+    // what it wrote (unless the key's holder took it up), and the holder waits for that withdrawal.
+    const { opened, withdraw } = steps.open(input);
+    opened.catch(ignore); // awaited by the use case, or before the withdrawal
+    const progress: Progress<Opened, Result> = { opened, started: false };
     let answer: Result;
     try {
       // Powertools completes the key while the ledger's last write is in flight, safe because either
@@ -115,26 +115,28 @@ function makeIdempotentUseCase<Input, Opened, Result extends object>({
         await progress.ran.recorded;
         return progress.ran.result;
       }
-      await afterRefusal(error, opened);
+      // Refused, or the claim failed: this request never ran, so what it wrote goes. The refusal
+      // is the answer even if the withdrawal fails (its record is then the holder's to wait out).
+      if (!progress.started) await opened.then(withdraw, withdraw).catch(ignore);
       throw error;
     }
     // A failed ledger write is an error even though the key holds the answer, which a retry gets.
     if (progress.ran !== undefined) await progress.ran.recorded;
-    // A replay: the order's record was there, so open wrote nothing.
+    // A replay: the order's final record was there, so open wrote nothing.
     else await opened.catch(ignore);
     return answer;
   };
-
-  /** The key was never claimed (or the use case failed): the open write is waited for, and withdrawn if it was another request's. */
-  async function afterRefusal(error: unknown, opened: Promise<Opened>): Promise<void> {
-    const wrote = await opened.catch(ignore);
-    if (wrote !== undefined && error instanceof IdempotencyValidationError) await steps.withdraw(wrote);
-  }
 }
 
 /** The charge, keyed on the orderId; the same orderId with another amount, currency, method or customer is refused. */
 export function createIdempotentCharge({ chargeOrder, ...store }: { chargeOrder: ChargeOrder; dynamoDb: DynamoDBClient; tableName: string }): IdempotentCharge {
-  const steps = { open: chargeOrder.open, run: chargeOrder.chargeOpened, withdraw: chargeOrder.withdraw };
+  const steps: UseCaseSteps<ChargeRequest, OpenedOrder, ChargeResult> = {
+    open: (order) => {
+      const { pending, opened } = chargeOrder.open(order);
+      return { opened, withdraw: () => chargeOrder.withdraw(pending) };
+    },
+    run: chargeOrder.chargeOpened,
+  };
   return makeIdempotentUseCase({ steps, ...store, key: 'orderId', identityFields: PAYMENT_IDENTITY_FIELDS, keyPrefix: IDEMPOTENCY_KEY_PREFIX });
 }
 

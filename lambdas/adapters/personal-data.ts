@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { stripeIdempotencyKey } from '../contract/payment-metadata';
 import { PERSONAL_DATA_EXPIRY_SECONDS } from '../contract/settings';
@@ -16,10 +16,11 @@ import type { PersonalData } from '../core/stripe-requests';
 export function createPersonalDataStore(client: DynamoDBClient, tableName: string): PersonalDataStore {
   const documents = DynamoDBDocumentClient.from(client);
   const { partitionKey, timeToLiveAttribute = 'expiration' } = idempotencyTable;
+  const keyOf = (namespace: string, orderId: string) => ({ [partitionKey]: `${PERSONAL_DATA_KEY_PREFIX}${stripeIdempotencyKey(namespace, orderId)}` });
   return {
     async keep(namespace, orderId, data, replacing) {
       const expiry = Math.floor(Date.now() / 1000) + PERSONAL_DATA_EXPIRY_SECONDS;
-      const item = { [partitionKey]: `${PERSONAL_DATA_KEY_PREFIX}${stripeIdempotencyKey(namespace, orderId)}`, data, [timeToLiveAttribute]: expiry };
+      const item = { ...keyOf(namespace, orderId), data, [timeToLiveAttribute]: expiry };
       // First wins, until DynamoDB deletes the item: an expired one is still what Stripe may hold.
       const firstWins = {
         ConditionExpression: 'attribute_not_exists(#key)',
@@ -32,6 +33,14 @@ export function createPersonalDataStore(client: DynamoDBClient, tableName: strin
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException && error.Item) return unmarshall(error.Item).data as PersonalData;
         throw new StoreUnavailableError('could not keep the personal data of the order', { cause: error });
+      }
+    },
+
+    async forget(namespace, orderId) {
+      try {
+        await documents.send(new DeleteCommand({ TableName: tableName, Key: keyOf(namespace, orderId) }));
+      } catch (error) {
+        throw new StoreUnavailableError('could not forget the personal data of the order', { cause: error });
       }
     },
   };

@@ -1,7 +1,7 @@
 import { BEFORE_NAMESPACES } from '../contract/payment-metadata';
 import { type ChargeRequest, PAYMENT_IDENTITY_FIELDS } from '../contract/payment-request';
 import { STRIPE_KEY_TRUSTED_FOR_MS } from '../contract/settings';
-import { OrderConflictError, PaymentProviderError, PaymentRejectedError } from './errors';
+import { OrderConflictError, PaymentInProgressError, PaymentProviderError, PaymentRejectedError } from './errors';
 import { type DisputeState, factVersion } from './payment-events';
 import type { Refunds } from './refund-order';
 import { type PaymentIntentCreate, type PersonalData, paymentIntentCreateOf, personalDataOf } from './stripe-requests';
@@ -60,6 +60,8 @@ export interface LedgerRecord {
   namespace?: string;
   /** When the latest charge attempt started (the reconciler leaves a record with a recent one alone). */
   attemptAt?: string;
+  /** Which request wrote the pending record or last took it up: a refused request withdraws only its own. */
+  attemptId?: string;
   /** The order's refunds by refundId (refund-order.ts), and what follows from them. */
   refunds?: Refunds;
   /** Minor units taken from what is refundable: refunds that succeeded, or may still. */
@@ -102,16 +104,16 @@ export interface PaymentsLedger {
    * Marks a new attempt on a `pending` or `expired` record (it becomes `pending`, attempted now),
    * before Stripe is called, so the reconciler leaves it alone. A record written before records
    * knew their channel takes this attempt's. Returns the record as it is after
-   * (someone else's final record if they finished first).
+   * (someone else's final record if they finished first), or undefined if it is gone (withdrawn).
    */
-  markAttempt(orderId: string, channel: OrderChannel, now: string): Promise<LedgerRecord>;
+  markAttempt(orderId: string, channel: OrderChannel, now: string, attemptId: string): Promise<LedgerRecord | undefined>;
   /** Moves a pending (or expired) record to its final status; returns the stored record (someone else's if they won). */
   finalize(orderId: string, fact: LedgerFact, now: string): Promise<LedgerRecord>;
   /**
    * Removes a pending record after Stripe refused the payment and charged nothing; given
-   * `attemptAt`, only while the record is still that attempt's (no charge has taken it up since).
+   * `attemptId`, only while the record is still that attempt's (no charge has taken it up since).
    */
-  releasePending(orderId: string, attemptAt?: string): Promise<void>;
+  releasePending(orderId: string, attemptId?: string): Promise<void>;
 }
 
 /**
@@ -124,6 +126,8 @@ export interface PersonalDataStore {
    * or in place of it when `replacing` (a new record: Stripe never kept a request with the old).
    */
   keep(namespace: string, orderId: string, data: PersonalData, replacing: boolean): Promise<PersonalData>;
+  /** Forgets what is kept for the order: Stripe refused its request and stored nothing. */
+  forget(namespace: string, orderId: string): Promise<void>;
 }
 
 export interface PaymentProvider {
@@ -159,12 +163,20 @@ export interface ChargeOrderDependencies {
   /** Where this charge's orders come from, and the deployment's namespace at Stripe for new ones. */
   origin: OrderOrigin;
   now?: () => Date;
+  /** How the charge waits for a withdrawal (WITHDRAWAL_WAITS_MS); tests pass a faster one. */
+  pause?: (ms: number) => Promise<void>;
 }
 
-/** What `open` found: the pending record this call wrote, or the order's record that was there. */
+/** What `open` found: the pending record this call sent, and the order's record if one was there. */
 export interface OpenedOrder {
   pending: LedgerRecord;
   existing?: LedgerRecord;
+}
+
+/** A charge's first ledger write, sent: the record (what `withdraw` needs, even if the answer is lost), and its answer to come. */
+export interface OpeningOrder {
+  pending: LedgerRecord;
+  opened: Promise<OpenedOrder>;
 }
 
 /** A charge's answer, its last ledger write still in flight so a caller can overlap it with its own. */
@@ -173,6 +185,13 @@ export interface ChargeAnswer {
   /** Settles once the ledger holds Stripe's answer; rejects when that write failed. */
   recorded: Promise<unknown>;
 }
+
+/**
+ * How long a charge waits, in steps, for a pending record of another payment to be withdrawn
+ * before it refuses the order: a request refused by the key table withdraws the record its create
+ * wrote one round trip after the refusal (idempotent-use-cases.ts).
+ */
+const WITHDRAWAL_WAITS_MS = [20, 40, 80, 160];
 
 /**
  * Charges an order at most once. Safe to call any number of times, concurrently or after a crash:
@@ -184,29 +203,41 @@ export interface ChargeAnswer {
  * writes together with the ledger's: `open` with the key claim, `recorded` with the key completion.
  * Called as a function, it runs them one after the other.
  */
-export function createChargeOrder({ ledger, payments, personalData, origin, now = () => new Date() }: ChargeOrderDependencies) {
-  /** Writes the order's `pending` record unless the order has one (one conditional write). */
-  async function open(order: ChargeRequest): Promise<OpenedOrder> {
+export function createChargeOrder({ ledger, payments, personalData, origin, now = () => new Date(), pause = sleep }: ChargeOrderDependencies) {
+  /** Sends the order's `pending` record, written unless the order has one (one conditional write). */
+  function open(order: ChargeRequest): OpeningOrder {
     const pending = pendingRecordOf(order, origin, now().toISOString());
-    const existing = await ledger.createPendingOrGet(pending);
-    return existing === undefined ? { pending } : { pending, existing };
+    return { pending, opened: ledger.createPendingOrGet(pending).then((existing) => (existing === undefined ? { pending } : { pending, existing })) };
   }
 
   /** Charges the opened order; answers as soon as Stripe has, the ledger's final write in flight. */
-  async function chargeOpened(order: ChargeRequest, { pending, existing }: OpenedOrder): Promise<ChargeAnswer> {
+  async function chargeOpened(order: ChargeRequest, { pending, existing: found }: OpenedOrder): Promise<ChargeAnswer> {
+    let existing = found;
+    // Another payment's pending record may be a refused request's, about to be withdrawn.
+    for (const wait of WITHDRAWAL_WAITS_MS) {
+      if (existing?.status !== 'pending' || conflictingFields(existing, order).length === 0) break;
+      await pause(wait);
+      existing = await ledger.createPendingOrGet(pending);
+    }
+    // Not refused: it may still be withdrawn, or its payment may not be finished; either way, later it is decided.
+    if (existing?.status === 'pending' && conflictingFields(existing, order).length > 0) {
+      throw new PaymentInProgressError({ message: `another payment under order ${order.orderId} is not finished` });
+    }
     // What is sent to Stripe comes from the stored record, the first time and on every resume.
     let stored = pending;
     if (existing !== undefined) {
       assertSamePayment(existing, order);
       if (!RESUMABLE_STATUSES.includes(existing.status)) return settled(await replayOf(existing));
       // Claimed before Stripe is called, so the reconciler cannot expire what is about to be charged.
-      const resumed = await ledger.markAttempt(order.orderId, origin.channel, now().toISOString());
+      const resumed = await ledger.markAttempt(order.orderId, origin.channel, now().toISOString(), pending.attemptId as string);
+      // Withdrawn by the refused request that wrote it, just before: this charge writes its own.
+      if (resumed === undefined) return chargeOpened(order, await open(order).opened);
       if (!RESUMABLE_STATUSES.includes(resumed.status)) return settled(await replayOf(resumed));
       // Resume with exactly what was first sent to Stripe: a changed description must not break the key.
       stored = existing;
       if (now().getTime() - Date.parse(existing.createdAt) > STRIPE_KEY_TRUSTED_FOR_MS) {
-        const found = await payments.findPayment(existing, namespaceOf(existing));
-        if (found !== undefined) return answerOf(stored, found);
+        const paid = await payments.findPayment(existing, namespaceOf(existing));
+        if (paid !== undefined) return answerOf(stored, paid);
       }
     }
     // Kept before Stripe sees it, first wins: a resume sends what the first attempt did (or would
@@ -219,8 +250,11 @@ export function createChargeOrder({ ledger, payments, personalData, origin, now 
       if (error instanceof PaymentRejectedError) {
         // Stripe made a PaymentIntent, then refused to confirm it: the order keeps it, never freed for a second one.
         if (error.paymentMade !== undefined) await ledger.finalize(order.orderId, ledgerFact(error.paymentMade), now().toISOString());
-        // Stripe charged nothing and stored nothing: free the orderId for a corrected request.
-        else await ledger.releasePending(order.orderId);
+        else {
+          // Stripe charged nothing and stored nothing: free the orderId, and what was kept for it, for a corrected request.
+          if (stored.personalDataKept) await personalData.forget(namespaceOf(stored), order.orderId);
+          await ledger.releasePending(order.orderId);
+        }
       }
       throw error;
     }
@@ -238,11 +272,11 @@ export function createChargeOrder({ ledger, payments, personalData, origin, now 
   }
 
   /**
-   * Withdraws the pending record `open` wrote for a request the key table refused as another
-   * payment under the same orderId, unless a charge has taken it up since (a new attempt).
+   * Withdraws the pending record `open` sent, for a request that never charged (the key table
+   * refused it): only if it was written, and while no charge has taken it up since (a new attempt).
    */
-  async function withdraw({ pending, existing }: OpenedOrder): Promise<void> {
-    if (existing === undefined) await ledger.releasePending(pending.orderId, pending.attemptAt);
+  async function withdraw(pending: LedgerRecord): Promise<void> {
+    await ledger.releasePending(pending.orderId, pending.attemptId);
   }
 
   /**
@@ -262,7 +296,7 @@ export function createChargeOrder({ ledger, payments, personalData, origin, now 
   }
 
   async function chargeOrder(order: ChargeRequest): Promise<ChargeResult> {
-    const { result, recorded } = await chargeOpened(order, await open(order));
+    const { result, recorded } = await chargeOpened(order, await open(order).opened);
     await recorded;
     return result;
   }
@@ -279,16 +313,20 @@ export function ledgerFact({ clientSecret: _secret, paymentCreated, ...fact }: P
   return paymentCreated === undefined ? fact : { ...fact, factVersion: factVersion(paymentCreated, fact.status) };
 }
 
+const conflictingFields = (record: LedgerRecord, order: ChargeRequest) => PAYMENT_IDENTITY_FIELDS.filter((field) => record[field] !== order[field]);
+
 function assertSamePayment(record: LedgerRecord, order: ChargeRequest): void {
-  const conflicting = PAYMENT_IDENTITY_FIELDS.filter((field) => record[field] !== order[field]);
+  const conflicting = conflictingFields(record, order);
   if (conflicting.length > 0) throw new OrderConflictError(order.orderId, conflicting);
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * A new order's `pending` record, its first attempt starting now: every request field that is sent
  * to Stripe is stored here (request-fields.ts), because every attempt's Stripe request is rebuilt from it.
  */
-export function pendingRecordOf(order: ChargeRequest, { channel, namespace }: OrderOrigin, now: string): LedgerRecord {
+export function pendingRecordOf(order: ChargeRequest, { channel, namespace }: OrderOrigin, now: string, attemptId = crypto.randomUUID()): LedgerRecord {
   return {
     orderId: order.orderId,
     status: 'pending',
@@ -302,6 +340,7 @@ export function pendingRecordOf(order: ChargeRequest, { channel, namespace }: Or
     // Records made before namespaces stay without one (BEFORE_NAMESPACES); a new one always has it.
     ...(namespace !== BEFORE_NAMESPACES && { namespace }),
     attemptAt: now,
+    attemptId,
     createdAt: now,
     updatedAt: now,
   };

@@ -33,12 +33,12 @@ export class PaymentProviderRateLimitedError extends PaymentProviderError {
   }
 }
 
-/** Stripe is still running another request with this order's key: answer "in progress". */
+/** Stripe, or another request under this orderId, is still working on the order: answer "in progress". */
 export class PaymentInProgressError extends Error {
   override readonly name = 'PaymentInProgressError';
   readonly retryable = true;
-  constructor(options?: { cause?: unknown }) {
-    super('the payment provider is still processing this order', options);
+  constructor(options?: { cause?: unknown; message?: string }) {
+    super(options?.message ?? 'the payment provider is still processing this order', options);
   }
 }
 

@@ -295,15 +295,15 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     held.client.destroy();
   });
 
-  it('lets the key holder charge the record a concurrent retry created first, once', async () => {
+  it('withdraws the record of a concurrent retry answered "in progress" before the key holder takes it up; the holder charges once', async () => {
     const orderId = newOrderId('claim-lost-same');
     const held = chargeWithHeldCreate();
     const holder = post(held.handler, order(orderId));
     await new Promise((resolve) => setTimeout(resolve, 100));
 
-    // The same request again: in progress (409), and its create, sent with the claim, stays: it is the same payment.
+    // The same request again: in progress (409); its create, sent with the claim, landed and was withdrawn.
     expect((await post(chargeHandler(parts), order(orderId))).statusCode).toBe(409);
-    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'pending', amount: 4200 });
+    expect(await ledgerRecord(parts, orderId)).toBeUndefined();
 
     held.open();
     expect((await holder).statusCode).toBe(201);
@@ -317,11 +317,13 @@ describe('POST /payments against DynamoDB Local and the Stripe emulator', () => 
     const ledger = createDynamoDbLedger(parts.dynamoDb, parts.tables.ledgerTableName);
     const pending = pendingRecordOf(order(orderId), { channel: 'api', namespace: TEST_NAMESPACE }, '2026-12-01T10:00:00.000Z');
     await ledger.createPendingOrGet(pending);
-    await ledger.markAttempt(orderId, 'api', '2026-12-01T10:00:05.000Z');
-    await ledger.releasePending(orderId, pending.attemptAt);
-    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'pending', attemptAt: '2026-12-01T10:00:05.000Z' });
-    await ledger.releasePending(orderId, '2026-12-01T10:00:05.000Z');
+    await ledger.markAttempt(orderId, 'api', '2026-12-01T10:00:05.000Z', 'the-charge');
+    await ledger.releasePending(orderId, pending.attemptId);
+    expect(await ledgerRecord(parts, orderId)).toMatchObject({ status: 'pending', attemptId: 'the-charge' });
+    await ledger.releasePending(orderId, 'the-charge');
     expect(await ledgerRecord(parts, orderId)).toBeUndefined();
+    // A charge that takes up a record withdrawn just before hears that it is gone, not an error.
+    await expect(ledger.markAttempt(orderId, 'api', '2026-12-01T10:00:06.000Z', 'late')).resolves.toBeUndefined();
   });
 
   it('creates an unconfirmed PaymentIntent when no payment method is given', async () => {

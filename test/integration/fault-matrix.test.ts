@@ -140,7 +140,8 @@ async function keyStatusOf(tables: TableNames, orderId: string): Promise<string 
  * other lands alone; what it left, right after the call, before the reconciler or a retry ran.
  */
 const PARTNER_LANDED_ALONE: Partial<Record<Step, (kind: Fault['kind']) => { table: 'ledger' | 'key'; status: string | undefined }>> = {
-  'claim key': () => ({ table: 'ledger', status: 'pending' }),
+  // A failed claim withdraws the create that landed with it; a crashed one leaves it pending (the reconciler's).
+  'claim key': (kind) => ({ table: 'ledger', status: kind.startsWith('crashes') ? 'pending' : undefined }),
   // A failed use case releases the key (Powertools deletes it); a crashed one holds it until the lock expires.
   'ledger create': (kind) => ({ table: 'key', status: kind.startsWith('crashes') ? 'INPROGRESS' : undefined }),
   'ledger finalize': () => ({ table: 'key', status: 'COMPLETED' }),

@@ -10,7 +10,13 @@ import {
   type PersonalDataStore,
   pendingRecordOf,
 } from '../../lambdas/core/charge-order';
-import { OrderConflictError, PaymentProviderError, PaymentProviderRateLimitedError, PaymentRejectedError } from '../../lambdas/core/errors';
+import {
+  OrderConflictError,
+  PaymentInProgressError,
+  PaymentProviderError,
+  PaymentProviderRateLimitedError,
+  PaymentRejectedError,
+} from '../../lambdas/core/errors';
 import { type PaymentIntentCreate, type PersonalData, paymentIntentCreateOf } from '../../lambdas/core/stripe-requests';
 
 /** An in-memory ledger with the same conditional semantics as the DynamoDB one. */
@@ -24,17 +30,17 @@ class FakeLedger implements PaymentsLedger {
     return undefined;
   }
 
-  async markAttempt(orderId: string, channel: OrderChannel, now: string) {
+  async markAttempt(orderId: string, channel: OrderChannel, now: string, attemptId: string) {
     const record = this.records.get(orderId);
-    if (!record) throw new Error('no record');
+    if (!record) return undefined;
     if (record.status === 'pending' || record.status === 'expired')
-      Object.assign(record, { status: 'pending', attemptAt: now, updatedAt: now, channel: record.channel ?? channel });
+      Object.assign(record, { status: 'pending', attemptAt: now, attemptId, updatedAt: now, channel: record.channel ?? channel });
     return { ...record };
   }
 
-  async releasePending(orderId: string, attemptAt?: string) {
+  async releasePending(orderId: string, attemptId?: string) {
     const record = this.records.get(orderId);
-    if (record?.status === 'pending' && (attemptAt === undefined || record.attemptAt === attemptAt)) this.records.delete(orderId);
+    if (record?.status === 'pending' && (attemptId === undefined || record.attemptId === attemptId)) this.records.delete(orderId);
   }
 
   async finalize(orderId: string, attempt: PaymentAttempt, now: string) {
@@ -53,6 +59,9 @@ class FakePersonalData implements PersonalDataStore {
     const key = `${namespace}:${orderId}`;
     if (replacing || !this.kept.has(key)) this.kept.set(key, data);
     return this.kept.get(key) as PersonalData;
+  }
+  async forget(namespace: string, orderId: string) {
+    this.kept.delete(`${namespace}:${orderId}`);
   }
 }
 
@@ -185,7 +194,7 @@ describe('chargeOrder', () => {
       },
     };
     const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger: slowLedger, payments: new FakeStripe(), origin, now: clock });
-    const { result, recorded } = await chargeOrder.chargeOpened(order, await chargeOrder.open(order));
+    const { result, recorded } = await chargeOrder.chargeOpened(order, await chargeOrder.open(order).opened);
     expect(result).toMatchObject({ status: 'charged', paymentId: 'pi_1', replayed: false });
     expect(ledger.records.get(order.orderId)?.status).toBe('pending');
 
@@ -203,17 +212,47 @@ describe('chargeOrder', () => {
   it('withdraws only a record its own open wrote, and only while untouched', async () => {
     const ledger = new FakeLedger();
     const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: new FakeStripe(), origin, now: clock });
-    const wrote = await chargeOrder.open(order);
-    const found = await chargeOrder.open(order);
-    await chargeOrder.withdraw(found); // it wrote nothing: the record stays
+    const first = chargeOrder.open(order);
+    await first.opened;
+    const second = chargeOrder.open(order);
+    await second.opened;
+    await chargeOrder.withdraw(second.pending); // it wrote nothing: the record stays
     expect(ledger.records.has(order.orderId)).toBe(true);
-    await ledger.markAttempt(order.orderId, 'api', '2026-11-27T12:00:01.000Z');
-    await chargeOrder.withdraw(wrote); // taken up by another attempt since: it stays
+    await ledger.markAttempt(order.orderId, 'api', '2026-11-27T12:00:01.000Z', 'a-charge');
+    await chargeOrder.withdraw(first.pending); // taken up by a charge since: it stays
     expect(ledger.records.has(order.orderId)).toBe(true);
 
-    const untouched = await chargeOrder.open({ ...order, orderId: 'order-3' });
-    await chargeOrder.withdraw(untouched);
+    const untouched = chargeOrder.open({ ...order, orderId: 'order-3' });
+    await untouched.opened;
+    await chargeOrder.withdraw(untouched.pending);
     expect(ledger.records.has('order-3')).toBe(false);
+  });
+
+  it('waits for a pending record of another payment to be withdrawn, then charges its own', async () => {
+    const ledger = new FakeLedger();
+    const waits: number[] = [];
+    const stranger = pendingRecordOf({ ...order, amount: 1 }, origin, clock().toISOString());
+    await ledger.createPendingOrGet(stranger);
+    const pause = async (ms: number) => {
+      waits.push(ms);
+      if (waits.length === 2) await ledger.releasePending(order.orderId, stranger.attemptId); // withdrawn while it waits
+    };
+    const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: new FakeStripe(), origin, now: clock, pause });
+    await expect(chargeOrder(order)).resolves.toMatchObject({ status: 'charged', amount: order.amount });
+    expect(waits).toHaveLength(2);
+    expect(ledger.records.get(order.orderId)).toMatchObject({ status: 'charged', amount: order.amount });
+  });
+
+  it('answers "in progress" (retry later), not a refusal, when a pending record of another payment outlasts the wait', async () => {
+    const ledger = new FakeLedger();
+    await ledger.createPendingOrGet(pendingRecordOf({ ...order, amount: 1 }, origin, clock().toISOString()));
+    const stripe = new FakeStripe();
+    const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger, payments: stripe, origin, now: clock, pause: async () => undefined });
+    await expect(chargeOrder(order)).rejects.toThrow(PaymentInProgressError);
+    expect(stripe.calls).toHaveLength(0);
+    // Once that payment is final, the order is refused as another payment under the same orderId.
+    await ledger.finalize(order.orderId, { status: 'declined', paymentId: 'pi_other' }, clock().toISOString());
+    await expect(chargeOrder(order)).rejects.toThrow(OrderConflictError);
   });
 
   it('returns what the ledger holds when a concurrent call finalized first', async () => {
