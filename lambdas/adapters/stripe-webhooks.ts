@@ -1,6 +1,6 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { Context } from 'aws-lambda';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { WEBHOOK_EVENT_EXPIRY_SECONDS, WEBHOOK_EVENT_KEY_PREFIX, WEBHOOK_TOLERANCE_SECONDS } from '../contract/settings';
 import type { EventFeed } from '../core/catch-up-events';
 import { createApplyPaymentEvent, type EventOutcome, type LedgerObserver, type PaymentEvent } from '../core/payment-events';
@@ -9,6 +9,7 @@ import { createApplyRefundFact } from '../core/refund-order';
 import type { ChargeServiceOptions } from './charge-service';
 import { createDisputeFactWriter, createLedgerFactWriter, createRefundsLedger } from './dynamodb-ledger';
 import { keyTablePersistence } from './idempotent-use-cases';
+import { isStripeNotFound } from './stripe-payments';
 import { verifiedStripeEvent } from './stripe-signature';
 
 /** Checks the `Stripe-Signature` header against the exact raw body; throws InvalidSignatureError. */
@@ -53,7 +54,7 @@ export function createStripeEventHandling(
         return orderId === undefined || madeIn === undefined ? undefined : { orderId, namespace: madeIn };
       } catch (error) {
         // Not a PaymentIntent this account knows: not ours. Anything else is retried by Stripe.
-        if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) return undefined;
+        if (isStripeNotFound(error)) return undefined;
         throw error;
       }
     },
