@@ -1,4 +1,4 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { BEFORE_NAMESPACES, PAYMENT_METADATA } from '../contract/payment-metadata';
 import type { ChargeRequest } from '../contract/payment-request';
 import { REQUEST_FIELD_OF_STRIPE_PARAMETER } from '../contract/request-fields';
@@ -27,13 +27,41 @@ import { inSubsegment } from './tracing';
 const PAID_STATUSES = new Set(['succeeded', 'processing', 'requires_capture']);
 
 /**
- * A Stripe client for the real API, or for a Stripe-compatible server when `apiBase` is given
+ * The Stripe SDK, loaded on first need: evaluating it (~240 KiB) at init would slow every cold
+ * start, also those of requests answered without Stripe (a replay, a GET, a rejected webhook).
+ */
+export async function loadStripe(): Promise<typeof Stripe> {
+  // This import loads the SDK's ESM build, whose types declare the same SDK as the CommonJS ones read here.
+  return (await import('stripe')).default as unknown as typeof Stripe;
+}
+
+/** The client for the key `readApiKey` answers, made when first asked for (the SDK is loaded then) and again only when the key changes. */
+export function stripeClientOnFirstNeed(readApiKey: () => Promise<string>, apiBase?: string): () => Promise<Stripe> {
+  let client: { apiKey: string; stripe: Stripe } | undefined;
+  return async () => {
+    const apiKey = await readApiKey();
+    if (client?.apiKey !== apiKey) client = { apiKey, stripe: new (await loadStripe())(apiKey, stripeConfig(apiBase)) };
+    return client.stripe;
+  };
+}
+
+/**
+ * A client at once, for tests and the local runtime, which hold the SDK anyway (a fault-injecting
+ * `httpClient` is made from it first); the Lambdas make theirs through stripeClientOnFirstNeed.
+ */
+export function createStripeClient(apiKey: string, apiBase?: string, httpClient?: Stripe.HttpClient): Stripe {
+  const StripeSdk = require('stripe') as typeof Stripe;
+  return new StripeSdk(apiKey, stripeConfig(apiBase, httpClient));
+}
+
+/**
+ * How a client talks to the real API, or to a Stripe-compatible server when `apiBase` is given
  * (the local emulator, stripe-mock). Timeouts and retries come from the shared settings, which
  * also size the Lambda timeout.
  */
-export function createStripeClient(apiKey: string, apiBase?: string, httpClient?: Stripe.HttpClient): Stripe {
+function stripeConfig(apiBase?: string, httpClient?: Stripe.HttpClient): Stripe.StripeConfig {
   const server = apiBase === undefined ? {} : serverOptions(new URL(apiBase));
-  return new Stripe(apiKey, {
+  return {
     ...server,
     // Only tests pass one: an HTTP client that injects faults around the real one.
     ...(httpClient !== undefined && { httpClient }),
@@ -41,7 +69,7 @@ export function createStripeClient(apiKey: string, apiBase?: string, httpClient?
     maxNetworkRetries: STRIPE_MAX_NETWORK_RETRIES,
     telemetry: false,
     appInfo: { name: 'exactly-once-payments' },
-  });
+  };
 }
 
 function serverOptions(url: URL) {
