@@ -30,17 +30,18 @@ const PAID_STATUSES = new Set(['succeeded', 'processing', 'requires_capture']);
  * The Stripe SDK, loaded on first need: evaluating it (~240 KiB) at init would slow every cold
  * start, also those of requests answered without Stripe (a replay, a GET, a rejected webhook).
  */
-export async function loadStripe(): Promise<typeof Stripe> {
+async function loadStripe(): Promise<typeof Stripe> {
   // This import loads the SDK's ESM build, whose types declare the same SDK as the CommonJS ones read here.
   return (await import('stripe')).default as unknown as typeof Stripe;
 }
 
 /** The client for the key `readApiKey` answers, made when first asked for (the SDK is loaded then) and again only when the key changes. */
 export function stripeClientOnFirstNeed(readApiKey: () => Promise<string>, apiBase?: string): () => Promise<Stripe> {
-  let client: { apiKey: string; stripe: Stripe } | undefined;
+  // The client's promise is kept at once, so that requests asking together while the SDK loads share one client.
+  let client: { apiKey: string; stripe: Promise<Stripe> } | undefined;
   return async () => {
     const apiKey = await readApiKey();
-    if (client?.apiKey !== apiKey) client = { apiKey, stripe: new (await loadStripe())(apiKey, stripeConfig(apiBase)) };
+    if (client?.apiKey !== apiKey) client = { apiKey, stripe: loadStripe().then((StripeSdk) => new StripeSdk(apiKey, stripeConfig(apiBase))) };
     return client.stripe;
   };
 }
