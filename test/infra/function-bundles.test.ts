@@ -3,30 +3,44 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build, type Metafile, type Plugin } from 'esbuild';
-import { ENV } from '../../lambdas/contract/environment';
 import { entryPath, FUNCTION_BUNDLING, FUNCTION_ENTRIES } from '../../lib/constructs/bundling';
+import { synthesize } from '../support/synth';
 
 type FunctionName = keyof typeof FUNCTION_ENTRIES;
 /** The functions each of whose invocations calls Stripe: they load the SDK at init. */
 const STRIPE_AT_INIT: FunctionName[] = ['auditLedger', 'catchUpEvents'];
+/** The functions that never call Stripe. */
+const WITHOUT_STRIPE: FunctionName[] = ['getPayment', 'auditPlan', 'auditVerdict'];
 
 const root = join(__dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'payments-bundles-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** What the stack sets, with made-up values: nothing at init may need more, or call AWS or Stripe. */
-const STACK_ENVIRONMENT: Record<string, string> = {
-  AWS_REGION: 'us-east-1',
-  [ENV.idempotencyTableName]: 'Idempotency',
-  [ENV.ledgerTableName]: 'Ledger',
-  [ENV.stripeSecretId]: 'stripe-api-key',
-  [ENV.stripeWebhookSecretId]: 'stripe-webhook-secret',
-  [ENV.chargeQueueUrl]: 'https://sqs.us-east-1.amazonaws.com/000000000000/charges',
-  [ENV.deadLetterQueueUrl]: 'https://sqs.us-east-1.amazonaws.com/000000000000/charges-dlq',
-  [ENV.namespace]: 'bundle-test',
-  [ENV.pendingGraceSeconds]: '600',
-  [ENV.stripeRequestsPerSecond]: '25',
+/** Each function's resource in the synthesized stack: the id of the construct that makes it, then `Function`. */
+const RESOURCE_OF: Record<FunctionName, string> = {
+  chargePayment: 'ChargePaymentFunction',
+  chargeWorker: 'ChargeWorkerFunction',
+  refundPayment: 'RefundPaymentFunction',
+  getPayment: 'GetPaymentFunction',
+  stripeWebhook: 'StripeWebhookFunction',
+  reconcilePending: 'ReconcilerFunction',
+  auditPlan: 'AuditPlanSlicesFunction',
+  auditLedger: 'AuditFunction',
+  auditVerdict: 'AuditVerdictFunction',
+  catchUpEvents: 'EventsCatchUpFunction',
 };
+const REGION = { AWS_REGION: 'us-east-1' };
+// biome-ignore lint/suspicious/noExplicitAny: a template is untyped JSON
+const resources = Object.entries(synthesize().template.toJSON().Resources as Record<string, { Type: string; Properties: any }>);
+
+/** The environment the stack gives the function, what it resolves at deploy time (a table's name, a queue's URL) made up. */
+function stackEnvironment(name: FunctionName): Record<string, string> {
+  const prefix = RESOURCE_OF[name];
+  const [resource, ...others] = resources.filter(([id, { Type }]) => Type === 'AWS::Lambda::Function' && new RegExp(`^${prefix}[0-9A-F]{8}$`).test(id));
+  if (resource === undefined || others.length > 0) throw new Error(`the stack has no one function ${prefix}`);
+  const variables = Object.entries(resource[1].Properties.Environment.Variables as Record<string, unknown>);
+  return { ...REGION, ...Object.fromEntries(variables.map(([key, value]) => [key, typeof value === 'string' ? value : 'made-up'])) };
+}
 
 /** Marks the evaluation of the Stripe SDK's module body: the end of its ESM entry, the build the bundles take. */
 const markSdkEvaluation: Plugin = {
@@ -60,7 +74,7 @@ async function bundle(name: FunctionName): Promise<{ file: string; metafile: Met
 }
 
 /** Requires the bundle in a fresh Node process, as a cold start does: its handler, and whether the SDK's module body ran. */
-function coldStart(file: string, environment: Record<string, string> = STACK_ENVIRONMENT): { handler: string; sdkEvaluated: boolean } {
+function coldStart(file: string, environment: Record<string, string>): { handler: string; sdkEvaluated: boolean } {
   const script = `const { handler } = require(${JSON.stringify(file)}); console.log(JSON.stringify({ handler: typeof handler, sdkEvaluated: globalThis.stripeSdkEvaluated === true }));`;
   // The AWS SDK is left out of the bundles, as the Lambda runtime provides it: here it comes from the repository's node_modules.
   const env = { ...environment, NODE_PATH: join(root, 'node_modules') };
@@ -74,9 +88,9 @@ beforeAll(async () => {
 }, 120_000);
 
 describe("each function's bundle, required as a cold start requires it", () => {
-  it.each(names)('%s loads with its handler, and evaluates the Stripe SDK at init only if every invocation calls Stripe', (name) => {
+  it.each(names)('%s loads with its handler from what the stack sets, and evaluates the Stripe SDK at init only if every invocation calls Stripe', (name) => {
     const { file } = bundles.get(name) ?? { file: '' };
-    expect(coldStart(file)).toEqual({ handler: 'function', sdkEvaluated: STRIPE_AT_INIT.includes(name) });
+    expect(coldStart(file, stackEnvironment(name))).toEqual({ handler: 'function', sdkEvaluated: STRIPE_AT_INIT.includes(name) });
   });
 
   // auditPlan's one variable, the Stripe budget, has a default.
@@ -84,11 +98,11 @@ describe("each function's bundle, required as a cold start requires it", () => {
     '%s builds its handler at init: without the stack environment it fails to load, not on its first request',
     (name) => {
       const { file } = bundles.get(name) ?? { file: '' };
-      expect(() => coldStart(file, { AWS_REGION: STACK_ENVIRONMENT.AWS_REGION })).toThrow(/environment variable \w+ is not set/);
+      expect(() => coldStart(file, REGION)).toThrow(/environment variable \w+ is not set/);
     },
   );
 
-  it("take Stripe's ESM build only: the CommonJS one, which tests and the local runtime require, is never bundled", () => {
+  it("take Stripe's ESM build, and never its CommonJS one, which only tests and the local runtime require", () => {
     for (const name of names) {
       const { metafile } = bundles.get(name) ?? { metafile: { inputs: {}, outputs: {} } };
       const [output] = Object.values(metafile.outputs);
@@ -96,7 +110,7 @@ describe("each function's bundle, required as a cold start requires it", () => {
         Object.entries(output.inputs)
           .filter(([path]) => path.includes(`node_modules/stripe/${build}/`))
           .reduce((sum, [, input]) => sum + input.bytesInOutput, 0);
-      expect({ name, commonJs: bytesFrom('cjs') }).toEqual({ name, commonJs: 0 });
+      expect({ name, esm: bytesFrom('esm') > 0, commonJs: bytesFrom('cjs') }).toEqual({ name, esm: !WITHOUT_STRIPE.includes(name), commonJs: 0 });
     }
   });
 });
