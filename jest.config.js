@@ -1,5 +1,7 @@
 /** Three suites: pure logic (unit), the CDK template (infra), and real local parts (integration). */
-const transform = { '^.+\\.ts$': 'ts-jest' }; // tsconfig's isolatedModules makes it transpile only; tsc type-checks
+// tsconfig's isolatedModules makes it transpile only; tsc type-checks. CommonJS output turns a dynamic
+// import (the Stripe SDK, loaded on first need) into a require, which Jest runs without VM modules.
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: { module: 'commonjs' } }] };
 const project = (name, extra = {}) => ({
   displayName: name,
   testEnvironment: 'node',

@@ -9,7 +9,7 @@ import { createDynamoDbLedger, createRefundsLedger } from './dynamodb-ledger';
 import { lambdaDynamoDbClient, requiredEnv, secretReader } from './environment';
 import { createIdempotentCharge, createIdempotentRefund, type IdempotentCharge, type IdempotentRefund } from './idempotent-use-cases';
 import { createPersonalDataStore } from './personal-data';
-import { createStripeClient, createStripePayments, createStripeRefunds } from './stripe-payments';
+import { createStripePayments, createStripeRefunds, stripeClientOnFirstNeed } from './stripe-payments';
 
 export interface ChargeServiceOptions {
   dynamoDb: DynamoDBClient;
@@ -65,13 +65,7 @@ export function chargeServiceFromEnvironment(channel: OrderChannel, metrics?: Me
   return createChargeService(serviceOptionsFromEnvironment(), channel, metrics);
 }
 
-/** Reads the Stripe key from its secret (cached), and keeps one client per key value. */
+/** Reads the Stripe key from its secret (cached), and keeps one client per key value; the SDK is loaded with the first. */
 export function stripeFromSecret(secretId: string): () => Promise<Stripe> {
-  const readApiKey = secretReader(secretId);
-  let client: { apiKey: string; stripe: Stripe } | undefined;
-  return async () => {
-    const apiKey = await readApiKey();
-    if (client?.apiKey !== apiKey) client = { apiKey, stripe: createStripeClient(apiKey) };
-    return client.stripe;
-  };
+  return stripeClientOnFirstNeed(secretReader(secretId));
 }

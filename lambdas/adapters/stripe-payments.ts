@@ -1,4 +1,4 @@
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { BEFORE_NAMESPACES, PAYMENT_METADATA } from '../contract/payment-metadata';
 import type { ChargeRequest } from '../contract/payment-request';
 import { REQUEST_FIELD_OF_STRIPE_PARAMETER } from '../contract/request-fields';
@@ -27,13 +27,42 @@ import { inSubsegment } from './tracing';
 const PAID_STATUSES = new Set(['succeeded', 'processing', 'requires_capture']);
 
 /**
- * A Stripe client for the real API, or for a Stripe-compatible server when `apiBase` is given
+ * The Stripe SDK, loaded on first need: evaluating it (~240 KiB) at init would slow every cold
+ * start, also those of requests answered without Stripe (a replay, a GET, a rejected webhook).
+ */
+async function loadStripe(): Promise<typeof Stripe> {
+  // This import loads the SDK's ESM build, whose types declare the same SDK as the CommonJS ones read here.
+  return (await import('stripe')).default as unknown as typeof Stripe;
+}
+
+/** The client for the key `readApiKey` answers, made when first asked for (the SDK is loaded then) and again only when the key changes. */
+export function stripeClientOnFirstNeed(readApiKey: () => Promise<string>, apiBase?: string): () => Promise<Stripe> {
+  // The client's promise is kept at once, so that requests asking together while the SDK loads share one client.
+  let client: { apiKey: string; stripe: Promise<Stripe> } | undefined;
+  return async () => {
+    const apiKey = await readApiKey();
+    if (client?.apiKey !== apiKey) client = { apiKey, stripe: loadStripe().then((StripeSdk) => new StripeSdk(apiKey, stripeConfig(apiBase))) };
+    return client.stripe;
+  };
+}
+
+/**
+ * A client at once, for tests and the local runtime, which hold the SDK anyway (a fault-injecting
+ * `httpClient` is made from it first); the Lambdas make theirs through stripeClientOnFirstNeed.
+ */
+export function createStripeClient(apiKey: string, apiBase?: string, httpClient?: Stripe.HttpClient): Stripe {
+  const StripeSdk = require('stripe') as typeof Stripe;
+  return new StripeSdk(apiKey, stripeConfig(apiBase, httpClient));
+}
+
+/**
+ * How a client talks to the real API, or to a Stripe-compatible server when `apiBase` is given
  * (the local emulator, stripe-mock). Timeouts and retries come from the shared settings, which
  * also size the Lambda timeout.
  */
-export function createStripeClient(apiKey: string, apiBase?: string, httpClient?: Stripe.HttpClient): Stripe {
+function stripeConfig(apiBase?: string, httpClient?: Stripe.HttpClient): Stripe.StripeConfig {
   const server = apiBase === undefined ? {} : serverOptions(new URL(apiBase));
-  return new Stripe(apiKey, {
+  return {
     ...server,
     // Only tests pass one: an HTTP client that injects faults around the real one.
     ...(httpClient !== undefined && { httpClient }),
@@ -41,7 +70,7 @@ export function createStripeClient(apiKey: string, apiBase?: string, httpClient?
     maxNetworkRetries: STRIPE_MAX_NETWORK_RETRIES,
     telemetry: false,
     appInfo: { name: 'exactly-once-payments' },
-  });
+  };
 }
 
 function serverOptions(url: URL) {
@@ -134,7 +163,7 @@ export function createStripeRefunds(getClient: () => Promise<Stripe>): RefundPro
       try {
         return refundAttemptOf(await stripe.refunds.retrieve(stripeRefundId));
       } catch (error) {
-        if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) return undefined;
+        if (isStripeNotFound(error)) return undefined;
         throw providerUnavailable(error);
       }
     },
@@ -176,12 +205,13 @@ function refundAttemptOf(refund: Stripe.Refund): RefundAttempt {
 }
 
 /** Stripe's refusal of a refund as the use case's errors; anything else may or may not have reached Stripe. */
-function refundFailure(request: RefundCreate, error: unknown): Error {
-  if (!(error instanceof Stripe.errors.StripeError)) return providerUnavailable(error);
+function refundFailure(request: RefundCreate, failure: unknown): Error {
+  const error = stripeErrorOf(failure);
+  if (error === undefined) return providerUnavailable(failure);
   if (error.statusCode === 409) return new PaymentInProgressError({ cause: error });
   // Stripe has this key with other parameters: a refund may exist under it, so nothing is released.
-  if (error instanceof Stripe.errors.StripeIdempotencyError) return new RefundConflictError(request.orderId, request.refundId, ['refund details']);
-  if (error instanceof Stripe.errors.StripeInvalidRequestError) {
+  if (error.type === 'StripeIdempotencyError') return new RefundConflictError(request.orderId, request.refundId, ['refund details']);
+  if (error.type === 'StripeInvalidRequestError') {
     if (EXCEEDS_PAYMENT_CODES.has(error.code ?? '') || error.param === 'amount') return new RefundExceedsPaymentError(request.orderId);
     if (error.code === 'charge_disputed') return new OrderNotRefundableError(request.orderId, error.code);
     return new PaymentRejectedError(error.param === 'reason' ? 'reason' : 'body', error.code ?? 'invalid_request', { cause: error });
@@ -247,11 +277,26 @@ export function createStripeAuditSource(
         const stripe = await getClient();
         return await auditedPayment(stripe, await paced(() => stripe.paymentIntents.retrieve(paymentId, { expand: ['latest_charge'] })), madeIn);
       } catch (error) {
-        if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) return undefined;
+        if (isStripeNotFound(error)) return undefined;
         throw error;
       }
     },
   };
+}
+
+/**
+ * A stripe-node error, known by the class name it carries in `type` (each of the v1 API's starts
+ * with `Stripe`): unlike `instanceof Stripe.errors.…`, the check needs nothing of the SDK's module.
+ */
+function stripeErrorOf(error: unknown): Stripe.errors.StripeError | undefined {
+  const type = error instanceof Error ? (error as { type?: unknown }).type : undefined;
+  return typeof type === 'string' && type.startsWith('Stripe') ? (error as Stripe.errors.StripeError) : undefined;
+}
+
+/** Stripe's answer that the object does not exist (in this account). */
+export function isStripeNotFound(error: unknown): boolean {
+  const stripeError = stripeErrorOf(error);
+  return stripeError?.type === 'StripeInvalidRequestError' && stripeError.statusCode === 404;
 }
 
 /** Stripe could not be asked, or did not answer in a way that settles anything (rate limited among them): retrying is safe. */
@@ -265,7 +310,8 @@ function providerUnavailable(cause: unknown): PaymentProviderError {
  * `lock_timeout` is another request holding the same object, not the account's rate: a plain failure.
  */
 function isRateLimited(error: unknown): error is Stripe.errors.StripeRateLimitError {
-  return error instanceof Stripe.errors.StripeRateLimitError && error.code !== 'lock_timeout';
+  const stripeError = stripeErrorOf(error);
+  return stripeError?.type === 'StripeRateLimitError' && stripeError.code !== 'lock_timeout';
 }
 
 /** Which limit Stripe applied, from its `Stripe-Rate-Limited-Reason` header (a short token such as `global-rate`). */
@@ -293,11 +339,12 @@ function attemptOf(intent: Stripe.PaymentIntent): PaymentAttempt {
   return { status: 'requires_action', ...known, clientSecret: intent.client_secret ?? undefined };
 }
 
-function declineOrThrow(create: PaymentIntentCreate, error: unknown): PaymentAttempt {
+function declineOrThrow(create: PaymentIntentCreate, failure: unknown): PaymentAttempt {
+  const error = stripeErrorOf(failure);
   // Not an answer from Stripe that we understand: the request may or may not have reached it, so
   // only a retry with the same key can tell.
-  if (!(error instanceof Stripe.errors.StripeError)) throw providerUnavailable(error);
-  if (error instanceof Stripe.errors.StripeCardError) {
+  if (error === undefined) throw providerUnavailable(failure);
+  if (error.type === 'StripeCardError') {
     // A decline is a result, not a failure: it is stored and replayed without asking Stripe again.
     return {
       status: 'declined',
@@ -309,8 +356,8 @@ function declineOrThrow(create: PaymentIntentCreate, error: unknown): PaymentAtt
   }
   // 409: another request with this key is still running at Stripe (stripe-node already retried).
   if (error.statusCode === 409) throw new PaymentInProgressError({ cause: error });
-  if (error instanceof Stripe.errors.StripeIdempotencyError) throw new OrderConflictError(create.orderId, ['payment details']);
-  if (error instanceof Stripe.errors.StripeInvalidRequestError) {
+  if (error.type === 'StripeIdempotencyError') throw new OrderConflictError(create.orderId, ['payment details']);
+  if (error.type === 'StripeInvalidRequestError') {
     // A refused confirm may come after Stripe created the PaymentIntent: it says so, and the order keeps it.
     const order = { orderId: create.orderId, amount: create.params.amount, currency: create.params.currency };
     const made = error.payment_intent !== undefined && isPaymentOf(create.namespace, error.payment_intent, order) ? attemptOf(error.payment_intent) : undefined;
@@ -325,7 +372,7 @@ function declineOrThrow(create: PaymentIntentCreate, error: unknown): PaymentAtt
 /** Any other Stripe error: unavailable or rate limited (retry), or our configuration when it refused our credentials. */
 function providerFailure(error: Stripe.errors.StripeError): PaymentProviderError {
   // Authentication and permission errors are our configuration (e.g. the secret still holds its placeholder).
-  const refused = error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError;
+  const refused = error.type === 'StripeAuthenticationError' || error.type === 'StripePermissionError';
   return refused ? new PaymentProviderError('payment provider refused our credentials', false, { cause: error }) : providerUnavailable(error);
 }
 

@@ -1,32 +1,25 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { Context } from 'aws-lambda';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { WEBHOOK_EVENT_EXPIRY_SECONDS, WEBHOOK_EVENT_KEY_PREFIX, WEBHOOK_TOLERANCE_SECONDS } from '../contract/settings';
 import type { EventFeed } from '../core/catch-up-events';
-import { InvalidSignatureError } from '../core/errors';
 import { createApplyPaymentEvent, type EventOutcome, type LedgerObserver, type PaymentEvent } from '../core/payment-events';
 import { madeInNamespace, ownOrderId } from '../core/payment-ownership';
 import { createApplyRefundFact } from '../core/refund-order';
 import type { ChargeServiceOptions } from './charge-service';
 import { createDisputeFactWriter, createLedgerFactWriter, createRefundsLedger } from './dynamodb-ledger';
 import { keyTablePersistence } from './idempotent-use-cases';
+import { isStripeNotFound } from './stripe-payments';
+import { verifiedStripeEvent } from './stripe-signature';
 
 /** Checks the `Stripe-Signature` header against the exact raw body; throws InvalidSignatureError. */
 export type VerifyStripeEvent = (rawBody: string, signature: string) => Promise<PaymentEvent>;
 
 export function createStripeEventVerifier(getSigningSecret: () => Promise<string>): VerifyStripeEvent {
-  // Verification needs only the signing secret; the client's API key is never used for it.
-  const verifier = new Stripe('verification-only');
   return async (rawBody, signature) => {
     // A trailing newline from `put-secret-value "$(cat file)"` must not reject every delivery.
     const secret = (await getSigningSecret()).trim();
-    try {
-      return verifier.webhooks.constructEvent(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS) as unknown as PaymentEvent;
-    } catch (error) {
-      // Everything constructEvent throws is about the header or body it was given (a malformed
-      // header even surfaces as a plain Error), so every failure here is a rejected delivery.
-      throw new InvalidSignatureError(error instanceof Error ? error.message : String(error));
-    }
+    return verifiedStripeEvent(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS) as PaymentEvent;
   };
 }
 
@@ -61,7 +54,7 @@ export function createStripeEventHandling(
         return orderId === undefined || madeIn === undefined ? undefined : { orderId, namespace: madeIn };
       } catch (error) {
         // Not a PaymentIntent this account knows: not ours. Anything else is retried by Stripe.
-        if (error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404) return undefined;
+        if (isStripeNotFound(error)) return undefined;
         throw error;
       }
     },

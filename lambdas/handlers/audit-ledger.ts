@@ -1,16 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { stripeFromSecret } from '../adapters/charge-service';
-import { createLedgerReader, createLedgerWindowReader } from '../adapters/dynamodb-ledger';
-import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
-import { createStripeAuditSource } from '../adapters/stripe-payments';
-import { withTracing } from '../adapters/tracing';
-import { auditPagesPerSecondPerSlice } from '../contract/audit-workflow';
-import { ENV, SERVICE_NAME } from '../contract/environment';
-import { assertNamespace } from '../contract/payment-metadata';
-import { PENDING_GRACE_SECONDS, RECONCILE_INTERVAL_MINUTES } from '../contract/settings';
-import { type Audit, createAudit, listedAtMost, type SliceReport } from '../core/audit';
-import { deployedBudget } from './audit-plan';
+import { SERVICE_NAME } from '../contract/environment';
+import { type Audit, listedAtMost, type SliceReport } from '../core/audit';
 
 /** A difference naming three orderIds of 255 characters is ~900 bytes: 200 make a log line of ~180 KB. */
 const DIFFERENCES_PER_LOG_LINE = 200;
@@ -42,23 +33,3 @@ export function createAuditSliceHandler(audit: Audit, logger = new Logger({ serv
     return listedAtMost(report, event.listAtMost);
   };
 }
-
-let deployedHandler: ReturnType<typeof createAuditSliceHandler> | undefined;
-
-/** The CompareSlice step. */
-export const handler = withTracing((event: SliceRequest, context: Context) => {
-  deployedHandler ??= (() => {
-    const dynamoDb = lambdaDynamoDbClient();
-    const ledgerTableName = requiredEnv(ENV.ledgerTableName);
-    const stripe = stripeFromSecret(requiredEnv(ENV.stripeSecretId));
-    return createAuditSliceHandler(
-      createAudit({
-        ...createStripeAuditSource(stripe, assertNamespace(requiredEnv(ENV.namespace)), auditPagesPerSecondPerSlice(deployedBudget())),
-        recordsCreatedBetween: createLedgerWindowReader(dynamoDb, ledgerTableName),
-        readRecord: createLedgerReader(dynamoDb, ledgerTableName),
-        inFlightSeconds: PENDING_GRACE_SECONDS + RECONCILE_INTERVAL_MINUTES * 60,
-      }),
-    );
-  })();
-  return deployedHandler(event, context);
-});

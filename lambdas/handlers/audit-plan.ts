@@ -1,4 +1,4 @@
-import { auditSliceSeconds, listedPerSlice, MAX_AUDIT_SLICES } from '../contract/audit-workflow';
+import { listedPerSlice, MAX_AUDIT_SLICES } from '../contract/audit-workflow';
 import { ENV } from '../contract/environment';
 import { AUDIT_DEFAULT_WINDOW } from '../contract/settings';
 import { stripeBudgetOf, stripeRequestsPerSecondFrom } from '../contract/stripe-budget';
@@ -36,11 +36,3 @@ export function createAuditPlanHandler(sliceSeconds: number, now: () => Date = (
 
 /** The budget the functions were deployed with (STRIPE_REQUESTS_PER_SECOND). */
 export const deployedBudget = () => stripeBudgetOf(stripeRequestsPerSecondFrom(process.env[ENV.stripeRequestsPerSecond]));
-
-let deployedHandler: ReturnType<typeof createAuditPlanHandler> | undefined;
-
-/** The audit workflow's PlanSlices step: slices sized by the deployed Stripe budget. */
-export const handler = (event: AuditRequest | undefined) => {
-  deployedHandler ??= createAuditPlanHandler(auditSliceSeconds(deployedBudget()));
-  return deployedHandler(event);
-};

@@ -28,11 +28,3 @@ export function createAuditVerdictHandler(metrics: Metrics = serviceMetrics(), l
     return verdict;
   };
 }
-
-let deployedHandler: ReturnType<typeof createAuditVerdictHandler> | undefined;
-
-/** The audit workflow's Verdict step: one metric, one log line and the report for the whole run. */
-export const handler = (event: VerdictRequest, context: Context) => {
-  deployedHandler ??= createAuditVerdictHandler();
-  return deployedHandler(event, context);
-};

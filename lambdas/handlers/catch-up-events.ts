@@ -1,21 +1,18 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
 import { createCatchUpCheckpoint } from '../adapters/catch-up-checkpoint';
-import { serviceOptionsFromEnvironment } from '../adapters/charge-service';
 import {
   createStripeEventFeed,
-  createStripeEventHandling,
   type DeliveryOutcome,
   type HandleStripeEvent,
   isEventInProgress,
   type StripeEventHandlingOptions,
 } from '../adapters/stripe-webhooks';
-import { withTracing } from '../adapters/tracing';
 import { METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { RECONCILE_STOP_MARGIN_MS } from '../contract/settings';
 import { windowStart } from '../core/audit';
 import { type CatchUpEvents, type CatchUpSummary, createCatchUpEvents } from '../core/catch-up-events';
-import { countOutcome, ledgerChangeMetrics, publishCounts, serviceMetrics } from './outcome-metrics';
+import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
 
 /** `since`: read from this long ago (`72h`, `90m`, …) instead of the checkpoint. */
 export interface CatchUpRequest {
@@ -63,14 +60,3 @@ export function createCatchUp(handleEvent: HandleStripeEvent, options: StripeEve
     handleEvent,
   });
 }
-
-let deployedHandler: CatchUpHandler | undefined;
-
-export const handler: CatchUpHandler = withTracing((event: CatchUpRequest | undefined, context: Context) => {
-  deployedHandler ??= (() => {
-    const options = serviceOptionsFromEnvironment();
-    const metrics = serviceMetrics(options.namespace);
-    return createCatchUpHandler(createCatchUp(createStripeEventHandling(options, ledgerChangeMetrics(metrics)), options), undefined, metrics);
-  })();
-  return deployedHandler(event, context);
-});

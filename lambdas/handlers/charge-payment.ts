@@ -1,8 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { chargeServiceFromEnvironment } from '../adapters/charge-service';
 import type { IdempotentCharge } from '../adapters/idempotent-use-cases';
-import { withTracing } from '../adapters/tracing';
 import { SERVICE_NAME } from '../contract/environment';
 import { parseChargeRequest } from '../core/validate-request';
 import { type ApiHandler, chargeResponse, failureResponse, invalidRequest, loggedFailure, rawBodyOf, tooLarge } from './http-responses';
@@ -36,14 +33,3 @@ export function createChargePaymentHandler(
   };
   return countingAnswers(answer, metrics, responseOutcome);
 }
-
-let deployedHandler: ApiHandler | undefined;
-
-/** The Lambda entry point; dependencies are built on the first call so importing this module has no effects. */
-export const handler: ApiHandler = withTracing((event: APIGatewayProxyEvent, context: Context) => {
-  deployedHandler ??= (() => {
-    const metrics = serviceMetrics();
-    return createChargePaymentHandler(chargeServiceFromEnvironment('api', metrics), undefined, metrics);
-  })();
-  return deployedHandler(event, context);
-});

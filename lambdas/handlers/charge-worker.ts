@@ -1,17 +1,11 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { pacedCharge } from '../adapters/charge-pace';
-import { chargeServiceFromEnvironment } from '../adapters/charge-service';
-import { createDeadLetter, type DeadLetter, type PermanentFailure } from '../adapters/dead-letter-queue';
-import { awsClientSettings, requiredEnv } from '../adapters/environment';
+import type { DeadLetter, PermanentFailure } from '../adapters/dead-letter-queue';
 import type { IdempotentCharge } from '../adapters/idempotent-use-cases';
-import { createRetryLater, createSendAgainLater, type RetryLater, type SendAgainLater } from '../adapters/queue-retries';
-import { traced, withTracing } from '../adapters/tracing';
-import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
+import type { RetryLater, SendAgainLater } from '../adapters/queue-retries';
+import { METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { RATE_LIMITED_ATTRIBUTES } from '../contract/queues';
-import { stripeBudgetOf, stripeRequestsPerSecondFrom } from '../contract/stripe-budget';
 import { describeFieldErrors, parseChargeRequest } from '../core/validate-request';
 import { errorSummary } from './error-summary';
 import { countOutcome, publishCounts, resultOutcome, serviceMetrics } from './outcome-metrics';
@@ -128,25 +122,3 @@ export function createChargeWorkerHandler(
     }
   };
 }
-
-let deployedHandler: QueueHandler | undefined;
-
-export const handler: QueueHandler = withTracing((event: SQSEvent, context: Context) => {
-  deployedHandler ??= (() => {
-    const sqs = traced(new SQSClient(awsClientSettings()));
-    const metrics = serviceMetrics();
-    // Read once: this environment's share of the worker's Stripe budget, whatever its batches hold.
-    const { worker } = stripeBudgetOf(stripeRequestsPerSecondFrom(process.env[ENV.stripeRequestsPerSecond]));
-    return createChargeWorkerHandler(
-      {
-        charge: pacedCharge(chargeServiceFromEnvironment('queue', metrics), worker.requestsPerSecondPerInvocation),
-        deadLetter: createDeadLetter(sqs, requiredEnv(ENV.deadLetterQueueUrl)),
-        retryLater: createRetryLater(sqs, requiredEnv(ENV.chargeQueueUrl)),
-        sendAgainLater: createSendAgainLater(sqs, requiredEnv(ENV.chargeQueueUrl)),
-      },
-      undefined,
-      metrics,
-    );
-  })();
-  return deployedHandler(event, context);
-});

@@ -1,9 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { createLedgerReader, type LedgerReader } from '../adapters/dynamodb-ledger';
-import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
-import { withTracing } from '../adapters/tracing';
-import { ENV, SERVICE_NAME } from '../contract/environment';
+import type { LedgerReader } from '../adapters/dynamodb-ledger';
+import { SERVICE_NAME } from '../contract/environment';
 import { ORDER_ID_PATTERN } from '../contract/payment-request';
 import { refundsOf } from '../core/refund-order';
 import { errorSummary } from './error-summary';
@@ -36,10 +33,3 @@ export function createGetPaymentHandler(readLedger: LedgerReader, logger = new L
     }
   };
 }
-
-let deployedHandler: ApiHandler | undefined;
-
-export const handler: ApiHandler = withTracing((event: APIGatewayProxyEvent, context: Context) => {
-  deployedHandler ??= createGetPaymentHandler(createLedgerReader(lambdaDynamoDbClient(), requiredEnv(ENV.ledgerTableName)));
-  return deployedHandler(event, context);
-});

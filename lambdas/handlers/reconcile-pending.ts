@@ -1,16 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Context } from 'aws-lambda';
-import { stripeFromSecret } from '../adapters/charge-service';
-import { createPendingLedger, createRefundsLedger } from '../adapters/dynamodb-ledger';
-import { lambdaDynamoDbClient, requiredEnv } from '../adapters/environment';
-import { createStripePayments, createStripeRefunds } from '../adapters/stripe-payments';
-import { withTracing } from '../adapters/tracing';
-import { ENV, METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
+import { METRIC_NAMES, SERVICE_NAME } from '../contract/environment';
 import { RECONCILE_REFUNDS_MIN_MS, RECONCILE_STOP_MARGIN_MS } from '../contract/settings';
-import { stripeBudgetOf, stripeRequestsPerSecondFrom } from '../contract/stripe-budget';
-import { createReconcilePending, type ReconcilePending, type ReconcileSummary } from '../core/reconcile-pending';
-import { createReconcileRefunds, type ReconcileRefunds, type ReconcileRefundsSummary } from '../core/reconcile-refunds';
-import { countOutcome, ledgerChangeMetrics, publishCounts, serviceMetrics } from './outcome-metrics';
+import type { ReconcilePending, ReconcileSummary } from '../core/reconcile-pending';
+import type { ReconcileRefunds, ReconcileRefundsSummary } from '../core/reconcile-refunds';
+import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
 
 /** What one run did: the pending charges, and the refunds left open. */
 export type ReconcileRunSummary = ReconcileSummary & { refunds: ReconcileRefundsSummary };
@@ -48,37 +42,3 @@ export function createReconcileHandler(
     return summary;
   };
 }
-
-let deployedHandler: ReconcileHandler | undefined;
-
-export const handler: ReconcileHandler = withTracing((event: unknown, context: Context) => {
-  deployedHandler ??= (() => {
-    const dynamoDb = lambdaDynamoDbClient();
-    const ledgerTableName = requiredEnv(ENV.ledgerTableName);
-    const stripe = stripeFromSecret(requiredEnv(ENV.stripeSecretId));
-    const graceSeconds = Number(requiredEnv(ENV.pendingGraceSeconds));
-    const budget = stripeBudgetOf(stripeRequestsPerSecondFrom(requiredEnv(ENV.stripeRequestsPerSecond))).reconciler;
-    const metrics = serviceMetrics();
-    const observer = ledgerChangeMetrics(metrics);
-    return createReconcileHandler(
-      {
-        pending: createReconcilePending({
-          ledger: createPendingLedger(dynamoDb, ledgerTableName),
-          payments: createStripePayments(stripe),
-          graceSeconds,
-          budget,
-        }),
-        refunds: createReconcileRefunds({
-          ledger: createRefundsLedger(dynamoDb, ledgerTableName),
-          payments: createStripeRefunds(stripe),
-          graceSeconds,
-          budget,
-          observer,
-        }),
-      },
-      undefined,
-      metrics,
-    );
-  })();
-  return deployedHandler(event, context);
-});

@@ -1,8 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { refundServiceFromEnvironment } from '../adapters/charge-service';
+import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { IdempotentRefund } from '../adapters/idempotent-use-cases';
-import { withTracing } from '../adapters/tracing';
 import { METRIC_NAMES, type MetricName, SERVICE_NAME } from '../contract/environment';
 import { HTTP_HEADERS } from '../contract/http-headers';
 import { ORDER_ID_PATTERN } from '../contract/payment-request';
@@ -64,14 +62,3 @@ export function refundOutcome(response: APIGatewayProxyResult): MetricName {
   if (code === 'not_found' || code === 'order_not_refundable' || code === 'refund_exceeds_payment') return METRIC_NAMES.refundRefused;
   return responseOutcome(response);
 }
-
-let deployedHandler: ApiHandler | undefined;
-
-/** The Lambda entry point; dependencies are built on the first call so importing this module has no effects. */
-export const handler: ApiHandler = withTracing((event: APIGatewayProxyEvent, context: Context) => {
-  deployedHandler ??= (() => {
-    const metrics = serviceMetrics();
-    return createRefundPaymentHandler(refundServiceFromEnvironment(), undefined, metrics);
-  })();
-  return deployedHandler(event, context);
-});

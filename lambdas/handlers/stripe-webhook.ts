@@ -1,21 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { serviceOptionsFromEnvironment } from '../adapters/charge-service';
-import { requiredEnv, secretReader } from '../adapters/environment';
-import {
-  createStripeEventHandling,
-  createStripeEventVerifier,
-  type DeliveryOutcome,
-  type HandleStripeEvent,
-  type VerifyStripeEvent,
-} from '../adapters/stripe-webhooks';
-import { withTracing } from '../adapters/tracing';
-import { ENV, METRIC_NAMES, type MetricName, SERVICE_NAME } from '../contract/environment';
+import type { DeliveryOutcome, HandleStripeEvent, VerifyStripeEvent } from '../adapters/stripe-webhooks';
+import { METRIC_NAMES, type MetricName, SERVICE_NAME } from '../contract/environment';
 import { HTTP_HEADERS } from '../contract/http-headers';
 import { errorSummary } from './error-summary';
 import { type ApiHandler, errorResponse, failureResponse, rawBodyOf } from './http-responses';
-import { countOutcome, ledgerChangeMetrics, publishCounts, serviceMetrics } from './outcome-metrics';
+import { countOutcome, publishCounts, serviceMetrics } from './outcome-metrics';
 
 /**
  * POST /webhooks/stripe: verify the signature on the raw body, apply the event once, answer 200.
@@ -97,15 +87,3 @@ const WEBHOOK_OUTCOME_METRICS: Record<DeliveryOutcome, MetricName> = {
   unknown_order: METRIC_NAMES.webhookUnknownOrder,
   ignored: METRIC_NAMES.webhookIgnored,
 };
-
-let deployedHandler: ApiHandler | undefined;
-
-export const handler: ApiHandler = withTracing((event: APIGatewayProxyEvent, context: Context) => {
-  deployedHandler ??= (() => {
-    const signingSecret = secretReader(requiredEnv(ENV.stripeWebhookSecretId));
-    const metrics = serviceMetrics();
-    const handling = createStripeEventHandling(serviceOptionsFromEnvironment(), ledgerChangeMetrics(metrics));
-    return createStripeWebhookHandler(createStripeEventVerifier(signingSecret), handling, undefined, metrics);
-  })();
-  return deployedHandler(event, context);
-});

@@ -2,8 +2,9 @@ import { join } from 'node:path';
 
 /**
  * How every function is bundled; the benchmark bundles with the same options to measure sizes.
- * The Lambda runtime provides the AWS SDK, and Stripe's ESM build ("module") bundles about 50 KB
- * smaller than its CommonJS one.
+ * The Lambda runtime provides the AWS SDK, and Stripe's ESM build (its exports' `import` condition,
+ * which the dynamic import in stripe-payments.ts takes) bundles about 50 KB smaller than its
+ * CommonJS one.
  */
 export const FUNCTION_BUNDLING = {
   minify: true,
@@ -12,18 +13,21 @@ export const FUNCTION_BUNDLING = {
   externalModules: ['@aws-sdk/*'],
 } as const;
 
-/** Each function's handler module, relative to the repository root. */
+/**
+ * Each function's entry, relative to the repository root: its composition root, which builds the
+ * handler at init from the environment (the factories in lambdas/handlers/ stay free of it).
+ */
 export const FUNCTION_ENTRIES = {
-  chargePayment: 'lambdas/handlers/charge-payment.ts',
-  chargeWorker: 'lambdas/handlers/charge-worker.ts',
-  refundPayment: 'lambdas/handlers/refund-payment.ts',
-  getPayment: 'lambdas/handlers/get-payment.ts',
-  stripeWebhook: 'lambdas/handlers/stripe-webhook.ts',
-  reconcilePending: 'lambdas/handlers/reconcile-pending.ts',
-  auditPlan: 'lambdas/handlers/audit-plan.ts',
-  auditLedger: 'lambdas/handlers/audit-ledger.ts',
-  auditVerdict: 'lambdas/handlers/audit-verdict.ts',
-  catchUpEvents: 'lambdas/handlers/catch-up-events.ts',
+  chargePayment: 'lambdas/functions/charge-payment.ts',
+  chargeWorker: 'lambdas/functions/charge-worker.ts',
+  refundPayment: 'lambdas/functions/refund-payment.ts',
+  getPayment: 'lambdas/functions/get-payment.ts',
+  stripeWebhook: 'lambdas/functions/stripe-webhook.ts',
+  reconcilePending: 'lambdas/functions/reconcile-pending.ts',
+  auditPlan: 'lambdas/functions/audit-plan.ts',
+  auditLedger: 'lambdas/functions/audit-ledger.ts',
+  auditVerdict: 'lambdas/functions/audit-verdict.ts',
+  catchUpEvents: 'lambdas/functions/catch-up-events.ts',
 } as const;
 
 export const entryPath = (name: keyof typeof FUNCTION_ENTRIES): string => join(__dirname, '..', '..', FUNCTION_ENTRIES[name]);

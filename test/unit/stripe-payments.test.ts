@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { createStripePayments, createStripeRefunds } from '../../lambdas/adapters/stripe-payments';
+import { createStripePayments, createStripeRefunds, stripeClientOnFirstNeed } from '../../lambdas/adapters/stripe-payments';
 import { BEFORE_NAMESPACES, paymentMetadata } from '../../lambdas/contract/payment-metadata';
 import { PaymentProviderError, PaymentProviderRateLimitedError } from '../../lambdas/core/errors';
 import type { PaymentIntentCreate, RefundCreate } from '../../lambdas/core/stripe-requests';
@@ -110,5 +110,17 @@ describe("Stripe's rate limit", () => {
       .catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(PaymentProviderError);
     expect(failure).not.toBeInstanceOf(PaymentProviderRateLimitedError);
+  });
+});
+
+describe('the client made on first need', () => {
+  it('is one client for the requests that ask while the SDK loads, and a new one only when the key changes', async () => {
+    let apiKey = 'sk_test_first';
+    const client = stripeClientOnFirstNeed(async () => apiKey);
+    const [first, together] = await Promise.all([client(), client()]);
+    expect(together).toBe(first);
+    expect(await client()).toBe(first);
+    apiKey = 'sk_test_rotated';
+    expect(await client()).not.toBe(first);
   });
 });
