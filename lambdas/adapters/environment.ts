@@ -1,6 +1,5 @@
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { AWS_MAX_ATTEMPTS, AWS_REQUEST_TIMEOUT_MS, AWS_RETRY_DELAY_MS, SECRET_CACHE_SECONDS } from '../contract/settings';
 import { traced } from './tracing';
@@ -32,13 +31,20 @@ let secrets: SecretsProvider | undefined;
 
 /**
  * Reads a secret through Powertools Parameters, cached for SECRET_CACHE_SECONDS so a rotated value
- * is picked up without a deploy. One provider (one client, one cache) per function.
+ * is picked up without a deploy. One provider (one client, one cache) per function, loaded with its
+ * Secrets Manager client on the first read: a request that reads no secret (a replay) loads neither.
  */
 export function secretReader(secretId: string): () => Promise<string> {
   return async () => {
-    secrets ??= new SecretsProvider({ awsSdkV3Client: traced(new SecretsManagerClient(awsClientSettings())) });
+    secrets ??= loadSecretsProvider();
     const value = await secrets.get(secretId, { maxAge: SECRET_CACHE_SECONDS });
     if (typeof value !== 'string' || value === '') throw new Error(`secret ${secretId} holds no value`);
     return value;
   };
+}
+
+/** Required here, not imported at the top: the bundle evaluates the provider and its client only now. */
+function loadSecretsProvider(): SecretsProvider {
+  const { createSecretsProvider } = require('./secrets-provider') as typeof import('./secrets-provider');
+  return createSecretsProvider(awsClientSettings());
 }

@@ -213,9 +213,10 @@ export function createChargeOrder({ ledger, payments, personalData, origin, now 
   /** Charges the opened order; answers as soon as Stripe has, the ledger's final write in flight. */
   async function chargeOpened(order: ChargeRequest, { pending, existing: found }: OpenedOrder): Promise<ChargeAnswer> {
     let existing = found;
-    // Another payment's pending record may be a refused request's, about to be withdrawn.
+    // A pending record of another request (another payment, or the same one with other fields) may
+    // be a refused request's, about to be withdrawn: this charge's own fields go to Stripe if it is.
     for (const wait of WITHDRAWAL_WAITS_MS) {
-      if (existing?.status !== 'pending' || conflictingFields(existing, order).length === 0) break;
+      if (existing?.status !== 'pending' || sameRequest(existing, pending)) break;
       await pause(wait);
       existing = await ledger.createPendingOrGet(pending);
     }
@@ -252,8 +253,9 @@ export function createChargeOrder({ ledger, payments, personalData, origin, now 
         if (error.paymentMade !== undefined) await ledger.finalize(order.orderId, ledgerFact(error.paymentMade), now().toISOString());
         else {
           // Stripe charged nothing and stored nothing: free the orderId, and what was kept for it, for a corrected request.
-          if (stored.personalDataKept) await personalData.forget(namespaceOf(stored), order.orderId);
           await ledger.releasePending(order.orderId);
+          // At best: what stays is replaced by the next new record's (keep), so the refusal stays the answer.
+          if (stored.personalDataKept) await personalData.forget(namespaceOf(stored), order.orderId).catch(() => undefined);
         }
       }
       throw error;
@@ -314,6 +316,10 @@ export function ledgerFact({ clientSecret: _secret, paymentCreated, ...fact }: P
 }
 
 const conflictingFields = (record: LedgerRecord, order: ChargeRequest) => PAYMENT_IDENTITY_FIELDS.filter((field) => record[field] !== order[field]);
+
+/** The fields pendingRecordOf takes from the request and its origin: equal, taking up the record changes nothing Stripe or the reconciler sees. */
+const REQUEST_FIELDS = ['amount', 'currency', 'paymentMethod', 'customerId', 'description', 'personalDataKept', 'channel', 'namespace'] as const;
+const sameRequest = (record: LedgerRecord, pending: LedgerRecord) => REQUEST_FIELDS.every((field) => record[field] === pending[field]);
 
 function assertSamePayment(record: LedgerRecord, order: ChargeRequest): void {
   const conflicting = conflictingFields(record, order);

@@ -73,9 +73,10 @@ async function bundle(name: FunctionName): Promise<{ file: string; metafile: Met
   return { file, metafile };
 }
 
-/** Requires the bundle in a fresh Node process, as a cold start does: its handler, and whether the SDK's module body ran. */
-function coldStart(file: string, environment: Record<string, string>): { handler: string; sdkEvaluated: boolean } {
-  const script = `const { handler } = require(${JSON.stringify(file)}); console.log(JSON.stringify({ handler: typeof handler, sdkEvaluated: globalThis.stripeSdkEvaluated === true }));`;
+/** Requires the bundle in a fresh Node process, as a cold start does: its handler, whether the SDK's module body ran, whether the Secrets Manager client was loaded. */
+function coldStart(file: string, environment: Record<string, string>): { handler: string; sdkEvaluated: boolean; secretsClientLoaded: boolean } {
+  const secretsClientLoaded = "Object.keys(require.cache).some((path) => path.includes('client-secrets-manager'))";
+  const script = `const { handler } = require(${JSON.stringify(file)}); console.log(JSON.stringify({ handler: typeof handler, sdkEvaluated: globalThis.stripeSdkEvaluated === true, secretsClientLoaded: ${secretsClientLoaded} }));`;
   // The AWS SDK is left out of the bundles, as the Lambda runtime provides it: here it comes from the repository's node_modules.
   const env = { ...environment, NODE_PATH: join(root, 'node_modules') };
   return JSON.parse(execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8', stdio: 'pipe' }));
@@ -88,10 +89,13 @@ beforeAll(async () => {
 }, 120_000);
 
 describe("each function's bundle, required as a cold start requires it", () => {
-  it.each(names)('%s loads with its handler from what the stack sets, and evaluates the Stripe SDK at init only if every invocation calls Stripe', (name) => {
-    const { file } = bundles.get(name) ?? { file: '' };
-    expect(coldStart(file, stackEnvironment(name))).toEqual({ handler: 'function', sdkEvaluated: STRIPE_AT_INIT.includes(name) });
-  });
+  it.each(names)(
+    '%s loads with its handler from what the stack sets, evaluates the Stripe SDK at init only if every invocation calls Stripe, and loads the Secrets Manager client only for a first secret read',
+    (name) => {
+      const { file } = bundles.get(name) ?? { file: '' };
+      expect(coldStart(file, stackEnvironment(name))).toEqual({ handler: 'function', sdkEvaluated: STRIPE_AT_INIT.includes(name), secretsClientLoaded: false });
+    },
+  );
 
   // auditPlan's one variable, the Stripe budget, has a default.
   it.each(names.filter((name) => name !== 'auditPlan'))(

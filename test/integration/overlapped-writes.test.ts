@@ -373,6 +373,37 @@ describe("a concurrent duplicate's ledger create, sent with its claim", () => {
     }).toEqual({ holder: 201, duplicate: 409, ledger: 'charged', intents: 1 });
   });
 
+  it("with other fields (description, receipt email), landing first, is waited out: Stripe gets the key holder's own", async () => {
+    const orderId = newOrderId('duplicate-other-fields');
+    const holderClaimed = gate();
+    const duplicateCreated = gate(1_500);
+    // The same payment to Powertools (amount, currency, method), but not the same request: it never runs.
+    const holderOrder = order(orderId, { receiptEmail: 'holder@example.com', description: 'holder description' });
+    const holderHandler = chargeHandler(
+      parts,
+      hookedClient({ 'key:put': { after: () => void holderClaimed.open() }, 'ledger:put': { before: () => duplicateCreated.promise } }),
+    );
+    // Its withdrawal comes 100 ms after its refusal: within the holder's wait, after its take-up would have been.
+    const duplicateHandler = chargeHandler(
+      parts,
+      hookedClient({
+        'ledger:put': { after: () => void duplicateCreated.open() },
+        'ledger:delete': { before: () => new Promise((resolve) => setTimeout(resolve, 100)) },
+      }),
+    );
+
+    const holder = post(holderHandler, holderOrder);
+    await holderClaimed.promise;
+    const [duplicateAnswer, holderAnswer] = await Promise.all([post(duplicateHandler, order(orderId, { description: 'duplicate description' })), holder]);
+
+    const intents = parts.stripeEmulator.paymentIntentsForOrder(orderId) as unknown as { receipt_email: string | null; description: string | null }[];
+    expect({
+      holder: holderAnswer.statusCode,
+      duplicate: duplicateAnswer.statusCode,
+      sent: intents.map((intent) => ({ receiptEmail: intent.receipt_email, description: intent.description })),
+    }).toEqual({ holder: 201, duplicate: 409, sent: [{ receiptEmail: 'holder@example.com', description: 'holder description' }] });
+  });
+
   it("landing late (throttled, retried) after the holder's payment was refused by Stripe and freed, does not block the corrected request", async () => {
     const orderId = newOrderId('late-duplicate-create');
     const holderClaimed = gate();
