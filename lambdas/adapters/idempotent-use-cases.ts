@@ -30,8 +30,8 @@ export type IdempotentRefund = Idempotent<RefundRequest, RefundResult>;
  * together with the key completion.
  */
 interface UseCaseSteps<Input, Opened, Result> {
-  /** Sends the first ledger write; `withdraw` undoes it for a request that never ran, even if its answer was lost. */
-  open(input: Input): { opened: Promise<Opened>; withdraw(): Promise<void> };
+  /** Sends the first ledger write; `withdraw` undoes it for a request that never ran, given its answer (undefined if lost). */
+  open(input: Input): { opened: Promise<Opened>; withdraw(opened?: Opened): Promise<void> };
   run(input: Input, opened: Opened): Promise<{ result: Result; recorded: Promise<unknown> }>;
 }
 
@@ -117,7 +117,7 @@ function makeIdempotentUseCase<Input, Opened, Result extends object>({
       }
       // Refused, or the claim failed: this request never ran, so what it wrote goes. The refusal
       // is the answer even if the withdrawal fails (its record is then the holder's to wait out).
-      if (!progress.started) await opened.then(withdraw, withdraw).catch(ignore);
+      if (!progress.started) await opened.then(withdraw, () => withdraw()).catch(ignore);
       throw error;
     }
     // A failed ledger write is an error even though the key holds the answer, which a retry gets.
@@ -133,7 +133,7 @@ export function createIdempotentCharge({ chargeOrder, ...store }: { chargeOrder:
   const steps: UseCaseSteps<ChargeRequest, OpenedOrder, ChargeResult> = {
     open: (order) => {
       const { pending, opened } = chargeOrder.open(order);
-      return { opened, withdraw: () => chargeOrder.withdraw(pending) };
+      return { opened, withdraw: (answer) => chargeOrder.withdraw(pending, answer) };
     },
     run: chargeOrder.chargeOpened,
   };

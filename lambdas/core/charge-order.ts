@@ -276,8 +276,11 @@ export function createChargeOrder({ ledger, payments, personalData, origin, now 
   /**
    * Withdraws the pending record `open` sent, for a request that never charged (the key table
    * refused it): only if it was written, and while no charge has taken it up since (a new attempt).
+   * `opened` is open's answer, or undefined if it was lost; an answer naming another attempt's
+   * record means this one was never written, and nothing is sent.
    */
-  async function withdraw(pending: LedgerRecord): Promise<void> {
+  async function withdraw(pending: LedgerRecord, opened?: OpenedOrder): Promise<void> {
+    if (opened?.existing !== undefined && opened.existing.attemptId !== pending.attemptId) return;
     await ledger.releasePending(pending.orderId, pending.attemptId);
   }
 

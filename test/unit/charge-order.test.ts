@@ -228,6 +228,24 @@ describe('chargeOrder', () => {
     expect(ledger.records.has('order-3')).toBe(false);
   });
 
+  it("sends no withdrawal when open's answer was another attempt's record, and one when the answer was lost", async () => {
+    const ledger = new FakeLedger();
+    const released: Array<string | undefined> = [];
+    const counting: PaymentsLedger = {
+      createPendingOrGet: (pending) => ledger.createPendingOrGet(pending),
+      markAttempt: (...args) => ledger.markAttempt(...args),
+      finalize: (...args) => ledger.finalize(...args),
+      releasePending: async (_orderId, attemptId) => void released.push(attemptId),
+    };
+    const chargeOrder = createChargeOrder({ personalData: new FakePersonalData(), ledger: counting, payments: new FakeStripe(), origin, now: clock });
+    await chargeOrder.open(order).opened;
+    const refused = chargeOrder.open(order);
+    await chargeOrder.withdraw(refused.pending, await refused.opened); // someone else's record came back: nothing of ours to withdraw
+    expect(released).toEqual([]);
+    await chargeOrder.withdraw(refused.pending); // the answer was lost: ours may have landed
+    expect(released).toEqual([refused.pending.attemptId]);
+  });
+
   it('waits for a pending record of another payment to be withdrawn, then charges its own', async () => {
     const ledger = new FakeLedger();
     const waits: number[] = [];
