@@ -30,7 +30,7 @@ import {
 import { DEFAULT_STRIPE_REQUESTS_PER_SECOND, stripeBudgetOf } from '../lambdas/contract/stripe-budget';
 import type { SliceReport } from '../lambdas/core/audit';
 import { createAuditPlanHandler } from '../lambdas/handlers/audit-plan';
-import { entryPath, FUNCTION_BUNDLING, FUNCTION_ENTRIES } from '../lib/constructs/bundling';
+import { entryPath, esbuildOptionsOf, FUNCTION_ENTRIES } from '../lib/constructs/bundling';
 import { lambdaContext } from '../local/lambda-context';
 import { type LocalParts, newOrderId, postEvent, refundEvent, serviceOptions, TEST_NAMESPACE } from '../test/support/local-parts';
 import { sqsRecord } from '../test/support/sqs-records';
@@ -71,18 +71,7 @@ interface Target {
 /** Bundles an entry as every function is bundled; its size, and how much of it is the Stripe SDK. */
 async function bundle(entry: string, name: string): Promise<Bundle> {
   const file = resolve(BENCH_DIR, `${name}.js`);
-  const result = await build({
-    entryPoints: [entry],
-    bundle: true,
-    outfile: file,
-    platform: 'node',
-    format: 'cjs',
-    minify: FUNCTION_BUNDLING.minify,
-    target: FUNCTION_BUNDLING.target,
-    mainFields: [...FUNCTION_BUNDLING.mainFields],
-    external: [...FUNCTION_BUNDLING.externalModules],
-    metafile: true,
-  });
+  const result = await build({ ...esbuildOptionsOf(entry, file), metafile: true });
   const [output] = Object.values(result.metafile.outputs);
   const stripeBytes = Object.entries(output.inputs)
     .filter(([path]) => path.includes('node_modules/stripe/'))

@@ -13,6 +13,21 @@ export const FUNCTION_BUNDLING = {
   externalModules: ['@aws-sdk/*'],
 } as const;
 
+/** FUNCTION_BUNDLING as esbuild's own options, for what bundles a function outside the CDK (the benchmark, the bundle test). */
+export function esbuildOptionsOf(entry: string, outfile: string) {
+  return {
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node' as const,
+    format: 'cjs' as const,
+    minify: FUNCTION_BUNDLING.minify,
+    target: FUNCTION_BUNDLING.target,
+    mainFields: [...FUNCTION_BUNDLING.mainFields],
+    external: [...FUNCTION_BUNDLING.externalModules],
+  };
+}
+
 /**
  * Each function's entry, relative to the repository root: its composition root, which builds the
  * handler at init from the environment (the factories in lambdas/handlers/ stay free of it).

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build, type Metafile, type Plugin } from 'esbuild';
-import { entryPath, FUNCTION_BUNDLING, FUNCTION_ENTRIES } from '../../lib/constructs/bundling';
+import { entryPath, esbuildOptionsOf, FUNCTION_ENTRIES } from '../../lib/constructs/bundling';
 import { synthesize } from '../support/synth';
 
 type FunctionName = keyof typeof FUNCTION_ENTRIES;
@@ -57,15 +57,7 @@ const markSdkEvaluation: Plugin = {
 async function bundle(name: FunctionName): Promise<{ file: string; metafile: Metafile }> {
   const file = join(dir, `${name}.js`);
   const { metafile } = await build({
-    entryPoints: [entryPath(name)],
-    bundle: true,
-    outfile: file,
-    platform: 'node',
-    format: 'cjs',
-    minify: FUNCTION_BUNDLING.minify,
-    target: FUNCTION_BUNDLING.target,
-    mainFields: [...FUNCTION_BUNDLING.mainFields],
-    external: [...FUNCTION_BUNDLING.externalModules],
+    ...esbuildOptionsOf(entryPath(name), file),
     plugins: [markSdkEvaluation],
     metafile: true,
     logLevel: 'silent',
