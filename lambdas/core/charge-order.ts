@@ -167,15 +167,18 @@ export interface ChargeOrderDependencies {
   pause?: (ms: number) => Promise<void>;
 }
 
+/** A new order's `pending` record: its attempt's id is what a withdrawal or a take-up names. */
+export type NewRecord = LedgerRecord & { attemptId: string };
+
 /** What `open` found: the pending record this call sent, and the order's record if one was there. */
 export interface OpenedOrder {
-  pending: LedgerRecord;
+  pending: NewRecord;
   existing?: LedgerRecord;
 }
 
 /** A charge's first ledger write, sent: the record (what `withdraw` needs, even if the answer is lost), and its answer to come. */
 export interface OpeningOrder {
-  pending: LedgerRecord;
+  pending: NewRecord;
   opened: Promise<OpenedOrder>;
 }
 
@@ -187,9 +190,9 @@ export interface ChargeAnswer {
 }
 
 /**
- * How long a charge waits, in steps, for a pending record of another payment to be withdrawn
- * before it refuses the order: a request refused by the key table withdraws the record its create
- * wrote one round trip after the refusal (idempotent-use-cases.ts).
+ * How long a charge waits, in steps, for a pending record of another request to be withdrawn
+ * before it takes the record up or answers "in progress": a request refused by the key table
+ * withdraws the record its create wrote one round trip after the refusal (idempotent-use-cases.ts).
  */
 const WITHDRAWAL_WAITS_MS = [20, 40, 80, 160];
 
@@ -225,12 +228,12 @@ export function createChargeOrder({ ledger, payments, personalData, origin, now 
       throw new PaymentInProgressError({ message: `another payment under order ${order.orderId} is not finished` });
     }
     // What is sent to Stripe comes from the stored record, the first time and on every resume.
-    let stored = pending;
+    let stored: LedgerRecord = pending;
     if (existing !== undefined) {
       assertSamePayment(existing, order);
       if (!RESUMABLE_STATUSES.includes(existing.status)) return settled(await replayOf(existing));
       // Claimed before Stripe is called, so the reconciler cannot expire what is about to be charged.
-      const resumed = await ledger.markAttempt(order.orderId, origin.channel, now().toISOString(), pending.attemptId as string);
+      const resumed = await ledger.markAttempt(order.orderId, origin.channel, now().toISOString(), pending.attemptId);
       // Withdrawn by the refused request that wrote it, just before: this charge writes its own.
       if (resumed === undefined) return chargeOpened(order, await open(order).opened);
       if (!RESUMABLE_STATUSES.includes(resumed.status)) return settled(await replayOf(resumed));
@@ -279,7 +282,7 @@ export function createChargeOrder({ ledger, payments, personalData, origin, now 
    * `opened` is open's answer, or undefined if it was lost; an answer naming another attempt's
    * record means this one was never written, and nothing is sent.
    */
-  async function withdraw(pending: LedgerRecord, opened?: OpenedOrder): Promise<void> {
+  async function withdraw(pending: NewRecord, opened?: OpenedOrder): Promise<void> {
     if (opened?.existing !== undefined && opened.existing.attemptId !== pending.attemptId) return;
     await ledger.releasePending(pending.orderId, pending.attemptId);
   }
@@ -335,7 +338,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * A new order's `pending` record, its first attempt starting now: every request field that is sent
  * to Stripe is stored here (request-fields.ts), because every attempt's Stripe request is rebuilt from it.
  */
-export function pendingRecordOf(order: ChargeRequest, { channel, namespace }: OrderOrigin, now: string, attemptId = crypto.randomUUID()): LedgerRecord {
+export function pendingRecordOf(order: ChargeRequest, { channel, namespace }: OrderOrigin, now: string, attemptId = crypto.randomUUID()): NewRecord {
   return {
     orderId: order.orderId,
     status: 'pending',
